@@ -1,0 +1,51 @@
+// `create` and `run`: the sysbox preparation, then the engine's own create/run with the converted spec.
+import { get, isSet, rewriteFlags, type ParsedArgs } from '../cli.js';
+import type { Context } from '../context.js';
+import { passFds, runEngine, runEngineForeground } from '../engine.js';
+import { log } from '../log.js';
+import { containerIdArg, prepare } from './prepare.js';
+import { cleanupContainer } from './delete.js';
+
+export async function create(ctx: Context, parsed: ParsedArgs): Promise<number> {
+  const id = containerIdArg(parsed);
+  const { record, undo } = await prepare(ctx, parsed, id);
+  const fds = passFds(Number(get(parsed.flags, 'preserve-fds') ?? 0));
+  const args = [...ctx.engineGlobals(), 'create', ...rewriteFlags(parsed, { bundle: record.privateBundle }), id];
+  let code: number;
+  try {
+    code = runEngine(ctx.engine, args, fds);
+  } catch (e) {
+    await undo.run(id);
+    throw e;
+  }
+  if (code !== 0) {
+    // The engine wrote its own error to --log; remove whatever it left, then our part.
+    runEngine(ctx.engine, [...ctx.engineGlobals(), 'delete', '--force', id], 'ignore');
+    await undo.run(id);
+    return code;
+  }
+  log.child({ containerId: id }).debug({ idRange: record.idRange, engine: ctx.engine.name }, 'created');
+  return 0;
+}
+
+export async function run(ctx: Context, parsed: ParsedArgs): Promise<number> {
+  const id = containerIdArg(parsed);
+  const { record, undo } = await prepare(ctx, parsed, id);
+  const fds = passFds(Number(get(parsed.flags, 'preserve-fds') ?? 0));
+  const args = [...ctx.engineGlobals(), 'run', ...rewriteFlags(parsed, { bundle: record.privateBundle }), id];
+  let code: number;
+  try {
+    code = await runEngineForeground(ctx.engine, args, fds);
+  } catch (e) {
+    await undo.run(id);
+    throw e;
+  }
+  const detached = isSet(parsed.flags, 'detach');
+  if (code !== 0 && detached) {
+    runEngine(ctx.engine, [...ctx.engineGlobals(), 'delete', '--force', id], 'ignore');
+    await undo.run(id);
+    return code;
+  }
+  if (!detached && !isSet(parsed.flags, 'keep')) await cleanupContainer(ctx, id);
+  return code;
+}

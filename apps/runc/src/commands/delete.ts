@@ -1,0 +1,35 @@
+// `delete`: the engine's delete, then sysbox's: release the ID range and staged mounts, drop our record.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ParsedArgs } from '../cli.js';
+import type { Context } from '../context.js';
+import { runEngine } from '../engine.js';
+import { log } from '../log.js';
+import { removeStateDir } from '../state.js';
+
+export async function cleanupContainer(ctx: Context, id: string): Promise<void> {
+  const dir = ctx.stateDir(id);
+  if (!existsSync(dir)) return;
+  const clog = log.child({ containerId: id });
+  try {
+    const { connectMgr } = await import('@sysbox/ipc');
+    const mgr = await connectMgr({ socketPath: ctx.mgrSocket, deadlineMs: ctx.config.mgrDeadlineMs ?? 30_000 });
+    try {
+      await mgr.unregister({ containerId: id });
+    } finally {
+      mgr.close();
+    }
+  } catch (e) {
+    // The engine's container is gone; mgr reclaims the range when it garbage-collects. Say so, don't fail.
+    clog.warn({ err: (e as Error).message }, `could not release the ID range of ${id} with sysbox-mgr; it is reclaimed when sysbox-mgr next garbage-collects`);
+  }
+  removeStateDir(dir);
+}
+
+export async function del(ctx: Context, parsed: ParsedArgs): Promise<number> {
+  const id = parsed.positionals[0];
+  if (!id) throw new Error('delete: missing container id');
+  const code = runEngine(ctx.engine, [...ctx.engineGlobals(), 'delete', ...parsed.flagTokens, ...parsed.positionals]);
+  if (!existsSync(join(ctx.engineRoot, id))) await cleanupContainer(ctx, id);
+  return code;
+}

@@ -1,0 +1,40 @@
+// `exec`: a process spec given with --process gets the system container's capability rules, then the
+// engine's exec runs it (its seccomp listener fd reaches sysbox-fs the same way as the init's).
+import { readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { get, rewriteFlags, type ParsedArgs } from '../cli.js';
+import type { Context } from '../context.js';
+import { passFds, runEngine } from '../engine.js';
+import { boundingSetMask } from '../host.js';
+import { readRecord } from '../state.js';
+
+export async function exec(ctx: Context, parsed: ParsedArgs): Promise<number> {
+  const id = parsed.positionals[0];
+  if (!id) throw new Error('exec: missing container id');
+  const fds = passFds(Number(get(parsed.flags, 'preserve-fds') ?? 0));
+  const processFile = get(parsed.flags, 'process');
+  const rec = readRecord(ctx.stateDir(id));
+  if (!processFile || !rec) {
+    // No process spec to convert (argv form inherits the converted config's process), or not ours.
+    return runEngine(ctx.engine, [...ctx.engineGlobals(), 'exec', ...parsed.flagTokens, ...parsed.positionals], fds);
+  }
+  let proc: unknown;
+  try {
+    proc = JSON.parse(readFileSync(processFile, 'utf8'));
+  } catch (e) {
+    throw new Error(`exec: can't read process spec ${processFile}: ${(e as Error).message}`);
+  }
+  const spec = await import('@sysbox/spec');
+  const converted = spec.convertProcess(proc as never, {
+    idRange: rec.idRange,
+    hostCapabilities: spec.capsFromMask(boundingSetMask()),
+  });
+  const tmp = join(ctx.stateDir(id), `exec-${randomBytes(6).toString('hex')}.json`);
+  writeFileSync(tmp, JSON.stringify(converted));
+  try {
+    return runEngine(ctx.engine, [...ctx.engineGlobals(), 'exec', ...rewriteFlags(parsed, { process: tmp }), ...parsed.positionals], fds);
+  } finally {
+    rmSync(tmp, { force: true });
+  }
+}

@@ -1,0 +1,137 @@
+// The sysbox part of `create` and `run`: validate the spec, refuse what a system container can't do,
+// get an ID range and a staged rootfs from sysbox-mgr, convert the spec and write it into a private bundle.
+// Every step registers its undo; a failure anywhere undoes what was done, in reverse.
+import { readFileSync, writeFileSync, mkdirSync, existsSync, statSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+import { get, type ParsedArgs } from '../cli.js';
+import type { Context } from '../context.js';
+import { boundingSetMask } from '../host.js';
+import { log } from '../log.js';
+import { removeStateDir, writeRecord, type ContainerRecord } from '../state.js';
+
+export class CreateError extends Error {
+  override name = 'CreateError';
+}
+
+export class Undo {
+  private steps: Array<{ what: string; fn: () => unknown }> = [];
+  push(what: string, fn: () => unknown): void {
+    this.steps.push({ what, fn });
+  }
+  async run(containerId: string): Promise<void> {
+    while (this.steps.length) {
+      const s = this.steps.pop()!;
+      try {
+        await s.fn();
+      } catch (e) {
+        log.warn({ containerId, step: s.what, err: (e as Error).message }, `cleanup after failed create: ${s.what} failed`);
+      }
+    }
+  }
+}
+
+const ID_RE = /^[\w+\-.]+$/;
+
+export function containerIdArg(parsed: ParsedArgs): string {
+  const id = parsed.positionals[0];
+  if (!id) throw new CreateError(`${parsed.command}: missing container id`);
+  if (!ID_RE.test(id)) throw new CreateError(`invalid container id format: ${id}`);
+  return id;
+}
+
+export interface Prepared {
+  record: ContainerRecord;
+  undo: Undo;
+}
+
+export async function prepare(ctx: Context, parsed: ParsedArgs, id: string): Promise<Prepared> {
+  const undo = new Undo();
+  const clog = log.child({ containerId: id });
+  const bundle = resolve(get(parsed.flags, 'bundle') ?? process.cwd());
+  const stateDir = ctx.stateDir(id);
+
+  if (existsSync(join(ctx.engineRoot, id)) || existsSync(stateDir)) throw new CreateError(`container with id exists: ${id}`);
+
+  let text: string;
+  try {
+    text = readFileSync(join(bundle, 'config.json'), 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') {
+      throw new CreateError(
+        existsSync(bundle) ? `bundle ${bundle}: no config.json in it` : `bundle ${bundle}: no such directory`,
+      );
+    }
+    throw new CreateError(`bundle ${bundle}: can't read config.json: ${(e as Error).message}`);
+  }
+
+  const spec = await import('@sysbox/spec');
+  const parsedSpec = spec.parseSpec(text); // throws SpecError with a path-bearing message
+  const rootPath = parsedSpec.root?.path;
+  if (!rootPath) throw new CreateError(`${join(bundle, 'config.json')}: root.path: missing`);
+  const rootfs = isAbsolute(rootPath) ? rootPath : join(bundle, rootPath);
+  try {
+    if (!statSync(rootfs).isDirectory()) throw new Error('not a directory');
+  } catch (e) {
+    throw new CreateError(`rootfs ${rootfs}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such directory' : (e as Error).message}`);
+  }
+  const ruled = spec.applySysboxRules(parsedSpec); // throws SysboxSpecError with the user-facing message
+
+  // Claim our state dir first: it is what marks the id as taken.
+  mkdirSync(ctx.stateRoot, { recursive: true, mode: 0o700 });
+  try {
+    mkdirSync(stateDir, { mode: 0o700 });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new CreateError(`container with id exists: ${id}`);
+    throw e;
+  }
+  undo.push('remove state dir', () => removeStateDir(stateDir));
+
+  const { connectMgr } = await import('@sysbox/ipc');
+  const mgr = await connectMgr({ socketPath: ctx.mgrSocket, deadlineMs: ctx.config.mgrDeadlineMs ?? 30_000 });
+  try {
+    const reg = await mgr.register({ containerId: id, bundle, rootfs });
+    undo.push('release ID range', () => connectMgr({ socketPath: ctx.mgrSocket }).then(async (m) => {
+      try {
+        await m.unregister({ containerId: id });
+      } finally {
+        m.close();
+      }
+    }));
+    const idRange = reg.idRange;
+    if (!idRange) throw new CreateError('sysbox-mgr returned no ID range');
+    clog.debug({ idRange }, 'ID range allocated');
+
+    const staged = await mgr.prepareRootfs({ containerId: id, rootfs });
+    clog.debug({ staged }, 'rootfs staged');
+
+    const hostCapabilities = spec.capsFromMask(boundingSetMask());
+    const converted = spec.convertSpec(ruled.spec, {
+      idRange: { uid: idRange.uid, gid: idRange.gid, size: idRange.size },
+      hostCapabilities,
+      rootfs: staged.rootfs,
+    });
+    const privateBundle = join(stateDir, 'bundle');
+    mkdirSync(privateBundle, { mode: 0o711 });
+    writeFileSync(join(privateBundle, 'config.json'), JSON.stringify(converted.spec));
+    clog.debug({ changes: [...ruled.changes, ...converted.changes] }, 'spec converted');
+
+    const record: ContainerRecord = {
+      containerId: id,
+      bundle,
+      privateBundle,
+      rootfs,
+      stagedRootfs: staged.rootfs,
+      idRange: { uid: idRange.uid, gid: idRange.gid, size: idRange.size },
+      engine: ctx.engine.name,
+      createdAt: new Date().toISOString(),
+    };
+    writeRecord(stateDir, record);
+    return { record, undo };
+  } catch (e) {
+    await undo.run(id);
+    throw e;
+  } finally {
+    mgr.close();
+  }
+}

@@ -1,0 +1,89 @@
+// What every command gets: parsed args, the engine, our state dirs, configuration.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { get, isSet, type ParsedArgs } from './cli.js';
+import { resolveEngine, globalArgs, type Engine, type EngineName } from './engine.js';
+
+export interface SysboxConfig {
+  engine?: EngineName;
+  enginePath?: string;
+  mgrSocket?: string;
+  fsSocket?: string;
+  mgrDeadlineMs?: number;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export const DEFAULT_ROOT = '/run/sysbox-runc';
+export const DEFAULT_CONFIG = '/etc/sysbox/config.json';
+
+export function loadConfig(path = process.env['SYSBOX_CONFIG'] ?? DEFAULT_CONFIG): SysboxConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw new ConfigError(`can't read ${path}: ${(e as Error).message}`);
+  }
+  try {
+    const c = JSON.parse(text) as SysboxConfig;
+    if (c.engine !== undefined && c.engine !== 'runc' && c.engine !== 'crun')
+      throw new ConfigError(`${path}: engine: must be "runc" or "crun", got ${JSON.stringify(c.engine)}`);
+    return c;
+  } catch (e) {
+    if (e instanceof ConfigError) throw e;
+    throw new ConfigError(`${path}: invalid JSON: ${(e as Error).message}`);
+  }
+}
+
+export class Context {
+  readonly root: string;
+  readonly engineRoot: string;
+  readonly stateRoot: string;
+  readonly config: SysboxConfig;
+  private engineCache: Engine | undefined;
+
+  constructor(readonly args: ParsedArgs) {
+    this.root = get(args.global, 'root') ?? DEFAULT_ROOT;
+    this.engineRoot = join(this.root, 'engine');
+    this.stateRoot = join(this.root, 'sysbox');
+    this.config = loadConfig();
+  }
+
+  get engineName(): EngineName {
+    const n = get(this.args.global, 'engine') ?? process.env['SYSBOX_ENGINE'] ?? this.config.engine ?? 'runc';
+    if (n !== 'runc' && n !== 'crun') throw new ConfigError(`--engine: must be runc or crun, got ${JSON.stringify(n)}`);
+    return n;
+  }
+
+  get engine(): Engine {
+    if (!this.engineCache) {
+      const explicit = get(this.args.global, 'engine') ? undefined : this.config.enginePath;
+      this.engineCache = resolveEngine(this.engineName, explicit, join(this.root, 'engine-cache.json'));
+    }
+    return this.engineCache;
+  }
+
+  get mgrSocket(): string {
+    return process.env['SYSBOX_MGR_SOCKET'] ?? this.config.mgrSocket ?? '/run/sysbox/mgr.sock';
+  }
+
+  /** The engine's global flags: ours, with --root pointing at the engine's own state under ours. */
+  engineGlobals(): string[] {
+    const g = this.args.global;
+    return globalArgs(this.engine, {
+      root: this.engineRoot,
+      log: get(g, 'log'),
+      logFormat: get(g, 'log-format'),
+      debug: isSet(g, 'debug'),
+      systemdCgroup: isSet(g, 'systemd-cgroup'),
+      rootless: get(g, 'rootless'),
+    });
+  }
+
+  stateDir(id: string): string {
+    return join(this.stateRoot, id);
+  }
+}

@@ -1,0 +1,70 @@
+// One logger per process, written only to --log (never to the container's stdio). Docker reads runtime
+// errors from that file as JSON lines with `level`, `msg`, `time` (logrus' shape), so pino is set up to
+// write exactly those keys. pino is loaded lazily: most invocations never log.
+import type { Logger } from 'pino';
+import { createRequire } from 'node:module';
+
+export interface LogOptions {
+  file?: string | undefined;
+  format?: 'text' | 'json';
+  debug?: boolean;
+}
+
+let opts: LogOptions = {};
+let logger: Logger | undefined;
+
+export function configureLog(o: LogOptions): void {
+  opts = o;
+  logger = undefined;
+}
+
+function root(): Logger {
+  if (logger) return logger;
+  const require = createRequire(import.meta.url);
+  const pino = require('pino') as typeof import('pino');
+  const dest = pino.destination({ dest: opts.file ?? '/dev/null', sync: true, append: true, mkdir: false });
+  const base = {
+    base: null,
+    level: opts.debug ? 'debug' : 'info',
+    messageKey: 'msg',
+    timestamp: () => `,"time":"${new Date().toISOString()}"`,
+    formatters: { level: (label: string) => ({ level: label }) },
+  };
+  logger = pino.default ? pino.default(base, dest) : (pino as unknown as typeof pino.default)(base, dest);
+  return logger;
+}
+
+export interface Log {
+  debug(obj: object, msg: string): void;
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+  child(bindings: object): Log;
+}
+
+function make(bindings: object): Log {
+  const l = (): Logger => (Object.keys(bindings).length ? root().child(bindings) : root());
+  const textLine = (level: string, obj: object, msg: string): boolean => {
+    if (opts.format === 'json' || !opts.file) return false;
+    if (level === 'debug' && !opts.debug) return true;
+    const fields = Object.entries({ ...bindings, ...obj })
+      .map(([k, v]) => `${k}=${JSON.stringify(typeof v === 'string' ? v : JSON.stringify(v))}`)
+      .join(' ');
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const fs = createRequire(import.meta.url)('node:fs') as typeof import('node:fs');
+    fs.appendFileSync(opts.file, `time="${new Date().toISOString()}" level=${level} msg=${JSON.stringify(msg)}${fields ? ' ' + fields : ''}\n`);
+    return true;
+  };
+  return {
+    debug: (o, m) => {
+      if (!opts.debug) return;
+      if (!textLine('debug', o, m)) l().debug(o, m);
+    },
+    info: (o, m) => void (textLine('info', o, m) || l().info(o, m)),
+    warn: (o, m) => void (textLine('warning', o, m) || l().warn(o, m)),
+    error: (o, m) => void (textLine('error', o, m) || l().error(o, m)),
+    child: (b) => make({ ...bindings, ...b }),
+  };
+}
+
+export const log: Log = make({});

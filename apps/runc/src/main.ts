@@ -1,0 +1,107 @@
+// sysbox-runc: runc's command line over an OCI engine. Verbs that need sysbox work (create, run, exec,
+// delete) load what they need lazily; every other verb goes straight to the engine, so the common path
+// stays a Node start plus one spawn. The container's stdio is never read or written here: it is passed to
+// the engine as raw fds, and messages go to --log (and, like runc, one line to fd 2 on failure).
+import { writeSync } from 'node:fs';
+import { get, isSet, parseArgs, UsageError, type ParsedArgs } from './cli.js';
+import { Context } from './context.js';
+import { configureLog, log } from './log.js';
+
+const VERSION = '0.1.0';
+
+const HELP = `NAME:
+   sysbox-runc - OCI runtime for system containers (sysbox-ts ${VERSION})
+
+USAGE:
+   sysbox-runc [global options] command [command options] [arguments...]
+
+COMMANDS:
+   create run start state kill delete exec ps list pause resume events update features spec
+   (checkpoint and restore are not supported)
+
+GLOBAL OPTIONS:
+   --root value        root directory for container state (default: "/run/sysbox-runc")
+   --log value         log file (default: stderr)
+   --log-format value  'text' (default) or 'json'
+   --debug             debug logging
+   --systemd-cgroup    use systemd cgroups (passed to the engine)
+   --rootless value    passed to the engine
+   --engine value      runc or crun (default: from /etc/sysbox/config.json, else runc)
+`;
+
+function out(fd: number, text: string): void {
+  const b = Buffer.from(text);
+  let off = 0;
+  while (off < b.length) off += writeSync(fd, b, off);
+}
+
+async function dispatch(ctx: Context, parsed: ParsedArgs): Promise<number> {
+  switch (parsed.command) {
+    case 'create':
+      return (await import('./commands/create.js')).create(ctx, parsed);
+    case 'run':
+      return (await import('./commands/create.js')).run(ctx, parsed);
+    case 'delete':
+      return (await import('./commands/delete.js')).del(ctx, parsed);
+    case 'exec':
+      return (await import('./commands/exec.js')).exec(ctx, parsed);
+    case 'state':
+      return (await import('./commands/passthrough.js')).state(ctx, parsed);
+    case 'features':
+    case 'spec':
+      return (await import('./commands/passthrough.js')).stateless(ctx, parsed);
+    case 'checkpoint':
+    case 'restore':
+      throw new UsageError(`${parsed.command} is not supported by sysbox-runc (system containers can't be checkpointed)`);
+    case 'help':
+      out(1, HELP);
+      return 0;
+    default:
+      return (await import('./commands/passthrough.js')).passthrough(ctx, parsed);
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  let parsed: ParsedArgs;
+  try {
+    parsed = parseArgs(argv);
+  } catch (e) {
+    out(2, `sysbox-runc: ${(e as Error).message}\n`);
+    return 1;
+  }
+  const g = parsed.global;
+  const format = get(g, 'log-format') ?? 'text';
+  configureLog({ file: get(g, 'log'), format: format === 'json' ? 'json' : 'text', debug: isSet(g, 'debug') });
+  if (format !== 'text' && format !== 'json') {
+    fail(`invalid log format: ${format} (use text or json)`);
+    return 1;
+  }
+  if (isSet(g, 'version')) {
+    out(1, `sysbox-runc version ${VERSION}\nspec: 1.2.0\n`);
+    return 0;
+  }
+  if (isSet(g, 'help') || parsed.command === undefined) {
+    out(parsed.command === undefined && !isSet(g, 'help') ? 2 : 1, HELP);
+    return parsed.command === undefined && !isSet(g, 'help') ? 1 : 0;
+  }
+  try {
+    return await dispatch(new Context(parsed), parsed);
+  } catch (e) {
+    fail((e as Error).message, e as Error);
+    return 1;
+  }
+}
+
+/** Like runc: the error goes to --log (where Docker reads it) and one line to fd 2. */
+function fail(msg: string, err?: Error): void {
+  log.error(err && err.name !== 'Error' ? { kind: err.name } : {}, msg);
+  out(2, `${msg}\n`);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    out(2, `sysbox-runc: ${(e as Error).message}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,45 @@
+// sysbox-runc's own per-container record, beside the engine's state under --root.
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+
+export interface IdRange {
+  uid: number;
+  gid: number;
+  size: number;
+}
+
+export interface ContainerRecord {
+  containerId: string;
+  /** The bundle the caller passed (Docker's). */
+  bundle: string;
+  /** Our private bundle holding the converted config.json. */
+  privateBundle: string;
+  rootfs: string;
+  stagedRootfs: string;
+  idRange: IdRange;
+  engine: string;
+  createdAt: string;
+}
+
+export function readRecord(dir: string): ContainerRecord | undefined {
+  try {
+    return JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as ContainerRecord;
+  } catch {
+    return undefined;
+  }
+}
+
+export function writeRecord(dir: string, rec: ContainerRecord): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const tmp = join(dir, `.state.json.${process.pid}`);
+  writeFileSync(tmp, JSON.stringify(rec, null, 2));
+  renameSync(tmp, join(dir, 'state.json'));
+}
+
+export function removeStateDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+export function exists(p: string): boolean {
+  return existsSync(p);
+}

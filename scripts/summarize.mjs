@@ -1,0 +1,23 @@
+// Sums vitest JSON reports into the closing line CI reads: `N passed, M failed`.
+// A `test.fails` test that failed as expected counts as passed (as vitest counts it).
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const dir = process.argv[2];
+let passed = 0;
+let failed = 0;
+let skipped = 0;
+for (const f of readdirSync(dir).filter((f) => f.endsWith('.json')).sort()) {
+  const r = JSON.parse(readFileSync(join(dir, f), 'utf8'));
+  const p = r.numPassedTests ?? 0;
+  const fl = r.numFailedTests ?? 0;
+  const s = (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
+  // A suite that failed to load has no tests but is a failure.
+  const broken = (r.testResults ?? []).filter((t) => t.status === 'failed' && (t.assertionResults ?? []).length === 0).length;
+  console.log(`${f.replace(/\.json$/, '').padEnd(28)} ${p} passed, ${fl + broken} failed${s ? `, ${s} skipped` : ''}`);
+  passed += p;
+  failed += fl + broken;
+  skipped += s;
+}
+console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
+process.exit(failed > 0 ? 1 : 0);
