@@ -1,0 +1,126 @@
+// @sysbox/ipc: typed clients and servers of the sysbox-mgr and sysbox-fs gRPC services over unix sockets.
+// This entry stays cheap to import: @grpc/grpc-js and the generated code load only inside connect*/serve*.
+import type * as M from './gen/mgr.js';
+import type * as F from './gen/fs.js';
+import { checkSocket } from './socket.js';
+import type { CallOptions, IpcServer, ServeOptions } from './rpc.js';
+
+export { IpcError, RpcError, GRPC_STATUS, type IpcErrorCode, type GrpcStatusName, type ServiceName } from './errors.js';
+export type { CallOptions, IpcServer, ServeOptions } from './rpc.js';
+
+export const DEFAULT_MGR_SOCKET = '/run/sysbox/mgr.sock';
+export const DEFAULT_FS_SOCKET = '/run/sysbox/fs.sock';
+export const DEFAULT_DEADLINE_MS = 10_000;
+
+/** Request messages accept any subset of fields (the rest take proto3 defaults). */
+export type Init<T> = M.DeepPartial<T>;
+/** What a handler may return: any subset of the response's fields. */
+type Answer<T> = Promise<Init<T>> | Init<T>;
+
+export type {
+  IdRange,
+  RegisterRequest,
+  RegisterResponse,
+  PrepareRootfsRequest,
+  PrepareRootfsResponse,
+  UnregisterRequest,
+  UnregisterResponse,
+  GetRequest,
+  ContainerInfo,
+  ListRequest,
+  ListResponse,
+  StatusRequest,
+  StatusResponse,
+} from './gen/mgr.js';
+export type {
+  EmulationOptions as FsEmulationOptions,
+  RegisterRequest as FsRegisterRequest,
+  RegisterResponse as FsRegisterResponse,
+  UnregisterRequest as FsUnregisterRequest,
+  UnregisterResponse as FsUnregisterResponse,
+  StatusRequest as FsStatusRequest,
+  StatusResponse as FsStatusResponse,
+} from './gen/fs.js';
+
+export interface ConnectOptions {
+  /** default /run/sysbox/mgr.sock (mgr) or /run/sysbox/fs.sock (fs) */
+  socketPath?: string;
+  /** deadline of each call unless the call gives its own (default 10000) */
+  deadlineMs?: number;
+}
+
+/** Promise-based sysbox-mgr client. Errors are IpcError. */
+export interface MgrClient {
+  readonly socketPath: string;
+  register(req: Init<M.RegisterRequest>, opts?: CallOptions): Promise<M.RegisterResponse>;
+  prepareRootfs(req: Init<M.PrepareRootfsRequest>, opts?: CallOptions): Promise<M.PrepareRootfsResponse>;
+  unregister(req: Init<M.UnregisterRequest>, opts?: CallOptions): Promise<M.UnregisterResponse>;
+  get(req: Init<M.GetRequest>, opts?: CallOptions): Promise<M.ContainerInfo>;
+  list(req?: Init<M.ListRequest>, opts?: CallOptions): Promise<M.ListResponse>;
+  status(req?: Init<M.StatusRequest>, opts?: CallOptions): Promise<M.StatusResponse>;
+  close(): void;
+}
+
+/** sysbox-mgr server handlers; throw RpcError (or any Error with a gRPC status name as `code`) to answer an error. */
+export interface MgrHandlers {
+  register(req: M.RegisterRequest): Answer<M.RegisterResponse>;
+  prepareRootfs(req: M.PrepareRootfsRequest): Answer<M.PrepareRootfsResponse>;
+  unregister(req: M.UnregisterRequest): Answer<M.UnregisterResponse>;
+  get(req: M.GetRequest): Answer<M.ContainerInfo>;
+  list(req: M.ListRequest): Answer<M.ListResponse>;
+  status(req: M.StatusRequest): Answer<M.StatusResponse>;
+}
+
+/** Promise-based sysbox-fs client. Errors are IpcError. */
+export interface FsClient {
+  readonly socketPath: string;
+  register(req: Init<F.RegisterRequest>, opts?: CallOptions): Promise<F.RegisterResponse>;
+  unregister(req: Init<F.UnregisterRequest>, opts?: CallOptions): Promise<F.UnregisterResponse>;
+  status(req?: Init<F.StatusRequest>, opts?: CallOptions): Promise<F.StatusResponse>;
+  close(): void;
+}
+
+export interface FsHandlers {
+  register(req: F.RegisterRequest): Answer<F.RegisterResponse>;
+  unregister(req: F.UnregisterRequest): Answer<F.UnregisterResponse>;
+  status(req: F.StatusRequest): Answer<F.StatusResponse>;
+}
+
+function wrap<T>(raw: { call(m: string, r: unknown, o?: CallOptions): Promise<any>; close(): void }, socketPath: string, methods: string[]): T {
+  const c: Record<string, unknown> = { socketPath, close: () => raw.close() };
+  for (const m of methods) c[m] = (req?: unknown, opts?: CallOptions) => raw.call(m, req ?? {}, opts);
+  return c as T;
+}
+
+/**
+ * Connects to sysbox-mgr. Fails fast (without loading gRPC) when the socket is missing:
+ * IpcError NOT_RUNNING "sysbox-mgr is not running (no socket at /run/sysbox/mgr.sock)".
+ */
+export async function connectMgr(opts: ConnectOptions = {}): Promise<MgrClient> {
+  const socketPath = opts.socketPath ?? DEFAULT_MGR_SOCKET;
+  checkSocket('sysbox-mgr', socketPath);
+  const [{ makeClient }, { mgrMethods }] = await Promise.all([import('./rpc.js'), import('./mgr.js')]);
+  const raw = await makeClient('sysbox-mgr', mgrMethods, socketPath, opts.deadlineMs ?? DEFAULT_DEADLINE_MS);
+  return wrap<MgrClient>(raw, socketPath, Object.keys(mgrMethods));
+}
+
+/** Serves sysbox-mgr on a unix socket (stale socket removed, mode 0600). */
+export async function serveMgr(impl: MgrHandlers, opts: ServeOptions & { socketPath?: string } = {}): Promise<IpcServer> {
+  const [{ serve }, { mgrMethods }] = await Promise.all([import('./rpc.js'), import('./mgr.js')]);
+  return serve('sysbox-mgr', mgrMethods, impl as never, opts.socketPath ?? DEFAULT_MGR_SOCKET, opts);
+}
+
+/** Connects to sysbox-fs; same error rules as connectMgr. */
+export async function connectFs(opts: ConnectOptions = {}): Promise<FsClient> {
+  const socketPath = opts.socketPath ?? DEFAULT_FS_SOCKET;
+  checkSocket('sysbox-fs', socketPath);
+  const [{ makeClient }, { fsMethods }] = await Promise.all([import('./rpc.js'), import('./fs.js')]);
+  const raw = await makeClient('sysbox-fs', fsMethods, socketPath, opts.deadlineMs ?? DEFAULT_DEADLINE_MS);
+  return wrap<FsClient>(raw, socketPath, Object.keys(fsMethods));
+}
+
+/** Serves sysbox-fs on a unix socket (stale socket removed, mode 0600). */
+export async function serveFs(impl: FsHandlers, opts: ServeOptions & { socketPath?: string } = {}): Promise<IpcServer> {
+  const [{ serve }, { fsMethods }] = await Promise.all([import('./rpc.js'), import('./fs.js')]);
+  return serve('sysbox-fs', fsMethods, impl as never, opts.socketPath ?? DEFAULT_FS_SOCKET, opts);
+}

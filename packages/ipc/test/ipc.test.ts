@@ -1,0 +1,174 @@
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { connectFs, connectMgr, IpcError, RpcError, serveFs, serveMgr, type MgrHandlers } from '../src/index.js';
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'ipc-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const handlers = (over: Partial<MgrHandlers> = {}): MgrHandlers => ({
+  register: (r) => ({ idRange: { uid: 100000, gid: 100000, size: 65536 }, ...(r.containerId === 'x' ? {} : {}) }),
+  prepareRootfs: (r) => ({ rootfs: `/var/lib/sysbox/rootfs/${r.containerId}`, method: 'idmap-overlay' }),
+  unregister: (r) => ({ found: r.containerId === 'known' }),
+  get: (r) => {
+    throw new RpcError('NOT_FOUND', `container ${r.containerId} is not registered with sysbox-mgr`);
+  },
+  list: () => ({ containers: [{ containerId: 'a', registeredAtMs: 1_700_000_000_000, idRange: { uid: 1, gid: 2, size: 3 } }] }),
+  status: () => ({ version: '0.1.0', pid: process.pid, containers: 1, rangesTotal: 4096, rangesFree: 4095 }),
+  ...over,
+});
+
+function expectIpcError(err: unknown, code: string, msg: string | RegExp) {
+  expect(err).toBeInstanceOf(IpcError);
+  expect((err as IpcError).code).toBe(code);
+  if (typeof msg === 'string') expect((err as Error).message).toBe(msg);
+  else expect((err as Error).message).toMatch(msg);
+}
+
+describe('mgr round trip over a unix socket', () => {
+  test('every method, socket mode 0600, close removes the socket', async () => {
+    const socketPath = join(dir, 'rt', 'mgr.sock');
+    const calls: string[] = [];
+    const srv = await serveMgr(handlers(), { socketPath, onCall: (e) => calls.push(e.method) });
+    expect((await stat(socketPath)).mode & 0o777).toBe(0o600);
+    const c = await connectMgr({ socketPath });
+    expect(await c.register({ containerId: 'c1', rootfs: '/r' })).toEqual({ idRange: { uid: 100000, gid: 100000, size: 65536 } });
+    expect(await c.prepareRootfs({ containerId: 'c1', rootfs: '/r' })).toEqual({ rootfs: '/var/lib/sysbox/rootfs/c1', method: 'idmap-overlay' });
+    expect(await c.unregister({ containerId: 'known' })).toEqual({ found: true, unstageError: '' });
+    expect((await c.unregister({ containerId: 'other' })).found).toBe(false);
+    const l = await c.list();
+    expect(l.containers[0]).toMatchObject({ containerId: 'a', registeredAtMs: 1_700_000_000_000, idRange: { uid: 1, gid: 2, size: 3 } });
+    expect((await c.status()).rangesFree).toBe(4095);
+    const err = await c.get({ containerId: 'zz' }).catch((e) => e);
+    expectIpcError(err, 'NOT_FOUND', 'container zz is not registered with sysbox-mgr');
+    expect(calls).toContain('get');
+    c.close();
+    await expectIpcErrorAsync(c.status(), 'CLOSED', /client is closed/);
+    await srv.close();
+    await expect(stat(socketPath)).rejects.toThrow(/ENOENT/);
+  });
+
+  test('a plain Error thrown by a handler answers INTERNAL with its message; code names map to statuses', async () => {
+    const socketPath = join(dir, 'err.sock');
+    const srv = await serveMgr(
+      handlers({
+        register: () => {
+          throw new Error('boom: disk full\nstack noise');
+        },
+        prepareRootfs: () => {
+          throw Object.assign(new Error('no free ID range: 2 containers hold all 2 ranges'), { code: 'RESOURCE_EXHAUSTED' });
+        },
+      }),
+      { socketPath },
+    );
+    const c = await connectMgr({ socketPath });
+    expectIpcError(await c.register({ containerId: 'a' }).catch((e) => e), 'INTERNAL', 'boom: disk full');
+    expectIpcError(await c.prepareRootfs({ containerId: 'a' }).catch((e) => e), 'RESOURCE_EXHAUSTED', 'no free ID range: 2 containers hold all 2 ranges');
+    c.close();
+    await srv.close();
+  });
+
+  test('latency: p50 of 200 sequential calls (informational)', async () => {
+    const socketPath = join(dir, 'lat.sock');
+    const srv = await serveMgr(handlers(), { socketPath });
+    const c = await connectMgr({ socketPath });
+    await c.status();
+    const t: number[] = [];
+    for (let i = 0; i < 200; i++) {
+      const t0 = performance.now();
+      await c.register({ containerId: `c${i}` });
+      t.push(performance.now() - t0);
+    }
+    t.sort((a, b) => a - b);
+    console.log(`in-process unary RPC: p50 ${t[100]!.toFixed(3)} ms, p99 ${t[198]!.toFixed(3)} ms`);
+    expect(t[100]!).toBeLessThan(20);
+    c.close();
+    await srv.close();
+  });
+});
+
+async function expectIpcErrorAsync(p: Promise<unknown>, code: string, msg: string | RegExp) {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expectIpcError(err, code, msg);
+}
+
+describe('dead daemon', () => {
+  test('no socket: fails in connect with the one-line message', async () => {
+    const socketPath = join(dir, 'none', 'mgr.sock');
+    await expectIpcErrorAsync(connectMgr({ socketPath }), 'NOT_RUNNING', `sysbox-mgr is not running (no socket at ${socketPath})`);
+    await expectIpcErrorAsync(connectFs({ socketPath }), 'NOT_RUNNING', `sysbox-fs is not running (no socket at ${socketPath})`);
+  });
+  test('a regular file is not a socket', async () => {
+    const socketPath = join(dir, 'file.sock');
+    await writeFile(socketPath, '');
+    await expectIpcErrorAsync(connectMgr({ socketPath }), 'NOT_RUNNING', `sysbox-mgr is not running (${socketPath} is not a socket)`);
+    await expectIpcErrorAsync(serveMgr(handlers(), { socketPath }), 'BAD_SOCKET', `cannot serve sysbox-mgr: ${socketPath} exists and is not a socket`);
+  });
+  test('stale socket (nobody listening): connection refused; serve* replaces it', async () => {
+    const socketPath = join(dir, 'stale.sock');
+    // a crashed daemon: a process bound the socket and died without removing it
+    spawnSync(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(socketPath)}, () => process.exit(0))`]);
+    expect((await stat(socketPath)).isSocket()).toBe(true);
+    const c = await connectMgr({ socketPath, deadlineMs: 2000 });
+    await expectIpcErrorAsync(c.status(), 'NOT_RUNNING', `sysbox-mgr is not running (connection refused at ${socketPath})`);
+    c.close();
+    const srv = await serveMgr(handlers(), { socketPath });
+    const c2 = await connectMgr({ socketPath });
+    expect((await c2.status()).version).toBe('0.1.0');
+    c2.close();
+    await srv.close();
+  });
+  test('serve refuses a socket another server listens on', async () => {
+    const socketPath = join(dir, 'busy.sock');
+    const srv = await serveMgr(handlers(), { socketPath });
+    await expectIpcErrorAsync(serveMgr(handlers(), { socketPath }), 'IN_USE', `cannot serve sysbox-mgr: another server is listening on ${socketPath}`);
+    await srv.close();
+  });
+});
+
+describe('deadline', () => {
+  test('a handler slower than the deadline', async () => {
+    const socketPath = join(dir, 'slow.sock');
+    const srv = await serveMgr(handlers({ status: () => new Promise((r) => setTimeout(() => r({}), 500)) }), { socketPath });
+    const c = await connectMgr({ socketPath, deadlineMs: 100 });
+    await expectIpcErrorAsync(c.status(), 'DEADLINE_EXCEEDED', 'sysbox-mgr did not answer within 100ms');
+    // per-call override
+    expect(await c.status(undefined, { deadlineMs: 2000 })).toEqual({ version: '', pid: 0, containers: 0, rangesTotal: 0, rangesFree: 0 });
+    c.close();
+    await srv.close(50);
+  });
+});
+
+describe('fs service', () => {
+  test('round trip', async () => {
+    const socketPath = join(dir, 'fs.sock');
+    const srv = await serveFs(
+      {
+        register: (r) => ({ mountpoint: `/var/lib/sysboxfs/${r.containerId}:${r.initPid}:${r.idRange?.uid}:${r.options?.procfs}` }),
+        unregister: () => ({ found: true }),
+        status: () => ({ version: 'v', containers: 2, mountRoot: '/var/lib/sysboxfs' }),
+      },
+      { socketPath },
+    );
+    const c = await connectFs({ socketPath });
+    const r = await c.register({ containerId: 'c', initPid: 42, idRange: { uid: 165536, gid: 165536, size: 65536 }, options: { procfs: true, memoryLimitBytes: 2 ** 40 } });
+    expect(r.mountpoint).toBe('/var/lib/sysboxfs/c:42:165536:true');
+    expect((await c.unregister({ containerId: 'c' })).found).toBe(true);
+    expect((await c.status()).mountRoot).toBe('/var/lib/sysboxfs');
+    c.close();
+    await srv.close();
+  });
+  test('a missing handler is refused at serve time', async () => {
+    await expectIpcErrorAsync(serveFs({} as never, { socketPath: join(dir, 'x.sock') }), 'UNIMPLEMENTED', /handler register is missing/);
+  });
+});
