@@ -1,0 +1,752 @@
+// sysbox_native: the Node-API addon behind @sysbox/native's realKernel().
+//
+// Each export maps to one syscall (or one named, short sequence). Failures are
+// thrown as a JS Error carrying `errno`, `syscall` and, where useful, `path`;
+// src/real.ts turns that into a KernelError. Nothing here aborts the process.
+// Calls that can block (receiving fds, seccomp notifications) run on the libuv
+// loop through uv_poll and only touch the fd once the kernel says it is ready.
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/seccomp.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+#include <napi.h>
+#include <uv.h>
+
+#ifndef STATX_MNT_ID
+#define STATX_MNT_ID 0x00001000U
+#endif
+
+namespace {
+
+// ---------------------------------------------------------------- helpers
+
+Napi::Error ErrnoError(Napi::Env env, int err, const char* syscall_name, const std::string* path) {
+  std::string msg = std::string(syscall_name) + ": " + strerror(err);
+  if (path != nullptr) msg += " (" + *path + ")";
+  Napi::Error e = Napi::Error::New(env, msg);
+  e.Set("errno", Napi::Number::New(env, err));
+  e.Set("syscall", Napi::String::New(env, syscall_name));
+  if (path != nullptr) e.Set("path", Napi::String::New(env, *path));
+  return e;
+}
+
+Napi::Value ThrowErrno(Napi::Env env, int err, const char* syscall_name, const std::string* path = nullptr) {
+  ErrnoError(env, err, syscall_name, path).ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+Napi::Value ThrowType(Napi::Env env, const char* msg) {
+  Napi::TypeError::New(env, msg).ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+// Argument readers: return false (with a pending TypeError) on a bad type.
+bool ArgInt(const Napi::CallbackInfo& info, size_t i, int64_t* out) {
+  if (i < info.Length() && info[i].IsNumber()) {
+    *out = info[i].As<Napi::Number>().Int64Value();
+    return true;
+  }
+  ThrowType(info.Env(), ("argument " + std::to_string(i) + " must be a number").c_str());
+  return false;
+}
+
+bool ArgU64(const Napi::CallbackInfo& info, size_t i, uint64_t* out) {
+  if (i < info.Length() && info[i].IsBigInt()) {
+    bool lossless = true;
+    *out = info[i].As<Napi::BigInt>().Uint64Value(&lossless);
+    return true;
+  }
+  if (i < info.Length() && info[i].IsNumber()) {
+    *out = static_cast<uint64_t>(info[i].As<Napi::Number>().Int64Value());
+    return true;
+  }
+  ThrowType(info.Env(), ("argument " + std::to_string(i) + " must be a bigint").c_str());
+  return false;
+}
+
+bool ArgStr(const Napi::CallbackInfo& info, size_t i, std::string* out) {
+  if (i < info.Length() && info[i].IsString()) {
+    *out = info[i].As<Napi::String>().Utf8Value();
+    return true;
+  }
+  ThrowType(info.Env(), ("argument " + std::to_string(i) + " must be a string").c_str());
+  return false;
+}
+
+// A string or null/undefined; *isNull tells which.
+bool ArgOptStr(const Napi::CallbackInfo& info, size_t i, std::string* out, bool* isNull) {
+  if (i >= info.Length() || info[i].IsNull() || info[i].IsUndefined()) {
+    *isNull = true;
+    return true;
+  }
+  *isNull = false;
+  return ArgStr(info, i, out);
+}
+
+#define INT_ARG(name, i)                  \
+  int64_t name;                           \
+  if (!ArgInt(info, i, &name)) return env.Undefined()
+#define STR_ARG(name, i)                  \
+  std::string name;                       \
+  if (!ArgStr(info, i, &name)) return env.Undefined()
+#define OPT_STR_ARG(name, i)                             \
+  std::string name;                                      \
+  bool name##_null;                                      \
+  if (!ArgOptStr(info, i, &name, &name##_null)) return env.Undefined()
+
+// ---------------------------------------------------------------- mounts
+
+Napi::Value Mount(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  OPT_STR_ARG(source, 0);
+  STR_ARG(target, 1);
+  OPT_STR_ARG(fstype, 2);
+  INT_ARG(flags, 3);
+  OPT_STR_ARG(data, 4);
+  if (mount(source_null ? nullptr : source.c_str(), target.c_str(), fstype_null ? nullptr : fstype.c_str(),
+            static_cast<unsigned long>(flags), data_null ? nullptr : data.c_str()) != 0)
+    return ThrowErrno(env, errno, "mount", &target);
+  return env.Undefined();
+}
+
+Napi::Value Umount(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  STR_ARG(target, 0);
+  INT_ARG(flags, 1);
+  if (umount2(target.c_str(), static_cast<int>(flags)) != 0) return ThrowErrno(env, errno, "umount2", &target);
+  return env.Undefined();
+}
+
+Napi::Value OpenTree(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  INT_ARG(dirfd, 0);
+  STR_ARG(path, 1);
+  INT_ARG(flags, 2);
+  int fd = open_tree(static_cast<int>(dirfd), path.c_str(), static_cast<unsigned>(flags) | OPEN_TREE_CLOEXEC);
+  if (fd < 0) return ThrowErrno(env, errno, "open_tree", &path);
+  return Napi::Number::New(env, fd);
+}
+
+Napi::Value MoveMount(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  INT_ARG(fromDirfd, 0);
+  STR_ARG(fromPath, 1);
+  INT_ARG(toDirfd, 2);
+  STR_ARG(toPath, 3);
+  INT_ARG(flags, 4);
+  if (move_mount(static_cast<int>(fromDirfd), fromPath.c_str(), static_cast<int>(toDirfd), toPath.c_str(),
+                 static_cast<unsigned>(flags)) != 0)
+    return ThrowErrno(env, errno, "move_mount", &toPath);
+  return env.Undefined();
+}
+
+// mountSetattr(dirfd, path, atFlags, attrSet, attrClr, propagation, usernsFd)
+Napi::Value MountSetattr(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  INT_ARG(dirfd, 0);
+  STR_ARG(path, 1);
+  INT_ARG(atFlags, 2);
+  INT_ARG(attrSet, 3);
+  INT_ARG(attrClr, 4);
+  INT_ARG(propagation, 5);
+  INT_ARG(usernsFd, 6);
+  struct mount_attr attr;
+  memset(&attr, 0, sizeof attr);
+  attr.attr_set = static_cast<uint64_t>(attrSet);
+  attr.attr_clr = static_cast<uint64_t>(attrClr);
+  attr.propagation = static_cast<uint64_t>(propagation);
+  attr.userns_fd = static_cast<uint64_t>(usernsFd < 0 ? 0 : usernsFd);
+  if (mount_setattr(static_cast<int>(dirfd), path.c_str(), static_cast<unsigned>(atFlags), &attr, sizeof attr) != 0)
+    return ThrowErrno(env, errno, "mount_setattr", &path);
+  return env.Undefined();
+}
+
+Napi::Value Fsopen(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  STR_ARG(fsname, 0);
+  INT_ARG(flags, 1);
+  int fd = fsopen(fsname.c_str(), static_cast<unsigned>(flags) | FSOPEN_CLOEXEC);
+  if (fd < 0) return ThrowErrno(env, errno, "fsopen", &fsname);
+  return Napi::Number::New(env, fd);
+}
+
+// fsconfig(fd, cmd, key|null, value: string|number|null, aux)
+Napi::Value Fsconfig(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  INT_ARG(fd, 0);
+  INT_ARG(cmd, 1);
+  OPT_STR_ARG(key, 2);
+  INT_ARG(aux, 4);
+  std::string sval;
+  const void* value = nullptr;
+  int64_t auxv = aux;
+  if (info.Length() > 3 && info[3].IsString()) {
+    sval = info[3].As<Napi::String>().Utf8Value();
+    value = sval.c_str();
+  } else if (info.Length() > 3 && info[3].IsNumber()) {
+    // FSCONFIG_SET_FD passes the fd in aux.
+    auxv = info[3].As<Napi::Number>().Int64Value();
+  }
+  if (fsconfig(static_cast<int>(fd), static_cast<unsigned>(cmd), key_null ? nullptr : key.c_str(), value,
+               static_cast<int>(auxv)) != 0) {
+    std::string what = key_null ? std::string("cmd ") + std::to_string(cmd) : key;
+    return ThrowErrno(env, errno, "fsconfig", &what);
+  }
+  return env.Undefined();
+}
+
+Napi::Value Fsmount(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  INT_ARG(fd, 0);
+  INT_ARG(flags, 1);
+  INT_ARG(attrFlags, 2);
+  int mfd = fsmount(static_cast<int>(fd), static_cast<unsigned>(flags) | FSMOUNT_CLOEXEC,
+                    static_cast<unsigned>(attrFlags));
+  if (mfd < 0) return ThrowErrno(env, errno, "fsmount");
+  return Napi::Number::New(env, mfd);
+}
+
+// ---------------------------------------------------------------- user namespaces
+
+bool WriteFile(const std::string& path, const std::string& content) {
+  int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  ssize_t n = write(fd, content.data(), content.size());
+  int saved = errno;
+  close(fd);
+  errno = saved;
+  return n == static_cast<ssize_t>(content.size());
+}
+
+// createUserns(uidMapText, gidMapText) -> fd of a new user namespace.
+// A forked child (single-threaded, so unshare(CLONE_NEWUSER) is allowed) makes
+// the namespace and waits; this thread writes its maps, opens /proc/<child>/ns/user
+// and lets it go. The child only calls async-signal-safe functions.
+Napi::Value CreateUserns(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  STR_ARG(uidMap, 0);
+  STR_ARG(gidMap, 1);
+  int ready[2], release[2];
+  if (pipe2(ready, O_CLOEXEC) != 0) return ThrowErrno(env, errno, "pipe2");
+  if (pipe2(release, O_CLOEXEC) != 0) {
+    int e = errno;
+    close(ready[0]);
+    close(ready[1]);
+    return ThrowErrno(env, e, "pipe2");
+  }
+  pid_t pid = fork();
+  if (pid < 0) {
+    int e = errno;
+    close(ready[0]); close(ready[1]); close(release[0]); close(release[1]);
+    return ThrowErrno(env, e, "fork");
+  }
+  if (pid == 0) {
+    close(ready[0]);
+    close(release[1]);
+    int status = unshare(CLONE_NEWUSER) == 0 ? 0 : errno;
+    unsigned char c = static_cast<unsigned char>(status);
+    if (write(ready[1], &c, 1) != 1) _exit(1);
+    while (read(release[0], &c, 1) < 0 && errno == EINTR) {
+    }
+    _exit(0);
+  }
+  close(ready[1]);
+  close(release[0]);
+  unsigned char c = 0;
+  ssize_t n;
+  do n = read(ready[0], &c, 1);
+  while (n < 0 && errno == EINTR);
+  close(ready[0]);
+  int err = 0;
+  const char* what = nullptr;
+  std::string where;
+  int fd = -1;
+  if (n != 1) {
+    err = EIO, what = "fork";
+  } else if (c != 0) {
+    err = c, what = "unshare";
+  } else {
+    std::string base = "/proc/" + std::to_string(pid) + "/";
+    if (!WriteFile(base + "uid_map", uidMap)) {
+      err = errno, what = "write", where = base + "uid_map";
+    } else if (!WriteFile(base + "gid_map", gidMap)) {
+      err = errno, what = "write", where = base + "gid_map";
+    } else {
+      fd = open((base + "ns/user").c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd < 0) err = errno, what = "open", where = base + "ns/user";
+    }
+  }
+  close(release[1]);
+  int st;
+  while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+  }
+  if (fd < 0) return ThrowErrno(env, err, what, where.empty() ? nullptr : &where);
+  return Napi::Number::New(env, fd);
+}
+
+// ---------------------------------------------------------------- fds, pidfds
+
+Napi::Value Open(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  STR_ARG(path, 0);
+  INT_ARG(flags, 1);
+  INT_ARG(mode, 2);
+  int fd = open(path.c_str(), static_cast<int>(flags) | O_CLOEXEC, static_cast<mode_t>(mode));
+  if (fd < 0) return ThrowErrno(env, errno, "open", &path);
+  return Napi::Number::New(env, fd);
+}
+
+Napi::Value Close(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  INT_ARG(fd, 0);
+  if (close(static_cast<int>(fd)) != 0 && errno != EINTR) return ThrowErrno(env, errno, "close");
+  return env.Undefined();
+}
+
+Napi::Value Socketpair(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  INT_ARG(type, 0);
+  int sv[2];
+  if (socketpair(AF_UNIX, static_cast<int>(type) | SOCK_CLOEXEC, 0, sv) != 0) return ThrowErrno(env, errno, "socketpair");
+  Napi::Array a = Napi::Array::New(env, 2);
+  a.Set(0u, Napi::Number::New(env, sv[0]));
+  a.Set(1u, Napi::Number::New(env, sv[1]));
+  return a;
+}
+
+Napi::Value PidfdOpen(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  INT_ARG(pid, 0);
+  INT_ARG(flags, 1);
+  long fd = syscall(SYS_pidfd_open, static_cast<pid_t>(pid), static_cast<unsigned>(flags));
+  if (fd < 0) return ThrowErrno(env, errno, "pidfd_open");
+  // pidfds are O_CLOEXEC by default.
+  return Napi::Number::New(env, static_cast<double>(fd));
+}
+
+Napi::Value PidfdGetfd(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  INT_ARG(pidfd, 0);
+  INT_ARG(targetFd, 1);
+  long fd = syscall(SYS_pidfd_getfd, static_cast<int>(pidfd), static_cast<int>(targetFd), 0u);
+  if (fd < 0) return ThrowErrno(env, errno, "pidfd_getfd");
+  return Napi::Number::New(env, static_cast<double>(fd));
+}
+
+// sendFds(sockFd, fds[], data: Buffer)
+Napi::Value SendFds(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  INT_ARG(sock, 0);
+  if (info.Length() < 3 || !info[1].IsArray() || !info[2].IsBuffer())
+    return ThrowType(env, "sendFds(sockFd, fds: number[], data: Buffer)");
+  Napi::Array arr = info[1].As<Napi::Array>();
+  Napi::Buffer<char> data = info[2].As<Napi::Buffer<char>>();
+  std::vector<int> fds;
+  for (uint32_t i = 0; i < arr.Length(); i++) {
+    Napi::Value v = arr.Get(i);
+    if (!v.IsNumber()) return ThrowType(env, "fds must be numbers");
+    fds.push_back(v.As<Napi::Number>().Int32Value());
+  }
+  char dummy = 0;
+  struct iovec iov;
+  iov.iov_base = data.Length() > 0 ? data.Data() : &dummy;
+  iov.iov_len = data.Length() > 0 ? data.Length() : 1;
+  struct msghdr msg;
+  memset(&msg, 0, sizeof msg);
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  std::vector<char> cbuf;
+  if (!fds.empty()) {
+    cbuf.assign(CMSG_SPACE(sizeof(int) * fds.size()), 0);
+    msg.msg_control = cbuf.data();
+    msg.msg_controllen = cbuf.size();
+    struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
+    memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
+  }
+  ssize_t n;
+  do n = sendmsg(static_cast<int>(sock), &msg, MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) return ThrowErrno(env, errno, "sendmsg");
+  return env.Undefined();
+}
+
+// recvmsg with SCM_RIGHTS. Returns 0 and fills out on success, else errno.
+int RecvFdsNow(int sock, size_t maxFds, size_t maxData, std::vector<int>* fds, std::vector<char>* data) {
+  data->assign(maxData > 0 ? maxData : 1, 0);
+  struct iovec iov = {data->data(), data->size()};
+  std::vector<char> cbuf(CMSG_SPACE(sizeof(int) * (maxFds > 0 ? maxFds : 1)), 0);
+  struct msghdr msg;
+  memset(&msg, 0, sizeof msg);
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = cbuf.data();
+  msg.msg_controllen = cbuf.size();
+  ssize_t n;
+  do n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) return errno;
+  for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t i = 0; i < count; i++) {
+      int fd;
+      memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+      fds->push_back(fd);
+    }
+  }
+  if (msg.msg_flags & MSG_CTRUNC) {
+    for (int fd : *fds) close(fd);
+    fds->clear();
+    return EMSGSIZE;
+  }
+  data->resize(static_cast<size_t>(n));
+  return 0;
+}
+
+struct RecvReq {
+  uv_poll_t poll;
+  napi_env env;
+  Napi::Promise::Deferred deferred;
+  int sock;
+  size_t maxFds, maxData;
+  RecvReq(napi_env e) : env(e), deferred(Napi::Promise::Deferred::New(e)) {}
+};
+
+void OnRecvClosed(uv_handle_t* h) { delete static_cast<RecvReq*>(h->data); }
+
+void OnRecvReady(uv_poll_t* h, int status, int /*events*/) {
+  RecvReq* r = static_cast<RecvReq*>(h->data);
+  Napi::Env env(r->env);
+  Napi::HandleScope scope(env);
+  std::vector<int> fds;
+  std::vector<char> data;
+  int err = status < 0 ? -status : RecvFdsNow(r->sock, r->maxFds, r->maxData, &fds, &data);
+  if (err == EAGAIN) return;  // spurious wake-up: keep waiting
+  uv_poll_stop(h);
+  if (err != 0) {
+    r->deferred.Reject(ErrnoError(env, err, "recvmsg", nullptr).Value());
+  } else {
+    Napi::Object out = Napi::Object::New(env);
+    Napi::Array a = Napi::Array::New(env, fds.size());
+    for (size_t i = 0; i < fds.size(); i++) a.Set(static_cast<uint32_t>(i), Napi::Number::New(env, fds[i]));
+    out.Set("fds", a);
+    out.Set("data", Napi::Buffer<char>::Copy(env, data.data(), data.size()));
+    r->deferred.Resolve(out);
+  }
+  uv_close(reinterpret_cast<uv_handle_t*>(h), OnRecvClosed);
+}
+
+// recvFds(sockFd, maxFds, maxData) -> Promise<{fds, data}>; waits on the loop.
+Napi::Value RecvFds(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  INT_ARG(sock, 0);
+  INT_ARG(maxFds, 1);
+  INT_ARG(maxData, 2);
+  uv_loop_t* loop = nullptr;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok) return ThrowType(env, "no event loop");
+  RecvReq* r = new RecvReq(env);
+  r->sock = static_cast<int>(sock);
+  r->maxFds = static_cast<size_t>(maxFds);
+  r->maxData = static_cast<size_t>(maxData);
+  Napi::Promise p = r->deferred.Promise();
+  int rc = uv_poll_init(loop, &r->poll, r->sock);
+  if (rc != 0) {
+    r->deferred.Reject(ErrnoError(env, -rc, "uv_poll_init", nullptr).Value());
+    delete r;
+    return p;
+  }
+  r->poll.data = r;
+  rc = uv_poll_start(&r->poll, UV_READABLE, OnRecvReady);
+  if (rc != 0) {
+    r->deferred.Reject(ErrnoError(env, -rc, "uv_poll_start", nullptr).Value());
+    uv_close(reinterpret_cast<uv_handle_t*>(&r->poll), OnRecvClosed);
+  }
+  return p;
+}
+
+// ---------------------------------------------------------------- statx, process memory
+
+Napi::Object Ts(Napi::Env env, const struct statx_timestamp& t) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("sec", Napi::Number::New(env, static_cast<double>(t.tv_sec)));
+  o.Set("nsec", Napi::Number::New(env, t.tv_nsec));
+  return o;
+}
+
+Napi::Value Statx(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  INT_ARG(dirfd, 0);
+  STR_ARG(path, 1);
+  INT_ARG(flags, 2);
+  INT_ARG(mask, 3);
+  struct statx st;
+  memset(&st, 0, sizeof st);
+  if (statx(static_cast<int>(dirfd), path.c_str(), static_cast<int>(flags), static_cast<unsigned>(mask), &st) != 0)
+    return ThrowErrno(env, errno, "statx", &path);
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("mask", Napi::Number::New(env, st.stx_mask));
+  o.Set("mode", Napi::Number::New(env, st.stx_mode));
+  o.Set("uid", Napi::Number::New(env, st.stx_uid));
+  o.Set("gid", Napi::Number::New(env, st.stx_gid));
+  o.Set("nlink", Napi::Number::New(env, st.stx_nlink));
+  o.Set("ino", Napi::BigInt::New(env, static_cast<uint64_t>(st.stx_ino)));
+  o.Set("size", Napi::BigInt::New(env, static_cast<uint64_t>(st.stx_size)));
+  o.Set("devMajor", Napi::Number::New(env, st.stx_dev_major));
+  o.Set("devMinor", Napi::Number::New(env, st.stx_dev_minor));
+  o.Set("rdevMajor", Napi::Number::New(env, st.stx_rdev_major));
+  o.Set("rdevMinor", Napi::Number::New(env, st.stx_rdev_minor));
+  uint64_t mntId = 0;
+  if (st.stx_mask & STATX_MNT_ID) mntId = st.stx_mnt_id;
+  o.Set("mntId", Napi::BigInt::New(env, mntId));
+  o.Set("atime", Ts(env, st.stx_atime));
+  o.Set("btime", Ts(env, st.stx_btime));
+  o.Set("ctime", Ts(env, st.stx_ctime));
+  o.Set("mtime", Ts(env, st.stx_mtime));
+  return o;
+}
+
+Napi::Value ProcessVmReadv(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  INT_ARG(pid, 0);
+  uint64_t addr;
+  if (!ArgU64(info, 1, &addr)) return env.Undefined();
+  INT_ARG(length, 2);
+  if (length < 0 || length > (64 << 20)) return ThrowType(env, "length out of range");
+  Napi::Buffer<char> buf = Napi::Buffer<char>::New(env, static_cast<size_t>(length));
+  struct iovec local = {buf.Data(), static_cast<size_t>(length)};
+  struct iovec remote = {reinterpret_cast<void*>(addr), static_cast<size_t>(length)};
+  ssize_t n = process_vm_readv(static_cast<pid_t>(pid), &local, 1, &remote, 1, 0);
+  if (n < 0) return ThrowErrno(env, errno, "process_vm_readv");
+  if (n < length) return Napi::Buffer<char>::Copy(env, buf.Data(), static_cast<size_t>(n));
+  return buf;
+}
+
+// ---------------------------------------------------------------- seccomp user notification
+
+struct Watcher {
+  uv_poll_t poll;
+  napi_env env;
+  int fd;
+  bool closed = false;
+  Napi::FunctionReference onNotify, onClose;
+  napi_async_context ctx = nullptr;
+};
+
+void OnWatcherClosed(uv_handle_t* h) {
+  Watcher* w = static_cast<Watcher*>(h->data);
+  if (w->ctx != nullptr) napi_async_destroy(w->env, w->ctx);
+  delete w;
+}
+
+void CallJs(Watcher* w, Napi::FunctionReference& fn, const std::vector<napi_value>& args) {
+  Napi::Env env(w->env);
+  napi_value result;
+  napi_status s = napi_make_callback(w->env, w->ctx, env.Global(), fn.Value(), args.size(), args.data(), &result);
+  if (s != napi_ok) {
+    bool pending = false;
+    napi_is_exception_pending(w->env, &pending);
+    if (pending) {
+      napi_value ex;
+      napi_get_and_clear_last_exception(w->env, &ex);
+      napi_fatal_exception(w->env, ex);  // -> process 'uncaughtException', like any callback
+    }
+  }
+}
+
+// Stops watching; calls onClose once (when notify is true).
+void StopWatcher(Watcher* w, bool notify) {
+  if (w->closed) return;
+  w->closed = true;
+  uv_poll_stop(&w->poll);
+  if (notify && !w->onClose.IsEmpty()) CallJs(w, w->onClose, {});
+  w->onNotify.Reset();
+  w->onClose.Reset();
+  uv_close(reinterpret_cast<uv_handle_t*>(&w->poll), OnWatcherClosed);
+}
+
+void OnSeccompReady(uv_poll_t* h, int status, int /*events*/) {
+  Watcher* w = static_cast<Watcher*>(h->data);
+  if (w->closed) return;
+  Napi::Env env(w->env);
+  Napi::HandleScope scope(env);
+  if (status < 0) return StopWatcher(w, true);
+  // Drain what is pending; RECV only when poll says a notification waits (it would block otherwise).
+  for (int round = 0; round < 64 && !w->closed; round++) {
+    struct pollfd p = {w->fd, POLLIN, 0};
+    int rc = poll(&p, 1, 0);
+    if (rc < 0 && errno == EINTR) continue;
+    if (rc <= 0) return;
+    if (!(p.revents & POLLIN)) {
+      if (p.revents & (POLLHUP | POLLERR | POLLNVAL)) StopWatcher(w, true);
+      return;
+    }
+    struct seccomp_notif n;
+    memset(&n, 0, sizeof n);
+    if (ioctl(w->fd, SECCOMP_IOCTL_NOTIF_RECV, &n) != 0) {
+      if (errno == EINTR || errno == ENOENT) continue;  // ENOENT: the caller died meanwhile
+      return StopWatcher(w, true);
+    }
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("id", Napi::BigInt::New(env, static_cast<uint64_t>(n.id)));
+    o.Set("pid", Napi::Number::New(env, n.pid));
+    o.Set("syscall", Napi::Number::New(env, n.data.nr));
+    o.Set("arch", Napi::Number::New(env, n.data.arch));
+    o.Set("instructionPointer", Napi::BigInt::New(env, static_cast<uint64_t>(n.data.instruction_pointer)));
+    Napi::Array args = Napi::Array::New(env, 6);
+    for (uint32_t i = 0; i < 6; i++) args.Set(i, Napi::BigInt::New(env, static_cast<uint64_t>(n.data.args[i])));
+    o.Set("args", args);
+    CallJs(w, w->onNotify, {o});
+  }
+}
+
+Napi::Value WatcherClose(const Napi::CallbackInfo& info) {
+  Watcher* w = static_cast<Watcher*>(info.Data());
+  // The handle (and w) is freed only after uv_close completes; `closed` guards reuse.
+  if (w != nullptr) StopWatcher(w, false);
+  return info.Env().Undefined();
+}
+
+// seccompWatch(listenerFd, onNotification, onClose) -> { close() }
+Napi::Value SeccompWatch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  INT_ARG(fd, 0);
+  if (info.Length() < 3 || !info[1].IsFunction() || !info[2].IsFunction())
+    return ThrowType(env, "seccompWatch(fd, onNotification, onClose)");
+  uv_loop_t* loop = nullptr;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok) return ThrowType(env, "no event loop");
+  Watcher* w = new Watcher();
+  w->env = env;
+  w->fd = static_cast<int>(fd);
+  int rc = uv_poll_init(loop, &w->poll, w->fd);
+  if (rc != 0) {
+    delete w;
+    return ThrowErrno(env, -rc, "uv_poll_init");
+  }
+  w->poll.data = w;
+  napi_async_init(env, nullptr, Napi::String::New(env, "sysbox:seccomp-notify"), &w->ctx);
+  w->onNotify = Napi::Persistent(info[1].As<Napi::Function>());
+  w->onClose = Napi::Persistent(info[2].As<Napi::Function>());
+  rc = uv_poll_start(&w->poll, UV_READABLE | UV_DISCONNECT, OnSeccompReady);
+  if (rc != 0) {
+    w->closed = true;
+    w->onNotify.Reset();
+    w->onClose.Reset();
+    uv_close(reinterpret_cast<uv_handle_t*>(&w->poll), OnWatcherClosed);
+    return ThrowErrno(env, -rc, "uv_poll_start");
+  }
+  Napi::Object handle = Napi::Object::New(env);
+  handle.Set("close", Napi::Function::New(env, WatcherClose, "close", w));
+  return handle;
+}
+
+// seccompRespond(fd, id, error, val, flags)
+Napi::Value SeccompRespond(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  INT_ARG(fd, 0);
+  uint64_t id;
+  if (!ArgU64(info, 1, &id)) return env.Undefined();
+  INT_ARG(error, 2);
+  uint64_t val;
+  if (!ArgU64(info, 3, &val)) return env.Undefined();
+  INT_ARG(flags, 4);
+  struct seccomp_notif_resp r;
+  memset(&r, 0, sizeof r);
+  r.id = id;
+  r.val = static_cast<int64_t>(val);
+  r.error = static_cast<int32_t>(error);
+  r.flags = static_cast<uint32_t>(flags);
+  if (ioctl(static_cast<int>(fd), SECCOMP_IOCTL_NOTIF_SEND, &r) != 0)
+    return ThrowErrno(env, errno, "ioctl(SECCOMP_IOCTL_NOTIF_SEND)");
+  return env.Undefined();
+}
+
+// seccompAddFd(fd, id, srcFd, newFdFlags, setFd(-1 = any)) -> fd number in the target
+Napi::Value SeccompAddFd(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  INT_ARG(fd, 0);
+  uint64_t id;
+  if (!ArgU64(info, 1, &id)) return env.Undefined();
+  INT_ARG(srcFd, 2);
+  INT_ARG(newFdFlags, 3);
+  INT_ARG(setFd, 4);
+  struct seccomp_notif_addfd a;
+  memset(&a, 0, sizeof a);
+  a.id = id;
+  a.srcfd = static_cast<uint32_t>(srcFd);
+  a.newfd_flags = static_cast<uint32_t>(newFdFlags);
+  if (setFd >= 0) {
+    a.flags = SECCOMP_ADDFD_FLAG_SETFD;
+    a.newfd = static_cast<uint32_t>(setFd);
+  }
+  int rc = ioctl(static_cast<int>(fd), SECCOMP_IOCTL_NOTIF_ADDFD, &a);
+  if (rc < 0) return ThrowErrno(env, errno, "ioctl(SECCOMP_IOCTL_NOTIF_ADDFD)");
+  return Napi::Number::New(env, rc);
+}
+
+Napi::Value SeccompIdValid(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  INT_ARG(fd, 0);
+  uint64_t id;
+  if (!ArgU64(info, 1, &id)) return env.Undefined();
+  if (ioctl(static_cast<int>(fd), SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0) return Napi::Boolean::New(env, true);
+  if (errno == ENOENT) return Napi::Boolean::New(env, false);
+  return ThrowErrno(env, errno, "ioctl(SECCOMP_IOCTL_NOTIF_ID_VALID)");
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  struct {
+    const char* name;
+    Napi::Value (*fn)(const Napi::CallbackInfo&);
+  } fns[] = {
+      {"mount", Mount},
+      {"umount", Umount},
+      {"openTree", OpenTree},
+      {"moveMount", MoveMount},
+      {"mountSetattr", MountSetattr},
+      {"fsopen", Fsopen},
+      {"fsconfig", Fsconfig},
+      {"fsmount", Fsmount},
+      {"createUserns", CreateUserns},
+      {"open", Open},
+      {"close", Close},
+      {"socketpair", Socketpair},
+      {"pidfdOpen", PidfdOpen},
+      {"pidfdGetfd", PidfdGetfd},
+      {"sendFds", SendFds},
+      {"recvFds", RecvFds},
+      {"statx", Statx},
+      {"processVmReadv", ProcessVmReadv},
+      {"seccompWatch", SeccompWatch},
+      {"seccompRespond", SeccompRespond},
+      {"seccompAddFd", SeccompAddFd},
+      {"seccompIdValid", SeccompIdValid},
+  };
+  for (auto& f : fns) exports.Set(f.name, Napi::Function::New(env, f.fn, f.name));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(sysbox_native, Init)

@@ -1,0 +1,268 @@
+/*
+ * sysbox-nsenter: one named operation inside another process's namespaces.
+ *
+ * Node is multi-threaded, and the kernel refuses setns() into a mount namespace
+ * and unshare(CLONE_NEWUSER) from a multi-threaded process. This helper is
+ * single-threaded, receives what it needs as inherited fds, does one thing and
+ * exits. Errors: one line on stderr, "sysbox-nsenter: <op>: <step> <path>: <errno text> (<ERRNO>)".
+ *
+ * Exit codes: 0 ok, 1 operation failed (errno), 2 usage error.
+ *
+ *   move-mount --pid PID --target PATH [--mkdir] [--mount-fd N]
+ *       mount fd (default 3) is moved onto PATH inside PID's mount namespace.
+ *   overlay --userns-fd N --lowerdir A:B --upperdir U --workdir W --sock N [--opt K[=V]]...
+ *       joins the user namespace, unshares a mount namespace, becomes root there,
+ *       creates an overlay (userxattr) and sends its detached mount fd over --sock.
+ *   sysctl --pid PID --read PATH | --write PATH VALUE
+ *       reads or writes /proc/sys/PATH as PID sees it.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+static const char *op = "?";
+
+static const char *errname(int e) {
+  switch (e) {
+#define E(x) case x: return #x;
+    E(EPERM) E(ENOENT) E(ESRCH) E(EINTR) E(EIO) E(ENXIO) E(E2BIG) E(EBADF) E(ECHILD) E(EAGAIN) E(ENOMEM)
+    E(EACCES) E(EFAULT) E(EBUSY) E(EEXIST) E(EXDEV) E(ENODEV) E(ENOTDIR) E(EISDIR) E(EINVAL) E(ENFILE)
+    E(EMFILE) E(ENOTTY) E(EFBIG) E(ENOSPC) E(EROFS) E(EMLINK) E(EPIPE) E(ERANGE) E(ENAMETOOLONG) E(ENOSYS)
+    E(ENOTEMPTY) E(ELOOP) E(EOVERFLOW) E(EOPNOTSUPP) E(ENOTSOCK) E(ESTALE) E(EUSERS)
+#undef E
+    default: return "E?";
+  }
+}
+
+static int fail(const char *step, const char *path) {
+  int e = errno;
+  fprintf(stderr, "sysbox-nsenter: %s: %s%s%s: %s (%s)\n", op, step, path ? " " : "", path ? path : "", strerror(e),
+          errname(e));
+  return 1;
+}
+
+static int usage(const char *msg) {
+  fprintf(stderr, "sysbox-nsenter: %s: %s\n", op, msg);
+  return 2;
+}
+
+static int parse_int(const char *s, int *out) {
+  char *end;
+  long v;
+  if (!s || !*s) return -1;
+  errno = 0;
+  v = strtol(s, &end, 10);
+  if (errno || *end || v < 0 || v > INT_MAX) return -1;
+  *out = (int)v;
+  return 0;
+}
+
+static int join_ns(int pid, const char *ns, int nstype) {
+  char path[64];
+  int fd, rc;
+  snprintf(path, sizeof path, "/proc/%d/ns/%s", pid, ns);
+  fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return fail("open", path);
+  rc = setns(fd, nstype);
+  if (rc != 0) {
+    fail("setns", path);
+    close(fd);
+    return 1;
+  }
+  close(fd);
+  return 0;
+}
+
+/* mkdir -p for the parents of path (not path itself). */
+static int mkparents(const char *path) {
+  char buf[PATH_MAX];
+  char *p;
+  if (strlen(path) >= sizeof buf) {
+    errno = ENAMETOOLONG;
+    return fail("mkdir", path);
+  }
+  strcpy(buf, path);
+  for (p = buf + 1; *p; p++) {
+    if (*p != '/') continue;
+    *p = 0;
+    if (mkdir(buf, 0755) != 0 && errno != EEXIST) return fail("mkdir", buf);
+    *p = '/';
+  }
+  return 0;
+}
+
+static int op_move_mount(int argc, char **argv) {
+  int pid = -1, mfd = 3, mk = 0, i;
+  const char *target = NULL;
+  struct stat st;
+  for (i = 0; i < argc; i++) {
+    if (!strcmp(argv[i], "--pid") && i + 1 < argc) {
+      if (parse_int(argv[++i], &pid)) return usage("bad --pid");
+    } else if (!strcmp(argv[i], "--target") && i + 1 < argc) {
+      target = argv[++i];
+    } else if (!strcmp(argv[i], "--mount-fd") && i + 1 < argc) {
+      if (parse_int(argv[++i], &mfd)) return usage("bad --mount-fd");
+    } else if (!strcmp(argv[i], "--mkdir")) {
+      mk = 1;
+    } else {
+      return usage("usage: move-mount --pid PID --target PATH [--mkdir] [--mount-fd N]");
+    }
+  }
+  if (pid <= 0 || !target || target[0] != '/') return usage("--pid and an absolute --target are required");
+  if (fstat(mfd, &st) != 0) return fail("fstat mount fd", NULL);
+  if (join_ns(pid, "mnt", CLONE_NEWNS)) return 1;
+  if (mk && access(target, F_OK) != 0) {
+    if (mkparents(target)) return 1;
+    if (S_ISDIR(st.st_mode)) {
+      if (mkdir(target, 0755) != 0 && errno != EEXIST) return fail("mkdir", target);
+    } else {
+      int fd = open(target, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+      if (fd < 0) return fail("create", target);
+      close(fd);
+    }
+  }
+  if (move_mount(mfd, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH) != 0) return fail("move_mount", target);
+  return 0;
+}
+
+/* Appends ",key=value" (value may be NULL) to buf; fails if it would overflow. */
+static int fsconf(int fsfd, const char *key, const char *value) {
+  if (fsconfig(fsfd, value ? FSCONFIG_SET_STRING : FSCONFIG_SET_FLAG, key, value, 0) != 0)
+    return fail("fsconfig", key);
+  return 0;
+}
+
+static int send_fd(int sock, int fd) {
+  char byte = 'm';
+  struct iovec iov = {&byte, 1};
+  char cbuf[CMSG_SPACE(sizeof(int))];
+  struct msghdr msg;
+  struct cmsghdr *c;
+  memset(&msg, 0, sizeof msg);
+  memset(cbuf, 0, sizeof cbuf);
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = cbuf;
+  msg.msg_controllen = sizeof cbuf;
+  c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(c), &fd, sizeof fd);
+  if (sendmsg(sock, &msg, MSG_NOSIGNAL) != 1) return fail("sendmsg", NULL);
+  return 0;
+}
+
+static int op_overlay(int argc, char **argv) {
+  int userns = -1, sock = -1, i, fsfd, mfd;
+  const char *lower = NULL, *upper = NULL, *work = NULL;
+  const char *opts[16];
+  int nopts = 0;
+  for (i = 0; i < argc; i++) {
+    if (!strcmp(argv[i], "--userns-fd") && i + 1 < argc) {
+      if (parse_int(argv[++i], &userns)) return usage("bad --userns-fd");
+    } else if (!strcmp(argv[i], "--sock") && i + 1 < argc) {
+      if (parse_int(argv[++i], &sock)) return usage("bad --sock");
+    } else if (!strcmp(argv[i], "--lowerdir") && i + 1 < argc) {
+      lower = argv[++i];
+    } else if (!strcmp(argv[i], "--upperdir") && i + 1 < argc) {
+      upper = argv[++i];
+    } else if (!strcmp(argv[i], "--workdir") && i + 1 < argc) {
+      work = argv[++i];
+    } else if (!strcmp(argv[i], "--opt") && i + 1 < argc && nopts < 16) {
+      opts[nopts++] = argv[++i];
+    } else {
+      return usage("usage: overlay --userns-fd N --lowerdir A:B [--upperdir U --workdir W] --sock N [--opt K[=V]]...");
+    }
+  }
+  if (userns < 0 || sock < 0 || !lower || (!upper) != (!work))
+    return usage("--userns-fd, --sock and --lowerdir are required; --upperdir and --workdir go together");
+  if (setns(userns, CLONE_NEWUSER) != 0) return fail("setns user", NULL);
+  if (unshare(CLONE_NEWNS) != 0) return fail("unshare mount", NULL);
+  if (setgroups(0, NULL) != 0 && errno != EPERM) return fail("setgroups", NULL);
+  if (setresgid(0, 0, 0) != 0) return fail("setresgid 0", NULL);
+  if (setresuid(0, 0, 0) != 0) return fail("setresuid 0", NULL);
+  fsfd = fsopen("overlay", FSOPEN_CLOEXEC);
+  if (fsfd < 0) return fail("fsopen", "overlay");
+  if (fsconf(fsfd, "source", "overlay") || fsconf(fsfd, "userxattr", NULL) || fsconf(fsfd, "lowerdir", lower))
+    return 1;
+  if (upper && (fsconf(fsfd, "upperdir", upper) || fsconf(fsfd, "workdir", work))) return 1;
+  for (i = 0; i < nopts; i++) {
+    char kv[256];
+    char *eq;
+    if (strlen(opts[i]) >= sizeof kv) return usage("--opt too long");
+    strcpy(kv, opts[i]);
+    eq = strchr(kv, '=');
+    if (eq) *eq++ = 0;
+    if (fsconf(fsfd, kv, eq)) return 1;
+  }
+  if (fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) != 0) return fail("fsconfig create", "overlay");
+  mfd = fsmount(fsfd, FSMOUNT_CLOEXEC, 0);
+  if (mfd < 0) return fail("fsmount", "overlay");
+  return send_fd(sock, mfd);
+}
+
+static int op_sysctl(int argc, char **argv) {
+  int pid = -1, writing = -1, fd, i;
+  const char *name = NULL, *value = NULL;
+  char path[PATH_MAX];
+  for (i = 0; i < argc; i++) {
+    if (!strcmp(argv[i], "--pid") && i + 1 < argc) {
+      if (parse_int(argv[++i], &pid)) return usage("bad --pid");
+    } else if (!strcmp(argv[i], "--read") && i + 1 < argc) {
+      writing = 0, name = argv[++i];
+    } else if (!strcmp(argv[i], "--write") && i + 2 < argc) {
+      writing = 1, name = argv[++i], value = argv[++i];
+    } else {
+      return usage("usage: sysctl --pid PID --read PATH | --write PATH VALUE");
+    }
+  }
+  if (pid <= 0 || writing < 0) return usage("--pid and --read or --write are required");
+  if (strstr(name, "..")) return usage("bad sysctl path");
+  while (*name == '/') name++;
+  if (!strncmp(name, "proc/sys/", 9)) name += 9;
+  snprintf(path, sizeof path, "/proc/sys/%s", name);
+  /* The user namespace first (it owns the others), then the rest; mount last. */
+  if (join_ns(pid, "user", CLONE_NEWUSER) || join_ns(pid, "net", CLONE_NEWNET) || join_ns(pid, "ipc", CLONE_NEWIPC) ||
+      join_ns(pid, "uts", CLONE_NEWUTS) || join_ns(pid, "mnt", CLONE_NEWNS))
+    return 1;
+  if (setresgid(0, 0, 0) != 0) return fail("setresgid 0", NULL);
+  if (setresuid(0, 0, 0) != 0) return fail("setresuid 0", NULL);
+  fd = open(path, (writing ? O_WRONLY : O_RDONLY) | O_CLOEXEC);
+  if (fd < 0) return fail("open", path);
+  if (writing) {
+    size_t len = strlen(value);
+    if (write(fd, value, len) != (ssize_t)len) return fail("write", path);
+  } else {
+    char buf[4096];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf)) > 0)
+      if (fwrite(buf, 1, (size_t)n, stdout) != (size_t)n) return fail("write stdout", NULL);
+    if (n < 0) return fail("read", path);
+  }
+  close(fd);
+  return fflush(stdout) == 0 ? 0 : fail("write stdout", NULL);
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    fprintf(stderr, "usage: sysbox-nsenter move-mount|overlay|sysctl [options]\n");
+    return 2;
+  }
+  op = argv[1];
+  if (!strcmp(op, "move-mount")) return op_move_mount(argc - 2, argv + 2);
+  if (!strcmp(op, "overlay")) return op_overlay(argc - 2, argv + 2);
+  if (!strcmp(op, "sysctl")) return op_sysctl(argc - 2, argv + 2);
+  return usage("unknown operation");
+}

@@ -1,0 +1,28 @@
+export type {
+  Kernel,
+  IdMapping,
+  Statx,
+  StatxTimestamp,
+  MountSetattrAttr,
+  SeccompNotification,
+  SeccompResponse,
+  SeccompAddFd,
+  SeccompNotify,
+  Watcher,
+  IdmappedBindOptions,
+} from './kernel.js';
+export { KernelError, isKernelError, errnoName, errnoNumber } from './kernel.js';
+export * from './constants.js';
+export { realKernel, addonPath } from './real.js';
+export { FakeKernel } from './fake.js';
+export type { FakeMount, FakeFd, FakeCall } from './fake.js';
+export {
+  nsenterPath,
+  runNsenter,
+  nsenterMoveMount,
+  nsenterOverlay,
+  nsenterSysctlRead,
+  nsenterSysctlWrite,
+  NsenterError,
+} from './nsenter.js';
+export type { NsenterRunOptions } from './nsenter.js';

@@ -1,0 +1,170 @@
+import { constants as osConstants } from 'node:os';
+
+/** One line of a uid_map/gid_map: `containerId hostId size`. */
+export interface IdMapping {
+  containerId: number;
+  hostId: number;
+  size: number;
+}
+
+export interface StatxTimestamp {
+  sec: number;
+  nsec: number;
+}
+
+export interface Statx {
+  mask: number;
+  mode: number;
+  uid: number;
+  gid: number;
+  nlink: number;
+  ino: bigint;
+  size: bigint;
+  devMajor: number;
+  devMinor: number;
+  rdevMajor: number;
+  rdevMinor: number;
+  /** Mount id (as in /proc/self/mountinfo); 0n unless STATX_MNT_ID was asked for. */
+  mntId: bigint;
+  atime: StatxTimestamp;
+  btime: StatxTimestamp;
+  ctime: StatxTimestamp;
+  mtime: StatxTimestamp;
+}
+
+export interface MountSetattrAttr {
+  attrSet?: number;
+  attrClr?: number;
+  propagation?: number;
+  /** With MOUNT_ATTR_IDMAP in attrSet: the user namespace whose maps the mount takes. */
+  usernsFd?: number;
+}
+
+export interface SeccompNotification {
+  id: bigint;
+  pid: number;
+  /** System call number (architecture-specific). */
+  syscall: number;
+  /** AUDIT_ARCH_* of the caller. */
+  arch: number;
+  instructionPointer: bigint;
+  /** The six raw arguments. */
+  args: bigint[];
+}
+
+export interface SeccompResponse {
+  id: bigint;
+  /** errno to fail the call with, e.g. 1 (EPERM); the sign is ignored. 0 or absent: success with `val`. */
+  error?: number;
+  /** Return value when error is 0. */
+  val?: bigint;
+  /** Let the kernel run the call as if it were not intercepted (SECCOMP_USER_NOTIF_FLAG_CONTINUE). */
+  continue?: boolean;
+}
+
+export interface SeccompAddFd {
+  id: bigint;
+  /** fd in this process to install in the target. */
+  srcFd: number;
+  /** e.g. O_CLOEXEC. */
+  newFdFlags?: number;
+  /** Install at exactly this fd number (SECCOMP_ADDFD_FLAG_SETFD). */
+  setFd?: number;
+}
+
+export interface Watcher {
+  /** Stop watching (onClose is not called). Idempotent. Does not close the listener fd. */
+  close(): void;
+}
+
+export interface SeccompNotify {
+  /**
+   * Watch a listener fd on the event loop: onNotification for each notification (the struct is
+   * received when the fd is readable), onClose once when every filtered process is gone (POLLHUP).
+   */
+  watch(listenerFd: number, onNotification: (n: SeccompNotification) => void, onClose: () => void): Watcher;
+  respond(listenerFd: number, response: SeccompResponse): void;
+  /** Installs srcFd in the target process; returns the fd number it got there. */
+  addFd(listenerFd: number, req: SeccompAddFd): number;
+  /** Whether the notification is still pending (the caller did not die / was not answered). */
+  idValid(listenerFd: number, id: bigint): boolean;
+}
+
+export interface IdmappedBindOptions {
+  usernsFd: number;
+  recursive?: boolean;
+  readonly?: boolean;
+}
+
+/**
+ * Every kernel call sysbox-ts makes, and the only way other packages reach the kernel.
+ * Implementations: realKernel() (the addon) and FakeKernel (in memory, for unit tests).
+ * Every method throws KernelError on failure; none blocks the event loop for long.
+ * fds returned are O_CLOEXEC; the caller owns them and closes them with close().
+ */
+export interface Kernel {
+  mount(source: string | null, target: string, fstype: string | null, flags: number, data?: string | null): void;
+  umount(target: string, flags?: number): void;
+  /** open_tree(2); O_CLOEXEC is always added. */
+  openTree(dirfd: number, path: string, flags: number): number;
+  moveMount(fromDirfd: number, fromPath: string, toDirfd: number, toPath: string, flags: number): void;
+  mountSetattr(dirfd: number, path: string, atFlags: number, attr: MountSetattrAttr): void;
+  fsopen(fsname: string, flags: number): number;
+  /** value: a string (SET_STRING/SET_PATH), a number (an fd, for SET_FD), or null. */
+  fsconfig(fd: number, cmd: number, key?: string | null, value?: string | number | null, aux?: number): void;
+  fsmount(fd: number, flags: number, attrFlags: number): number;
+  /** fd of a new user namespace with these maps (made by a short-lived forked child). */
+  createUserns(uidMap: IdMapping[], gidMap: IdMapping[]): number;
+  /** open_tree(CLONE[|RECURSIVE]) + mount_setattr(MOUNT_ATTR_IDMAP[|RDONLY]) + move_mount onto target. */
+  idmappedBind(source: string, target: string, opts: IdmappedBindOptions): void;
+  pidfdOpen(pid: number, flags?: number): number;
+  pidfdGetfd(pidfd: number, targetFd: number): number;
+  /** sendmsg(2) with SCM_RIGHTS. An empty data buffer sends one zero byte. */
+  sendFds(sockFd: number, fds: number[], data: Buffer): void;
+  /** Waits on the event loop for one message; fds arrive O_CLOEXEC. EOF: no fds and empty data. */
+  recvFds(sockFd: number, maxFds: number, maxData: number): Promise<{ fds: number[]; data: Buffer }>;
+  /** A connected AF_UNIX socket pair (SOCK_STREAM unless given), both ends O_CLOEXEC. */
+  socketpair(type?: number): [number, number];
+  statx(dirfd: number, path: string, flags: number, mask: number): Statx;
+  processVmReadv(pid: number, address: bigint, length: number): Buffer;
+  seccompNotify: SeccompNotify;
+  /** open(2); O_CLOEXEC is always added. */
+  open(path: string, flags: number, mode?: number): number;
+  close(fd: number): void;
+}
+
+const errnoNames = new Map<number, string>();
+for (const [name, num] of Object.entries(osConstants.errno)) if (!errnoNames.has(num)) errnoNames.set(num, name);
+
+/** errno number → name ('EINVAL'); 'E<num>' when unknown. */
+export function errnoName(errno: number): string {
+  return errnoNames.get(Math.abs(errno)) ?? `E${Math.abs(errno)}`;
+}
+
+/** errno name → number; undefined when unknown. */
+export function errnoNumber(code: string): number | undefined {
+  return (osConstants.errno as Record<string, number>)[code];
+}
+
+/** A failed kernel call: errno name and number, the syscall, and the path involved if any. */
+export class KernelError extends Error {
+  readonly code: string;
+  readonly errno: number;
+  readonly syscall: string;
+  readonly path?: string;
+
+  constructor(errno: number | string, syscall: string, path?: string, message?: string) {
+    const num = typeof errno === 'number' ? Math.abs(errno) : (errnoNumber(errno) ?? 0);
+    const code = typeof errno === 'number' ? errnoName(errno) : errno;
+    super(message ?? `${syscall}${path !== undefined ? ` ${path}` : ''}: ${code}`);
+    this.name = 'KernelError';
+    this.code = code;
+    this.errno = num;
+    this.syscall = syscall;
+    if (path !== undefined) this.path = path;
+  }
+}
+
+export function isKernelError(e: unknown, code?: string): e is KernelError {
+  return e instanceof KernelError && (code === undefined || e.code === code);
+}

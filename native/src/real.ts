@@ -1,0 +1,190 @@
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { join, dirname } from 'node:path';
+import type { Kernel, IdMapping, MountSetattrAttr, Statx, SeccompNotification, IdmappedBindOptions } from './kernel.js';
+import { KernelError } from './kernel.js';
+import {
+  AT_FDCWD,
+  AT_RECURSIVE,
+  AT_EMPTY_PATH,
+  MOUNT_ATTR_IDMAP,
+  MOUNT_ATTR_RDONLY,
+  MOVE_MOUNT_F_EMPTY_PATH,
+  OPEN_TREE_CLONE,
+  SECCOMP_USER_NOTIF_FLAG_CONTINUE,
+  SOCK_STREAM,
+} from './constants.js';
+
+/** The raw addon surface (csrc/addon.cc). Errors thrown by it carry errno/syscall/path. */
+interface Addon {
+  mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): void;
+  umount(target: string, flags: number): void;
+  openTree(dirfd: number, path: string, flags: number): number;
+  moveMount(fromDirfd: number, fromPath: string, toDirfd: number, toPath: string, flags: number): void;
+  mountSetattr(dirfd: number, path: string, atFlags: number, set: number, clr: number, prop: number, userns: number): void;
+  fsopen(fsname: string, flags: number): number;
+  fsconfig(fd: number, cmd: number, key: string | null, value: string | number | null, aux: number): void;
+  fsmount(fd: number, flags: number, attrFlags: number): number;
+  createUserns(uidMap: string, gidMap: string): number;
+  open(path: string, flags: number, mode: number): number;
+  close(fd: number): void;
+  socketpair(type: number): [number, number];
+  pidfdOpen(pid: number, flags: number): number;
+  pidfdGetfd(pidfd: number, targetFd: number): number;
+  sendFds(sock: number, fds: number[], data: Buffer): void;
+  recvFds(sock: number, maxFds: number, maxData: number): Promise<{ fds: number[]; data: Buffer }>;
+  statx(dirfd: number, path: string, flags: number, mask: number): Statx;
+  processVmReadv(pid: number, address: bigint, length: number): Buffer;
+  seccompWatch(fd: number, onNotify: (n: SeccompNotification) => void, onClose: () => void): { close(): void };
+  seccompRespond(fd: number, id: bigint, error: number, val: bigint, flags: number): void;
+  seccompAddFd(fd: number, id: bigint, srcFd: number, newFdFlags: number, setFd: number): number;
+  seccompIdValid(fd: number, id: bigint): boolean;
+}
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+/** Where the addon is expected: <package>/build/Release/sysbox_native.node (from src/ or dist/). */
+export function addonPath(): string {
+  return join(here, '..', 'build', 'Release', 'sysbox_native.node');
+}
+
+let addon: Addon | undefined;
+
+function loadAddon(): Addon {
+  if (addon) return addon;
+  const path = addonPath();
+  if (!existsSync(path))
+    throw new Error(`@sysbox/native: the addon is not built (no ${path}); run \`pnpm --filter @sysbox/native build\``);
+  addon = createRequire(import.meta.url)(path) as Addon;
+  return addon;
+}
+
+function toKernelError(e: unknown): unknown {
+  if (e instanceof Error && typeof (e as { errno?: unknown }).errno === 'number') {
+    const x = e as Error & { errno: number; syscall?: string; path?: string };
+    return new KernelError(x.errno, x.syscall ?? 'unknown', x.path);
+  }
+  return e;
+}
+
+/** Runs an addon call, turning its errno errors into KernelError. */
+function call<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    throw toKernelError(e);
+  }
+}
+
+function mapText(map: IdMapping[]): string {
+  return map.map((m) => `${m.containerId} ${m.hostId} ${m.size}\n`).join('');
+}
+
+function checkMap(map: IdMapping[], what: string): void {
+  if (map.length === 0 || map.length > 340) throw new RangeError(`${what}: 1..340 entries expected`);
+  for (const m of map)
+    for (const v of [m.containerId, m.hostId, m.size])
+      if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new RangeError(`${what}: bad entry ${JSON.stringify(m)}`);
+}
+
+class RealKernel implements Kernel {
+  private readonly a: Addon;
+  constructor(a: Addon) {
+    this.a = a;
+  }
+  mount(source: string | null, target: string, fstype: string | null, flags: number, data?: string | null): void {
+    call(() => this.a.mount(source, target, fstype, flags, data ?? null));
+  }
+  umount(target: string, flags = 0): void {
+    call(() => this.a.umount(target, flags));
+  }
+  openTree(dirfd: number, path: string, flags: number): number {
+    return call(() => this.a.openTree(dirfd, path, flags));
+  }
+  moveMount(fromDirfd: number, fromPath: string, toDirfd: number, toPath: string, flags: number): void {
+    call(() => this.a.moveMount(fromDirfd, fromPath, toDirfd, toPath, flags));
+  }
+  mountSetattr(dirfd: number, path: string, atFlags: number, attr: MountSetattrAttr): void {
+    call(() =>
+      this.a.mountSetattr(dirfd, path, atFlags, attr.attrSet ?? 0, attr.attrClr ?? 0, attr.propagation ?? 0, attr.usernsFd ?? -1),
+    );
+  }
+  fsopen(fsname: string, flags: number): number {
+    return call(() => this.a.fsopen(fsname, flags));
+  }
+  fsconfig(fd: number, cmd: number, key?: string | null, value?: string | number | null, aux = 0): void {
+    call(() => this.a.fsconfig(fd, cmd, key ?? null, value ?? null, aux));
+  }
+  fsmount(fd: number, flags: number, attrFlags: number): number {
+    return call(() => this.a.fsmount(fd, flags, attrFlags));
+  }
+  createUserns(uidMap: IdMapping[], gidMap: IdMapping[]): number {
+    checkMap(uidMap, 'uidMap');
+    checkMap(gidMap, 'gidMap');
+    return call(() => this.a.createUserns(mapText(uidMap), mapText(gidMap)));
+  }
+  idmappedBind(source: string, target: string, opts: IdmappedBindOptions): void {
+    const fd = this.openTree(AT_FDCWD, source, OPEN_TREE_CLONE | (opts.recursive ? AT_RECURSIVE : 0));
+    try {
+      const attrSet = MOUNT_ATTR_IDMAP | (opts.readonly ? MOUNT_ATTR_RDONLY : 0);
+      this.mountSetattr(fd, '', AT_EMPTY_PATH | (opts.recursive ? AT_RECURSIVE : 0), { attrSet, usernsFd: opts.usernsFd });
+      this.moveMount(fd, '', AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH);
+    } catch (e) {
+      if (e instanceof KernelError && e.path === '') (e as { path?: string }).path = source;
+      throw e;
+    } finally {
+      this.close(fd);
+    }
+  }
+  pidfdOpen(pid: number, flags = 0): number {
+    return call(() => this.a.pidfdOpen(pid, flags));
+  }
+  pidfdGetfd(pidfd: number, targetFd: number): number {
+    return call(() => this.a.pidfdGetfd(pidfd, targetFd));
+  }
+  sendFds(sockFd: number, fds: number[], data: Buffer): void {
+    call(() => this.a.sendFds(sockFd, fds, data));
+  }
+  async recvFds(sockFd: number, maxFds: number, maxData: number): Promise<{ fds: number[]; data: Buffer }> {
+    try {
+      return await call(() => this.a.recvFds(sockFd, maxFds, maxData));
+    } catch (e) {
+      throw toKernelError(e);
+    }
+  }
+  socketpair(type = SOCK_STREAM): [number, number] {
+    return call(() => this.a.socketpair(type));
+  }
+  statx(dirfd: number, path: string, flags: number, mask: number): Statx {
+    return call(() => this.a.statx(dirfd, path, flags, mask));
+  }
+  processVmReadv(pid: number, address: bigint, length: number): Buffer {
+    return call(() => this.a.processVmReadv(pid, address, length));
+  }
+  open(path: string, flags: number, mode = 0): number {
+    return call(() => this.a.open(path, flags, mode));
+  }
+  close(fd: number): void {
+    call(() => this.a.close(fd));
+  }
+  readonly seccompNotify = {
+    watch: (fd: number, onNotification: (n: SeccompNotification) => void, onClose: () => void) =>
+      call(() => this.a.seccompWatch(fd, onNotification, onClose)),
+    respond: (fd: number, r: { id: bigint; error?: number; val?: bigint; continue?: boolean }) =>
+      call(() =>
+        this.a.seccompRespond(fd, r.id, -Math.abs(r.error ?? 0), r.val ?? 0n, r.continue ? SECCOMP_USER_NOTIF_FLAG_CONTINUE : 0),
+      ),
+    addFd: (fd: number, r: { id: bigint; srcFd: number; newFdFlags?: number; setFd?: number }) =>
+      call(() => this.a.seccompAddFd(fd, r.id, r.srcFd, r.newFdFlags ?? 0, r.setFd ?? -1)),
+    idValid: (fd: number, id: bigint) => call(() => this.a.seccompIdValid(fd, id)),
+  };
+}
+
+let real: RealKernel | undefined;
+
+/** The Kernel backed by the addon (loaded on first use; throws a clear error if it is not built). */
+export function realKernel(): Kernel {
+  real ??= new RealKernel(loadAddon());
+  return real;
+}
