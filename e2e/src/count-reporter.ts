@@ -1,0 +1,47 @@
+// Prints per-runtime counts and then exactly one final plain line `N passed, M failed`.
+// A `test.fails` test that failed as expected is "passed" (as vitest reports it).
+import type { Reporter, TestModule, TestCase } from 'vitest/node';
+
+function* casesOf(mod: TestModule): Generator<TestCase> {
+  yield* mod.children.allTests();
+}
+
+function runtimeOf(tc: TestCase): string {
+  for (let p: any = tc.parent; p && p.type === 'suite'; p = p.parent) {
+    const m = /\b(sysbox-runc|runc|crun)\b/.exec(p.name as string);
+    if (m) return m[1]!;
+  }
+  return 'other';
+}
+
+export default class CountReporter implements Reporter {
+  onTestRunEnd(testModules: ReadonlyArray<TestModule>): void {
+    let passed = 0;
+    let failed = 0;
+    const per = new Map<string, { passed: number; failed: number; expectedFail: number; skipped: number }>();
+    for (const mod of testModules) {
+      for (const tc of casesOf(mod)) {
+        const state = tc.result().state;
+        const rt = runtimeOf(tc);
+        const row = per.get(rt) ?? { passed: 0, failed: 0, expectedFail: 0, skipped: 0 };
+        if (state === 'passed') {
+          passed++;
+          row.passed++;
+          if (tc.options.fails) row.expectedFail++;
+        } else if (state === 'failed') {
+          failed++;
+          row.failed++;
+        } else {
+          row.skipped++;
+        }
+        per.set(rt, row);
+      }
+    }
+    const lines: string[] = [''];
+    for (const [rt, r] of [...per.entries()].sort()) {
+      lines.push(`${rt}: ${r.passed} passed (${r.expectedFail} pending, failing as expected), ${r.failed} failed${r.skipped ? `, ${r.skipped} skipped` : ''}`);
+    }
+    lines.push(`${passed} passed, ${failed} failed`);
+    process.stdout.write(lines.join('\n') + '\n');
+  }
+}

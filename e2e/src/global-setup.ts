@@ -1,0 +1,23 @@
+// vitest globalSetup: prepares the host once (harness.ts), starts the sysbox daemons that this build has, and
+// stops the ones it started after the suite.
+import { prepareHost, log } from './harness.ts';
+import { daemonSpecs, startDaemon, stopDaemon, type DaemonSpec } from './daemons.ts';
+
+export default async function setup(): Promise<() => Promise<void>> {
+  const t0 = Date.now();
+  const launchers = await prepareHost();
+  const started: DaemonSpec[] = [];
+  for (const spec of daemonSpecs()) {
+    const r = await startDaemon(spec);
+    if (r.started) started.push(spec);
+    log(`${spec.name}: ${r.available ? `running (pid ${r.pid}${r.started ? ', started by the harness' : ', already running'})` : `not running — ${r.reason}`}`);
+  }
+  log(`host ready in ${((Date.now() - t0) / 1000).toFixed(1)} s (sysbox-runc launcher ${launchers.runc ? 'present' : 'MISSING'})`);
+  return async () => {
+    // Stop what this run started; tests that restarted a daemon wrote a fresh pid file, so stop by pid file.
+    for (const spec of started.reverse()) {
+      await stopDaemon(spec);
+      log(`${spec.name} stopped`);
+    }
+  };
+}

@@ -1,0 +1,269 @@
+// The e2e harness: makes the host ready for the suites, idempotently.
+//   docker.io installed → dockerd running → runtimes registered (sysbox-runc, crun; runc is Docker's default)
+//   → sysbox launchers present (scripts/install.sh if missing) → test images built locally (never pulled).
+// Daemons (sysbox-mgr, sysbox-fs) are started/stopped by global-setup through daemons.ts.
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync, symlinkSync, chmodSync, copyFileSync, mkdtempSync, renameSync, statSync, openSync, closeSync } from 'node:fs';
+import { join } from 'node:path';
+import { docker, dockerOk, exec, DOCKER } from './docker.ts';
+import { CACHE_DIR, CRUN, DAEMON_JSON, DAEMON_JSON_LOCK, E2E_DIR, IMAGES, REPO_DIR, SYSBOX_MGR, SYSBOX_RUNC } from './paths.ts';
+
+export const log = (msg: string) => process.stderr.write(`[e2e harness] ${msg}\n`);
+
+function has(cmd: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function dpkgInstalled(pkg: string): boolean {
+  try {
+    return execFileSync('dpkg-query', ['-W', '-f=${Status}', pkg], { encoding: 'utf8' }).includes('install ok installed');
+  } catch {
+    return false;
+  }
+}
+
+/** apt-get install the packages the harness needs, if any is missing. */
+export async function ensurePackages(): Promise<void> {
+  const wanted = ['docker.io', 'runc', 'crun', 'busybox-static', 'debootstrap', 'util-linux', 'iptables'];
+  const missing = wanted.filter((p) => !dpkgInstalled(p));
+  if (missing.length === 0) return;
+  log(`apt-get install ${missing.join(' ')}`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  const u = await exec('apt-get', ['update', '-q'], { timeoutMs: 300_000, env });
+  if (u.code !== 0) throw new Error(`apt-get update failed: ${u.stderr.trim()}`);
+  const r = await exec('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...missing], { timeoutMs: 600_000, env });
+  if (r.code !== 0) throw new Error(`apt-get install ${missing.join(' ')} failed: ${r.stderr.trim()}`);
+}
+
+/** Makes sure a dockerd answers; starts /usr/sbin/dockerd (without NODE_EXTRA_CA_CERTS) if not. */
+export async function ensureDockerd(timeoutMs = 60_000): Promise<void> {
+  if ((await docker(['version'], { timeoutMs: 15_000 })).code === 0) return;
+  log('starting /usr/sbin/dockerd');
+  const env = { ...process.env };
+  delete env.NODE_EXTRA_CA_CERTS;
+  const out = openSync('/var/log/dockerd.log', 'a');
+  const child = spawn('/usr/sbin/dockerd', [], { detached: true, stdio: ['ignore', out, out], env });
+  closeSync(out);
+  child.unref();
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if ((await docker(['version'], { timeoutMs: 5000 })).code === 0) return;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error('dockerd did not answer within 60 s; see /var/log/dockerd.log');
+}
+
+export async function dockerRuntimes(): Promise<Record<string, { path?: string }>> {
+  const r = await docker(['info', '--format', '{{json .Runtimes}}'], { timeoutMs: 15_000 });
+  if (r.code !== 0) throw new Error(`docker info failed: ${r.stderr.trim()}`);
+  return JSON.parse(r.stdout) as Record<string, { path?: string }>;
+}
+
+function dockerdPid(): number {
+  for (const f of ['/var/run/docker.pid', '/run/docker.pid']) {
+    try {
+      const pid = Number.parseInt(readFileSync(f, 'utf8').trim(), 10);
+      if (pid > 0) return pid;
+    } catch {
+      /* next */
+    }
+  }
+  const out = execFileSync('pidof', ['dockerd'], { encoding: 'utf8' }).trim().split(/\s+/)[0];
+  return Number.parseInt(out ?? '', 10);
+}
+
+/** The runtimes the harness registers with Docker (runc is Docker's default and stays so). */
+export function wantedRuntimes(): Record<string, { path: string }> {
+  const rts: Record<string, { path: string }> = { 'sysbox-runc': { path: SYSBOX_RUNC } };
+  if (existsSync(CRUN)) rts.crun = { path: CRUN };
+  return rts;
+}
+
+/**
+ * Merges the runtimes into /etc/docker/daemon.json under flock(/tmp/daemon-json.lock), SIGHUPs dockerd when the
+ * file changed (or Docker doesn't list them yet) and waits until `docker info` lists every one.
+ */
+export async function registerRuntimes(): Promise<void> {
+  const wanted = wantedRuntimes();
+  const listed = await dockerRuntimes();
+  const missing = () => Object.entries(wanted).filter(([n, rt]) => listed[n]?.path !== rt.path).map(([n]) => n);
+  let cfgHas = false;
+  try {
+    const cfg = JSON.parse(readFileSync(DAEMON_JSON, 'utf8')) as { runtimes?: Record<string, { path?: string }> };
+    cfgHas = Object.entries(wanted).every(([n, rt]) => cfg.runtimes?.[n]?.path === rt.path);
+  } catch {
+    cfgHas = false;
+  }
+  if (cfgHas && missing().length === 0) return;
+  const r = await exec('flock', [DAEMON_JSON_LOCK, process.execPath, join(E2E_DIR, 'src', 'merge-daemon-json.ts'), DAEMON_JSON, JSON.stringify(wanted)], { timeoutMs: 60_000 });
+  if (r.code !== 0) throw new Error(`merging ${DAEMON_JSON} failed: ${r.stderr.trim()}`);
+  log(`${DAEMON_JSON}: ${r.stdout.trim()} (runtimes ${Object.keys(wanted).join(', ')})`);
+  const end = Date.now() + 30_000;
+  let hupAt = 0;
+  while (Date.now() < end) {
+    Object.assign(listed, await dockerRuntimes());
+    if (missing().length === 0) return;
+    if (Date.now() - hupAt > 5000) {
+      process.kill(dockerdPid(), 'SIGHUP');
+      hupAt = Date.now();
+    }
+    await new Promise((res) => setTimeout(res, 300));
+  }
+  throw new Error(`dockerd does not list runtimes ${missing().join(', ')} after SIGHUP; see /var/log/dockerd.log`);
+}
+
+/** If the sysbox launchers are missing and the lead's scripts/install.sh exists, run it. */
+export async function ensureLaunchers(): Promise<{ runc: boolean; mgr: boolean }> {
+  const present = () => ({ runc: existsSync(SYSBOX_RUNC), mgr: existsSync(SYSBOX_MGR) });
+  const before = present();
+  const install = join(REPO_DIR, 'scripts', 'install.sh');
+  if ((!before.runc || !before.mgr) && existsSync(install)) {
+    log('sysbox launchers missing: bash scripts/install.sh');
+    const r = await exec('bash', [install], { timeoutMs: 600_000, cwd: REPO_DIR });
+    if (r.code !== 0) log(`scripts/install.sh failed (exit ${r.code}): ${(r.stderr || r.stdout).trim().split('\n').slice(-5).join(' | ')}`);
+  }
+  const after = present();
+  if (!after.runc) log(`${SYSBOX_RUNC} missing: sysbox-runc tests will fail (expected while pending)`);
+  if (!after.mgr) log(`${SYSBOX_MGR} missing: sysbox-mgr not started`);
+  return after;
+}
+
+export async function imageExists(image: string): Promise<boolean> {
+  return (await docker(['image', 'inspect', image], { timeoutMs: 15_000 })).code === 0;
+}
+
+async function importTar(tarPath: string, image: string, changes: string[]): Promise<void> {
+  const args = ['import'];
+  for (const c of changes) args.push('-c', c);
+  args.push(tarPath, image);
+  await dockerOk(args, { timeoutMs: 600_000 });
+}
+
+/** sysbox-test/busybox from /bin/busybox (busybox-static): applet symlinks, /etc/passwd, /etc/group. */
+export async function buildBusybox(image: string = IMAGES.busybox): Promise<void> {
+  const dir = mkdtempSync('/var/tmp/sysbox-e2e-busybox-');
+  try {
+    const root = join(dir, 'root');
+    for (const d of ['bin', 'etc', 'root', 'tmp', 'var/www', 'home']) mkdirSync(join(root, d), { recursive: true });
+    chmodSync(join(root, 'tmp'), 0o1777);
+    copyFileSync('/bin/busybox', join(root, 'bin', 'busybox'));
+    chmodSync(join(root, 'bin', 'busybox'), 0o755);
+    const applets = execFileSync('/bin/busybox', ['--list'], { encoding: 'utf8' }).split('\n').map((s) => s.trim()).filter(Boolean);
+    for (const a of applets) if (a !== 'busybox') symlinkSync('busybox', join(root, 'bin', a));
+    writeFileSync(join(root, 'etc', 'passwd'), 'root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/home:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n');
+    writeFileSync(join(root, 'etc', 'group'), 'root:x:0:\nuser:x:1000:\nnogroup:x:65534:\n');
+    writeFileSync(join(root, 'var', 'www', 'index.html'), 'hello from busybox httpd\n');
+    const tar = join(dir, 'busybox.tar');
+    execFileSync('tar', ['-C', root, '--numeric-owner', '--owner=0', '--group=0', '-cf', tar, '.']);
+    await importTar(tar, image, ['ENV PATH=/bin:/sbin:/usr/bin:/usr/sbin', 'CMD ["sh"]']);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The Debian mirror apt uses here (sources.list or deb822 .sources), for bookworm; deb.debian.org otherwise. */
+export function aptMirror(): string {
+  const candidates: string[] = [];
+  const files = ['/etc/apt/sources.list'];
+  try {
+    for (const f of readdirSync('/etc/apt/sources.list.d')) if (f.endsWith('.list') || f.endsWith('.sources')) files.push(join('/etc/apt/sources.list.d', f));
+  } catch {
+    /* none */
+  }
+  for (const f of files) {
+    let text: string;
+    try { text = readFileSync(f, 'utf8'); } catch { continue; }
+    if (f.endsWith('.sources')) {
+      for (const stanza of text.split(/\n\s*\n/)) {
+        const uris = /^URIs:\s*(.+)$/m.exec(stanza)?.[1]?.trim().split(/\s+/) ?? [];
+        const suites = /^Suites:\s*(.+)$/m.exec(stanza)?.[1]?.trim().split(/\s+/) ?? [];
+        const enabled = !/^Enabled:\s*no/im.test(stanza);
+        if (enabled && suites.includes('bookworm')) candidates.push(...uris);
+      }
+    } else {
+      for (const line of text.split('\n')) {
+        const m = /^deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+bookworm\s/.exec(line.trim() + ' ');
+        if (m?.[1]) candidates.push(m[1]);
+      }
+    }
+  }
+  return candidates.find((u) => /^https?:/.test(u) && !u.includes('security')) ?? 'http://deb.debian.org/debian';
+}
+
+/** A debootstrap'd bookworm rootfs as a tarball under /var/cache/sysbox-ts (built only when missing). */
+export async function debootstrapTarball(name: string, include: string[] = []): Promise<string> {
+  mkdirSync(CACHE_DIR, { recursive: true });
+  const tar = join(CACHE_DIR, `debian-bookworm-${name}.tar`);
+  if (existsSync(tar) && statSync(tar).size > 0) return tar;
+  const mirror = aptMirror();
+  log(`debootstrap --variant=minbase${include.length ? ` --include=${include.join(',')}` : ''} bookworm from ${mirror} (cached as ${tar})`);
+  const dir = mkdtempSync('/var/tmp/sysbox-e2e-deb-');
+  try {
+    const root = join(dir, 'root');
+    const args = ['--variant=minbase', ...(include.length ? [`--include=${include.join(',')}`] : []), 'bookworm', root, mirror];
+    const r = await exec('debootstrap', args, { timeoutMs: 900_000 });
+    if (r.code !== 0) throw new Error(`debootstrap failed (exit ${r.code}): ${(r.stderr || r.stdout).trim().split('\n').slice(-5).join(' | ')}`);
+    // keep the image small and reproducible: drop apt lists and caches
+    rmSync(join(root, 'var', 'cache', 'apt', 'archives'), { recursive: true, force: true });
+    mkdirSync(join(root, 'var', 'cache', 'apt', 'archives', 'partial'), { recursive: true });
+    execFileSync('tar', ['-C', root, '--numeric-owner', '-cf', `${tar}.tmp`, '.']);
+    renameSync(`${tar}.tmp`, tar);
+    return tar;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const DEBIAN_CHANGES = ['ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'CMD ["bash"]'];
+
+export async function buildDebian(): Promise<void> {
+  await importTar(await debootstrapTarball('minbase'), IMAGES.debian, DEBIAN_CHANGES);
+}
+
+/** Debian with systemd and docker.io: "systemd boots as PID 1; dockerd runs inside". */
+export async function buildDebianSystem(): Promise<void> {
+  const tar = await debootstrapTarball('system', ['systemd', 'systemd-sysv', 'dbus', 'docker.io', 'iptables', 'procps', 'kmod']);
+  await importTar(tar, IMAGES.system, [...DEBIAN_CHANGES.slice(0, 1), 'CMD ["/sbin/init"]']);
+}
+
+/** sysbox-test/debian-big: sysbox-test/debian plus a 450 MB file layer (bench only; built lazily). */
+export async function ensureDebianBig(): Promise<void> {
+  if (await imageExists(IMAGES.debianBig)) return;
+  await ensureImage(IMAGES.debian, buildDebian);
+  const dir = mkdtempSync('/var/tmp/sysbox-e2e-big-');
+  try {
+    writeFileSync(join(dir, 'Dockerfile'), `FROM ${IMAGES.debian}\nRUN head -c 471859200 /dev/urandom > /opt/big.bin\n`);
+    log(`building ${IMAGES.debianBig} (450 MB layer)`);
+    await dockerOk(['build', '-q', '-t', IMAGES.debianBig, dir], { timeoutMs: 900_000, env: { ...process.env, DOCKER_BUILDKIT: '0' } });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export async function ensureImage(image: string, build: () => Promise<void>): Promise<void> {
+  if (await imageExists(image)) return;
+  log(`building ${image}`);
+  await build();
+  if (!(await imageExists(image))) throw new Error(`${image} was not built`);
+}
+
+/** Everything the suites need, in order. */
+export async function prepareHost(opts: { images?: boolean } = {}): Promise<{ runc: boolean; mgr: boolean }> {
+  if (process.getuid?.() !== 0) throw new Error('the e2e suites need root (they drive dockerd and mount things)');
+  await ensurePackages();
+  if (!existsSync(DOCKER)) throw new Error(`${DOCKER} missing after installing docker.io`);
+  await ensureDockerd();
+  const launchers = await ensureLaunchers();
+  await registerRuntimes();
+  if (opts.images !== false) {
+    await ensureImage(IMAGES.busybox, buildBusybox);
+    await ensureImage(IMAGES.debian, buildDebian);
+    await ensureImage(IMAGES.system, buildDebianSystem);
+  }
+  return launchers;
+}

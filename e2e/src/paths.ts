@@ -1,0 +1,41 @@
+// Paths and names shared by the harness, the suites and the bench (defaults from DESIGN.md).
+import { fileURLToPath } from 'node:url';
+import { dirname, resolve } from 'node:path';
+
+export const E2E_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+export const REPO_DIR = resolve(E2E_DIR, '..');
+
+export const SYSBOX_RUNC = process.env.SYSBOX_RUNC ?? '/usr/local/bin/sysbox-runc';
+export const SYSBOX_MGR = process.env.SYSBOX_MGR ?? '/usr/local/bin/sysbox-mgr';
+export const SYSBOX_FS = process.env.SYSBOX_FS ?? '/usr/local/bin/sysbox-fs';
+export const RUNC = '/usr/sbin/runc';
+export const CRUN = '/usr/bin/crun';
+
+export const MGR_SOCKET = '/run/sysbox/mgr.sock';
+export const MGR_PID_FILE = '/run/sysbox/mgr.pid';
+export const MGR_DATA_DIR = '/var/lib/sysbox';
+export const MGR_LOG_FILE = '/var/log/sysbox-mgr.log';
+/** mgr's persisted state (ranges held by containers); read by tests to check releases. */
+export const MGR_STATE_FILE = `${MGR_DATA_DIR}/state.json`;
+
+export const FS_SOCKET = '/run/sysbox/fs.sock';
+export const FS_PID_FILE = '/run/sysbox/fs.pid';
+export const FS_LOG_FILE = '/var/log/sysbox-fs.log';
+
+export const DAEMON_JSON = '/etc/docker/daemon.json';
+export const DAEMON_JSON_LOCK = '/tmp/daemon-json.lock';
+export const CACHE_DIR = '/var/cache/sysbox-ts';
+
+/** Test images, always built locally (never pulled). */
+export const IMAGES = {
+  busybox: 'sysbox-test/busybox',
+  debian: 'sysbox-test/debian',
+  /** debian + systemd + docker.io, for the "system workloads" contract row */
+  system: 'sysbox-test/debian-system',
+  /** debian + a 450 MB layer, for the bench only (built lazily) */
+  debianBig: 'sysbox-test/debian-big',
+} as const;
+
+/** The runtimes every suite runs for: runc (Docker's default, the reference) and ours. */
+export const RUNTIMES = ['runc', 'sysbox-runc'] as const;
+export type Runtime = (typeof RUNTIMES)[number];
