@@ -1,0 +1,254 @@
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { mkdirSync, writeFileSync, statSync, readFileSync, chmodSync, lstatSync, existsSync } from 'node:fs';
+import { spawn, spawnSync, execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import {
+  realKernel,
+  KernelError,
+  AT_FDCWD,
+  MOVE_MOUNT_F_EMPTY_PATH,
+  MS_RDONLY,
+  FSCONFIG_SET_STRING,
+  FSCONFIG_CMD_CREATE,
+  STATX_BASIC_STATS,
+  STATX_MNT_ID,
+  nsenterMoveMount,
+  nsenterOverlay,
+  nsenterPath,
+} from '../src/index.js';
+import { mountPoints, scratch } from './helpers.js';
+
+const k = realKernel();
+const BASE = 100000;
+const map = [{ containerId: 0, hostId: BASE, size: 65536 }];
+const isRoot = process.getuid?.() === 0;
+
+describe.runIf(isRoot)('real kernel (root)', () => {
+  let userns = -1;
+  const before = mountPoints().length;
+  beforeAll(() => {
+    userns = k.createUserns(map, map);
+  });
+  afterAll(() => {
+    k.close(userns);
+    expect(mountPoints().length).toBe(before);
+  });
+
+  it('createUserns gives a namespace with the requested maps', () => {
+    // A process joining it sees the map.
+    const out = execFileSync('nsenter', [`--user=/proc/self/fd/3`, 'cat', '/proc/self/uid_map'], {
+      stdio: ['ignore', 'pipe', 'inherit', userns],
+    }).toString();
+    expect(out.trim().split(/\s+/)).toEqual(['0', String(BASE), '65536']);
+  });
+
+  it('maps errors to KernelError with errno name, syscall and path', () => {
+    const e = (() => {
+      try {
+        k.mount(null, '/nonexistent/sysbox', null, 0x1000);
+      } catch (x) {
+        return x;
+      }
+    })() as KernelError;
+    expect(e).toBeInstanceOf(KernelError);
+    expect(e.code).toBe('ENOENT');
+    expect(e.errno).toBe(2);
+    expect(e.syscall).toBe('mount');
+    expect(e.path).toBe('/nonexistent/sysbox');
+    expect(() => k.close(987654)).toThrow(expect.objectContaining({ code: 'EBADF', syscall: 'close' }));
+  });
+
+  it('an ID-mapped bind shows disk uid 0 as host uid 100000, and stores 100000 as 0', () => {
+    const s = scratch(k, 'sbx-idmap-');
+    try {
+      chmodSync(s.dir, 0o711);
+      mkdirSync(join(s.dir, 'src'));
+      mkdirSync(join(s.dir, 'dst'));
+      writeFileSync(join(s.dir, 'src', 'f'), 'x');
+      chmodSync(join(s.dir, 'src'), 0o777);
+      k.idmappedBind(join(s.dir, 'src'), join(s.dir, 'dst'), { usernsFd: userns });
+      expect(statSync(join(s.dir, 'dst', 'f')).uid).toBe(BASE);
+      expect(statSync(join(s.dir, 'src', 'f')).uid).toBe(0);
+      // Host uid BASE creates a file through the mapping: stored as 0 on disk.
+      const r = spawnSync('setpriv', [`--reuid=${BASE}`, `--regid=${BASE}`, '--clear-groups', 'touch', join(s.dir, 'dst', 'g')]);
+      expect(r.status, r.stderr.toString()).toBe(0);
+      expect(statSync(join(s.dir, 'src', 'g')).uid).toBe(0);
+      const st = k.statx(AT_FDCWD, join(s.dir, 'dst', 'f'), 0, STATX_BASIC_STATS | STATX_MNT_ID);
+      expect(st.uid).toBe(BASE);
+      expect(st.mntId).toBeGreaterThan(0n);
+      // Read-only variant refuses writes.
+      mkdirSync(join(s.dir, 'ro'));
+      k.idmappedBind(join(s.dir, 'src'), join(s.dir, 'ro'), { usernsFd: userns, readonly: true });
+      expect(() => writeFileSync(join(s.dir, 'ro', 'h'), 'y')).toThrow(/EROFS/);
+    } finally {
+      s.cleanup();
+    }
+  });
+
+  it('an overlay refuses MOUNT_ATTR_IDMAP (EINVAL); an overlay on ID-mapped lowers shows mapped owners', () => {
+    const s = scratch(k, 'sbx-ovl-');
+    try {
+      for (const d of ['l1', 'l2', 'm1', 'm2', 'merged', 'idm']) mkdirSync(join(s.dir, d));
+      writeFileSync(join(s.dir, 'l1', 'a'), 'a');
+      writeFileSync(join(s.dir, 'l2', 'b'), 'b');
+      k.idmappedBind(join(s.dir, 'l1'), join(s.dir, 'm1'), { usernsFd: userns, readonly: true });
+      k.idmappedBind(join(s.dir, 'l2'), join(s.dir, 'm2'), { usernsFd: userns, readonly: true });
+      k.mount('overlay', join(s.dir, 'merged'), 'overlay', MS_RDONLY, `lowerdir=${s.dir}/m1:${s.dir}/m2`);
+      expect(statSync(join(s.dir, 'merged', 'a')).uid).toBe(BASE);
+      expect(statSync(join(s.dir, 'merged', 'b')).gid).toBe(BASE);
+      expect(() => k.idmappedBind(join(s.dir, 'merged'), join(s.dir, 'idm'), { usernsFd: userns })).toThrow(
+        expect.objectContaining({ code: 'EINVAL', syscall: 'mount_setattr' }),
+      );
+    } finally {
+      s.cleanup();
+    }
+  });
+
+  it('fsopen/fsconfig/fsmount + moveMount attach a new tmpfs', () => {
+    const s = scratch(k, 'sbx-fsmount-');
+    try {
+      const fs = k.fsopen('tmpfs', 0);
+      k.fsconfig(fs, FSCONFIG_SET_STRING, 'mode', '0711');
+      k.fsconfig(fs, FSCONFIG_CMD_CREATE);
+      const m = k.fsmount(fs, 0, 0);
+      k.close(fs);
+      k.moveMount(m, '', AT_FDCWD, s.dir, MOVE_MOUNT_F_EMPTY_PATH);
+      k.close(m);
+      expect(lstatSync(s.dir).mode & 0o777).toBe(0o711);
+      expect(() => k.fsconfig(k.fsopen('tmpfs', 0), FSCONFIG_SET_STRING, 'nosuchoption', 'x')).toThrow(
+        expect.objectContaining({ code: 'EINVAL', syscall: 'fsconfig' }),
+      );
+    } finally {
+      s.cleanup();
+    }
+  });
+
+  it('passes fds over a unix socket pair without blocking the loop; pidfd_getfd copies an fd', async () => {
+    const [a, b] = k.socketpair();
+    const fd = k.open('/etc/hostname', 0);
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 1);
+    const got = k.recvFds(b, 4, 64);
+    await new Promise((r) => setTimeout(r, 30));
+    k.sendFds(a, [fd], Buffer.from('hello'));
+    const msg = await got;
+    clearInterval(timer);
+    expect(ticks).toBeGreaterThan(3);
+    expect(msg.data.toString()).toBe('hello');
+    expect(msg.fds).toHaveLength(1);
+    expect(readFileSync(`/proc/self/fd/${msg.fds[0]}`, 'utf8')).toBe(readFileSync('/etc/hostname', 'utf8'));
+    const pidfd = k.pidfdOpen(process.pid);
+    const dup = k.pidfdGetfd(pidfd, fd);
+    expect(dup).not.toBe(fd);
+    for (const x of [a, b, fd, pidfd, dup, ...msg.fds]) k.close(x);
+    // process_vm_readv: a child's argv, at the address /proc/<pid>/stat gives (field 48, arg_start).
+    const sleeper = spawn('sleep', ['30.25'], { stdio: 'ignore' });
+    try {
+      await new Promise((r) => setTimeout(r, 100));
+      const stat = readFileSync(`/proc/${sleeper.pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const argStart = BigInt(fields[47 - 2]!);
+      const argEnd = BigInt(fields[48 - 2]!);
+      const mem = k.processVmReadv(sleeper.pid!, argStart, Number(argEnd - argStart));
+      expect(mem.toString().split('\0').filter(Boolean)).toEqual(['sleep', '30.25']);
+      expect(() => k.processVmReadv(sleeper.pid!, 0n, 8)).toThrow(expect.objectContaining({ code: 'EFAULT', syscall: 'process_vm_readv' }));
+    } finally {
+      sleeper.kill('SIGKILL');
+    }
+  });
+
+  it('a seccomp listener fd received over a unix socket notifies mount(2) and answers with an errno', async () => {
+    const [mine, theirs] = k.socketpair();
+    const child = spawn(join(nsenterPath(), '..', 'seccomp-notify-helper'), [], { stdio: ['ignore', 'pipe', 'inherit', theirs] });
+    k.close(theirs);
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((r) => child.on('close', r));
+    const { fds } = await k.recvFds(mine, 1, 8);
+    k.close(mine);
+    const listener = fds[0]!;
+    const seen: number[] = [];
+    const closed = new Promise<void>((resolve) => {
+      const w = k.seccompNotify.watch(
+        listener,
+        (n) => {
+          seen.push(n.syscall);
+          expect(n.pid).toBe(child.pid);
+          expect(n.args).toHaveLength(6);
+          expect(k.seccompNotify.idValid(listener, n.id)).toBe(true);
+          k.seccompNotify.respond(listener, { id: n.id, error: 13 });
+          expect(k.seccompNotify.idValid(listener, n.id)).toBe(false);
+        },
+        () => {
+          w.close();
+          resolve();
+        },
+      );
+    });
+    expect(await exited).toBe(0);
+    await closed;
+    k.close(listener);
+    expect(seen).toEqual([165]); // __NR_mount on x86_64
+    expect(out.trim()).toBe('mount: 13');
+  });
+
+  it('sysbox-nsenter move-mount puts a detached mount into another mount namespace', async () => {
+    const s = scratch(k, 'sbx-nsmove-');
+    const sleeper = spawn('unshare', ['-m', '--propagation', 'private', 'sleep', '60'], { stdio: 'ignore' });
+    try {
+      await new Promise((r) => setTimeout(r, 200));
+      const pid = Number(readFileSync(`/proc/${sleeper.pid}/task/${sleeper.pid}/children`, 'utf8').trim() || sleeper.pid);
+      const fs = k.fsopen('tmpfs', 0);
+      k.fsconfig(fs, FSCONFIG_CMD_CREATE);
+      const m = k.fsmount(fs, 0, 0);
+      k.close(fs);
+      writeFileSync(`/proc/self/fd/${m}/hello`, 'from the host');
+      const target = join(s.dir, 'a', 'b');
+      await nsenterMoveMount({ pid, mountFd: m, target, mkdir: true });
+      k.close(m);
+      const inside = execFileSync('nsenter', ['-t', String(pid), '-m', 'cat', join(target, 'hello')]).toString();
+      expect(inside).toBe('from the host');
+      expect(existsSync(join(target, 'hello'))).toBe(false); // not in our namespace
+      // Errors name the op, the step and errno.
+      await expect(nsenterMoveMount({ pid, mountFd: 0, target: '/nonexistent/x' })).rejects.toMatchObject({ code: 'ENOENT' });
+    } finally {
+      sleeper.kill('SIGKILL');
+      s.cleanup();
+    }
+  });
+
+  it('sysbox-nsenter overlay mounts from inside the userns on ID-mapped upper+work; new files are 0:0 on disk', async () => {
+    const s = scratch(k, 'sbx-nsovl-');
+    try {
+      chmodSync(s.dir, 0o711);
+      const d = (p: string) => join(s.dir, p);
+      for (const p of ['l1', 'l2', 'c', 'c/diff', 'c/work', 'm1', 'm2', 'mc', 'merged']) mkdirSync(d(p));
+      writeFileSync(d('l1/a'), 'a');
+      writeFileSync(d('l2/b'), 'b');
+      k.idmappedBind(d('l1'), d('m1'), { usernsFd: userns, readonly: true });
+      k.idmappedBind(d('l2'), d('m2'), { usernsFd: userns, readonly: true });
+      k.idmappedBind(d('c'), d('mc'), { usernsFd: userns });
+      const fd = await nsenterOverlay(k, { usernsFd: userns, lowerdirs: [d('m1'), d('m2')], upperdir: d('mc/diff'), workdir: d('mc/work') });
+      k.moveMount(fd, '', AT_FDCWD, d('merged'), MOVE_MOUNT_F_EMPTY_PATH);
+      k.close(fd);
+      expect(statSync(d('merged/a')).uid).toBe(BASE);
+      expect(statSync(d('merged')).uid).toBe(BASE);
+      // host uid BASE writes through it
+      let r = spawnSync('setpriv', [`--reuid=${BASE}`, `--regid=${BASE}`, '--clear-groups', 'sh', '-c', `echo x > ${d('merged/fromhost')} && echo y >> ${d('merged/a')}`]);
+      expect(r.status, r.stderr.toString()).toBe(0);
+      // a process in the user namespace (as its root) writes through it and sees 0 owners
+      r = spawnSync('nsenter', ['--user=/proc/self/fd/3', '-S', '0', '-G', '0', 'sh', '-c', `touch ${d('merged/fromns')} && stat -c %u:%g ${d('merged/b')}`], {
+        stdio: ['ignore', 'pipe', 'pipe', userns],
+      });
+      expect(r.status, r.stderr.toString()).toBe(0);
+      expect(r.stdout.toString().trim()).toBe('0:0');
+      for (const f of ['fromhost', 'fromns', 'a']) {
+        const st = statSync(d(`c/diff/${f}`));
+        expect([st.uid, st.gid], f).toEqual([0, 0]);
+      }
+      expect(readFileSync(d('l1/a'), 'utf8')).toBe('a'); // copied up, lower untouched
+    } finally {
+      s.cleanup();
+    }
+  });
+});
