@@ -1,0 +1,176 @@
+import { chmod, mkdir, readFile, stat, unlink } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { FileStore, ensureSysboxHost, writeFileAtomic } from '@sysbox/idmap/host';
+import { serveMgr, type IpcServer } from '@sysbox/ipc';
+import pino, { type Logger } from 'pino';
+import { errText } from './errors.js';
+import type { MgrFlags } from './flags.js';
+import { MgrService } from './service.js';
+import { unavailableStager, type Stager } from './stager.js';
+
+declare const __MGR_VERSION__: string | undefined;
+export const VERSION = typeof __MGR_VERSION__ === 'string' ? __MGR_VERSION__ : '0.0.0-dev';
+
+/** A startup failure: main prints `sysbox-mgr: <message>` and exits 1. */
+export class StartError extends Error {
+  override readonly name = 'StartError';
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Refuses to start when the pid file names a live sysbox-mgr; then writes our pid. */
+export async function claimPidFile(path: string, pid = process.pid): Promise<void> {
+  const text = await readFile(path, 'utf8').catch(() => '');
+  const other = Number.parseInt(text.trim(), 10);
+  if (Number.isSafeInteger(other) && other > 0 && other !== pid && alive(other)) {
+    // A pid reused by an unrelated process (after a crash) does not count.
+    const cmdline = await readFile(`/proc/${other}/cmdline`, 'utf8').catch(() => undefined);
+    if (cmdline === undefined || /mgr/.test(cmdline)) {
+      throw new StartError(`sysbox-mgr is already running (pid ${other}, from ${path})`);
+    }
+  }
+  await mkdir(dirname(path), { recursive: true, mode: 0o755 });
+  await writeFileAtomic(path, `${pid}\n`, 0o644);
+}
+
+async function releasePidFile(path: string, pid = process.pid): Promise<void> {
+  const text = await readFile(path, 'utf8').catch(() => '');
+  if (Number.parseInt(text.trim(), 10) === pid) await unlink(path).catch(() => {});
+}
+
+/** mkdir dataDir 0711; its parents must let the containers' ranges traverse (the engine reaches staged rootfs). */
+async function prepareDataDir(dataDir: string, log: Logger): Promise<void> {
+  await mkdir(dataDir, { recursive: true, mode: 0o711 });
+  await chmod(dataDir, 0o711);
+  for (let d = dirname(dataDir); ; d = dirname(d)) {
+    const st = await stat(d);
+    if ((st.mode & 0o001) === 0) log.warn({ dir: d }, `${d} is not traversable by others (mode ${(st.mode & 0o777).toString(8)}): containers can't reach staged rootfs under ${dataDir}`);
+    if (d === dirname(d)) break;
+  }
+}
+
+/** Loads src/staging and @sysbox/native at run time; if either is missing, staging answers why. */
+export async function loadStager(log: Logger): Promise<Stager> {
+  // Non-literal specifiers: the bundler leaves them alone, and the build does not depend on them existing.
+  const nativeSpec = '@sysbox/native';
+  const stagingSpec = './staging/index.js';
+  try {
+    const native = (await import(nativeSpec)) as { realKernel(): unknown };
+    const staging = (await import(stagingSpec)) as {
+      stageRootfs(k: unknown, o: object): Promise<{ rootfs: string; method: string }>;
+      unstageRootfs(k: unknown, o: object): Promise<void>;
+      gcStaging(k: unknown, o: object): Promise<void>;
+    };
+    const kernel = native.realKernel();
+    return {
+      stage: (o) => staging.stageRootfs(kernel, o),
+      unstage: (o) => staging.unstageRootfs(kernel, o),
+      gc: (o) => staging.gcStaging(kernel, o),
+    };
+  } catch (err) {
+    const reason = errText(err);
+    log.warn({ err: reason }, 'rootfs staging unavailable: PrepareRootfs will fail');
+    return unavailableStager(reason);
+  }
+}
+
+export interface Daemon {
+  readonly service: MgrService;
+  readonly server: IpcServer;
+  /** stop accepting, close the server, wait for state writes, remove socket and pid file */
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  log: Logger;
+  /** default: loadStager */
+  stager?: Stager;
+  /** default: ensureSysboxHost (creates the sysbox user and subuid/subgid entries) */
+  host?: typeof ensureSysboxHost;
+}
+
+export async function startDaemon(flags: MgrFlags, opts: StartOptions): Promise<Daemon> {
+  const { log } = opts;
+  const dataDir = resolve(flags.dataDir);
+  await claimPidFile(flags.pidFile).catch((err: unknown) => {
+    throw err instanceof StartError ? err : new StartError(`cannot write pid file ${flags.pidFile}: ${errText(err)}`);
+  });
+  try {
+    const { userCreated, pool } = await (opts.host ?? ensureSysboxHost)({}).catch((err: unknown) => {
+      throw new StartError(`cannot set up the sysbox user and its subordinate ids: ${errText(err)}`);
+    });
+    if (userCreated) log.info('created system user sysbox');
+    log.info({ pool, rangeSize: flags.rangeSize }, 'id pool');
+    await prepareDataDir(dataDir, log).catch((err: unknown) => {
+      throw new StartError(`cannot prepare data dir ${dataDir}: ${errText(err)}`);
+    });
+    const stager = opts.stager ?? (await loadStager(log));
+    const statePath = join(dataDir, 'state.json');
+    const service = await MgrService.open({
+      pool,
+      rangeSize: flags.rangeSize,
+      store: new FileStore(statePath),
+      stager,
+      dataDir,
+      log,
+      version: VERSION,
+    }).catch((err: unknown) => {
+      throw new StartError(`cannot load ${statePath}: ${errText(err)}`);
+    });
+    await service.gcStaging().catch((err: unknown) => log.error({ err: errText(err) }, 'staging garbage collection failed'));
+    const server = await serveMgr(service, {
+      socketPath: flags.socket,
+      onCall: ({ method, ms, error }) => {
+        if (error) log.warn({ method, ms: +ms.toFixed(2), err: errText(error) }, 'call failed');
+        else log.debug({ method, ms: +ms.toFixed(2) }, 'call');
+      },
+    }).catch((err: unknown) => {
+      throw new StartError(errText(err));
+    });
+    log.info({ socket: flags.socket, dataDir, version: VERSION, containers: service.size }, 'sysbox-mgr ready');
+    let stopping: Promise<void> | undefined;
+    return {
+      service,
+      server,
+      stop() {
+        stopping ??= (async () => {
+          await server.close();
+          await service.flush();
+          await releasePidFile(flags.pidFile);
+          log.info('sysbox-mgr stopped');
+        })();
+        return stopping;
+      },
+    };
+  } catch (err) {
+    await releasePidFile(flags.pidFile);
+    throw err;
+  }
+}
+
+/** pino to a file (async, flushed at exit) or stderr. */
+export function makeLogger(flags: Pick<MgrFlags, 'logFile' | 'logLevel'>): { log: Logger; flush(): void } {
+  const dest =
+    flags.logFile === 'stderr' ? pino.destination({ fd: 2, sync: true }) : pino.destination({ dest: flags.logFile, sync: false, mkdir: true });
+  const log = pino({ level: flags.logLevel, base: { name: 'sysbox-mgr', pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime }, dest);
+  return {
+    log,
+    flush() {
+      try {
+        dest.flushSync();
+      } catch {
+        /* nothing buffered or already closed */
+      }
+    },
+  };
+}
+
+export const selfPath = fileURLToPath(import.meta.url);

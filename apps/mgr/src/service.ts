@@ -1,0 +1,285 @@
+import type { ContainerInfo, MgrHandlers, RegisterRequest, PrepareRootfsRequest, UnregisterRequest, GetRequest, Init, ListResponse, PrepareRootfsResponse, RegisterResponse, StatusResponse, UnregisterResponse } from '@sysbox/ipc';
+import { IdmapError, RangeAllocator, RangeExhaustedError, type AllocatorState, type IdPool, type IdRange, type Store } from '@sysbox/idmap';
+import type { Logger } from 'pino';
+import { isAbsolute } from 'node:path';
+import { errText, MgrError } from './errors.js';
+import type { Stager } from './stager.js';
+
+/** One registered container, as persisted in state.json. */
+export interface ContainerRecord {
+  containerId: string;
+  idRange: IdRange;
+  rootfs: string;
+  bundle: string;
+  /** the staged rootfs the engine uses as root.path ('' until PrepareRootfs) */
+  stagedRootfs: string;
+  stagingMethod: string;
+  registeredAt: number;
+}
+
+/** The whole of state.json: written atomically after every change. */
+export interface MgrState {
+  version: 1;
+  allocator: AllocatorState;
+  containers: Record<string, ContainerRecord>;
+}
+
+export interface MgrServiceOptions {
+  pool: IdPool;
+  rangeSize?: number;
+  store: Store;
+  stager: Stager;
+  dataDir: string;
+  log: Logger;
+  version: string;
+  pid?: number;
+  now?: () => number;
+}
+
+const ID_RE = /^[\w+.-]{1,1024}$/;
+
+function checkContainerId(id: string): void {
+  if (!id) throw new MgrError('INVALID_ARGUMENT', 'container id is empty');
+  if (!ID_RE.test(id) || id === '.' || id === '..') {
+    throw new MgrError('INVALID_ARGUMENT', `invalid container id "${id.slice(0, 80)}": only letters, digits and _ + . - are allowed`);
+  }
+}
+
+/**
+ * The sysbox-mgr service: container registry and ID ranges, persisted in one atomic state file; rootfs staging
+ * through an injected Stager. Implements the gRPC handlers of @sysbox/ipc; usable in-process too.
+ */
+export class MgrService implements MgrHandlers {
+  readonly allocator: RangeAllocator;
+  private readonly containers = new Map<string, ContainerRecord>();
+  private readonly locks = new Map<string, Promise<unknown>>();
+  private persistChain: Promise<void> = Promise.resolve();
+  private persistNext: Promise<void> | undefined;
+  private readonly log: Logger;
+  private readonly now: () => number;
+
+  private constructor(private readonly opts: MgrServiceOptions) {
+    this.allocator = new RangeAllocator({ pool: opts.pool, size: opts.rangeSize });
+    this.log = opts.log;
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** Creates the service and loads the persisted state (an absent store starts empty). */
+  static async open(opts: MgrServiceOptions): Promise<MgrService> {
+    const s = new MgrService(opts);
+    await s.load();
+    return s;
+  }
+
+  private async load(): Promise<void> {
+    const text = await this.opts.store.read();
+    if (text === undefined) return;
+    let state: MgrState;
+    try {
+      state = JSON.parse(text) as MgrState;
+    } catch (err) {
+      throw new MgrError('INTERNAL', `state file is not valid JSON: ${errText(err)}`, { cause: err });
+    }
+    if (state?.version !== 1 || typeof state.containers !== 'object' || state.containers === null) {
+      throw new MgrError('INTERNAL', 'state file is malformed: expected { version: 1, allocator, containers }');
+    }
+    // Every container's range is held, whatever the allocator section says; ranges held without a record stay held.
+    const allocations: Record<string, IdRange> = { ...(state.allocator?.allocations ?? {}) };
+    for (const [id, rec] of Object.entries(state.containers)) allocations[id] = rec.idRange;
+    try {
+      this.allocator.load({ version: 1, size: state.allocator?.size ?? this.allocator.size, allocations });
+    } catch (err) {
+      throw new MgrError('INTERNAL', `state file is inconsistent: ${errText(err)}`, { cause: err });
+    }
+    for (const [id, rec] of Object.entries(state.containers)) this.containers.set(id, { ...rec, containerId: id });
+    const orphans = Object.keys(allocations).filter((id) => !this.containers.has(id));
+    if (orphans.length) this.log.warn({ orphans }, 'ranges held without a container record stay held until unregistered');
+    this.log.info({ containers: this.containers.size, ...this.allocator.stats() }, 'state loaded');
+  }
+
+  snapshot(): MgrState {
+    const containers: Record<string, ContainerRecord> = {};
+    for (const [id, rec] of this.containers) containers[id] = { ...rec };
+    return { version: 1, allocator: this.allocator.snapshot(), containers };
+  }
+
+  /** Resolves once a write that began after this call has finished (concurrent callers share one write). */
+  private persist(): Promise<void> {
+    if (!this.persistNext) {
+      const next = this.persistChain.then(() => {
+        this.persistNext = undefined;
+        return this.opts.store.write(`${JSON.stringify(this.snapshot(), null, 1)}\n`);
+      });
+      this.persistNext = next;
+      this.persistChain = next.catch(() => {});
+    }
+    return this.persistNext.catch((err: unknown) => {
+      throw new MgrError('INTERNAL', `cannot persist sysbox-mgr state: ${errText(err)}`, { cause: err });
+    });
+  }
+
+  /** Waits for pending state writes (shutdown). */
+  async flush(): Promise<void> {
+    await this.persistChain;
+  }
+
+  /** Runs fn after every earlier call for the same container. */
+  private withLock<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.locks.get(id) ?? Promise.resolve();
+    const run = prev.then(fn, fn);
+    const tail = run.catch(() => {});
+    this.locks.set(id, tail);
+    void tail.then(() => {
+      if (this.locks.get(id) === tail) this.locks.delete(id);
+    });
+    return run;
+  }
+
+  private child(containerId: string): Logger {
+    return this.log.child({ containerId });
+  }
+
+  async register(req: RegisterRequest): Promise<Init<RegisterResponse>> {
+    checkContainerId(req.containerId);
+    return this.withLock(req.containerId, async () => {
+      const log = this.child(req.containerId);
+      const known = this.containers.get(req.containerId);
+      if (known) {
+        log.debug({ idRange: known.idRange }, 'register: already registered');
+        return { idRange: known.idRange };
+      }
+      let idRange: IdRange;
+      try {
+        idRange = this.allocator.allocate(req.containerId);
+      } catch (err) {
+        if (err instanceof RangeExhaustedError) throw new MgrError('RESOURCE_EXHAUSTED', err.message, { cause: err });
+        if (err instanceof IdmapError && err.code === 'INVALID') throw new MgrError('INVALID_ARGUMENT', err.message, { cause: err });
+        throw err;
+      }
+      const rec: ContainerRecord = {
+        containerId: req.containerId,
+        idRange,
+        rootfs: req.rootfs,
+        bundle: req.bundle,
+        stagedRootfs: '',
+        stagingMethod: '',
+        registeredAt: this.now(),
+      };
+      this.containers.set(req.containerId, rec);
+      try {
+        await this.persist();
+      } catch (err) {
+        this.containers.delete(req.containerId);
+        this.allocator.release(req.containerId);
+        log.error({ err: errText(err) }, 'register failed');
+        throw err;
+      }
+      log.info({ idRange }, 'registered');
+      return { idRange };
+    });
+  }
+
+  async prepareRootfs(req: PrepareRootfsRequest): Promise<Init<PrepareRootfsResponse>> {
+    checkContainerId(req.containerId);
+    if (!req.rootfs || !isAbsolute(req.rootfs)) {
+      throw new MgrError('INVALID_ARGUMENT', `rootfs of container ${req.containerId} must be an absolute path, got "${req.rootfs}"`);
+    }
+    return this.withLock(req.containerId, async () => {
+      const log = this.child(req.containerId);
+      const rec = this.containers.get(req.containerId);
+      if (!rec) throw new MgrError('NOT_FOUND', `container ${req.containerId} is not registered with sysbox-mgr`);
+      if (rec.stagedRootfs && rec.rootfs === req.rootfs) return { rootfs: rec.stagedRootfs, method: rec.stagingMethod };
+      const { dataDir, stager } = this.opts;
+      if (rec.stagedRootfs) {
+        await stager.unstage({ containerId: rec.containerId, dataDir, log });
+        rec.stagedRootfs = '';
+        rec.stagingMethod = '';
+      }
+      let staged: { rootfs: string; method: string };
+      const t0 = performance.now();
+      try {
+        staged = await stager.stage({ containerId: rec.containerId, rootfs: req.rootfs, idRange: rec.idRange, dataDir, log });
+      } catch (err) {
+        log.error({ err: errText(err), rootfs: req.rootfs }, 'staging failed');
+        if (err instanceof MgrError) throw err;
+        throw new MgrError('INTERNAL', `cannot stage rootfs ${req.rootfs} of container ${req.containerId}: ${errText(err)}`, { cause: err });
+      }
+      Object.assign(rec, { rootfs: req.rootfs, stagedRootfs: staged.rootfs, stagingMethod: staged.method });
+      try {
+        await this.persist();
+      } catch (err) {
+        await stager.unstage({ containerId: rec.containerId, dataDir, log }).catch(() => {});
+        Object.assign(rec, { stagedRootfs: '', stagingMethod: '' });
+        throw err;
+      }
+      const level = staged.method === 'chown' ? 'warn' : 'info';
+      log[level]({ rootfs: req.rootfs, staged: staged.rootfs, method: staged.method, ms: Math.round(performance.now() - t0) }, 'rootfs staged');
+      return staged;
+    });
+  }
+
+  async unregister(req: UnregisterRequest): Promise<Init<UnregisterResponse>> {
+    const id = req.containerId;
+    if (!id) return { found: false };
+    return this.withLock(id, async () => {
+      const log = this.child(id);
+      const rec = this.containers.get(id);
+      if (!rec) {
+        // A range held without a record (e.g. an older state) is released too.
+        if (this.allocator.release(id)) await this.persist();
+        log.debug('unregister: not registered');
+        return { found: false };
+      }
+      let unstageError = '';
+      // Always: a PrepareRootfs cut short may have left a partial staging behind.
+      try {
+        await this.opts.stager.unstage({ containerId: id, dataDir: this.opts.dataDir, log });
+      } catch (err) {
+        unstageError = `cannot unstage rootfs of container ${id}: ${errText(err)}`;
+        log.error({ err: errText(err) }, 'unstage failed; releasing the range anyway, leftovers are collected at the next start');
+      }
+      this.containers.delete(id);
+      this.allocator.release(id);
+      await this.persist();
+      log.info({ idRange: rec.idRange }, 'unregistered');
+      return { found: true, unstageError };
+    });
+  }
+
+  private info(rec: ContainerRecord): Init<ContainerInfo> {
+    return {
+      containerId: rec.containerId,
+      idRange: rec.idRange,
+      rootfs: rec.rootfs,
+      stagedRootfs: rec.stagedRootfs,
+      stagingMethod: rec.stagingMethod,
+      bundle: rec.bundle,
+      registeredAtMs: rec.registeredAt,
+    };
+  }
+
+  async get(req: GetRequest): Promise<Init<ContainerInfo>> {
+    const rec = this.containers.get(req.containerId);
+    if (!rec) throw new MgrError('NOT_FOUND', `container ${req.containerId || '""'} is not registered with sysbox-mgr`);
+    return this.info(rec);
+  }
+
+  async list(): Promise<Init<ListResponse>> {
+    const all = [...this.containers.values()].sort((a, b) => a.registeredAt - b.registeredAt || a.containerId.localeCompare(b.containerId));
+    return { containers: all.map((r) => this.info(r)) };
+  }
+
+  async status(): Promise<Init<StatusResponse>> {
+    const s = this.allocator.stats();
+    return { version: this.opts.version, pid: this.opts.pid ?? process.pid, containers: this.containers.size, rangesTotal: s.total, rangesFree: s.free };
+  }
+
+  /** Removes staged rootfs views of containers that are not registered (after a crash). */
+  async gcStaging(): Promise<void> {
+    await this.opts.stager.gc({ dataDir: this.opts.dataDir, keep: new Set(this.containers.keys()) });
+  }
+
+  get size(): number {
+    return this.containers.size;
+  }
+}

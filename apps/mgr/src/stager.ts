@@ -1,0 +1,20 @@
+import type { IdRange } from '@sysbox/idmap';
+import { MgrError } from './errors.js';
+
+/** How the mgr service stages rootfs views. The real one wraps src/staging (with the kernel bound). */
+export interface Stager {
+  stage(opts: { containerId: string; rootfs: string; idRange: IdRange; dataDir: string; log?: unknown }): Promise<{ rootfs: string; method: string }>;
+  unstage(opts: { containerId: string; dataDir: string; log?: unknown }): Promise<void>;
+  gc(opts: { dataDir: string; keep: Set<string> }): Promise<void>;
+}
+
+/** Used when staging can't be loaded: PrepareRootfs answers why; unstage and gc have nothing to do. */
+export function unavailableStager(reason: string): Stager {
+  return {
+    async stage({ containerId }) {
+      throw new MgrError('FAILED_PRECONDITION', `cannot stage rootfs of container ${containerId}: rootfs staging is unavailable in this sysbox-mgr (${reason})`);
+    },
+    async unstage() {},
+    async gc() {},
+  };
+}
