@@ -1,0 +1,14 @@
+export type * from './types.js';
+export { validateSpec, parseSpec, type ValidateResult } from './validate.js';
+export { SpecError, SysboxSpecError, formatProblem, type SysboxSpecErrorCode } from './errors.js';
+export {
+  applySysboxRules,
+  isKnownHostNamespacePath,
+  hostNamespacesMessage,
+  HOST_NETWORK_MESSAGE,
+  type HostNamespaceCheck,
+  type RulesOptions,
+} from './rules.js';
+export { ALL_CAPS, DOCKER_DEFAULT_CAPS, capsFromMask } from './caps.js';
+export { isPrivileged } from './util.js';
+export * from './modifiers/index.js';

@@ -1,0 +1,30 @@
+import type { HostNamespaceCheck } from '../rules.js';
+import type { Spec } from '../types.js';
+
+/** What the runtime knows about the container and host when converting a spec. */
+export interface ConvertContext {
+  /** The container's exclusive ID range from sysbox-mgr: maps `0 <uid> <size>` and `0 <gid> <size>`. */
+  idRange: { uid: number; gid: number; size: number };
+  /** Capabilities the runtime process holds in its bounding set (`capsFromMask(CapBnd)`). Never exceeded. */
+  hostCapabilities: string[];
+  /** Staged root file system to run from (sets `root.path`). */
+  rootfs?: string;
+  /** Device paths kept under `--privileged` besides the default set (e.g. what `--device` asked for). */
+  allowDevices?: string[];
+  /** Paths sysbox-fs emulates (e.g. `/proc/sys`): removed from maskedPaths and readonlyPaths. */
+  emulatedPaths?: string[];
+  /** Syscalls to hand to a seccomp-notify supervisor listening on `listenerPath`. */
+  seccompNotify?: { listenerPath: string; syscalls: string[]; listenerMetadata?: string };
+  /** Architectures of a profile built from scratch (default: x86-64, x86, x32). */
+  seccompArchitectures?: string[];
+  /** Stat-based host-namespace check, passed on to applySysboxRules. */
+  isHostNamespace?: HostNamespaceCheck;
+}
+
+/** Records one human-readable change (e.g. for the runtime's debug log). */
+export type Report = (change: string) => void;
+
+/** One concern of the conversion: a pure function from spec to a new spec. */
+export type Modifier = (spec: Spec, ctx: ConvertContext, report?: Report) => Spec;
+
+export const noReport: Report = () => {};

@@ -1,0 +1,45 @@
+import { applySysboxRules } from '../rules.js';
+import type { Spec } from '../types.js';
+import { capabilitiesModifier } from './capabilities.js';
+import { cgroupnsModifier } from './cgroupns.js';
+import type { ConvertContext, Modifier } from './context.js';
+import { devicesModifier } from './devices.js';
+import { idmapModifier } from './idmap.js';
+import { pathsModifier } from './paths.js';
+import { rootfsModifier } from './rootfs.js';
+import { seccompModifier } from './seccomp.js';
+
+export * from './capabilities.js';
+export * from './cgroupns.js';
+export * from './context.js';
+export * from './devices.js';
+export * from './idmap.js';
+export * from './paths.js';
+export * from './rootfs.js';
+export * from './seccomp.js';
+
+/** The conversion, in order. Each entry is one concern; the composition lives only here. */
+export const MODIFIERS: ReadonlyArray<readonly [name: string, modifier: Modifier]> = Object.freeze([
+  ['idmap', idmapModifier],
+  ['cgroupns', cgroupnsModifier],
+  ['rootfs', rootfsModifier],
+  ['capabilities', capabilitiesModifier],
+  ['devices', devicesModifier],
+  ['paths', pathsModifier],
+  ['seccomp', seccompModifier],
+] as const);
+
+/**
+ * Turns a valid OCI spec into the spec sysbox runs: the sysbox rules first (may throw
+ * SysboxSpecError), then every modifier. Pure: the input is not modified. `changes` lists what
+ * changed, each line prefixed by the concern that changed it.
+ */
+export function convertSpec(spec: Spec, ctx: ConvertContext): { spec: Spec; changes: string[] } {
+  const ruled = applySysboxRules(spec, ctx.isHostNamespace ? { isHostNamespace: ctx.isHostNamespace } : {});
+  const changes = ruled.changes.map((c) => `rules: ${c}`);
+  let out = ruled.spec;
+  for (const [name, modifier] of MODIFIERS) {
+    out = modifier(out, ctx, (c) => changes.push(`${name}: ${c}`));
+  }
+  return { spec: out, changes };
+}
