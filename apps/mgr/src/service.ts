@@ -265,7 +265,7 @@ export class MgrService implements MgrHandlers {
   }
 
   async list(): Promise<Init<ListResponse>> {
-    const all = [...this.containers.values()].sort((a, b) => a.registeredAt - b.registeredAt || a.containerId.localeCompare(b.containerId));
+    const all = [...this.containers.values()].sort((a, b) => a.registeredAt - b.registeredAt); // stable: ties keep registration order
     return { containers: all.map((r) => this.info(r)) };
   }
 
