@@ -1,0 +1,32 @@
+import { describe, expect, test } from 'vitest';
+import { DOCKER_DEFAULT_MASKED_PATHS, DOCKER_DEFAULT_READONLY_PATHS, pathsModifier } from '../../src/modifiers/paths.js';
+import { CTX, fixture } from '../helpers.js';
+
+describe('pathsModifier', () => {
+  test("Docker's lists equal the captured ones", () => {
+    const s = fixture('docker-plain');
+    expect(s.linux!.maskedPaths).toEqual(DOCKER_DEFAULT_MASKED_PATHS);
+    expect(s.linux!.readonlyPaths).toEqual(DOCKER_DEFAULT_READONLY_PATHS);
+  });
+
+  test.each([
+    ['docker-plain', [], DOCKER_DEFAULT_MASKED_PATHS, DOCKER_DEFAULT_READONLY_PATHS],
+    ['docker-privileged', [], DOCKER_DEFAULT_MASKED_PATHS, DOCKER_DEFAULT_READONLY_PATHS],
+    ['containerd-privileged', [], DOCKER_DEFAULT_MASKED_PATHS, DOCKER_DEFAULT_READONLY_PATHS],
+    ['docker-plain', ['/proc/sys'], DOCKER_DEFAULT_MASKED_PATHS, DOCKER_DEFAULT_READONLY_PATHS.filter((p) => p !== '/proc/sys')],
+    ['docker-privileged', ['/proc/sys', '/proc/keys'], DOCKER_DEFAULT_MASKED_PATHS.filter((p) => p !== '/proc/keys'), DOCKER_DEFAULT_READONLY_PATHS.filter((p) => p !== '/proc/sys')],
+    ['docker-plain', ['/sys/'], DOCKER_DEFAULT_MASKED_PATHS.filter((p) => !p.startsWith('/sys/')), DOCKER_DEFAULT_READONLY_PATHS],
+  ] as const)('%s with emulated %j', (name, emulated, masked, readonly) => {
+    const input = fixture(name);
+    const before = structuredClone(input);
+    const out = pathsModifier(input, { ...CTX, emulatedPaths: [...emulated] });
+    expect(out.linux!.maskedPaths).toEqual(masked);
+    expect(out.linux!.readonlyPaths).toEqual(readonly);
+    expect(input).toEqual(before);
+  });
+
+  test('/proc/sysrq-trigger is not "below" /proc/sys', () => {
+    const out = pathsModifier(fixture('docker-plain'), { ...CTX, emulatedPaths: ['/proc/sys'] });
+    expect(out.linux!.readonlyPaths).toContain('/proc/sysrq-trigger');
+  });
+});

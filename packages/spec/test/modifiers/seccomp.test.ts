@@ -1,0 +1,113 @@
+import { describe, expect, test } from 'vitest';
+import { DENIED_SYSCALLS, SYSCONT_SYSCALLS, seccompModifier } from '../../src/modifiers/seccomp.js';
+import type { LinuxSeccomp, LinuxSyscall, Spec } from '../../src/types.js';
+import { CTX, fixture } from '../helpers.js';
+
+/** What a profile does with a syscall called with `arg0` (first matching rule, else the default). */
+function decide(p: LinuxSeccomp, name: string, arg0 = 0): string {
+  const matching = (p.syscalls ?? []).filter((r) => r.names.includes(name));
+  for (const r of matching) {
+    if (!r.args || r.args.length === 0) return r.action;
+  }
+  for (const r of matching) {
+    const ok = (r.args ?? []).every((a) =>
+      a.op === 'SCMP_CMP_EQ' ? arg0 === a.value : a.op === 'SCMP_CMP_MASKED_EQ' ? (arg0 & a.value) === (a.valueTwo ?? 0) : false,
+    );
+    if (ok) return r.action;
+  }
+  return p.defaultAction;
+}
+
+const CLONE_NEWUSER = 0x10000000;
+const CLONE_NEWNS = 0x00020000;
+
+function profileOf(spec: Spec): LinuxSeccomp {
+  return spec.linux!.seccomp!;
+}
+
+describe("Docker's default profile (allow-list)", () => {
+  const input = fixture('docker-plain');
+  const before = structuredClone(input);
+  const out = profileOf(seccompModifier(input, CTX));
+
+  test('Docker itself refuses what a system container needs', () => {
+    const docker = profileOf(input);
+    for (const n of ['mount', 'umount2', 'unshare', 'setns', 'pivot_root', 'keyctl', 'add_key', 'request_key', 'sethostname', 'open_tree', 'move_mount']) {
+      expect(decide(docker, n)).toBe('SCMP_ACT_ERRNO');
+    }
+    expect(decide(docker, 'clone', CLONE_NEWUSER)).toBe('SCMP_ACT_ERRNO');
+    expect(decide(docker, 'clone3')).toBe('SCMP_ACT_ERRNO');
+  });
+
+  test.each([...SYSCONT_SYSCALLS])('%s allowed', (name) => {
+    expect(decide(out, name)).toBe('SCMP_ACT_ALLOW');
+  });
+
+  test('clone with namespace flags allowed, no argument-conditioned clone rule left', () => {
+    expect(decide(out, 'clone', CLONE_NEWUSER | CLONE_NEWNS)).toBe('SCMP_ACT_ALLOW');
+    const cloneRules = (out.syscalls ?? []).filter((r) => r.names.includes('clone') || r.names.includes('clone3'));
+    expect(cloneRules.every((r) => !r.args && r.action === 'SCMP_ACT_ALLOW')).toBe(true);
+  });
+
+  test.each([...DENIED_SYSCALLS])('%s still refused', (name) => {
+    expect(decide(out, name)).not.toBe('SCMP_ACT_ALLOW');
+  });
+
+  test("the rest of Docker's decisions stay", () => {
+    for (const n of ['read', 'write', 'ptrace', 'io_uring_setup', 'socket']) expect(decide(out, n)).toBe('SCMP_ACT_ALLOW');
+    expect(decide(out, 'personality', 8)).toBe('SCMP_ACT_ALLOW');
+    expect(decide(out, 'personality', 1234)).toBe('SCMP_ACT_ERRNO');
+    expect(decide(out, 'open_by_handle_at')).toBe('SCMP_ACT_ERRNO');
+    expect(out.defaultAction).toBe('SCMP_ACT_ERRNO');
+    expect(out.architectures).toEqual(profileOf(input).architectures);
+  });
+
+  test('pure', () => expect(input).toEqual(before));
+});
+
+describe('no profile (--privileged, seccomp=unconfined)', () => {
+  test.each(['docker-privileged', 'docker-seccomp-unconfined', 'containerd-privileged'])('%s: default-allow with the dangerous ones refused', (name) => {
+    const input = fixture(name);
+    expect(input.linux!.seccomp).toBeUndefined();
+    const changes: string[] = [];
+    const out = profileOf(seccompModifier(input, CTX, (c) => changes.push(c)));
+    expect(out.defaultAction).toBe('SCMP_ACT_ALLOW');
+    expect(out.architectures).toEqual(['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32']);
+    for (const n of DENIED_SYSCALLS) expect(decide(out, n)).toBe('SCMP_ACT_ERRNO');
+    for (const n of SYSCONT_SYSCALLS) expect(decide(out, n)).toBe('SCMP_ACT_ALLOW');
+    expect(out.syscalls!.every((r) => r.action !== 'SCMP_ACT_ERRNO' || r.errnoRet === 1)).toBe(true);
+    expect(changes[0]).toContain('default-allow');
+  });
+
+  test('architectures from ctx', () => {
+    const out = profileOf(seccompModifier(fixture('docker-privileged'), { ...CTX, seccompArchitectures: ['SCMP_ARCH_AARCH64', 'SCMP_ARCH_ARM'] }));
+    expect(out.architectures).toEqual(['SCMP_ARCH_AARCH64', 'SCMP_ARCH_ARM']);
+  });
+});
+
+describe('a deny-list profile', () => {
+  test('needed syscalls removed from its refusals, dangerous ones added', () => {
+    const rules: LinuxSyscall[] = [
+      { names: ['mount', 'chmod'], action: 'SCMP_ACT_ERRNO' },
+      { names: ['unshare'], action: 'SCMP_ACT_KILL' },
+      { names: ['setns'], action: 'SCMP_ACT_ERRNO', args: [{ index: 1, value: 0, op: 'SCMP_CMP_EQ' }] },
+    ];
+    const s: Spec = { ociVersion: '1.0.2', linux: { seccomp: { defaultAction: 'SCMP_ACT_ALLOW', syscalls: rules } } };
+    const out = profileOf(seccompModifier(s, CTX));
+    for (const n of ['mount', 'unshare', 'setns']) expect(decide(out, n)).toBe('SCMP_ACT_ALLOW');
+    expect(decide(out, 'chmod')).toBe('SCMP_ACT_ERRNO');
+    expect(decide(out, 'init_module')).toBe('SCMP_ACT_ERRNO');
+  });
+});
+
+describe('seccomp-notify hook', () => {
+  test.each(['docker-plain', 'docker-privileged'])('%s: a NOTIFY rule and listenerPath', (name) => {
+    const out = profileOf(seccompModifier(fixture(name), { ...CTX, seccompNotify: { listenerPath: '/run/sysbox/fs-seccomp.sock', syscalls: ['mount', 'umount2'], listenerMetadata: 'abc' } }));
+    expect(out.listenerPath).toBe('/run/sysbox/fs-seccomp.sock');
+    expect(out.listenerMetadata).toBe('abc');
+    expect(decide(out, 'mount')).toBe('SCMP_ACT_NOTIFY');
+    expect(decide(out, 'umount2')).toBe('SCMP_ACT_NOTIFY');
+    expect(out.syscalls!.filter((r) => r.names.includes('mount'))).toHaveLength(1);
+    expect(decide(out, 'umount')).toBe('SCMP_ACT_ALLOW');
+  });
+});
