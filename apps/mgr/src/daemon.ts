@@ -57,6 +57,14 @@ async function prepareDataDir(dataDir: string, log: Logger): Promise<void> {
   }
 }
 
+/** The staging module logs through `(obj, msg) => void`; failures and fallbacks are warnings. */
+function stagingLog(log: Logger): (obj: object, msg: string) => void {
+  return (obj, msg) => {
+    if (/fail|refused|falling back|stale/i.test(msg)) log.warn(obj, msg);
+    else log.info(obj, msg);
+  };
+}
+
 /** Loads src/staging and @sysbox/native at run time; if either is missing, staging answers why. */
 export async function loadStager(log: Logger): Promise<Stager> {
   // Non-literal specifiers: the bundler leaves them alone, and the build does not depend on them existing.
@@ -67,13 +75,13 @@ export async function loadStager(log: Logger): Promise<Stager> {
     const staging = (await import(stagingSpec)) as {
       stageRootfs(k: unknown, o: object): Promise<{ rootfs: string; method: string }>;
       unstageRootfs(k: unknown, o: object): Promise<void>;
-      gcStaging(k: unknown, o: object): Promise<void>;
+      gcStaging(k: unknown, o: object): Promise<string[] | void>;
     };
     const kernel = native.realKernel();
     return {
-      stage: (o) => staging.stageRootfs(kernel, o),
-      unstage: (o) => staging.unstageRootfs(kernel, o),
-      gc: (o) => staging.gcStaging(kernel, o),
+      stage: ({ log: l, ...o }) => staging.stageRootfs(kernel, { ...o, log: stagingLog(l ?? log) }),
+      unstage: ({ log: l, ...o }) => staging.unstageRootfs(kernel, { ...o, log: stagingLog(l ?? log) }),
+      gc: (o) => staging.gcStaging(kernel, { ...o, log: stagingLog(log) }),
     };
   } catch (err) {
     const reason = errText(err);
@@ -125,7 +133,12 @@ export async function startDaemon(flags: MgrFlags, opts: StartOptions): Promise<
     }).catch((err: unknown) => {
       throw new StartError(`cannot load ${statePath}: ${errText(err)}`);
     });
-    await service.gcStaging().catch((err: unknown) => log.error({ err: errText(err) }, 'staging garbage collection failed'));
+    await service
+      .gcStaging()
+      .then((removed) => {
+        if (removed?.length) log.warn({ removed }, 'removed staged rootfs of containers no longer registered');
+      })
+      .catch((err: unknown) => log.error({ err: errText(err) }, 'staging garbage collection failed'));
     const server = await serveMgr(service, {
       socketPath: flags.socket,
       onCall: ({ method, ms, error }) => {

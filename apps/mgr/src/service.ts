@@ -275,8 +275,8 @@ export class MgrService implements MgrHandlers {
   }
 
   /** Removes staged rootfs views of containers that are not registered (after a crash). */
-  async gcStaging(): Promise<void> {
-    await this.opts.stager.gc({ dataDir: this.opts.dataDir, keep: new Set(this.containers.keys()) });
+  async gcStaging(): Promise<string[] | void> {
+    return this.opts.stager.gc({ dataDir: this.opts.dataDir, keep: new Set(this.containers.keys()) });
   }
 
   get size(): number {

@@ -2,7 +2,7 @@
 // Run: pnpm --filter @sysbox/mgr test:integration (after a build).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -160,6 +160,31 @@ describe('sysbox-mgr daemon', () => {
     // dead daemon, no socket
     const e = await connectMgr({ socketPath: socket }).catch((x: unknown) => x);
     expect((e as Error).message).toBe(`sysbox-mgr is not running (no socket at ${socket})`);
+  });
+
+  test('PrepareRootfs through the daemon stages an ID-mapped view; Unregister removes it', async () => {
+    const d = start();
+    const c = await ready(d);
+    try {
+      const img = join(dir, 'img');
+      await mkdir(join(img, 'etc'), { recursive: true });
+      await writeFile(join(img, 'etc', 'hostname'), 'x\n');
+      const { idRange } = await c.register({ containerId: 'stage-1', rootfs: img });
+      const staged = await c.prepareRootfs({ containerId: 'stage-1', rootfs: img });
+      expect(['idmap', 'idmap-overlay', 'chown']).toContain(staged.method);
+      expect(staged.rootfs.startsWith(dataDir)).toBe(true);
+      // disk uid 0 shows as the range's base on the host
+      expect((await stat(join(staged.rootfs, 'etc', 'hostname'))).uid).toBe(idRange!.uid);
+      expect((await c.get({ containerId: 'stage-1' })).stagedRootfs).toBe(staged.rootfs);
+      expect(await c.prepareRootfs({ containerId: 'stage-1', rootfs: img })).toEqual(staged);
+      expect(await c.unregister({ containerId: 'stage-1' })).toEqual({ found: true, unstageError: '' });
+      expect(existsSync(join(staged.rootfs, 'etc', 'hostname'))).toBe(false);
+      expect((await stat(join(img, 'etc', 'hostname'))).uid).toBe(0);
+    } finally {
+      c.close();
+      d.kill('SIGTERM');
+      expect((await exited(d)).code).toBe(0);
+    }
   });
 
   test('bad flags: one line, exit 1', async () => {
