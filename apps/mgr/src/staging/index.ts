@@ -1,0 +1,308 @@
+// Rootfs staging for sysbox-mgr: an ID-mapped view of a container's rootfs under
+// <dataDir>/rootfs/<containerId>/merged, so the container's root (a host range) sees the
+// image's files as its own without any image file being chown'ed.
+//
+// Layout of <dataDir>/rootfs/<containerId>/ (every level mode 0711: the engine resolves
+// root.path from inside the container's user namespace):
+//   state.json   what was done (method, layers, any chown shift to undo)
+//   lower<N>     ID-mapped read-only mounts of the overlay's lower layers
+//   upper        ID-mapped mount of the dir holding upperdir and workdir
+//   merged       the staged rootfs (an overlay, or an ID-mapped bind for a plain dir)
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmdirSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import type { Kernel } from '@sysbox/native';
+import { AT_FDCWD, MNT_DETACH, MOVE_MOUNT_F_EMPTY_PATH, MS_BIND, MS_REC, isKernelError, nsenterOverlay } from '@sysbox/native';
+import { mountAt, mountsUnder, overlayLayers, readMountinfo, StagingError } from './mountinfo.js';
+import type { MountinfoEntry, OverlayLayers } from './mountinfo.js';
+import { shiftTree } from './shift.js';
+
+export { StagingError, parseMountinfo, overlayLayers, splitLowerdir, parseSuperOptions, mountsUnder } from './mountinfo.js';
+export type { MountinfoEntry, OverlayLayers } from './mountinfo.js';
+export { shiftTree } from './shift.js';
+
+export type StagingMethod = 'idmap-overlay' | 'idmap' | 'chown';
+export type StagingLog = (obj: object, msg: string) => void;
+
+export interface StageRootfsOptions {
+  containerId: string;
+  /** The rootfs the engine would use (Docker: /var/lib/docker/overlay2/<id>/merged, already mounted). */
+  rootfs: string;
+  idRange: { uid: number; gid: number; size: number };
+  /** Default /var/lib/sysbox. */
+  dataDir: string;
+  /** sysbox-nsenter binary; default the one built in @sysbox/native. */
+  nsenter?: string;
+  log?: StagingLog;
+}
+
+export interface StagedRootfs {
+  rootfs: string;
+  method: StagingMethod;
+}
+
+/** Recorded in state.json so unstage can undo exactly what stage did. */
+interface StagingState {
+  containerId: string;
+  rootfs: string;
+  method: StagingMethod;
+  /** Trees whose owners were shifted by +base (chown fallback), to shift back on unstage. */
+  shifted?: { path: string; uid: number; gid: number; size: number }[];
+  /** Our own overlay workdir beside the upper layer (removed on unstage). */
+  workdir?: string;
+}
+
+/**
+ * Our overlay gets its own workdir next to the upper layer: mounting an overlay empties its
+ * workdir's work/ subdir, which would break copy-up in the engine's (Docker's) own overlay mount
+ * if both used the same one.
+ */
+export const WORKDIR_NAME = 'work-sysbox';
+
+function ownWorkdir(upperdir: string, state: StagingState, dir: string): string {
+  const w = join(dirname(upperdir), WORKDIR_NAME);
+  state.workdir = w;
+  writeState(dir, state);
+  mkdirSync(w, { recursive: true, mode: 0o700 });
+  return w;
+}
+
+export const DEFAULT_DATA_DIR = '/var/lib/sysbox';
+
+const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+
+function stagingRoot(dataDir: string): string {
+  return join(dataDir, 'rootfs');
+}
+
+function containerDir(dataDir: string, containerId: string): string {
+  if (!ID_RE.test(containerId)) throw new StagingError(`bad container id ${JSON.stringify(containerId)}`);
+  return join(stagingRoot(dataDir), containerId);
+}
+
+/** mkdir -p, then make sure the dir is traversable (o+x) by the container's range. */
+function mkdirTraversable(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o711 });
+  const mode = statSync(dir).mode & 0o7777;
+  if ((mode & 0o011) !== 0o011) chmodSync(dir, mode | 0o011);
+}
+
+function writeState(dir: string, state: StagingState): void {
+  const tmp = join(dir, 'state.json.tmp');
+  writeFileSync(tmp, JSON.stringify(state, null, 2) + '\n', { mode: 0o600 });
+  renameSync(tmp, join(dir, 'state.json'));
+}
+
+function readState(dir: string): StagingState | undefined {
+  try {
+    return JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as StagingState;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Detaches every mount at or below dir (repeats for stacked mounts). Throws if any stays. */
+function unmountAll(kernel: Kernel, dir: string, log?: StagingLog): void {
+  for (let round = 0; round < 16; round++) {
+    const under = mountsUnder(readMountinfo(), dir);
+    if (under.length === 0) return;
+    for (const m of under) {
+      try {
+        kernel.umount(m, MNT_DETACH);
+      } catch (e) {
+        if (!isKernelError(e, 'EINVAL') && !isKernelError(e, 'ENOENT')) throw e;
+        log?.({ mount: m, err: String(e) }, 'staging: umount failed');
+      }
+    }
+  }
+  const left = mountsUnder(readMountinfo(), dir);
+  if (left.length > 0) throw new StagingError(`mounts remain under ${dir}: ${left.join(', ')}`);
+}
+
+/** Removes the (unmounted) staging dir: only empty dirs and state files, never recursively through a mount. */
+function removeDir(dir: string): void {
+  if (!existsSync(dir)) return;
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (name === 'state.json' || name === 'state.json.tmp') unlinkSync(p);
+    else rmdirSync(p);
+  }
+  rmdirSync(dir);
+}
+
+function newUserns(kernel: Kernel, r: StageRootfsOptions['idRange']): number {
+  return kernel.createUserns([{ containerId: 0, hostId: r.uid, size: r.size }], [{ containerId: 0, hostId: r.gid, size: r.size }]);
+}
+
+/** The ID-mapped overlay: lowers and upper+work ID-mapped, overlay created as the userns's root. */
+async function stageIdmapOverlay(
+  kernel: Kernel,
+  dir: string,
+  layers: OverlayLayers,
+  usernsFd: number,
+  opts: StageRootfsOptions,
+  state: StagingState,
+): Promise<void> {
+  const { upperdir } = layers;
+  const workdir = upperdir && layers.workdir ? ownWorkdir(upperdir, state, dir) : undefined;
+  const lowers = layers.lowerdirs.map((l, i) => {
+    const at = join(dir, `lower${i}`);
+    mkdirSync(at, { mode: 0o711 });
+    kernel.idmappedBind(realpathSync(l), at, { usernsFd, readonly: true });
+    return at;
+  });
+  let upper: string | undefined;
+  let work: string | undefined;
+  if (upperdir && workdir) {
+    const at = join(dir, 'upper');
+    mkdirSync(at, { mode: 0o711 });
+    kernel.idmappedBind(dirname(upperdir), at, { usernsFd });
+    upper = join(at, basename(upperdir));
+    work = join(at, basename(workdir));
+  }
+  const fd = await nsenterOverlay(kernel, {
+    usernsFd,
+    lowerdirs: lowers,
+    ...(upper && work ? { upperdir: upper, workdir: work } : {}),
+    options: ['index=off'],
+    ...(opts.nsenter ? { nsenter: opts.nsenter } : {}),
+  });
+  try {
+    kernel.moveMount(fd, '', AT_FDCWD, join(dir, 'merged'), MOVE_MOUNT_F_EMPTY_PATH);
+  } finally {
+    kernel.close(fd);
+  }
+}
+
+function escapeLayer(p: string): string {
+  return p.replace(/([\\:,])/g, '\\$1');
+}
+
+/** Fallback: overlay mounted by host root on ID-mapped lowers, upper shifted by +base (undone on unstage). */
+function stageChownOverlay(kernel: Kernel, dir: string, layers: OverlayLayers, usernsFd: number, opts: StageRootfsOptions, state: StagingState): void {
+  const lowers = layers.lowerdirs.map((l, i) => {
+    const at = join(dir, `lower${i}`);
+    if (!existsSync(at)) mkdirSync(at, { mode: 0o711 });
+    kernel.idmappedBind(realpathSync(l), at, { usernsFd, readonly: true });
+    return at;
+  });
+  let data = `lowerdir=${lowers.map(escapeLayer).join(':')}`;
+  if (layers.upperdir && layers.workdir) {
+    const r = opts.idRange;
+    const shift = { path: layers.upperdir, uid: r.uid, gid: r.gid, size: r.size };
+    state.shifted = [shift];
+    writeState(dir, state); // recorded before touching anything, so unstage can undo a partial shift
+    shiftTree(layers.upperdir, { fromUid: 0, toUid: r.uid, fromGid: 0, toGid: r.gid, size: r.size });
+    const workdir = ownWorkdir(layers.upperdir, state, dir);
+    data += `,upperdir=${escapeLayer(layers.upperdir)},workdir=${escapeLayer(workdir)},index=off`;
+  }
+  kernel.mount('overlay', join(dir, 'merged'), 'overlay', 0, data);
+}
+
+/**
+ * Stages an ID-mapped view of `rootfs` for a container whose root is host uid/gid idRange.uid/gid.
+ * Overlay rootfs (Docker): 'idmap-overlay', falling back to 'chown' (logged) if the kernel refuses.
+ * Plain directory: 'idmap' (an ID-mapped bind), falling back to 'chown'.
+ */
+export async function stageRootfs(kernel: Kernel, opts: StageRootfsOptions): Promise<StagedRootfs> {
+  const dataDir = opts.dataDir || DEFAULT_DATA_DIR;
+  const log = opts.log;
+  const dir = containerDir(dataDir, opts.containerId);
+  const rootfs = realpathSync(opts.rootfs);
+  if (!statSync(rootfs).isDirectory()) throw new StagingError(`rootfs ${rootfs} is not a directory`);
+  if (existsSync(dir)) {
+    log?.({ containerId: opts.containerId, dir }, 'staging: removing a stale staging dir');
+    await unstageRootfs(kernel, { containerId: opts.containerId, dataDir });
+  }
+  mkdirTraversable(dataDir);
+  mkdirTraversable(stagingRoot(dataDir));
+  mkdirSync(dir, { mode: 0o711 });
+  chmodSync(dir, 0o711);
+  const merged = join(dir, 'merged');
+  mkdirSync(merged, { mode: 0o711 });
+  const state: StagingState = { containerId: opts.containerId, rootfs, method: 'idmap-overlay' };
+  writeState(dir, state);
+
+  const usernsFd = newUserns(kernel, opts.idRange);
+  try {
+    const entry: MountinfoEntry | undefined = mountAt(readMountinfo(), rootfs);
+    if (entry?.fstype === 'overlay') {
+      const layers = overlayLayers(entry);
+      try {
+        await stageIdmapOverlay(kernel, dir, layers, usernsFd, opts, state);
+        log?.({ containerId: opts.containerId, rootfs, staged: merged, layers: layers.lowerdirs.length }, 'staging: idmap-overlay');
+        return { rootfs: merged, method: 'idmap-overlay' };
+      } catch (e) {
+        log?.({ containerId: opts.containerId, rootfs, err: String(e) }, 'staging: ID-mapped overlay refused; falling back to chown of the upper layer');
+        unmountAll(kernel, dir, log);
+      }
+      state.method = 'chown';
+      writeState(dir, state);
+      stageChownOverlay(kernel, dir, layers, usernsFd, opts, state);
+      log?.({ containerId: opts.containerId, rootfs, staged: merged, shifted: layers.upperdir }, 'staging: chown (upper layer shifted)');
+      return { rootfs: merged, method: 'chown' };
+    }
+
+    state.method = 'idmap';
+    writeState(dir, state);
+    try {
+      kernel.idmappedBind(rootfs, merged, { usernsFd, recursive: true });
+      log?.({ containerId: opts.containerId, rootfs, staged: merged }, 'staging: idmap');
+      return { rootfs: merged, method: 'idmap' };
+    } catch (e) {
+      log?.({ containerId: opts.containerId, rootfs, err: String(e) }, 'staging: ID-mapped bind refused; falling back to chown of the rootfs');
+      unmountAll(kernel, dir, log);
+    }
+    const r = opts.idRange;
+    state.method = 'chown';
+    state.shifted = [{ path: rootfs, uid: r.uid, gid: r.gid, size: r.size }];
+    writeState(dir, state);
+    shiftTree(rootfs, { fromUid: 0, toUid: r.uid, fromGid: 0, toGid: r.gid, size: r.size });
+    kernel.mount(rootfs, merged, null, MS_BIND | MS_REC);
+    log?.({ containerId: opts.containerId, rootfs, staged: merged }, 'staging: chown (rootfs shifted)');
+    return { rootfs: merged, method: 'chown' };
+  } catch (e) {
+    try {
+      await unstageRootfs(kernel, { containerId: opts.containerId, dataDir });
+    } catch (e2) {
+      log?.({ containerId: opts.containerId, err: String(e2) }, 'staging: cleanup after a failed stage failed');
+    }
+    throw e;
+  } finally {
+    kernel.close(usernsFd);
+  }
+}
+
+/** Undoes stageRootfs: detaches every mount, shifts back any chown'ed tree, removes the dir. Idempotent. */
+export async function unstageRootfs(kernel: Kernel, opts: { containerId: string; dataDir: string; log?: StagingLog }): Promise<void> {
+  const dir = containerDir(opts.dataDir || DEFAULT_DATA_DIR, opts.containerId);
+  unmountAll(kernel, dir, opts.log);
+  if (!existsSync(dir)) return;
+  const state = readState(dir);
+  for (const s of state?.shifted ?? []) {
+    if (!existsSync(s.path)) continue;
+    shiftTree(s.path, { fromUid: s.uid, toUid: 0, fromGid: s.gid, toGid: 0, size: s.size });
+    opts.log?.({ containerId: opts.containerId, path: s.path }, 'staging: owners shifted back');
+  }
+  // Our overlay workdir holds only the overlay's scratch dirs; no mount is left under it (checked above).
+  if (state?.workdir && basename(state.workdir) === WORKDIR_NAME) rmSync(state.workdir, { recursive: true, force: true });
+  removeDir(dir);
+}
+
+/** Unstages every staged container not in `keep` (at mgr start). Returns the ids it removed. */
+export async function gcStaging(kernel: Kernel, opts: { dataDir: string; keep: Set<string>; log?: StagingLog }): Promise<string[]> {
+  const root = stagingRoot(opts.dataDir || DEFAULT_DATA_DIR);
+  if (!existsSync(root)) return [];
+  const removed: string[] = [];
+  const ids = new Set(readdirSync(root).filter((n) => ID_RE.test(n)));
+  // Mounts whose dir was already removed.
+  for (const m of mountsUnder(readMountinfo(), root)) {
+    const id = m.slice(root.length + 1).split('/')[0];
+    if (id && ID_RE.test(id)) ids.add(id);
+  }
+  for (const id of ids) {
+    if (opts.keep.has(id)) continue;
+    await unstageRootfs(kernel, { containerId: id, dataDir: opts.dataDir, ...(opts.log ? { log: opts.log } : {}) });
+    removed.push(id);
+  }
+  return removed;
+}
