@@ -53,7 +53,7 @@ export function convertProcess(process: Process, ctx: ConvertContext, report: Re
   const uid = process.user?.uid ?? 0;
   const { capabilities, dropped } = convertCapabilities(process.capabilities, uid, ctx.hostCapabilities);
   report(
-    `capabilities (uid ${uid}): ${uid === 0 ? 'effective and ' : ''}bounding = ${capabilities.bounding!.length} host capabilities` +
+    `uid ${uid}: ${uid === 0 ? 'effective and ' : ''}bounding = ${capabilities.bounding!.length} host capabilities` +
       (dropped.length > 0 ? `, dropped by the user: ${dropped.join(' ')}` : ''),
   );
   return { ...process, capabilities };

@@ -8,6 +8,7 @@ import { idmapModifier } from './idmap.js';
 import { pathsModifier } from './paths.js';
 import { rootfsModifier } from './rootfs.js';
 import { seccompModifier } from './seccomp.js';
+import { sysctlModifier } from './sysctl.js';
 
 export * from './capabilities.js';
 export * from './cgroupns.js';
@@ -17,11 +18,13 @@ export * from './idmap.js';
 export * from './paths.js';
 export * from './rootfs.js';
 export * from './seccomp.js';
+export * from './sysctl.js';
 
 /** The conversion, in order. Each entry is one concern; the composition lives only here. */
 export const MODIFIERS: ReadonlyArray<readonly [name: string, modifier: Modifier]> = Object.freeze([
   ['idmap', idmapModifier],
   ['cgroupns', cgroupnsModifier],
+  ['sysctl', sysctlModifier],
   ['rootfs', rootfsModifier],
   ['capabilities', capabilitiesModifier],
   ['devices', devicesModifier],

@@ -57,7 +57,7 @@ export function seccompModifier(spec: Spec, ctx: ConvertContext, report: Report 
     profile = clone(linux.seccomp);
   } else {
     profile = { defaultAction: 'SCMP_ACT_ALLOW', architectures: [...(ctx.seccompArchitectures ?? DEFAULT_SECCOMP_ARCHITECTURES)], syscalls: [] };
-    report('no seccomp profile: built a default-allow profile');
+    report('no profile: built a default-allow profile');
   }
   const permissive = PERMISSIVE.has(profile.defaultAction);
   const needed = new Set(SYSCONT_SYSCALLS);
@@ -68,18 +68,18 @@ export function seccompModifier(spec: Spec, ctx: ConvertContext, report: Report 
   const allow = SYSCONT_SYSCALLS.filter((n) => !notify.has(n));
   if (!permissive && allow.length > 0) {
     rules.push({ names: allow, action: 'SCMP_ACT_ALLOW' });
-    report(`seccomp: allowed ${allow.join(' ')}`);
+    report(`allowed ${allow.join(' ')}`);
   }
   const deny = [...denied].filter((n) => !notify.has(n));
   if (permissive && deny.length > 0) {
     rules.push({ names: deny, action: 'SCMP_ACT_ERRNO', errnoRet: EPERM });
-    report(`seccomp: refused ${deny.join(' ')}`);
+    report(`refused ${deny.join(' ')}`);
   }
   if (ctx.seccompNotify && notify.size > 0) {
     rules.push({ names: [...notify], action: 'SCMP_ACT_NOTIFY' });
     profile.listenerPath = ctx.seccompNotify.listenerPath;
     if (ctx.seccompNotify.listenerMetadata !== undefined) profile.listenerMetadata = ctx.seccompNotify.listenerMetadata;
-    report(`seccomp: notify ${[...notify].join(' ')} via ${ctx.seccompNotify.listenerPath}`);
+    report(`notify ${[...notify].join(' ')} via ${ctx.seccompNotify.listenerPath}`);
   }
   rules = rules.filter((r) => r.names.length > 0);
   profile.syscalls = rules;
