@@ -144,20 +144,25 @@ async function importTar(tarPath: string, image: string, changes: string[]): Pro
   await dockerOk(args, { timeoutMs: 600_000 });
 }
 
-/** sysbox-test/busybox from /bin/busybox (busybox-static): applet symlinks, /etc/passwd, /etc/group. */
+/** A busybox rootfs in `root` from /bin/busybox (busybox-static): applet symlinks, /etc/passwd, /etc/group. */
+export function makeBusyboxRootfs(root: string): void {
+  for (const d of ['bin', 'etc', 'root', 'tmp', 'var/www', 'home', 'proc', 'sys', 'dev']) mkdirSync(join(root, d), { recursive: true });
+  chmodSync(join(root, 'tmp'), 0o1777);
+  copyFileSync('/bin/busybox', join(root, 'bin', 'busybox'));
+  chmodSync(join(root, 'bin', 'busybox'), 0o755);
+  const applets = execFileSync('/bin/busybox', ['--list'], { encoding: 'utf8' }).split('\n').map((s) => s.trim()).filter(Boolean);
+  for (const a of applets) if (a !== 'busybox') symlinkSync('busybox', join(root, 'bin', a));
+  writeFileSync(join(root, 'etc', 'passwd'), 'root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/home:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n');
+  writeFileSync(join(root, 'etc', 'group'), 'root:x:0:\nuser:x:1000:\nnogroup:x:65534:\n');
+  writeFileSync(join(root, 'var', 'www', 'index.html'), 'hello from busybox httpd\n');
+}
+
+/** sysbox-test/busybox: makeBusyboxRootfs → tar → docker import. */
 export async function buildBusybox(image: string = IMAGES.busybox): Promise<void> {
   const dir = mkdtempSync('/var/tmp/sysbox-e2e-busybox-');
   try {
     const root = join(dir, 'root');
-    for (const d of ['bin', 'etc', 'root', 'tmp', 'var/www', 'home']) mkdirSync(join(root, d), { recursive: true });
-    chmodSync(join(root, 'tmp'), 0o1777);
-    copyFileSync('/bin/busybox', join(root, 'bin', 'busybox'));
-    chmodSync(join(root, 'bin', 'busybox'), 0o755);
-    const applets = execFileSync('/bin/busybox', ['--list'], { encoding: 'utf8' }).split('\n').map((s) => s.trim()).filter(Boolean);
-    for (const a of applets) if (a !== 'busybox') symlinkSync('busybox', join(root, 'bin', a));
-    writeFileSync(join(root, 'etc', 'passwd'), 'root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/home:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n');
-    writeFileSync(join(root, 'etc', 'group'), 'root:x:0:\nuser:x:1000:\nnogroup:x:65534:\n');
-    writeFileSync(join(root, 'var', 'www', 'index.html'), 'hello from busybox httpd\n');
+    makeBusyboxRootfs(root);
     const tar = join(dir, 'busybox.tar');
     execFileSync('tar', ['-C', root, '--numeric-owner', '--owner=0', '--group=0', '-cf', tar, '.']);
     await importTar(tar, image, ['ENV PATH=/bin:/sbin:/usr/bin:/usr/sbin', 'CMD ["sh"]']);
