@@ -20,7 +20,7 @@ if (!existsSync(plugin)) {
 const protos = readdirSync(protoDir).filter((f) => f.endsWith('.proto')).sort();
 mkdirSync(outDir, { recursive: true });
 const opts = [
-  'outputServices=grpc-js',
+  'outputServices=generic-definitions',
   'esModuleInterop=true',
   'importSuffix=.js',
   'env=node',

@@ -1,10 +1,5 @@
-// sysbox-fs method table (loaded lazily: the generated code imports @grpc/grpc-js).
-import * as f from './gen/fs.js';
-import type { MethodTable } from './rpc.js';
+// sysbox-fs method table, derived from the generated service definition (message codecs only, no gRPC import).
+import { FsDefinition } from './gen/fs.js';
+import { tableOf } from './table.js';
 
-const S = f.FsService;
-export const fsMethods: MethodTable = {
-  register: { path: S.register.path, req: f.RegisterRequest, res: f.RegisterResponse },
-  unregister: { path: S.unregister.path, req: f.UnregisterRequest, res: f.UnregisterResponse },
-  status: { path: S.status.path, req: f.StatusRequest, res: f.StatusResponse },
-};
+export const fsMethods = tableOf(FsDefinition);

@@ -6,18 +6,6 @@
 
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
-import {
-  type CallOptions,
-  type ChannelCredentials,
-  Client,
-  type ClientOptions,
-  type ClientUnaryCall,
-  type handleUnaryCall,
-  makeGenericClientConstructor,
-  type Metadata,
-  type ServiceError,
-  type UntypedServiceImplementation,
-} from "@grpc/grpc-js";
 
 export const protobufPackage = "sysbox.fs.v1";
 
@@ -689,102 +677,39 @@ export const StatusResponse: MessageFns<StatusResponse> = {
   },
 };
 
-export type FsService = typeof FsService;
-export const FsService = {
-  /** Mounts the container's FUSE tree and starts its emulation state. Idempotent for a known container id. */
-  register: {
-    path: "/sysbox.fs.v1.Fs/Register" as const,
-    requestStream: false as const,
-    responseStream: false as const,
-    requestSerialize: (value: RegisterRequest): Buffer => Buffer.from(RegisterRequest.encode(value).finish()),
-    requestDeserialize: (value: Buffer): RegisterRequest => RegisterRequest.decode(value),
-    responseSerialize: (value: RegisterResponse): Buffer => Buffer.from(RegisterResponse.encode(value).finish()),
-    responseDeserialize: (value: Buffer): RegisterResponse => RegisterResponse.decode(value),
-  },
-  /** Unmounts the tree and drops the container's state. Idempotent: unknown ids answer found=false. */
-  unregister: {
-    path: "/sysbox.fs.v1.Fs/Unregister" as const,
-    requestStream: false as const,
-    responseStream: false as const,
-    requestSerialize: (value: UnregisterRequest): Buffer => Buffer.from(UnregisterRequest.encode(value).finish()),
-    requestDeserialize: (value: Buffer): UnregisterRequest => UnregisterRequest.decode(value),
-    responseSerialize: (value: UnregisterResponse): Buffer => Buffer.from(UnregisterResponse.encode(value).finish()),
-    responseDeserialize: (value: Buffer): UnregisterResponse => UnregisterResponse.decode(value),
-  },
-  status: {
-    path: "/sysbox.fs.v1.Fs/Status" as const,
-    requestStream: false as const,
-    responseStream: false as const,
-    requestSerialize: (value: StatusRequest): Buffer => Buffer.from(StatusRequest.encode(value).finish()),
-    requestDeserialize: (value: Buffer): StatusRequest => StatusRequest.decode(value),
-    responseSerialize: (value: StatusResponse): Buffer => Buffer.from(StatusResponse.encode(value).finish()),
-    responseDeserialize: (value: Buffer): StatusResponse => StatusResponse.decode(value),
+export type FsDefinition = typeof FsDefinition;
+export const FsDefinition = {
+  name: "Fs",
+  fullName: "sysbox.fs.v1.Fs",
+  methods: {
+    /** Mounts the container's FUSE tree and starts its emulation state. Idempotent for a known container id. */
+    register: {
+      name: "Register",
+      requestType: RegisterRequest as typeof RegisterRequest,
+      requestStream: false,
+      responseType: RegisterResponse as typeof RegisterResponse,
+      responseStream: false,
+      options: {},
+    },
+    /** Unmounts the tree and drops the container's state. Idempotent: unknown ids answer found=false. */
+    unregister: {
+      name: "Unregister",
+      requestType: UnregisterRequest as typeof UnregisterRequest,
+      requestStream: false,
+      responseType: UnregisterResponse as typeof UnregisterResponse,
+      responseStream: false,
+      options: {},
+    },
+    status: {
+      name: "Status",
+      requestType: StatusRequest as typeof StatusRequest,
+      requestStream: false,
+      responseType: StatusResponse as typeof StatusResponse,
+      responseStream: false,
+      options: {},
+    },
   },
 } as const;
-
-export interface FsServer extends UntypedServiceImplementation {
-  /** Mounts the container's FUSE tree and starts its emulation state. Idempotent for a known container id. */
-  register: handleUnaryCall<RegisterRequest, RegisterResponse>;
-  /** Unmounts the tree and drops the container's state. Idempotent: unknown ids answer found=false. */
-  unregister: handleUnaryCall<UnregisterRequest, UnregisterResponse>;
-  status: handleUnaryCall<StatusRequest, StatusResponse>;
-}
-
-export interface FsClient extends Client {
-  /** Mounts the container's FUSE tree and starts its emulation state. Idempotent for a known container id. */
-  register(
-    request: RegisterRequest,
-    callback: (error: ServiceError | null, response: RegisterResponse) => void,
-  ): ClientUnaryCall;
-  register(
-    request: RegisterRequest,
-    metadata: Metadata,
-    callback: (error: ServiceError | null, response: RegisterResponse) => void,
-  ): ClientUnaryCall;
-  register(
-    request: RegisterRequest,
-    metadata: Metadata,
-    options: Partial<CallOptions>,
-    callback: (error: ServiceError | null, response: RegisterResponse) => void,
-  ): ClientUnaryCall;
-  /** Unmounts the tree and drops the container's state. Idempotent: unknown ids answer found=false. */
-  unregister(
-    request: UnregisterRequest,
-    callback: (error: ServiceError | null, response: UnregisterResponse) => void,
-  ): ClientUnaryCall;
-  unregister(
-    request: UnregisterRequest,
-    metadata: Metadata,
-    callback: (error: ServiceError | null, response: UnregisterResponse) => void,
-  ): ClientUnaryCall;
-  unregister(
-    request: UnregisterRequest,
-    metadata: Metadata,
-    options: Partial<CallOptions>,
-    callback: (error: ServiceError | null, response: UnregisterResponse) => void,
-  ): ClientUnaryCall;
-  status(
-    request: StatusRequest,
-    callback: (error: ServiceError | null, response: StatusResponse) => void,
-  ): ClientUnaryCall;
-  status(
-    request: StatusRequest,
-    metadata: Metadata,
-    callback: (error: ServiceError | null, response: StatusResponse) => void,
-  ): ClientUnaryCall;
-  status(
-    request: StatusRequest,
-    metadata: Metadata,
-    options: Partial<CallOptions>,
-    callback: (error: ServiceError | null, response: StatusResponse) => void,
-  ): ClientUnaryCall;
-}
-
-export const FsClient = makeGenericClientConstructor(FsService, "sysbox.fs.v1.Fs") as unknown as {
-  new (address: string, credentials: ChannelCredentials, options?: Partial<ClientOptions>): FsClient;
-  service: typeof FsService;
-  serviceName: string;
-};
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
 

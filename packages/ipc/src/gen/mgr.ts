@@ -6,18 +6,6 @@
 
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
-import {
-  type CallOptions,
-  type ChannelCredentials,
-  Client,
-  type ClientOptions,
-  type ClientUnaryCall,
-  type handleUnaryCall,
-  makeGenericClientConstructor,
-  type Metadata,
-  type ServiceError,
-  type UntypedServiceImplementation,
-} from "@grpc/grpc-js";
 
 export const protobufPackage = "sysbox.mgr.v1";
 
@@ -1007,175 +995,64 @@ export const StatusResponse: MessageFns<StatusResponse> = {
   },
 };
 
-export type MgrService = typeof MgrService;
-export const MgrService = {
-  /** Allocates the container's exclusive ID range. Idempotent for a known container id. */
-  register: {
-    path: "/sysbox.mgr.v1.Mgr/Register" as const,
-    requestStream: false as const,
-    responseStream: false as const,
-    requestSerialize: (value: RegisterRequest): Buffer => Buffer.from(RegisterRequest.encode(value).finish()),
-    requestDeserialize: (value: Buffer): RegisterRequest => RegisterRequest.decode(value),
-    responseSerialize: (value: RegisterResponse): Buffer => Buffer.from(RegisterResponse.encode(value).finish()),
-    responseDeserialize: (value: Buffer): RegisterResponse => RegisterResponse.decode(value),
-  },
-  /** Stages an ID-mapped view of the rootfs that the container's range can reach. */
-  prepareRootfs: {
-    path: "/sysbox.mgr.v1.Mgr/PrepareRootfs" as const,
-    requestStream: false as const,
-    responseStream: false as const,
-    requestSerialize: (value: PrepareRootfsRequest): Buffer => Buffer.from(PrepareRootfsRequest.encode(value).finish()),
-    requestDeserialize: (value: Buffer): PrepareRootfsRequest => PrepareRootfsRequest.decode(value),
-    responseSerialize: (value: PrepareRootfsResponse): Buffer =>
-      Buffer.from(PrepareRootfsResponse.encode(value).finish()),
-    responseDeserialize: (value: Buffer): PrepareRootfsResponse => PrepareRootfsResponse.decode(value),
-  },
-  /** Unstages everything and releases the range. Idempotent: unknown ids answer found=false. */
-  unregister: {
-    path: "/sysbox.mgr.v1.Mgr/Unregister" as const,
-    requestStream: false as const,
-    responseStream: false as const,
-    requestSerialize: (value: UnregisterRequest): Buffer => Buffer.from(UnregisterRequest.encode(value).finish()),
-    requestDeserialize: (value: Buffer): UnregisterRequest => UnregisterRequest.decode(value),
-    responseSerialize: (value: UnregisterResponse): Buffer => Buffer.from(UnregisterResponse.encode(value).finish()),
-    responseDeserialize: (value: Buffer): UnregisterResponse => UnregisterResponse.decode(value),
-  },
-  get: {
-    path: "/sysbox.mgr.v1.Mgr/Get" as const,
-    requestStream: false as const,
-    responseStream: false as const,
-    requestSerialize: (value: GetRequest): Buffer => Buffer.from(GetRequest.encode(value).finish()),
-    requestDeserialize: (value: Buffer): GetRequest => GetRequest.decode(value),
-    responseSerialize: (value: ContainerInfo): Buffer => Buffer.from(ContainerInfo.encode(value).finish()),
-    responseDeserialize: (value: Buffer): ContainerInfo => ContainerInfo.decode(value),
-  },
-  list: {
-    path: "/sysbox.mgr.v1.Mgr/List" as const,
-    requestStream: false as const,
-    responseStream: false as const,
-    requestSerialize: (value: ListRequest): Buffer => Buffer.from(ListRequest.encode(value).finish()),
-    requestDeserialize: (value: Buffer): ListRequest => ListRequest.decode(value),
-    responseSerialize: (value: ListResponse): Buffer => Buffer.from(ListResponse.encode(value).finish()),
-    responseDeserialize: (value: Buffer): ListResponse => ListResponse.decode(value),
-  },
-  status: {
-    path: "/sysbox.mgr.v1.Mgr/Status" as const,
-    requestStream: false as const,
-    responseStream: false as const,
-    requestSerialize: (value: StatusRequest): Buffer => Buffer.from(StatusRequest.encode(value).finish()),
-    requestDeserialize: (value: Buffer): StatusRequest => StatusRequest.decode(value),
-    responseSerialize: (value: StatusResponse): Buffer => Buffer.from(StatusResponse.encode(value).finish()),
-    responseDeserialize: (value: Buffer): StatusResponse => StatusResponse.decode(value),
+export type MgrDefinition = typeof MgrDefinition;
+export const MgrDefinition = {
+  name: "Mgr",
+  fullName: "sysbox.mgr.v1.Mgr",
+  methods: {
+    /** Allocates the container's exclusive ID range. Idempotent for a known container id. */
+    register: {
+      name: "Register",
+      requestType: RegisterRequest as typeof RegisterRequest,
+      requestStream: false,
+      responseType: RegisterResponse as typeof RegisterResponse,
+      responseStream: false,
+      options: {},
+    },
+    /** Stages an ID-mapped view of the rootfs that the container's range can reach. */
+    prepareRootfs: {
+      name: "PrepareRootfs",
+      requestType: PrepareRootfsRequest as typeof PrepareRootfsRequest,
+      requestStream: false,
+      responseType: PrepareRootfsResponse as typeof PrepareRootfsResponse,
+      responseStream: false,
+      options: {},
+    },
+    /** Unstages everything and releases the range. Idempotent: unknown ids answer found=false. */
+    unregister: {
+      name: "Unregister",
+      requestType: UnregisterRequest as typeof UnregisterRequest,
+      requestStream: false,
+      responseType: UnregisterResponse as typeof UnregisterResponse,
+      responseStream: false,
+      options: {},
+    },
+    get: {
+      name: "Get",
+      requestType: GetRequest as typeof GetRequest,
+      requestStream: false,
+      responseType: ContainerInfo as typeof ContainerInfo,
+      responseStream: false,
+      options: {},
+    },
+    list: {
+      name: "List",
+      requestType: ListRequest as typeof ListRequest,
+      requestStream: false,
+      responseType: ListResponse as typeof ListResponse,
+      responseStream: false,
+      options: {},
+    },
+    status: {
+      name: "Status",
+      requestType: StatusRequest as typeof StatusRequest,
+      requestStream: false,
+      responseType: StatusResponse as typeof StatusResponse,
+      responseStream: false,
+      options: {},
+    },
   },
 } as const;
-
-export interface MgrServer extends UntypedServiceImplementation {
-  /** Allocates the container's exclusive ID range. Idempotent for a known container id. */
-  register: handleUnaryCall<RegisterRequest, RegisterResponse>;
-  /** Stages an ID-mapped view of the rootfs that the container's range can reach. */
-  prepareRootfs: handleUnaryCall<PrepareRootfsRequest, PrepareRootfsResponse>;
-  /** Unstages everything and releases the range. Idempotent: unknown ids answer found=false. */
-  unregister: handleUnaryCall<UnregisterRequest, UnregisterResponse>;
-  get: handleUnaryCall<GetRequest, ContainerInfo>;
-  list: handleUnaryCall<ListRequest, ListResponse>;
-  status: handleUnaryCall<StatusRequest, StatusResponse>;
-}
-
-export interface MgrClient extends Client {
-  /** Allocates the container's exclusive ID range. Idempotent for a known container id. */
-  register(
-    request: RegisterRequest,
-    callback: (error: ServiceError | null, response: RegisterResponse) => void,
-  ): ClientUnaryCall;
-  register(
-    request: RegisterRequest,
-    metadata: Metadata,
-    callback: (error: ServiceError | null, response: RegisterResponse) => void,
-  ): ClientUnaryCall;
-  register(
-    request: RegisterRequest,
-    metadata: Metadata,
-    options: Partial<CallOptions>,
-    callback: (error: ServiceError | null, response: RegisterResponse) => void,
-  ): ClientUnaryCall;
-  /** Stages an ID-mapped view of the rootfs that the container's range can reach. */
-  prepareRootfs(
-    request: PrepareRootfsRequest,
-    callback: (error: ServiceError | null, response: PrepareRootfsResponse) => void,
-  ): ClientUnaryCall;
-  prepareRootfs(
-    request: PrepareRootfsRequest,
-    metadata: Metadata,
-    callback: (error: ServiceError | null, response: PrepareRootfsResponse) => void,
-  ): ClientUnaryCall;
-  prepareRootfs(
-    request: PrepareRootfsRequest,
-    metadata: Metadata,
-    options: Partial<CallOptions>,
-    callback: (error: ServiceError | null, response: PrepareRootfsResponse) => void,
-  ): ClientUnaryCall;
-  /** Unstages everything and releases the range. Idempotent: unknown ids answer found=false. */
-  unregister(
-    request: UnregisterRequest,
-    callback: (error: ServiceError | null, response: UnregisterResponse) => void,
-  ): ClientUnaryCall;
-  unregister(
-    request: UnregisterRequest,
-    metadata: Metadata,
-    callback: (error: ServiceError | null, response: UnregisterResponse) => void,
-  ): ClientUnaryCall;
-  unregister(
-    request: UnregisterRequest,
-    metadata: Metadata,
-    options: Partial<CallOptions>,
-    callback: (error: ServiceError | null, response: UnregisterResponse) => void,
-  ): ClientUnaryCall;
-  get(request: GetRequest, callback: (error: ServiceError | null, response: ContainerInfo) => void): ClientUnaryCall;
-  get(
-    request: GetRequest,
-    metadata: Metadata,
-    callback: (error: ServiceError | null, response: ContainerInfo) => void,
-  ): ClientUnaryCall;
-  get(
-    request: GetRequest,
-    metadata: Metadata,
-    options: Partial<CallOptions>,
-    callback: (error: ServiceError | null, response: ContainerInfo) => void,
-  ): ClientUnaryCall;
-  list(request: ListRequest, callback: (error: ServiceError | null, response: ListResponse) => void): ClientUnaryCall;
-  list(
-    request: ListRequest,
-    metadata: Metadata,
-    callback: (error: ServiceError | null, response: ListResponse) => void,
-  ): ClientUnaryCall;
-  list(
-    request: ListRequest,
-    metadata: Metadata,
-    options: Partial<CallOptions>,
-    callback: (error: ServiceError | null, response: ListResponse) => void,
-  ): ClientUnaryCall;
-  status(
-    request: StatusRequest,
-    callback: (error: ServiceError | null, response: StatusResponse) => void,
-  ): ClientUnaryCall;
-  status(
-    request: StatusRequest,
-    metadata: Metadata,
-    callback: (error: ServiceError | null, response: StatusResponse) => void,
-  ): ClientUnaryCall;
-  status(
-    request: StatusRequest,
-    metadata: Metadata,
-    options: Partial<CallOptions>,
-    callback: (error: ServiceError | null, response: StatusResponse) => void,
-  ): ClientUnaryCall;
-}
-
-export const MgrClient = makeGenericClientConstructor(MgrService, "sysbox.mgr.v1.Mgr") as unknown as {
-  new (address: string, credentials: ChannelCredentials, options?: Partial<ClientOptions>): MgrClient;
-  service: typeof MgrService;
-  serviceName: string;
-};
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
 
