@@ -1,5 +1,5 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { mkdtempSync, mkdirSync, writeFileSync, statSync, chmodSync, symlinkSync, readFileSync, existsSync, rmSync, appendFileSync } from 'node:fs';
+import { readdirSync, mkdtempSync, mkdirSync, writeFileSync, statSync, chmodSync, symlinkSync, readFileSync, existsSync, rmSync, appendFileSync } from 'node:fs';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
@@ -56,6 +56,16 @@ describe.runIf(isRoot)('rootfs staging (root, real kernel)', () => {
     writeFileSync(join(ovl, 'layerA/diff/etc/hosts'), 'A\n');
     writeFileSync(join(ovl, 'layerB/diff/etc/passwd'), 'root:x:0:0::/root:/bin/sh\n');
     execFileSync('chown', ['1000:1000', join(ovl, 'layerB/diff/home/user')]);
+    // An opaque dir in layerA over layerB's opq/ (made as Docker's applier would: trusted.overlay.opaque=y),
+    // produced by replacing the dir through a host-root overlay whose upper is layerA.
+    mkdirSync(join(ovl, 'layerB/diff/opq'));
+    writeFileSync(join(ovl, 'layerB/diff/opq/old'), 'old');
+    mkdirSync(join(base, 'mkopq/work'), { recursive: true });
+    mkdirSync(join(base, 'mkopq/m'));
+    execFileSync('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${ovl}/layerB/diff,upperdir=${ovl}/layerA/diff,workdir=${base}/mkopq/work`, `${base}/mkopq/m`]);
+    execFileSync('sh', ['-c', `rm -rf ${base}/mkopq/m/opq && mkdir ${base}/mkopq/m/opq && echo new > ${base}/mkopq/m/opq/new`]);
+    execFileSync('umount', [`${base}/mkopq/m`]);
+    rmSync(join(base, 'mkopq'), { recursive: true });
     symlinkSync('../layerA/diff', join(ovl, 'l/AAAA'));
     symlinkSync('../layerB/diff', join(ovl, 'l/BBBB'));
     // Relative lowerdirs, as dockerd does when the option string is long: mount from inside overlay2/.
@@ -85,6 +95,9 @@ describe.runIf(isRoot)('rootfs staging (root, real kernel)', () => {
     expect(owner(join(r.rootfs, 'etc/passwd'))).toEqual([BASE, BASE]);
     expect(owner(join(r.rootfs, 'home/user'))).toEqual([BASE + 1000, BASE + 1000]);
     expect(statSync(join(r.rootfs, 'bin/tool')).mode & 0o4000).toBe(0o4000);
+    // Opaque dirs of image layers (trusted.overlay.* xattrs) are honoured, as through Docker's mount.
+    expect(readdirSync(join(merged, 'opq'))).toEqual(['new']);
+    expect(readdirSync(join(r.rootfs, 'opq'))).toEqual(['new']);
     // Every level down to the staged rootfs is traversable by the range.
     let res = asUid(BASE, `cat ${r.rootfs}/etc/hosts && echo new > ${r.rootfs}/newfile && echo more >> ${r.rootfs}/etc/hosts && mkdir ${r.rootfs}/newdir`);
     expect(res.status, res.stderr).toBe(0);
@@ -176,6 +189,7 @@ describe.runIf(isRoot)('rootfs staging (root, real kernel)', () => {
     expect(r.method).toBe('chown');
     expect(logs.some((m) => /falling back to chown of the upper layer/.test(m))).toBe(true);
     expect(owner(join(r.rootfs, 'etc/passwd'))).toEqual([BASE, BASE]);
+    expect(readdirSync(join(r.rootfs, 'opq'))).toEqual(['new']);
     expect(owner(join(ovl, 'cont/diff/newfile'))).toEqual([BASE, BASE]); // shifted while staged
     const res = asUid(BASE, `echo x > ${r.rootfs}/fromchown`);
     expect(res.status, res.stderr).toBe(0);

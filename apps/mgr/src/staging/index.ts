@@ -6,12 +6,25 @@
 // root.path from inside the container's user namespace):
 //   state.json   what was done (method, layers, any chown shift to undo)
 //   lower<N>     ID-mapped read-only mounts of the overlay's lower layers
+//   lower        (2+ layers) a read-only overlay of the lower<N>, mounted by host root
 //   upper        ID-mapped mount of the dir holding upperdir and workdir
 //   merged       the staged rootfs (an overlay, or an ID-mapped bind for a plain dir)
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmdirSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Kernel } from '@sysbox/native';
-import { AT_FDCWD, MNT_DETACH, MOVE_MOUNT_F_EMPTY_PATH, MS_BIND, MS_REC, isKernelError, nsenterOverlay } from '@sysbox/native';
+import {
+  AT_FDCWD,
+  FSCONFIG_CMD_CREATE,
+  FSCONFIG_SET_STRING,
+  MNT_DETACH,
+  MOUNT_ATTR_RDONLY,
+  MOVE_MOUNT_F_EMPTY_PATH,
+  MS_BIND,
+  MS_RDONLY,
+  MS_REC,
+  isKernelError,
+  nsenterOverlay,
+} from '@sysbox/native';
 import { mountAt, mountsUnder, overlayLayers, readMountinfo, StagingError } from './mountinfo.js';
 import type { MountinfoEntry, OverlayLayers } from './mountinfo.js';
 import { shiftTree } from './shift.js';
@@ -144,12 +157,21 @@ async function stageIdmapOverlay(
 ): Promise<void> {
   const { upperdir } = layers;
   const workdir = upperdir && layers.workdir ? ownWorkdir(upperdir, state, dir) : undefined;
-  const lowers = layers.lowerdirs.map((l, i) => {
+  let lowers = layers.lowerdirs.map((l, i) => {
     const at = join(dir, `lower${i}`);
     mkdirSync(at, { mode: 0o711 });
     kernel.idmappedBind(realpathSync(l), at, { usernsFd, readonly: true });
     return at;
   });
+  if (lowers.length > 1) {
+    // Image layers mark opaque dirs with trusted.overlay.* xattrs, which an overlay mounted in a user
+    // namespace (userxattr) ignores: merge the lowers first in a read-only overlay mounted by host
+    // root (it honours them), and give the container's overlay that one lower layer.
+    const at = join(dir, 'lower');
+    mkdirSync(at, { mode: 0o711 });
+    mountOverlayHost(kernel, at, { lowerdirs: lowers, readonly: true });
+    lowers = [at];
+  }
   let upper: string | undefined;
   let work: string | undefined;
   if (upperdir && workdir) {
@@ -177,6 +199,44 @@ function escapeLayer(p: string): string {
   return p.replace(/([\\:,])/g, '\\$1');
 }
 
+/**
+ * An overlay mounted by host root. Layers go one by one through fsconfig("lowerdir+") (kernel 6.8+),
+ * which has no page-size limit on the option string; older kernels get mount(2) with one string.
+ */
+function mountOverlayHost(
+  kernel: Kernel,
+  target: string,
+  o: { lowerdirs: string[]; upperdir?: string; workdir?: string; readonly?: boolean },
+): void {
+  let fs = -1;
+  try {
+    fs = kernel.fsopen('overlay', 0);
+    kernel.fsconfig(fs, FSCONFIG_SET_STRING, 'source', 'overlay');
+    for (const l of o.lowerdirs) kernel.fsconfig(fs, FSCONFIG_SET_STRING, 'lowerdir+', l);
+    if (o.upperdir && o.workdir) {
+      kernel.fsconfig(fs, FSCONFIG_SET_STRING, 'upperdir', o.upperdir);
+      kernel.fsconfig(fs, FSCONFIG_SET_STRING, 'workdir', o.workdir);
+      kernel.fsconfig(fs, FSCONFIG_SET_STRING, 'index', 'off');
+    }
+    kernel.fsconfig(fs, FSCONFIG_CMD_CREATE);
+    const m = kernel.fsmount(fs, 0, o.readonly ? MOUNT_ATTR_RDONLY : 0);
+    try {
+      kernel.moveMount(m, '', AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH);
+    } finally {
+      kernel.close(m);
+    }
+    return;
+  } catch (e) {
+    // EINVAL on 'lowerdir+' means an older kernel: use the classic option string.
+    if (!(isKernelError(e, 'EINVAL') && e.syscall === 'fsconfig' && e.path === 'lowerdir+')) throw e;
+  } finally {
+    if (fs >= 0) kernel.close(fs);
+  }
+  let data = `lowerdir=${o.lowerdirs.map(escapeLayer).join(':')}`;
+  if (o.upperdir && o.workdir) data += `,upperdir=${escapeLayer(o.upperdir)},workdir=${escapeLayer(o.workdir)},index=off`;
+  kernel.mount('overlay', target, 'overlay', o.readonly ? MS_RDONLY : 0, data);
+}
+
 /** Fallback: overlay mounted by host root on ID-mapped lowers, upper shifted by +base (undone on unstage). */
 function stageChownOverlay(kernel: Kernel, dir: string, layers: OverlayLayers, usernsFd: number, opts: StageRootfsOptions, state: StagingState): void {
   const lowers = layers.lowerdirs.map((l, i) => {
@@ -185,17 +245,19 @@ function stageChownOverlay(kernel: Kernel, dir: string, layers: OverlayLayers, u
     kernel.idmappedBind(realpathSync(l), at, { usernsFd, readonly: true });
     return at;
   });
-  let data = `lowerdir=${lowers.map(escapeLayer).join(':')}`;
+  let workdir: string | undefined;
   if (layers.upperdir && layers.workdir) {
     const r = opts.idRange;
     const shift = { path: layers.upperdir, uid: r.uid, gid: r.gid, size: r.size };
     state.shifted = [shift];
     writeState(dir, state); // recorded before touching anything, so unstage can undo a partial shift
     shiftTree(layers.upperdir, { fromUid: 0, toUid: r.uid, fromGid: 0, toGid: r.gid, size: r.size });
-    const workdir = ownWorkdir(layers.upperdir, state, dir);
-    data += `,upperdir=${escapeLayer(layers.upperdir)},workdir=${escapeLayer(workdir)},index=off`;
+    workdir = ownWorkdir(layers.upperdir, state, dir);
   }
-  kernel.mount('overlay', join(dir, 'merged'), 'overlay', 0, data);
+  mountOverlayHost(kernel, join(dir, 'merged'), {
+    lowerdirs: lowers,
+    ...(layers.upperdir && workdir ? { upperdir: layers.upperdir, workdir } : {}),
+  });
 }
 
 /**
