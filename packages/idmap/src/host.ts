@@ -4,7 +4,8 @@
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { link, open, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { IdmapError } from './errors.js';
@@ -66,6 +67,52 @@ export class FileStore implements Store {
   }
 }
 
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Runs fn holding `<path>.lock` the way shadow-utils (useradd, usermod) lock /etc/subuid: a file holding the pid,
+ * linked into place; a lock whose pid is dead is stale and removed. Throws IdmapError('IO') after timeoutMs.
+ */
+export async function withShadowLock<T>(path: string, fn: () => Promise<T>, timeoutMs = 5000): Promise<T> {
+  const lock = `${path}.lock`;
+  const mine = `${path}.${process.pid}.${randomBytes(4).toString("hex")}`;
+  await writeFile(mine, String(process.pid), { mode: 0o600 }).catch((err: unknown) => {
+    throw new IdmapError('IO', `cannot lock ${path}: ${errText(err)}`, { cause: err });
+  });
+  try {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        await link(mine, lock);
+        break;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new IdmapError('IO', `cannot lock ${path}: ${errText(err)}`, { cause: err });
+      }
+      const holder = Number.parseInt((await readFile(lock, 'utf8').catch(() => '')).replace(/\0/g, '').trim(), 10);
+      if (!Number.isSafeInteger(holder) || holder <= 0 || !pidAlive(holder)) {
+        await unlink(lock).catch(() => {});
+        continue;
+      }
+      if (Date.now() > deadline) throw new IdmapError('IO', `cannot lock ${path}: ${lock} is held by pid ${holder}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  } finally {
+    await unlink(mine).catch(() => {});
+  }
+  try {
+    return await fn();
+  } finally {
+    await unlink(lock).catch(() => {});
+  }
+}
+
 export interface HostOptions {
   /** user owning the subordinate ranges (default "sysbox") */
   user?: string;
@@ -73,7 +120,7 @@ export interface HostOptions {
   size?: number;
   subuidPath?: string;
   subgidPath?: string;
-  /** useradd binary (default "useradd" from PATH) */
+  /** useradd binary (default /usr/sbin/useradd, else "useradd" from PATH) */
   useradd?: string;
 }
 
@@ -90,7 +137,8 @@ export async function ensureSysboxUser(opts: HostOptions = {}): Promise<boolean>
   const user = opts.user ?? 'sysbox';
   if (await userExists(user)) return false;
   try {
-    await execFileP(opts.useradd ?? 'useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', user]);
+    const useradd = opts.useradd ?? (existsSync('/usr/sbin/useradd') ? '/usr/sbin/useradd' : 'useradd');
+    await execFileP(useradd, ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', user]);
   } catch (err) {
     const e = err as { stderr?: string };
     const why = (e.stderr ?? '').trim().split('\n')[0] || errText(err);
@@ -122,10 +170,15 @@ export async function ensureSubids(opts: HostOptions = {}): Promise<IdPool> {
     ['uid', opts.subuidPath ?? '/etc/subuid'],
     ['gid', opts.subgidPath ?? '/etc/subgid'],
   ] as const) {
-    const text = await readText(path);
-    const next = ensureSubidEntry(text, user, size, path);
-    if (next !== text) await writeFileAtomic(path, next, 0o644);
-    const e = findSubidEntry(next, user, undefined, path)!;
+    let e = findSubidEntry(await readText(path), user, undefined, path);
+    if (!e) {
+      e = await withShadowLock(path, async () => {
+        const text = await readText(path);
+        const next = ensureSubidEntry(text, user, size, path);
+        if (next !== text) await writeFileAtomic(path, next, 0o644);
+        return findSubidEntry(next, user, undefined, path)!;
+      });
+    }
     pool[k] = { start: e.start, count: e.count };
   }
   return pool as IdPool;

@@ -37,3 +37,27 @@ describe('host I/O (tmp files, no root)', () => {
     await expect(readSubidPool({ subuidPath, subgidPath, user: 'bob' })).rejects.toThrow(/has no entry for "bob"/);
   });
 });
+
+describe('withShadowLock', () => {
+  test('serialises holders, removes a stale lock, times out on a live one', async () => {
+    const { withShadowLock } = await import('../src/host.js');
+    const d = await mkdtemp(join(tmpdir(), 'idmap-lock-'));
+    const p = join(d, 'subuid');
+    const order: string[] = [];
+    await Promise.all(
+      ['a', 'b', 'c'].map((n) =>
+        withShadowLock(p, async () => {
+          order.push(`${n}+`);
+          await new Promise((r) => setTimeout(r, 20));
+          order.push(`${n}-`);
+        }),
+      ),
+    );
+    for (let i = 0; i < order.length; i += 2) expect(order[i]!.slice(0, 1)).toBe(order[i + 1]!.slice(0, 1));
+    expect(await readdir(d)).toEqual([]);
+    await writeFile(`${p}.lock`, '999999999'); // dead pid: stale
+    expect(await withShadowLock(p, async () => 7)).toBe(7);
+    await writeFile(`${p}.lock`, '1'); // init holds it
+    await expect(withShadowLock(p, async () => 0, 120)).rejects.toThrow(`cannot lock ${p}: ${p}.lock is held by pid 1`);
+  });
+});
