@@ -5,7 +5,7 @@ import { readFileSync, writeFileSync, mkdirSync, existsSync, statSync } from 'no
 import { isAbsolute, join, resolve } from 'node:path';
 import { get, type ParsedArgs } from '../cli.js';
 import type { Context } from '../context.js';
-import { boundingSetMask } from '../host.js';
+import { boundingSetMask, isHostNamespace } from '../host.js';
 import { log } from '../log.js';
 import { removeStateDir, writeRecord, type ContainerRecord } from '../state.js';
 
@@ -75,7 +75,8 @@ export async function prepare(ctx: Context, parsed: ParsedArgs, id: string): Pro
   } catch (e) {
     throw new CreateError(`rootfs ${rootfs}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such directory' : (e as Error).message}`);
   }
-  const ruled = spec.applySysboxRules(parsedSpec); // throws SysboxSpecError with the user-facing message
+  // Refusals first (SysboxSpecError carries the user-facing message), before anything is allocated.
+  spec.applySysboxRules(parsedSpec, { isHostNamespace });
 
   // Claim our state dir first: it is what marks the id as taken.
   mkdirSync(ctx.stateRoot, { recursive: true, mode: 0o700 });
@@ -106,7 +107,8 @@ export async function prepare(ctx: Context, parsed: ParsedArgs, id: string): Pro
     clog.debug({ staged }, 'rootfs staged');
 
     const hostCapabilities = spec.capsFromMask(boundingSetMask());
-    const converted = spec.convertSpec(ruled.spec, {
+    const converted = spec.convertSpec(parsedSpec, {
+      isHostNamespace,
       idRange: { uid: idRange.uid, gid: idRange.gid, size: idRange.size },
       hostCapabilities,
       rootfs: staged.rootfs,
@@ -114,7 +116,7 @@ export async function prepare(ctx: Context, parsed: ParsedArgs, id: string): Pro
     const privateBundle = join(stateDir, 'bundle');
     mkdirSync(privateBundle, { mode: 0o711 });
     writeFileSync(join(privateBundle, 'config.json'), JSON.stringify(converted.spec));
-    clog.debug({ changes: [...ruled.changes, ...converted.changes] }, 'spec converted');
+    clog.debug({ changes: converted.changes }, 'spec converted');
 
     const record: ContainerRecord = {
       containerId: id,
