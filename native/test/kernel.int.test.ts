@@ -15,6 +15,8 @@ import {
   nsenterMoveMount,
   nsenterOverlay,
   nsenterPath,
+  nsenterSysctlRead,
+  nsenterSysctlWrite,
 } from '../src/index.js';
 import { mountPoints, scratch } from './helpers.js';
 
@@ -25,13 +27,13 @@ const isRoot = process.getuid?.() === 0;
 
 describe.runIf(isRoot)('real kernel (root)', () => {
   let userns = -1;
-  const before = mountPoints().length;
+  const ours = () => mountPoints().filter((m) => m.startsWith('/tmp/sbx-'));
   beforeAll(() => {
     userns = k.createUserns(map, map);
   });
   afterAll(() => {
     k.close(userns);
-    expect(mountPoints().length).toBe(before);
+    expect(ours()).toEqual([]);
   });
 
   it('createUserns gives a namespace with the requested maps', () => {
@@ -249,6 +251,31 @@ describe.runIf(isRoot)('real kernel (root)', () => {
       expect(readFileSync(d('l1/a'), 'utf8')).toBe('a'); // copied up, lower untouched
     } finally {
       s.cleanup();
+    }
+  });
+
+  it('sysbox-nsenter sysctl reads and writes a knob as a process in its own namespaces sees it', async () => {
+    const host = readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8');
+    // A process whose root is host uid 100000 (our userns), with its own net/ipc/uts/mount namespaces.
+    const sleeper = spawn('nsenter', ['--user=/proc/self/fd/3', '-S', '0', '-G', '0', 'unshare', '--net', '--ipc', '--uts', '--mount', 'sleep', '60'], {
+      stdio: ['ignore', 'ignore', 'ignore', userns],
+    });
+    const panicPrint = readFileSync('/proc/sys/kernel/panic_print', 'utf8');
+    try {
+      await new Promise((r) => setTimeout(r, 200));
+      const pid = sleeper.pid!;
+      expect(readFileSync(`/proc/${pid}/comm`, 'utf8').trim()).toBe('sleep'); // unshare execs sleep in place
+      const v = (await nsenterSysctlRead({ pid, path: 'net/ipv4/ip_forward' })).trim();
+      const flipped = v === '1' ? '0' : '1';
+      await nsenterSysctlWrite({ pid, path: 'net/ipv4/ip_forward', value: flipped });
+      expect((await nsenterSysctlRead({ pid, path: '/proc/sys/net/ipv4/ip_forward' })).trim()).toBe(flipped);
+      expect(readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8')).toBe(host);
+      // A knob the namespace's root may not write.
+      await expect(nsenterSysctlWrite({ pid, path: 'kernel/panic_print', value: '1' })).rejects.toMatchObject({ code: 'EACCES' });
+      expect(readFileSync('/proc/sys/kernel/panic_print', 'utf8')).toBe(panicPrint);
+      await expect(nsenterSysctlRead({ pid, path: '../etc/passwd' })).rejects.toThrow(/bad sysctl path/);
+    } finally {
+      sleeper.kill('SIGKILL');
     }
   });
 });
