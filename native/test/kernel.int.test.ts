@@ -29,6 +29,8 @@ describe.runIf(isRoot)('real kernel (root)', () => {
   let userns = -1;
   const ours = () => mountPoints().filter((m) => m.startsWith('/tmp/sbx-'));
   beforeAll(() => {
+    // The C test helpers are not part of the build outputs (turbo may restore a cached build without them).
+    execFileSync('make', ['-s', '-C', join(__dirname, '..', 'csrc'), 'test-helpers']);
     userns = k.createUserns(map, map);
   });
   afterAll(() => {

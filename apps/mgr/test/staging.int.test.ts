@@ -55,6 +55,7 @@ describe.runIf(isRoot)('rootfs staging (root, real kernel)', () => {
     writeFileSync(join(ovl, 'layerA/diff/bin/tool'), '#!/bin/sh\n', { mode: 0o4755 });
     writeFileSync(join(ovl, 'layerA/diff/etc/hosts'), 'A\n');
     writeFileSync(join(ovl, 'layerB/diff/etc/passwd'), 'root:x:0:0::/root:/bin/sh\n');
+    writeFileSync(join(ovl, 'layerB/diff/etc/group'), 'root:x:0:\n');
     execFileSync('chown', ['1000:1000', join(ovl, 'layerB/diff/home/user')]);
     // An opaque dir in layerA over layerB's opq/ (made as Docker's applier would: trusted.overlay.opaque=y),
     // produced by replacing the dir through a host-root overlay whose upper is layerA.
@@ -107,6 +108,12 @@ describe.runIf(isRoot)('rootfs staging (root, real kernel)', () => {
     expect(owner(join(ovl, 'cont/diff/newdir'))).toEqual([0, 0]);
     expect(owner(join(ovl, 'cont/diff/etc/hosts'))).toEqual([0, 0]);
     expect(readFileSync(join(ovl, 'cont/diff/etc/hosts'), 'utf8')).toBe('A\nmore\n');
+    // Deleting an image file leaves a whiteout (0/0 char device) in the upper layer, which Docker's own mount honours.
+    res = asUid(BASE, `rm ${r.rootfs}/etc/group`);
+    expect(res.status, res.stderr).toBe(0);
+    const wh = statSync(join(ovl, 'cont/diff/etc/group'));
+    expect([wh.isCharacterDevice(), wh.rdev]).toEqual([true, 0]);
+    expect(existsSync(join(ovl, 'layerB/diff/etc/group'))).toBe(true);
     // A process in the container's user namespace sees 0 owners.
     res = spawnSync('unshare', ['--user', `--map-users=${BASE},0,65536`, `--map-groups=${BASE},0,65536`, '--', 'stat', '-c', '%u:%g', `${r.rootfs}/etc/passwd`], { encoding: 'utf8' });
     if (res.status === 0) expect(res.stdout.trim()).toBe('0:0');
@@ -121,6 +128,7 @@ describe.runIf(isRoot)('rootfs staging (root, real kernel)', () => {
     expect(lowerFiles.map((f) => [owner(f), ctimeOf(f), statSync(f).mode])).toEqual(before);
     // The container's own layer still looks right through Docker's mount.
     expect(readFileSync(join(merged, 'newfile'), 'utf8')).toBe('new\n');
+    expect(existsSync(join(merged, 'etc/group'))).toBe(false);
     appendFileSync(join(merged, 'etc/passwd'), 'x:x:1:1::/:/bin/sh\n'); // copy-up through the engine's mount still works
     expect(existsSync(join(ovl, 'cont/work-sysbox'))).toBe(false);
   });
