@@ -7,4 +7,9 @@ export default defineConfig({
   sourcemap: true,
   clean: true,
   target: 'node24',
+  // @grpc/grpc-js (65 CommonJS files) is bundled into the lazily loaded rpc chunk: loading one file instead of
+  // 65 cuts its load time by ~10 ms, ~20 ms with NODE_COMPILE_CACHE (measured; sysbox-runc pays it per invocation).
+  noExternal: ['@grpc/grpc-js', '@js-sdsl/ordered-map'],
+  // the bundled CommonJS code calls require() for Node built-ins
+  banner: { js: "import { createRequire as __sysboxCreateRequire } from 'node:module';\nconst require = __sysboxCreateRequire(import.meta.url);" },
 });

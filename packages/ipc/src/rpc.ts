@@ -24,7 +24,8 @@ export interface CallOptions {
 
 let grpcPromise: Promise<typeof Grpc> | undefined;
 export function loadGrpc(): Promise<typeof Grpc> {
-  grpcPromise ??= import('@grpc/grpc-js');
+  // CommonJS module: its exports are the namespace's `default` (Node, and the bundled copy in dist/).
+  grpcPromise ??= import('@grpc/grpc-js').then((m) => ((m as unknown as { default?: typeof Grpc }).default ?? m) as typeof Grpc);
   return grpcPromise;
 }
 
