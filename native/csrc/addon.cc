@@ -545,6 +545,14 @@ Napi::Value ProcessVmReadv(const Napi::CallbackInfo& info) {
 
 // ---------------------------------------------------------------- seccomp user notification
 
+struct Watcher;
+
+// What the JS handle's close() points at. The watcher and the JS handle die independently
+// (uv_close completion vs. garbage collection), so each clears the other's pointer to it.
+struct WatcherRef {
+  Watcher* w = nullptr;
+};
+
 struct Watcher {
   uv_poll_t poll;
   napi_env env;
@@ -552,12 +560,19 @@ struct Watcher {
   bool closed = false;
   Napi::FunctionReference onNotify, onClose;
   napi_async_context ctx = nullptr;
+  WatcherRef* ref = nullptr;
 };
 
 void OnWatcherClosed(uv_handle_t* h) {
   Watcher* w = static_cast<Watcher*>(h->data);
+  if (w->ref != nullptr) w->ref->w = nullptr;
   if (w->ctx != nullptr) napi_async_destroy(w->env, w->ctx);
   delete w;
+}
+
+void FinalizeWatcherRef(Napi::Env /*env*/, WatcherRef* ref) {
+  if (ref->w != nullptr) ref->w->ref = nullptr;  // still watching: it keeps running until hang-up
+  delete ref;
 }
 
 void CallJs(Watcher* w, Napi::FunctionReference& fn, const std::vector<napi_value>& args) {
@@ -622,9 +637,9 @@ void OnSeccompReady(uv_poll_t* h, int status, int /*events*/) {
 }
 
 Napi::Value WatcherClose(const Napi::CallbackInfo& info) {
-  Watcher* w = static_cast<Watcher*>(info.Data());
-  // The handle (and w) is freed only after uv_close completes; `closed` guards reuse.
-  if (w != nullptr) StopWatcher(w, false);
+  WatcherRef* ref = static_cast<WatcherRef*>(info.Data());
+  // w stays allocated until uv_close completes (then ref->w is cleared); `closed` guards a second call.
+  if (ref != nullptr && ref->w != nullptr) StopWatcher(ref->w, false);
   return info.Env().Undefined();
 }
 
@@ -656,8 +671,12 @@ Napi::Value SeccompWatch(const Napi::CallbackInfo& info) {
     uv_close(reinterpret_cast<uv_handle_t*>(&w->poll), OnWatcherClosed);
     return ThrowErrno(env, -rc, "uv_poll_start");
   }
+  WatcherRef* ref = new WatcherRef();
+  ref->w = w;
+  w->ref = ref;
   Napi::Object handle = Napi::Object::New(env);
-  handle.Set("close", Napi::Function::New(env, WatcherClose, "close", w));
+  handle.Set("close", Napi::Function::New(env, WatcherClose, "close", ref));
+  handle.AddFinalizer(FinalizeWatcherRef, ref);
   return handle;
 }
 

@@ -161,7 +161,8 @@ describe.runIf(isRoot)('real kernel (root)', () => {
     }
   });
 
-  it('a seccomp listener fd received over a unix socket notifies mount(2) and answers with an errno', async () => {
+  /** Runs the C helper (a filter sending mount(2) to a listener it passes over fd 3); answers with `answer`. */
+  async function seccompRound(answer: (listener: number, id: bigint) => void): Promise<{ out: string; seen: number[] }> {
     const [mine, theirs] = k.socketpair();
     const child = spawn(join(nsenterPath(), '..', 'seccomp-notify-helper'), [], { stdio: ['ignore', 'pipe', 'inherit', theirs] });
     k.close(theirs);
@@ -172,28 +173,56 @@ describe.runIf(isRoot)('real kernel (root)', () => {
     k.close(mine);
     const listener = fds[0]!;
     const seen: number[] = [];
+    let watcher: { close(): void } | undefined;
     const closed = new Promise<void>((resolve) => {
-      const w = k.seccompNotify.watch(
+      watcher = k.seccompNotify.watch(
         listener,
         (n) => {
           seen.push(n.syscall);
           expect(n.pid).toBe(child.pid);
           expect(n.args).toHaveLength(6);
+          expect(typeof n.id).toBe('bigint');
           expect(k.seccompNotify.idValid(listener, n.id)).toBe(true);
-          k.seccompNotify.respond(listener, { id: n.id, error: 13 });
+          answer(listener, n.id);
           expect(k.seccompNotify.idValid(listener, n.id)).toBe(false);
         },
-        () => {
-          w.close();
-          resolve();
-        },
+        resolve,
       );
     });
     expect(await exited).toBe(0);
-    await closed;
+    await closed; // POLLHUP once the filtered process is gone
+    watcher!.close();
+    await new Promise((r) => setImmediate(r));
+    watcher!.close(); // after the handle is gone: still a no-op
     k.close(listener);
-    expect(seen).toEqual([165]); // __NR_mount on x86_64
-    expect(out.trim()).toBe('mount: 13');
+    return { out: out.trim(), seen };
+  }
+
+  it('a seccomp listener fd received over a unix socket notifies mount(2) and answers with an errno', async () => {
+    const r = await seccompRound((l, id) => k.seccompNotify.respond(l, { id, error: 13 }));
+    expect(r.seen).toEqual([165]); // __NR_mount on x86_64
+    expect(r.out).toBe('mount: 13\nfd42: closed');
+  });
+
+  it('seccomp: CONTINUE lets the kernel run the call; a stale id gives ENOENT', async () => {
+    let stale = 0n;
+    const r = await seccompRound((l, id) => {
+      k.seccompNotify.respond(l, { id, continue: true });
+      stale = id;
+      expect(() => k.seccompNotify.respond(l, { id, error: 1 })).toThrow(expect.objectContaining({ code: 'ENOENT' }));
+    });
+    expect(stale).not.toBe(0n);
+    expect(r.out).toBe('mount: 2\nfd42: closed'); // the real mount(2): its target does not exist
+  });
+
+  it('seccomp: ADDFD installs one of our fds in the caller at a chosen number', async () => {
+    const fd = k.open('/etc/hostname', 0);
+    const r = await seccompRound((l, id) => {
+      expect(k.seccompNotify.addFd(l, { id, srcFd: fd, setFd: 42 })).toBe(42);
+      k.seccompNotify.respond(l, { id, val: 0n });
+    });
+    k.close(fd);
+    expect(r.out).toBe('mount: 0\nfd42: open');
   });
 
   it('sysbox-nsenter move-mount puts a detached mount into another mount namespace', async () => {

@@ -1,10 +1,11 @@
 /*
  * Test helper (not installed): installs a seccomp filter that sends mount(2) to a
  * user-notification listener, passes the listener fd over the unix socket on fd 3,
- * then calls mount() and prints "mount: <errno>" (0 on success). Exit 0 if it ran.
+ * then calls mount() and prints "mount: <errno>" (0 on success) and whether fd 42 is open. Exit 0 if it ran.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -50,6 +51,7 @@ int main(void) {
   close(3);
   int rc = mount("none", "/nonexistent-sysbox-test", "tmpfs", 0, NULL);
   printf("mount: %d\n", rc == 0 ? 0 : errno);
+  printf("fd42: %s\n", fcntl(42, F_GETFD) >= 0 ? "open" : "closed"); /* installed by SECCOMP_IOCTL_NOTIF_ADDFD? */
   fflush(stdout);
   return 0;
 }
