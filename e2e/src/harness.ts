@@ -78,8 +78,9 @@ function dockerdPid(): number {
 }
 
 /** The runtimes the harness registers with Docker (runc is Docker's default and stays so). */
-export function wantedRuntimes(): Record<string, { path: string }> {
-  const rts: Record<string, { path: string }> = { 'sysbox-runc': { path: SYSBOX_RUNC } };
+export type RuntimeEntry = { path: string; runtimeArgs?: string[] };
+export function wantedRuntimes(extra: Record<string, RuntimeEntry> = {}): Record<string, RuntimeEntry> {
+  const rts: Record<string, RuntimeEntry> = { 'sysbox-runc': { path: SYSBOX_RUNC }, ...extra };
   if (existsSync(CRUN)) rts.crun = { path: CRUN };
   return rts;
 }
@@ -88,8 +89,8 @@ export function wantedRuntimes(): Record<string, { path: string }> {
  * Merges the runtimes into /etc/docker/daemon.json under flock(/tmp/daemon-json.lock), SIGHUPs dockerd when the
  * file changed (or Docker doesn't list them yet) and waits until `docker info` lists every one.
  */
-export async function registerRuntimes(): Promise<void> {
-  const wanted = wantedRuntimes();
+export async function registerRuntimes(extra: Record<string, RuntimeEntry> = {}): Promise<void> {
+  const wanted = wantedRuntimes(extra);
   const listed = await dockerRuntimes();
   const missing = () => Object.entries(wanted).filter(([n, rt]) => listed[n]?.path !== rt.path).map(([n]) => n);
   let cfgHas = false;
@@ -115,6 +116,30 @@ export async function registerRuntimes(): Promise<void> {
     await new Promise((res) => setTimeout(res, 300));
   }
   throw new Error(`dockerd does not list runtimes ${missing().join(', ')} after SIGHUP; see /var/log/dockerd.log`);
+}
+
+/**
+ * crun refuses a hybrid cgroup layout where a controller sits on the cgroup2 hierarchy (on a fresh boot here:
+ * hugetlb). Mounting the v1 hierarchies of the controllers that have none (hugetlb, net_cls,net_prio,
+ * perf_event) moves them off cgroup2 (FACTS.md). Used by the bench for its crun columns; idempotent.
+ */
+export async function ensureV1ControllersForCrun(): Promise<string[]> {
+  const unified = '/sys/fs/cgroup/unified/cgroup.controllers';
+  if (!existsSync(unified)) return [];
+  const onV2 = readFileSync(unified, 'utf8').trim().split(/\s+/).filter(Boolean);
+  const mounted: string[] = [];
+  const groups: Record<string, string> = { hugetlb: 'hugetlb', net_cls: 'net_cls,net_prio', net_prio: 'net_cls,net_prio', perf_event: 'perf_event' };
+  const wanted = new Set<string>();
+  const hier = readFileSync('/proc/cgroups', 'utf8').split('\n').slice(1).map((l) => l.split(/\s+/));
+  for (const [name, h] of hier) if (name && groups[name] && (h === '0' || onV2.includes(name))) wanted.add(groups[name]);
+  for (const opts of wanted) {
+    const dir = join('/sys/fs/cgroup', opts);
+    mkdirSync(dir, { recursive: true });
+    const r = await exec('mount', ['-t', 'cgroup', '-o', opts, 'cgroup', dir], { timeoutMs: 15_000 });
+    if (r.code === 0) mounted.push(opts);
+    else log(`mount cgroup v1 ${opts} failed: ${r.stderr.trim()}`);
+  }
+  return mounted;
 }
 
 /** If the sysbox launchers are missing and the lead's scripts/install.sh exists, run it. */
