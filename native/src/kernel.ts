@@ -128,7 +128,7 @@ export interface Kernel {
   statx(dirfd: number, path: string, flags: number, mask: number): Statx;
   processVmReadv(pid: number, address: bigint, length: number): Buffer;
   seccompNotify: SeccompNotify;
-  /** open(2); O_CLOEXEC is always added. */
+  /** open(2); O_CLOEXEC is always added; mode (with O_CREAT) defaults to 0o666 & ~umask. */
   open(path: string, flags: number, mode?: number): number;
   close(fd: number): void;
 }

@@ -162,7 +162,7 @@ class RealKernel implements Kernel {
   processVmReadv(pid: number, address: bigint, length: number): Buffer {
     return call(() => this.a.processVmReadv(pid, address, length));
   }
-  open(path: string, flags: number, mode = 0): number {
+  open(path: string, flags: number, mode = 0o666): number {
     return call(() => this.a.open(path, flags, mode));
   }
   close(fd: number): void {

@@ -7,6 +7,7 @@ import {
   KernelError,
   AT_FDCWD,
   MOVE_MOUNT_F_EMPTY_PATH,
+  OPEN_TREE_CLONE,
   MS_RDONLY,
   FSCONFIG_SET_STRING,
   FSCONFIG_CMD_CREATE,
@@ -242,6 +243,13 @@ describe.runIf(isRoot)('real kernel (root)', () => {
       const inside = execFileSync('nsenter', ['-t', String(pid), '-m', 'cat', join(target, 'hello')]).toString();
       expect(inside).toBe('from the host');
       expect(existsSync(join(target, 'hello'))).toBe(false); // not in our namespace
+      // A file mount: --mkdir creates a file to mount it on.
+      const fileMount = k.openTree(AT_FDCWD, '/etc/hostname', OPEN_TREE_CLONE);
+      await nsenterMoveMount({ pid, mountFd: fileMount, target: join(s.dir, 'f', 'hostname'), mkdir: true });
+      k.close(fileMount);
+      const content = execFileSync('nsenter', ['-t', String(pid), '-m', 'cat', join(s.dir, 'f', 'hostname')]).toString();
+      expect(content).toBe(readFileSync('/etc/hostname', 'utf8'));
+      expect(statSync(join(s.dir, 'f', 'hostname')).size).toBe(0); // the host sees the empty mount point
       // Errors name the op, the step and errno.
       await expect(nsenterMoveMount({ pid, mountFd: 0, target: '/nonexistent/x' })).rejects.toMatchObject({ code: 'ENOENT' });
     } finally {
