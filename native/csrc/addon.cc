@@ -429,9 +429,18 @@ struct RecvReq {
   uv_poll_t poll;
   napi_env env;
   Napi::Promise::Deferred deferred;
+  Napi::ObjectReference resource;
+  napi_async_context ctx = nullptr;
   int sock;
   size_t maxFds, maxData;
-  RecvReq(napi_env e) : env(e), deferred(Napi::Promise::Deferred::New(e)) {}
+  RecvReq(napi_env e) : env(e), deferred(Napi::Promise::Deferred::New(e)) {
+    Napi::Object res = Napi::Object::New(e);
+    resource = Napi::Persistent(res);
+    napi_async_init(e, res, Napi::String::New(e, "sysbox:recvFds"), &ctx);
+  }
+  ~RecvReq() {
+    if (ctx != nullptr) napi_async_destroy(env, ctx);
+  }
 };
 
 void OnRecvClosed(uv_handle_t* h) { delete static_cast<RecvReq*>(h->data); }
@@ -445,6 +454,9 @@ void OnRecvReady(uv_poll_t* h, int status, int /*events*/) {
   int err = status < 0 ? -status : RecvFdsNow(r->sock, r->maxFds, r->maxData, &fds, &data);
   if (err == EAGAIN) return;  // spurious wake-up: keep waiting
   uv_poll_stop(h);
+  // A callback scope, so promise reactions (microtasks) run when we are done, as after any I/O callback.
+  napi_callback_scope cbScope = nullptr;
+  napi_open_callback_scope(r->env, r->resource.Value(), r->ctx, &cbScope);
   if (err != 0) {
     r->deferred.Reject(ErrnoError(env, err, "recvmsg", nullptr).Value());
   } else {
@@ -455,6 +467,7 @@ void OnRecvReady(uv_poll_t* h, int status, int /*events*/) {
     out.Set("data", Napi::Buffer<char>::Copy(env, data.data(), data.size()));
     r->deferred.Resolve(out);
   }
+  if (cbScope != nullptr) napi_close_callback_scope(r->env, cbScope);
   uv_close(reinterpret_cast<uv_handle_t*>(h), OnRecvClosed);
 }
 
