@@ -133,6 +133,16 @@ export async function startDaemon(flags: MgrFlags, opts: StartOptions): Promise<
     }).catch((err: unknown) => {
       throw new StartError(`cannot load ${statePath}: ${errText(err)}`);
     });
+    const reap = () =>
+      service.reap().then(
+        (ids) => {
+          if (ids.length) log.warn({ reaped: ids }, 'unregistered containers that are gone');
+        },
+        (err: unknown) => log.error({ err: errText(err) }, 'reaping gone containers failed'),
+      );
+    await reap();
+    const reapTimer = flags.reapInterval > 0 ? setInterval(() => void reap(), flags.reapInterval * 1000) : undefined;
+    reapTimer?.unref();
     await service
       .gcStaging()
       .then((removed) => {
@@ -155,6 +165,7 @@ export async function startDaemon(flags: MgrFlags, opts: StartOptions): Promise<
       server,
       stop() {
         stopping ??= (async () => {
+          clearInterval(reapTimer);
           await server.close();
           await service.flush();
           await releasePidFile(flags.pidFile);

@@ -8,6 +8,8 @@ export interface MgrFlags {
   /** a path, or 'stderr' */
   logFile: string;
   rangeSize: number;
+  /** seconds between checks of registered containers' liveness paths; 0: only at start */
+  reapInterval: number;
   help: boolean;
 }
 
@@ -23,6 +25,8 @@ Flags:
   --log-level <level>   fatal|error|warn|info|debug|trace|silent (default info)
   --log-file <path>     JSON log file, or "stderr" (default stderr)
   --range-size <n>      IDs per container range (default 65536)
+  --reap-interval <s>   seconds between checks that registered containers still exist
+                        (by the liveness path their Register gave; default 30, 0: only at start)
   -h, --help            this help
 `;
 
@@ -47,6 +51,7 @@ export function parseFlags(argv: string[]): MgrFlags {
         'log-level': { type: 'string', default: 'info' },
         'log-file': { type: 'string', default: 'stderr' },
         'range-size': { type: 'string', default: '65536' },
+        'reap-interval': { type: 'string', default: '30' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     }));
@@ -65,6 +70,11 @@ export function parseFlags(argv: string[]): MgrFlags {
   if (!/^[0-9]+$/.test(rs) || !Number.isSafeInteger(rangeSize) || rangeSize <= 0) {
     throw new UsageError(`--range-size must be a positive integer, got "${rs}"`);
   }
+  const ri = values['reap-interval'];
+  const reapInterval = Number(ri);
+  if (!/^[0-9]+(\.[0-9]+)?$/.test(ri) || !Number.isFinite(reapInterval)) {
+    throw new UsageError(`--reap-interval must be a number of seconds >= 0, got "${ri}"`);
+  }
   for (const k of ['socket', 'pid-file', 'data-dir'] as const) {
     if (!values[k]) throw new UsageError(`--${k} must not be empty`);
   }
@@ -75,6 +85,7 @@ export function parseFlags(argv: string[]): MgrFlags {
     logLevel: logLevel as MgrFlags['logLevel'],
     logFile: values['log-file'],
     rangeSize,
+    reapInterval,
     help: values.help,
   };
 }

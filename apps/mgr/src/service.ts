@@ -1,6 +1,7 @@
 import type { ContainerInfo, MgrHandlers, RegisterRequest, PrepareRootfsRequest, UnregisterRequest, GetRequest, Init, ListResponse, PrepareRootfsResponse, RegisterResponse, StatusResponse, UnregisterResponse } from '@sysbox/ipc';
 import { IdmapError, RangeAllocator, RangeExhaustedError, type AllocatorState, type IdPool, type IdRange, type Store } from '@sysbox/idmap';
 import type { Logger } from 'pino';
+import { stat } from 'node:fs/promises';
 import { isAbsolute } from 'node:path';
 import { errText, MgrError } from './errors.js';
 import type { Stager } from './stager.js';
@@ -15,6 +16,8 @@ export interface ContainerRecord {
   stagedRootfs: string;
   stagingMethod: string;
   registeredAt: number;
+  /** a path that exists as long as the container does ('' if the caller gave none); see reap() */
+  livenessPath?: string;
 }
 
 /** The whole of state.json: written atomically after every change. */
@@ -34,6 +37,18 @@ export interface MgrServiceOptions {
   version: string;
   pid?: number;
   now?: () => number;
+  /** does a liveness path still exist? (default: stat; only ENOENT/ENOTDIR count as gone) */
+  pathExists?: (path: string) => Promise<boolean>;
+}
+
+async function statExists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code !== 'ENOENT' && code !== 'ENOTDIR';
+  }
 }
 
 const ID_RE = /^[\w+.-]{1,1024}$/;
@@ -139,8 +154,12 @@ export class MgrService implements MgrHandlers {
     return this.log.child({ containerId });
   }
 
-  async register(req: RegisterRequest): Promise<Init<RegisterResponse>> {
+  async register(init: Init<RegisterRequest>): Promise<Init<RegisterResponse>> {
+    const req = { containerId: init.containerId ?? '', bundle: init.bundle ?? '', rootfs: init.rootfs ?? '', livenessPath: init.livenessPath ?? '' };
     checkContainerId(req.containerId);
+    if (req.livenessPath && !isAbsolute(req.livenessPath)) {
+      throw new MgrError('INVALID_ARGUMENT', `liveness path of container ${req.containerId} must be an absolute path, got "${req.livenessPath}"`);
+    }
     return this.withLock(req.containerId, async () => {
       const log = this.child(req.containerId);
       const known = this.containers.get(req.containerId);
@@ -164,6 +183,7 @@ export class MgrService implements MgrHandlers {
         stagedRootfs: '',
         stagingMethod: '',
         registeredAt: this.now(),
+        ...(req.livenessPath ? { livenessPath: req.livenessPath } : {}),
       };
       this.containers.set(req.containerId, rec);
       try {
@@ -179,7 +199,8 @@ export class MgrService implements MgrHandlers {
     });
   }
 
-  async prepareRootfs(req: PrepareRootfsRequest): Promise<Init<PrepareRootfsResponse>> {
+  async prepareRootfs(init: Init<PrepareRootfsRequest>): Promise<Init<PrepareRootfsResponse>> {
+    const req = { containerId: init.containerId ?? '', rootfs: init.rootfs ?? '' };
     checkContainerId(req.containerId);
     if (!req.rootfs || !isAbsolute(req.rootfs)) {
       throw new MgrError('INVALID_ARGUMENT', `rootfs of container ${req.containerId} must be an absolute path, got "${req.rootfs}"`);
@@ -218,8 +239,8 @@ export class MgrService implements MgrHandlers {
     });
   }
 
-  async unregister(req: UnregisterRequest): Promise<Init<UnregisterResponse>> {
-    const id = req.containerId;
+  async unregister(req: Init<UnregisterRequest>): Promise<Init<UnregisterResponse>> {
+    const id = req.containerId ?? '';
     if (!id) return { found: false };
     return this.withLock(id, async () => {
       const log = this.child(id);
@@ -255,11 +276,12 @@ export class MgrService implements MgrHandlers {
       stagingMethod: rec.stagingMethod,
       bundle: rec.bundle,
       registeredAtMs: rec.registeredAt,
+      livenessPath: rec.livenessPath ?? '',
     };
   }
 
-  async get(req: GetRequest): Promise<Init<ContainerInfo>> {
-    const rec = this.containers.get(req.containerId);
+  async get(req: Init<GetRequest>): Promise<Init<ContainerInfo>> {
+    const rec = this.containers.get(req.containerId ?? '');
     if (!rec) throw new MgrError('NOT_FOUND', `container ${req.containerId || '""'} is not registered with sysbox-mgr`);
     return this.info(rec);
   }
@@ -272,6 +294,25 @@ export class MgrService implements MgrHandlers {
   async status(): Promise<Init<StatusResponse>> {
     const s = this.allocator.stats();
     return { version: this.opts.version, pid: this.opts.pid ?? process.pid, containers: this.containers.size, rangesTotal: s.total, rangesFree: s.free };
+  }
+
+  /**
+   * Unregisters every container whose liveness path is gone (its Unregister never arrived, e.g. mgr was down
+   * during delete). Containers registered without a liveness path are never reaped. Returns the reaped ids.
+   */
+  async reap(): Promise<string[]> {
+    const exists = this.opts.pathExists ?? statExists;
+    const reaped: string[] = [];
+    for (const rec of [...this.containers.values()]) {
+      if (!rec.livenessPath || (await exists(rec.livenessPath))) continue;
+      // Re-check under the container's lock: a delete may be unregistering it right now.
+      const gone = await this.withLock(rec.containerId, async () => this.containers.get(rec.containerId) === rec && !(await exists(rec.livenessPath!)));
+      if (!gone) continue;
+      this.child(rec.containerId).warn({ livenessPath: rec.livenessPath }, 'container is gone (liveness path missing): unregistering it');
+      const r = await this.unregister({ containerId: rec.containerId });
+      if (r.found) reaped.push(rec.containerId);
+    }
+    return reaped;
   }
 
   /** Removes staged rootfs views of containers that are not registered (after a crash). */

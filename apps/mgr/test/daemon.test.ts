@@ -15,12 +15,13 @@ describe('flags', () => {
       logLevel: 'info',
       logFile: 'stderr',
       rangeSize: 65536,
+      reapInterval: 30,
       help: false,
     });
   });
   test('every flag', () => {
-    const f = parseFlags(['--socket', '/s', '--pid-file=/p', '--data-dir', '/d', '--log-level', 'debug', '--log-file', '/l', '--range-size', '1000', '-h']);
-    expect(f).toEqual({ socket: '/s', pidFile: '/p', dataDir: '/d', logLevel: 'debug', logFile: '/l', rangeSize: 1000, help: true });
+    const f = parseFlags(['--socket', '/s', '--pid-file=/p', '--data-dir', '/d', '--log-level', 'debug', '--log-file', '/l', '--range-size', '1000', '--reap-interval', '0.5', '-h']);
+    expect(f).toEqual({ socket: '/s', pidFile: '/p', dataDir: '/d', logLevel: 'debug', logFile: '/l', rangeSize: 1000, reapInterval: 0.5, help: true });
   });
   test.each([
     [['--bogus'], 'unknown flag --bogus (see sysbox-mgr --help)'],
@@ -30,6 +31,7 @@ describe('flags', () => {
     [['--socket'], "Option '--socket <value>' argument missing (see sysbox-mgr --help)"],
     [['--range-size', '0'], '--range-size must be a positive integer, got "0"'],
     [['--socket', ''], '--socket must not be empty'],
+    [['--reap-interval', 'soon'], '--reap-interval must be a number of seconds >= 0, got "soon"'],
   ])('%j → %s', (argv, msg) => {
     expect(() => parseFlags(argv)).toThrow(UsageError);
     expect(() => parseFlags(argv)).toThrow(msg);

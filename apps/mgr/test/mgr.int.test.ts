@@ -17,8 +17,8 @@ let dataDir: string;
 let logFile: string;
 const children: ChildProcess[] = [];
 
-function start(): ChildProcess & { out: string[] } {
-  const c = spawn(process.execPath, [main, '--socket', socket, '--pid-file', pidFile, '--data-dir', dataDir, '--log-file', logFile, '--log-level', 'debug'], {
+function start(extra: string[] = []): ChildProcess & { out: string[] } {
+  const c = spawn(process.execPath, [main, '--socket', socket, '--pid-file', pidFile, '--data-dir', dataDir, '--log-file', logFile, '--log-level', 'debug', ...extra], {
     stdio: ['ignore', 'pipe', 'pipe'],
   }) as ChildProcess & { out: string[] };
   c.out = [];
@@ -185,6 +185,39 @@ describe('sysbox-mgr daemon', () => {
       d.kill('SIGTERM');
       expect((await exited(d)).code).toBe(0);
     }
+  });
+
+  test('containers whose liveness path is gone are reaped: periodically, and at start after a crash', async () => {
+    const d = start(['--reap-interval', '0.2']);
+    let c = await ready(d);
+    const live = join(dir, 'live');
+    await mkdir(join(live, 'r1'), { recursive: true });
+    await mkdir(join(live, 'r2'), { recursive: true });
+    const r1 = (await c.register({ containerId: 'reap-1', livenessPath: join(live, 'r1') })).idRange!;
+    await c.register({ containerId: 'reap-2', livenessPath: join(live, 'r2') });
+    await c.register({ containerId: 'reap-none' });
+    await rm(join(live, 'r1'), { recursive: true });
+    const t0 = Date.now();
+    while ((await c.list()).containers.some((x) => x.containerId === 'reap-1')) {
+      if (Date.now() - t0 > 5000) throw new Error('reap-1 was not reaped within 5s');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    // its range is free again
+    expect((await c.register({ containerId: 'reap-3' })).idRange).toEqual(r1);
+    // mgr down while a container is deleted: the restarted mgr reaps it at start
+    c.close();
+    d.kill('SIGKILL');
+    await exited(d);
+    await rm(join(live, 'r2'), { recursive: true });
+    const d2 = start(['--reap-interval', '0']);
+    c = await ready(d2);
+    const ids = (await c.list()).containers.map((x) => x.containerId);
+    expect(ids).toContain('reap-none');
+    expect(ids).toContain('reap-3');
+    expect(ids).not.toContain('reap-2');
+    c.close();
+    d2.kill('SIGTERM');
+    expect((await exited(d2)).code).toBe(0);
   });
 
   test('bad flags: one line, exit 1', async () => {

@@ -223,6 +223,31 @@ describe('unregister', () => {
   });
 });
 
+describe('reap', () => {
+  test('unregisters containers whose liveness path is gone, never those without one', async () => {
+    const live = new Set(['/run/c/a', '/run/c/b']);
+    const store = new MemoryStore();
+    const stager = new FakeStager();
+    const { log, lines } = logger();
+    const svc = await MgrService.open({
+      pool: pool(4), store, stager, dataDir: '/d', log, version: 't',
+      pathExists: async (p) => live.has(p),
+    });
+    await svc.register({ ...reg('a'), livenessPath: '/run/c/a' });
+    await svc.register({ ...reg('b'), livenessPath: '/run/c/b' });
+    await svc.register(reg('nopath'));
+    expect(await svc.reap()).toEqual([]);
+    live.delete('/run/c/b');
+    expect(await svc.reap()).toEqual(['b']);
+    expect((await svc.list()).containers!.map((c) => c!.containerId)).toEqual(['a', 'nopath']);
+    expect(stager.calls).toContain('unstage b');
+    expect(lines.some((l) => l.containerId === 'b' && /liveness path missing/.test(String(l.msg)))).toBe(true);
+    expect((await svc.get({ containerId: 'a' })).livenessPath).toBe('/run/c/a');
+    const e = await err(svc.register({ ...reg('c'), livenessPath: 'rel/x' }));
+    expect(e.message).toBe('liveness path of container c must be an absolute path, got "rel/x"');
+  });
+});
+
 describe('list, get, status, gc, logging', () => {
   test('list in registration order; status counts', async () => {
     const { svc } = await make({ n: 8 });

@@ -26,6 +26,12 @@ export interface RegisterRequest {
   bundle: string;
   /** the rootfs Docker handed over (absolute path) */
   rootfs: string;
+  /**
+   * Optional: a path that exists exactly as long as the container does (e.g. sysbox-runc's state dir for it).
+   * When it is gone, sysbox-mgr unregisters the container itself (at start and periodically), so a range whose
+   * Unregister never arrived (mgr down during delete) is reclaimed.
+   */
+  livenessPath: string;
 }
 
 export interface RegisterResponse {
@@ -68,6 +74,7 @@ export interface ContainerInfo {
   /** PrepareRootfsResponse.method of the staged rootfs; empty when not staged */
   stagingMethod: string;
   bundle: string;
+  livenessPath: string;
 }
 
 export interface ListRequest {
@@ -168,7 +175,7 @@ export const IdRange: MessageFns<IdRange> = {
 };
 
 function createBaseRegisterRequest(): RegisterRequest {
-  return { containerId: "", bundle: "", rootfs: "" };
+  return { containerId: "", bundle: "", rootfs: "", livenessPath: "" };
 }
 
 export const RegisterRequest: MessageFns<RegisterRequest> = {
@@ -181,6 +188,9 @@ export const RegisterRequest: MessageFns<RegisterRequest> = {
     }
     if (message.rootfs !== "") {
       writer.uint32(26).string(message.rootfs);
+    }
+    if (message.livenessPath !== "") {
+      writer.uint32(34).string(message.livenessPath);
     }
     return writer;
   },
@@ -222,6 +232,14 @@ export const RegisterRequest: MessageFns<RegisterRequest> = {
             message.rootfs = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.livenessPath = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -242,6 +260,7 @@ export const RegisterRequest: MessageFns<RegisterRequest> = {
     message.containerId = object.containerId ?? "";
     message.bundle = object.bundle ?? "";
     message.rootfs = object.rootfs ?? "";
+    message.livenessPath = object.livenessPath ?? "";
     return message;
   },
 };
@@ -623,6 +642,7 @@ function createBaseContainerInfo(): ContainerInfo {
     registeredAtMs: 0,
     stagingMethod: "",
     bundle: "",
+    livenessPath: "",
   };
 }
 
@@ -648,6 +668,9 @@ export const ContainerInfo: MessageFns<ContainerInfo> = {
     }
     if (message.bundle !== "") {
       writer.uint32(58).string(message.bundle);
+    }
+    if (message.livenessPath !== "") {
+      writer.uint32(66).string(message.livenessPath);
     }
     return writer;
   },
@@ -721,6 +744,14 @@ export const ContainerInfo: MessageFns<ContainerInfo> = {
             message.bundle = reader.string();
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.livenessPath = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -747,6 +778,7 @@ export const ContainerInfo: MessageFns<ContainerInfo> = {
     message.registeredAtMs = object.registeredAtMs ?? 0;
     message.stagingMethod = object.stagingMethod ?? "";
     message.bundle = object.bundle ?? "";
+    message.livenessPath = object.livenessPath ?? "";
     return message;
   },
 };
