@@ -165,6 +165,10 @@ export class KernelError extends Error {
   }
 }
 
+/** Whether e is a KernelError (by shape too, so it holds across two copies of this package); optionally with that code. */
 export function isKernelError(e: unknown, code?: string): e is KernelError {
-  return e instanceof KernelError && (code === undefined || e.code === code);
+  const k =
+    e instanceof KernelError ||
+    (e instanceof Error && e.name === 'KernelError' && typeof (e as KernelError).code === 'string' && typeof (e as KernelError).syscall === 'string');
+  return k && (code === undefined || (e as KernelError).code === code);
 }

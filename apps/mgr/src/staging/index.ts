@@ -294,6 +294,7 @@ export async function stageRootfs(kernel: Kernel, opts: StageRootfsOptions): Pro
         log?.({ containerId: opts.containerId, rootfs, staged: merged, layers: layers.lowerdirs.length }, 'staging: idmap-overlay');
         return { rootfs: merged, method: 'idmap-overlay' };
       } catch (e) {
+        if (!isKernelError(e)) throw e; // only a kernel refusal warrants the fallback
         log?.({ containerId: opts.containerId, rootfs, err: String(e) }, 'staging: ID-mapped overlay refused; falling back to chown of the upper layer');
         unmountAll(kernel, dir, log);
       }
@@ -311,6 +312,7 @@ export async function stageRootfs(kernel: Kernel, opts: StageRootfsOptions): Pro
       log?.({ containerId: opts.containerId, rootfs, staged: merged }, 'staging: idmap');
       return { rootfs: merged, method: 'idmap' };
     } catch (e) {
+      if (!isKernelError(e)) throw e;
       log?.({ containerId: opts.containerId, rootfs, err: String(e) }, 'staging: ID-mapped bind refused; falling back to chown of the rootfs');
       unmountAll(kernel, dir, log);
     }
