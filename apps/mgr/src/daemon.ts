@@ -116,7 +116,13 @@ export async function startDaemon(flags: MgrFlags, opts: StartOptions): Promise<
       throw new StartError(`cannot set up the sysbox user and its subordinate ids: ${errText(err)}`);
     });
     if (userCreated) log.info('created system user sysbox');
-    log.info({ pool, rangeSize: flags.rangeSize }, 'id pool');
+    const ranges = Math.min(Math.floor(pool.uid.count / flags.rangeSize), Math.floor(pool.gid.count / flags.rangeSize));
+    if (ranges === 0) {
+      throw new StartError(
+        `the sysbox entries of /etc/subuid (${pool.uid.count} ids) and /etc/subgid (${pool.gid.count} ids) can't hold one range of ${flags.rangeSize} ids`,
+      );
+    }
+    log.info({ pool, rangeSize: flags.rangeSize, ranges }, 'id pool');
     await prepareDataDir(dataDir, log).catch((err: unknown) => {
       throw new StartError(`cannot prepare data dir ${dataDir}: ${errText(err)}`);
     });
