@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -432,6 +433,7 @@ struct RecvReq {
   Napi::ObjectReference resource;
   napi_async_context ctx = nullptr;
   int sock;
+  bool accepting = false;  // accept4() instead of recvmsg()
   size_t maxFds, maxData;
   RecvReq(napi_env e) : env(e), deferred(Napi::Promise::Deferred::New(e)) {
     Napi::Object res = Napi::Object::New(e);
@@ -451,14 +453,27 @@ void OnRecvReady(uv_poll_t* h, int status, int /*events*/) {
   Napi::HandleScope scope(env);
   std::vector<int> fds;
   std::vector<char> data;
-  int err = status < 0 ? -status : RecvFdsNow(r->sock, r->maxFds, r->maxData, &fds, &data);
-  if (err == EAGAIN) return;  // spurious wake-up: keep waiting
+  int accepted = -1;
+  int err;
+  if (status < 0) {
+    err = -status;
+  } else if (r->accepting) {
+    do accepted = accept4(r->sock, nullptr, nullptr, SOCK_CLOEXEC);
+    while (accepted < 0 && errno == EINTR);
+    err = accepted < 0 ? errno : 0;
+    if (err == ECONNABORTED) err = EAGAIN;
+  } else {
+    err = RecvFdsNow(r->sock, r->maxFds, r->maxData, &fds, &data);
+  }
+  if (err == EAGAIN || err == EWOULDBLOCK) return;  // spurious wake-up: keep waiting
   uv_poll_stop(h);
   // A callback scope, so promise reactions (microtasks) run when we are done, as after any I/O callback.
   napi_callback_scope cbScope = nullptr;
   napi_open_callback_scope(r->env, r->resource.Value(), r->ctx, &cbScope);
   if (err != 0) {
-    r->deferred.Reject(ErrnoError(env, err, "recvmsg", nullptr).Value());
+    r->deferred.Reject(ErrnoError(env, err, r->accepting ? "accept4" : "recvmsg", nullptr).Value());
+  } else if (r->accepting) {
+    r->deferred.Resolve(Napi::Number::New(env, accepted));
   } else {
     Napi::Object out = Napi::Object::New(env);
     Napi::Array a = Napi::Array::New(env, fds.size());
@@ -471,18 +486,15 @@ void OnRecvReady(uv_poll_t* h, int status, int /*events*/) {
   uv_close(reinterpret_cast<uv_handle_t*>(h), OnRecvClosed);
 }
 
-// recvFds(sockFd, maxFds, maxData) -> Promise<{fds, data}>; waits on the loop.
-Napi::Value RecvFds(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  INT_ARG(sock, 0);
-  INT_ARG(maxFds, 1);
-  INT_ARG(maxData, 2);
+// Waits on the loop until sock is readable, then receives (or accepts); settles a promise.
+Napi::Value WaitReadable(Napi::Env env, int sock, bool accepting, size_t maxFds, size_t maxData) {
   uv_loop_t* loop = nullptr;
   if (napi_get_uv_event_loop(env, &loop) != napi_ok) return ThrowType(env, "no event loop");
   RecvReq* r = new RecvReq(env);
-  r->sock = static_cast<int>(sock);
-  r->maxFds = static_cast<size_t>(maxFds);
-  r->maxData = static_cast<size_t>(maxData);
+  r->sock = sock;
+  r->accepting = accepting;
+  r->maxFds = maxFds;
+  r->maxData = maxData;
   Napi::Promise p = r->deferred.Promise();
   int rc = uv_poll_init(loop, &r->poll, r->sock);
   if (rc != 0) {
@@ -497,6 +509,70 @@ Napi::Value RecvFds(const Napi::CallbackInfo& info) {
     uv_close(reinterpret_cast<uv_handle_t*>(&r->poll), OnRecvClosed);
   }
   return p;
+}
+
+// recvFds(sockFd, maxFds, maxData) -> Promise<{fds, data}>; waits on the loop.
+Napi::Value RecvFds(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  INT_ARG(sock, 0);
+  INT_ARG(maxFds, 1);
+  INT_ARG(maxData, 2);
+  if (maxFds < 0 || maxFds > 253 || maxData < 0 || maxData > (1 << 20)) return ThrowType(env, "maxFds/maxData out of range");
+  return WaitReadable(env, static_cast<int>(sock), false, static_cast<size_t>(maxFds), static_cast<size_t>(maxData));
+}
+
+// accept(listenFd) -> Promise<fd>; waits on the loop.
+Napi::Value Accept(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  INT_ARG(sock, 0);
+  return WaitReadable(env, static_cast<int>(sock), true, 0, 0);
+}
+
+bool UnixAddr(const std::string& path, struct sockaddr_un* a) {
+  memset(a, 0, sizeof *a);
+  a->sun_family = AF_UNIX;
+  if (path.size() >= sizeof a->sun_path) return false;
+  memcpy(a->sun_path, path.data(), path.size());
+  return true;
+}
+
+// listenUnix(path, backlog) -> fd (SOCK_STREAM, non-blocking, close-on-exec); the path must not exist.
+Napi::Value ListenUnix(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  STR_ARG(path, 0);
+  INT_ARG(backlog, 1);
+  struct sockaddr_un a;
+  if (!UnixAddr(path, &a)) return ThrowErrno(env, ENAMETOOLONG, "bind", &path);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) return ThrowErrno(env, errno, "socket");
+  const char* step = nullptr;
+  if (bind(fd, reinterpret_cast<struct sockaddr*>(&a), sizeof a) != 0) step = "bind";
+  else if (listen(fd, static_cast<int>(backlog)) != 0) step = "listen";
+  if (step != nullptr) {
+    int e = errno;
+    close(fd);
+    return ThrowErrno(env, e, step, &path);
+  }
+  return Napi::Number::New(env, fd);
+}
+
+// connectUnix(path) -> fd (SOCK_STREAM, close-on-exec). A unix connect does not wait for the peer to accept.
+Napi::Value ConnectUnix(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  STR_ARG(path, 0);
+  struct sockaddr_un a;
+  if (!UnixAddr(path, &a)) return ThrowErrno(env, ENAMETOOLONG, "connect", &path);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return ThrowErrno(env, errno, "socket");
+  int rc;
+  do rc = connect(fd, reinterpret_cast<struct sockaddr*>(&a), sizeof a);
+  while (rc != 0 && errno == EINTR);
+  if (rc != 0) {
+    int e = errno;
+    close(fd);
+    return ThrowErrno(env, e, "connect", &path);
+  }
+  return Napi::Number::New(env, fd);
 }
 
 // ---------------------------------------------------------------- statx, process memory
@@ -768,6 +844,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"pidfdGetfd", PidfdGetfd},
       {"sendFds", SendFds},
       {"recvFds", RecvFds},
+      {"accept", Accept},
+      {"listenUnix", ListenUnix},
+      {"connectUnix", ConnectUnix},
       {"statx", Statx},
       {"processVmReadv", ProcessVmReadv},
       {"seccompWatch", SeccompWatch},

@@ -48,6 +48,7 @@ export type FakeFd =
   | { kind: 'userns'; uidMap: IdMapping[]; gidMap: IdMapping[] }
   | { kind: 'pidfd'; pid: number }
   | { kind: 'socket'; peer: number; queue: { fds: number[]; data: Buffer }[]; closed: boolean }
+  | { kind: 'unixListener'; path: string; backlog: number[] }
   | { kind: 'listener' };
 
 export interface FakeCall {
@@ -81,6 +82,7 @@ export class FakeKernel implements Kernel {
   private readonly watchers = new Map<number, { onNotification: (n: SeccompNotification) => void; onClose: () => void }>();
   private readonly pendingRecv = new Map<number, (m: { fds: number[]; data: Buffer }) => void>();
   private readonly pendingIds = new Set<bigint>();
+  private readonly pendingAccept = new Map<number, (fd: number) => void>();
   private nextFd = 100;
   private nextMountId = 1000;
 
@@ -309,6 +311,41 @@ export class FakeKernel implements Kernel {
     this.alloc({ kind: 'socket', peer: b, queue: [], closed: false });
     this.alloc({ kind: 'socket', peer: a, queue: [], closed: false });
     return [a, b];
+  }
+
+  listenUnix(path: string, backlog = 128): number {
+    this.record('listenUnix', [path, backlog]);
+    for (const f of this.fds.values()) if (f.kind === 'unixListener' && f.path === path) throw new KernelError('EADDRINUSE', 'bind', path);
+    return this.alloc({ kind: 'unixListener', path, backlog: [] });
+  }
+
+  accept(listenFd: number): Promise<number> {
+    try {
+      this.record('accept', [listenFd]);
+      const l = this.fd(listenFd, 'unixListener', 'accept4');
+      const fd = l.backlog.shift();
+      if (fd !== undefined) return Promise.resolve(fd);
+      return new Promise((resolve) => this.pendingAccept.set(listenFd, resolve));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  connectUnix(path: string): number {
+    this.record('connectUnix', [path]);
+    const entry = [...this.fds.entries()].find(([, f]) => f.kind === 'unixListener' && f.path === path);
+    if (!entry) throw new KernelError('ENOENT', 'connect', path);
+    const [listenFd, l] = entry as [number, Extract<FakeFd, { kind: 'unixListener' }>];
+    const client = this.nextFd;
+    const server = client + 1;
+    this.alloc({ kind: 'socket', peer: server, queue: [], closed: false });
+    this.alloc({ kind: 'socket', peer: client, queue: [], closed: false });
+    const waiter = this.pendingAccept.get(listenFd);
+    if (waiter) {
+      this.pendingAccept.delete(listenFd);
+      waiter(server);
+    } else l.backlog.push(server);
+    return client;
   }
 
   sendFds(sockFd: number, fds: number[], data: Buffer): void {

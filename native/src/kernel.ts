@@ -121,8 +121,17 @@ export interface Kernel {
   pidfdGetfd(pidfd: number, targetFd: number): number;
   /** sendmsg(2) with SCM_RIGHTS. An empty data buffer sends one zero byte. */
   sendFds(sockFd: number, fds: number[], data: Buffer): void;
-  /** Waits on the event loop for one message; fds arrive O_CLOEXEC. EOF: no fds and empty data. */
+  /** Waits on the event loop for one message; fds arrive O_CLOEXEC. EOF: no fds and empty data. One pending call per socket. */
   recvFds(sockFd: number, maxFds: number, maxData: number): Promise<{ fds: number[]; data: Buffer }>;
+  /**
+   * A listening AF_UNIX stream socket at path (non-blocking, O_CLOEXEC; the path must not exist).
+   * For sockets whose peers send fds (e.g. the engine's seccomp listenerPath): Node's net module can't receive them.
+   */
+  listenUnix(path: string, backlog?: number): number;
+  /** Waits on the event loop for the next connection; the new fd is O_CLOEXEC. One pending accept per socket. */
+  accept(listenFd: number): Promise<number>;
+  /** A connected AF_UNIX stream socket (O_CLOEXEC). */
+  connectUnix(path: string): number;
   /** A connected AF_UNIX socket pair (SOCK_STREAM unless given), both ends O_CLOEXEC. */
   socketpair(type?: number): [number, number];
   statx(dirfd: number, path: string, flags: number, mask: number): Statx;

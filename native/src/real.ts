@@ -34,6 +34,9 @@ interface Addon {
   pidfdGetfd(pidfd: number, targetFd: number): number;
   sendFds(sock: number, fds: number[], data: Buffer): void;
   recvFds(sock: number, maxFds: number, maxData: number): Promise<{ fds: number[]; data: Buffer }>;
+  accept(sock: number): Promise<number>;
+  listenUnix(path: string, backlog: number): number;
+  connectUnix(path: string): number;
   statx(dirfd: number, path: string, flags: number, mask: number): Statx;
   processVmReadv(pid: number, address: bigint, length: number): Buffer;
   seccompWatch(fd: number, onNotify: (n: SeccompNotification) => void, onClose: () => void): { close(): void };
@@ -152,6 +155,19 @@ class RealKernel implements Kernel {
     } catch (e) {
       throw toKernelError(e);
     }
+  }
+  listenUnix(path: string, backlog = 128): number {
+    return call(() => this.a.listenUnix(path, backlog));
+  }
+  async accept(listenFd: number): Promise<number> {
+    try {
+      return await call(() => this.a.accept(listenFd));
+    } catch (e) {
+      throw toKernelError(e);
+    }
+  }
+  connectUnix(path: string): number {
+    return call(() => this.a.connectUnix(path));
   }
   socketpair(type = SOCK_STREAM): [number, number] {
     return call(() => this.a.socketpair(type));

@@ -109,6 +109,19 @@ describe('FakeKernel', () => {
     expect(await eof).toEqual({ fds: [], data: Buffer.alloc(0) });
   });
 
+  it('listens, connects and accepts on a unix path', async () => {
+    const k = new FakeKernel();
+    const l = k.listenUnix('/run/x.sock');
+    expect(() => k.listenUnix('/run/x.sock')).toThrow(expect.objectContaining({ code: 'EADDRINUSE' }));
+    expect(() => k.connectUnix('/run/y.sock')).toThrow(expect.objectContaining({ code: 'ENOENT', path: '/run/y.sock' }));
+    const accepted = k.accept(l);
+    const c = k.connectUnix('/run/x.sock');
+    const s = await accepted;
+    const got = k.recvFds(s, 1, 10);
+    k.sendFds(c, [], Buffer.from('state'));
+    expect((await got).data.toString()).toBe('state');
+  });
+
   it('delivers seccomp notifications and records responses', () => {
     const k = new FakeKernel();
     const l = k.newListener();

@@ -162,6 +162,30 @@ describe.runIf(isRoot)('real kernel (root)', () => {
     }
   });
 
+  it('listenUnix/accept/connectUnix: an fd sent by a connecting peer arrives (as the engine sends the seccomp fd)', async () => {
+    const s = scratch(k, 'sbx-sock-');
+    try {
+      const path = join(s.dir, 'listener.sock');
+      const l = k.listenUnix(path);
+      expect(() => k.listenUnix(path)).toThrow(expect.objectContaining({ code: 'EADDRINUSE', syscall: 'bind', path }));
+      const accepted = k.accept(l);
+      await new Promise((r) => setTimeout(r, 10)); // nothing pending yet: the loop keeps running
+      const c = k.connectUnix(path);
+      const srv = await accepted;
+      const f = k.open('/etc/hostname', 0);
+      k.sendFds(c, [f], Buffer.from('{"ociVersion":"1.0.2"}'));
+      const msg = await k.recvFds(srv, 4, 4096);
+      expect(JSON.parse(msg.data.toString())).toEqual({ ociVersion: '1.0.2' });
+      expect(readFileSync(`/proc/self/fd/${msg.fds[0]}`, 'utf8')).toBe(readFileSync('/etc/hostname', 'utf8'));
+      k.close(c);
+      expect(await k.recvFds(srv, 1, 16)).toEqual({ fds: [], data: Buffer.alloc(0) }); // EOF
+      for (const x of [l, srv, f, ...msg.fds]) k.close(x);
+      expect(() => k.connectUnix(join(s.dir, 'nope.sock'))).toThrow(expect.objectContaining({ code: 'ENOENT', syscall: 'connect' }));
+    } finally {
+      s.cleanup();
+    }
+  });
+
   /** Runs the C helper (a filter sending mount(2) to a listener it passes over fd 3); answers with `answer`. */
   async function seccompRound(answer: (listener: number, id: bigint) => void): Promise<{ out: string; seen: number[] }> {
     const [mine, theirs] = k.socketpair();
