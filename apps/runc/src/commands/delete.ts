@@ -20,8 +20,9 @@ export async function cleanupContainer(ctx: Context, id: string): Promise<void> 
       mgr.close();
     }
   } catch (e) {
-    // The engine's container is gone; mgr reclaims the range when it garbage-collects. Say so, don't fail.
-    clog.warn({ err: (e as Error).message }, `could not release the ID range of ${id} with sysbox-mgr; it is reclaimed when sysbox-mgr next garbage-collects`);
+    // The engine's container is gone. mgr reclaims the range itself once our state dir (its liveness
+    // path) is removed below. Say so, don't fail.
+    clog.warn({ err: (e as Error).message }, `could not release the ID range of ${id} with sysbox-mgr; sysbox-mgr reclaims it when it next checks liveness`);
   }
   removeStateDir(dir);
 }

@@ -91,7 +91,8 @@ export async function prepare(ctx: Context, parsed: ParsedArgs, id: string): Pro
   const { connectMgr } = await import('@sysbox/ipc');
   const mgr = await connectMgr({ socketPath: ctx.mgrSocket, deadlineMs: ctx.config.mgrDeadlineMs ?? 30_000 });
   try {
-    const reg = await mgr.register({ containerId: id, bundle, rootfs });
+    // mgr reclaims the range by itself if our state dir disappears without an Unregister (e.g. a reboot).
+    const reg = await mgr.register({ containerId: id, bundle, rootfs, livenessPath: stateDir });
     undo.push('release ID range', () => connectMgr({ socketPath: ctx.mgrSocket }).then(async (m) => {
       try {
         await m.unregister({ containerId: id });
