@@ -68,12 +68,19 @@ static int parse_int(const char *s, int *out) {
   return 0;
 }
 
+/* Joins PID's namespace of that type; a no-op if we are already in it (setns to one's own user ns fails). */
 static int join_ns(int pid, const char *ns, int nstype) {
-  char path[64];
+  char path[64], self[64];
+  struct stat a, b;
   int fd, rc;
   snprintf(path, sizeof path, "/proc/%d/ns/%s", pid, ns);
+  snprintf(self, sizeof self, "/proc/self/ns/%s", ns);
   fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return fail("open", path);
+  if (fstat(fd, &a) == 0 && stat(self, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+    close(fd);
+    return 0;
+  }
   rc = setns(fd, nstype);
   if (rc != 0) {
     fail("setns", path);

@@ -83,6 +83,7 @@ export interface SeccompNotify {
    * received when the fd is readable), onClose once when every filtered process is gone (POLLHUP).
    */
   watch(listenerFd: number, onNotification: (n: SeccompNotification) => void, onClose: () => void): Watcher;
+  /** Answers a notification. ENOENT: the caller died (or was answered); EINPROGRESS: answered, caller not yet woken. */
   respond(listenerFd: number, response: SeccompResponse): void;
   /** Installs srcFd in the target process; returns the fd number it got there. */
   addFd(listenerFd: number, req: SeccompAddFd): number;
