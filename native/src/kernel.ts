@@ -95,6 +95,11 @@ export interface IdmappedBindOptions {
   usernsFd: number;
   recursive?: boolean;
   readonly?: boolean;
+  /**
+   * Propagation of the new mount: MS_PRIVATE (default; a clone of a mount in a shared peer group,
+   * such as Docker's /var/lib/docker, would otherwise join that group), MS_SLAVE, MS_SHARED, or 0 to keep it.
+   */
+  propagation?: number;
 }
 
 /**

@@ -11,6 +11,7 @@ import {
   MOUNT_ATTR_IDMAP,
   MOUNT_ATTR_RDONLY,
   MOVE_MOUNT_F_EMPTY_PATH,
+  MS_PRIVATE,
   OPEN_TREE_CLONE,
   SECCOMP_USER_NOTIF_FLAG_CONTINUE,
   SOCK_STREAM,
@@ -131,7 +132,11 @@ class RealKernel implements Kernel {
     const fd = this.openTree(AT_FDCWD, source, OPEN_TREE_CLONE | (opts.recursive ? AT_RECURSIVE : 0));
     try {
       const attrSet = MOUNT_ATTR_IDMAP | (opts.readonly ? MOUNT_ATTR_RDONLY : 0);
-      this.mountSetattr(fd, '', AT_EMPTY_PATH | (opts.recursive ? AT_RECURSIVE : 0), { attrSet, usernsFd: opts.usernsFd });
+      this.mountSetattr(fd, '', AT_EMPTY_PATH | (opts.recursive ? AT_RECURSIVE : 0), {
+        attrSet,
+        usernsFd: opts.usernsFd,
+        propagation: opts.propagation ?? MS_PRIVATE,
+      });
       this.moveMount(fd, '', AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH);
     } catch (e) {
       if (e instanceof KernelError && e.path === '') (e as { path?: string }).path = source;

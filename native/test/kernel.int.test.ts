@@ -9,6 +9,8 @@ import {
   MOVE_MOUNT_F_EMPTY_PATH,
   OPEN_TREE_CLONE,
   MS_RDONLY,
+  MS_BIND,
+  MS_SHARED,
   FSCONFIG_SET_STRING,
   FSCONFIG_CMD_CREATE,
   STATX_BASIC_STATS,
@@ -85,6 +87,18 @@ describe.runIf(isRoot)('real kernel (root)', () => {
       mkdirSync(join(s.dir, 'ro'));
       k.idmappedBind(join(s.dir, 'src'), join(s.dir, 'ro'), { usernsFd: userns, readonly: true });
       expect(() => writeFileSync(join(s.dir, 'ro', 'h'), 'y')).toThrow(/EROFS/);
+      // A clone of a mount in a shared peer group is private unless asked otherwise.
+      mkdirSync(join(s.dir, 'shared'));
+      mkdirSync(join(s.dir, 'p1'));
+      mkdirSync(join(s.dir, 'p2'));
+      k.mount(join(s.dir, 'src'), join(s.dir, 'shared'), null, MS_BIND);
+      k.mount(null, join(s.dir, 'shared'), null, MS_SHARED);
+      k.idmappedBind(join(s.dir, 'shared'), join(s.dir, 'p1'), { usernsFd: userns });
+      k.idmappedBind(join(s.dir, 'shared'), join(s.dir, 'p2'), { usernsFd: userns, propagation: 0 });
+      const optional = (mp: string) => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').find((l) => l.split(' ')[4] === mp)!.split(' - ')[0]!.split(' ').slice(6);
+      expect(optional(join(s.dir, 'shared')).some((o) => o.startsWith('shared:'))).toBe(true);
+      expect(optional(join(s.dir, 'p1'))).toEqual([]);
+      expect(optional(join(s.dir, 'p2')).some((o) => o.startsWith('shared:'))).toBe(true);
     } finally {
       s.cleanup();
     }
