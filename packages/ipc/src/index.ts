@@ -3,7 +3,8 @@
 import type * as M from './gen/mgr.js';
 import type * as F from './gen/fs.js';
 import { checkSocket } from './socket.js';
-import type { CallOptions, IpcServer, ServeOptions } from './rpc.js';
+import type { CallOptions, IpcServer, MethodTable, ServeOptions } from './rpc.js';
+import type { ServiceName } from './errors.js';
 
 export { IpcError, RpcError, GRPC_STATUS, type IpcErrorCode, type GrpcStatusName, type ServiceName } from './errors.js';
 export type { CallOptions, IpcServer, ServeOptions } from './rpc.js';
@@ -47,6 +48,17 @@ export interface ConnectOptions {
   socketPath?: string;
   /** deadline of each call unless the call gives its own (default 10000) */
   deadlineMs?: number;
+  /**
+   * 'h2' (default): a lean gRPC client on node:http2 that loads in a few ms (for short-lived callers such as
+   * sysbox-runc); 'grpc-js': @grpc/grpc-js's client. Both speak the same protocol to the same servers.
+   */
+  transport?: 'h2' | 'grpc-js';
+}
+
+async function rawClient(service: ServiceName, table: MethodTable, socketPath: string, opts: ConnectOptions) {
+  const deadline = opts.deadlineMs ?? DEFAULT_DEADLINE_MS;
+  if (opts.transport === 'grpc-js') return (await import('./rpc.js')).makeClient(service, table, socketPath, deadline);
+  return (await import('./h2client.js')).makeH2Client(service, table, socketPath, deadline);
 }
 
 /** Promise-based sysbox-mgr client. Errors are IpcError. */
@@ -99,8 +111,8 @@ function wrap<T>(raw: { call(m: string, r: unknown, o?: CallOptions): Promise<an
 export async function connectMgr(opts: ConnectOptions = {}): Promise<MgrClient> {
   const socketPath = opts.socketPath ?? DEFAULT_MGR_SOCKET;
   checkSocket('sysbox-mgr', socketPath);
-  const [{ makeClient }, { mgrMethods }] = await Promise.all([import('./rpc.js'), import('./mgr.js')]);
-  const raw = await makeClient('sysbox-mgr', mgrMethods, socketPath, opts.deadlineMs ?? DEFAULT_DEADLINE_MS);
+  const { mgrMethods } = await import('./mgr.js');
+  const raw = await rawClient('sysbox-mgr', mgrMethods, socketPath, opts);
   return wrap<MgrClient>(raw, socketPath, Object.keys(mgrMethods));
 }
 
@@ -114,8 +126,8 @@ export async function serveMgr(impl: MgrHandlers, opts: ServeOptions & { socketP
 export async function connectFs(opts: ConnectOptions = {}): Promise<FsClient> {
   const socketPath = opts.socketPath ?? DEFAULT_FS_SOCKET;
   checkSocket('sysbox-fs', socketPath);
-  const [{ makeClient }, { fsMethods }] = await Promise.all([import('./rpc.js'), import('./fs.js')]);
-  const raw = await makeClient('sysbox-fs', fsMethods, socketPath, opts.deadlineMs ?? DEFAULT_DEADLINE_MS);
+  const { fsMethods } = await import('./fs.js');
+  const raw = await rawClient('sysbox-fs', fsMethods, socketPath, opts);
   return wrap<FsClient>(raw, socketPath, Object.keys(fsMethods));
 }
 

@@ -33,12 +33,12 @@ function expectIpcError(err: unknown, code: string, msg: string | RegExp) {
 }
 
 describe('mgr round trip over a unix socket', () => {
-  test('every method, socket mode 0600, close removes the socket', async () => {
-    const socketPath = join(dir, 'rt', 'mgr.sock');
+  test.each(['h2', 'grpc-js'] as const)('every method, socket mode 0600, close removes the socket (client transport %s)', async (transport) => {
+    const socketPath = join(dir, `rt-${transport}`, 'mgr.sock');
     const calls: string[] = [];
     const srv = await serveMgr(handlers(), { socketPath, onCall: (e) => calls.push(e.method) });
     expect((await stat(socketPath)).mode & 0o777).toBe(0o600);
-    const c = await connectMgr({ socketPath });
+    const c = await connectMgr({ socketPath, transport });
     expect(await c.register({ containerId: 'c1', rootfs: '/r' })).toEqual({ idRange: { uid: 100000, gid: 100000, size: 65536 } });
     expect(await c.prepareRootfs({ containerId: 'c1', rootfs: '/r' })).toEqual({ rootfs: '/var/lib/sysbox/rootfs/c1', method: 'idmap-overlay' });
     expect(await c.unregister({ containerId: 'known' })).toEqual({ found: true, unstageError: '' });
