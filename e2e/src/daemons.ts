@@ -1,7 +1,7 @@
 // sysbox daemons for the e2e suites: start sysbox-mgr (and sysbox-fs once it exists) from the build if not
 // running, wait for the socket, stop after the suite. Tests that kill a daemon call ensureDaemons() to restore it.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, readFileSync, closeSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, readFileSync, closeSync, readdirSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import {
@@ -108,10 +108,35 @@ export async function startDaemon(spec: DaemonSpec, timeoutMs = 20_000): Promise
   const end = Date.now() + timeoutMs;
   while (Date.now() < end) {
     if (exited !== null) return { started: false, available: false, reason: `${spec.name} exited with ${exited} (see ${spec.logFile}.stderr)` };
-    if (await socketAnswers(spec.socket, 500)) return { started: true, available: true, pid: readPid(spec) ?? child.pid! };
+    if (await socketAnswers(spec.socket, 500)) {
+      const pid = readPid(spec) ?? child.pid!;
+      writeFileSync(ownerFile(spec), `${pid}\n`);
+      return { started: true, available: true, pid };
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
   return { started: false, available: false, reason: `${spec.name} did not open ${spec.socket} within ${timeoutMs} ms` };
+}
+
+/** `<pid file>.e2e`: the pid of the daemon instance the e2e harness started. */
+function ownerFile(spec: DaemonSpec): string {
+  return `${spec.pidFile}.e2e`;
+}
+
+/**
+ * Tests that kill or stop a daemon only touch an instance the harness started (or any, on a machine where
+ * SYSBOX_E2E_OWN_DAEMONS=1 says the suite owns them): a daemon someone else runs is left alone.
+ */
+export function assertHarnessOwns(spec: DaemonSpec): number {
+  const pid = readPid(spec);
+  if (pid === undefined) throw new Error(`${spec.name} is not running`);
+  if (process.env.SYSBOX_E2E_OWN_DAEMONS === '1') return pid;
+  let owner: number | undefined;
+  try { owner = Number.parseInt(readFileSync(ownerFile(spec), 'utf8'), 10); } catch { owner = undefined; }
+  if (owner !== pid) {
+    throw new Error(`${spec.name} (pid ${pid}) was not started by the e2e harness: not killing it (SYSBOX_E2E_OWN_DAEMONS=1 lets the suite restart it)`);
+  }
+  return pid;
 }
 
 /** Stops the daemon (SIGTERM, then SIGKILL after graceMs). */

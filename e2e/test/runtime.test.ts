@@ -10,7 +10,7 @@ import {
   CAP_NET_RAW, DEV_SET, DOCKER_DEFAULT_CAPS, IDENTITY_MAP, REFUSAL, capField, cgroupDirOf, cgroupsMatching, hostCapBnd,
   mountsMatching, ociCreateFailed, overlaps, singleRange, type IdMapLine,
 } from '../src/host.ts';
-import { MGR, ensureDaemons, isRunning, killDaemon, mgrDataEntriesMatching, mgrStateText, startDaemon, stopDaemon } from '../src/daemons.ts';
+import { MGR, assertHarnessOwns, ensureDaemons, isRunning, killDaemon, mgrDataEntriesMatching, mgrStateText, startDaemon, stopDaemon } from '../src/daemons.ts';
 import { entriesMatching, makeBundle, rawRuntime, runtimeBinary } from '../src/bundle.ts';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -487,6 +487,7 @@ describe.each(RUNTIMES)('%s', (rt) => {
       const before = [await uidMapOf(a!), await uidMapOf(b!)];
       before.forEach((m) => expectRange(rt, m));
       if (!isRunc) {
+        assertHarnessOwns(MGR);
         daemonsTouched = true;
         expect(await killDaemon(MGR, 'SIGKILL'), 'mgr was running').toBeDefined();
         const st = await startDaemon(MGR);
@@ -527,6 +528,7 @@ describe.each(RUNTIMES)('%s', (rt) => {
       await opts.before?.(bin, b, id);
       if (opts.mgrDown && !isRunc) {
         mgrWasUp = await isRunning(MGR);
+        if (mgrWasUp) assertHarnessOwns(MGR);
         daemonsTouched = true;
         await stopDaemon(MGR);
       }
