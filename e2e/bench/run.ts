@@ -152,7 +152,8 @@ async function runCase(c: Case): Promise<Map<string, Sample>> {
     }
     process.stderr.write('\n');
   } finally {
-    for (const rt of active) await c.teardown?.(rt).catch(() => undefined);
+    // every runtime, also those whose setup failed half-way (e.g. a container created but not started)
+    for (const rt of c.runtimes) await c.teardown?.(rt).catch(() => undefined);
   }
   return samples;
 }
