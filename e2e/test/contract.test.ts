@@ -9,8 +9,9 @@ import { caseFor } from '../src/cases.ts';
 import { IMAGES, RUNTIMES, type Runtime } from '../src/paths.ts';
 import {
   DEV_SET, DOCKER_DEFAULT_CAPS, IDENTITY_MAP, REFUSAL, capField, hostCapBnd, hostCpuCount, hostMemTotalKb, hostUptime,
-  ociCreateFailed, overlaps, singleRange,
+  cgroupsMatching, mountsMatching, ociCreateFailed, overlaps, singleRange,
 } from '../src/host.ts';
+import { makeBundle, rawRuntime, runtimeBinary } from '../src/bundle.ts';
 
 const BB = IMAGES.busybox;
 const DEB = IMAGES.debian;
@@ -153,7 +154,32 @@ describe.each(RUNTIMES)('%s', (rt) => {
       expect(r.stderr).toContain(ociCreateFailed(msg));
     });
   }
-  // (`[mount]` has the same form but Docker has no flag to share the host's mount namespace.)
+  // Docker has no flag to share the host's mount namespace: the `[mount]` refusal is checked with a hand-made bundle
+  // whose spec joins /proc/1/ns/mnt. runc is never run with that spec (it would set up its rootfs in the host's mount
+  // namespace); its column shows the same bundle without the path is valid.
+  t('contract: sharing the host mount namespace refused', async () => {
+    const b = makeBundle(['true'], (spec) => {
+      const ns = (spec.linux.namespaces as { type: string; path?: string }[]).find((n) => n.type === 'mount');
+      if (!isRunc) ns!.path = '/proc/1/ns/mnt';
+    });
+    const id = uniqueName('mntns');
+    try {
+      const bin = runtimeBinary(rt);
+      const r = await rawRuntime(bin, ['--root', b.stateRoot, '--log-format', 'json', 'create', '--bundle', b.bundle, id], { dir: b.dir, timeoutMs: 60_000 });
+      if (isRunc) {
+        expect(r.code, r.stderr).toBe(0);
+        return;
+      }
+      expect(r.code).not.toBe(0);
+      expect(r.stderr.trim()).toContain(REFUSAL.ns('mount'));
+      expect(mountsMatching(id)).toEqual([]);
+      expect(cgroupsMatching(id)).toEqual([]);
+    } finally {
+      await rawRuntime(runtimeBinary(rt), ['--root', b.stateRoot, 'delete', '--force', id], { dir: b.dir });
+      b.cleanup();
+    }
+  });
+
 
   // ── restricted host mounts ──
   t('contract: restricted host mount /etc/docker/daemon.json refused', async () => {

@@ -2,7 +2,7 @@
 // sysbox-runc expectations that don't hold yet are listed in src/pending.ts (they run as test.fails).
 import { afterEach, describe, expect } from 'vitest';
 import { createServer } from 'node:net';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { docker, dockerOk, exec, run, uniqueName, withContainer, withContainers, waitFor, sleep, DOCKER, type Container } from '../src/docker.ts';
 import { caseFor } from '../src/cases.ts';
 import { IMAGES, RUNTIMES, type Runtime } from '../src/paths.ts';
@@ -506,6 +506,22 @@ describe.each(RUNTIMES)('%s', (rt) => {
       expect(leftovers(rt, idA)).toEqual([]);
     });
   }, 180_000);
+
+  t('runtime: image files keep owners and ctimes after a container ran', async () => {
+    const diff = (await dockerOk(['image', 'inspect', '-f', '{{.GraphDriver.Data.UpperDir}}', IMAGES.debian])).trim();
+    const files = ['etc', 'etc/shadow', 'etc/passwd', 'usr/bin', 'usr/bin/perl', 'var/mail', 'var/log', 'root'];
+    const snap = () => files.map((f) => {
+      const st = statSync(join(diff, f), { bigint: true });
+      return `${f} ${st.uid}:${st.gid} ${st.mode.toString(8)} ctime=${st.ctimeNs}`;
+    });
+    const before = snap();
+    const r = await run(rt, ['--rm', IMAGES.debian, 'sh', '-c',
+      'stat -c %u:%g /etc/shadow /var/mail /usr/bin/perl && cat /etc/shadow >/dev/null && touch /etc/passwd /usr/bin/perl && echo x >> /var/log/e2e && mkdir -p /root/x'], { timeoutMs: 60_000 });
+    expect(r.code, r.stderr).toBe(0);
+    // the container sees the image's owners (root:shadow, root:mail, root:root) through its own range
+    expect(r.stdout.trim().split('\n')).toEqual(['0:42', '0:8', '0:0']);
+    expect(snap()).toEqual(before);
+  });
 
   // ── bad input, straight to the runtime binary with a hand-made bundle ──
   const badInput = (name: string, opts: {
