@@ -34,7 +34,9 @@ EOS
   chmod 755 "/usr/local/bin/$1.tmp"
   mv "/usr/local/bin/$1.tmp" "/usr/local/bin/$1"
 }
-write_launcher sysbox-runc runc
+# sysbox-runc's launcher sends start/kill straight to the engine (apps/runc/bin/sysbox-runc.sh).
+sed -e "s#@NODE@#$NODE_BIN#" -e "s#@MAIN@#$PREFIX/runc/dist/main.js#" apps/runc/bin/sysbox-runc.sh > /usr/local/bin/sysbox-runc.tmp
+chmod 755 /usr/local/bin/sysbox-runc.tmp && mv /usr/local/bin/sysbox-runc.tmp /usr/local/bin/sysbox-runc
 write_launcher sysbox-mgr mgr
 
 # sysbox-mgr: restart it from the new build.

@@ -11,6 +11,6 @@ export default defineConfig({
   clean: true,
   splitting: true,
   target: 'node24',
-  noExternal: [/^@sysbox\/(spec|ipc)$/],
+  noExternal: [/^@sysbox\/(spec|ipc)$/, /^@bufbuild\/protobuf/],
   external: ['pino', '@grpc/grpc-js', '@sysbox/native'],
 });

@@ -130,6 +130,8 @@ export async function prepare(ctx: Context, parsed: ParsedArgs, id: string): Pro
       createdAt: new Date().toISOString(),
     };
     writeRecord(stateDir, record);
+    // The launcher's fast path (bin/sysbox-runc.sh) sends `start` and `kill` straight to this engine.
+    writeFileSync(join(stateDir, 'engine'), `${ctx.engine.path}\n`);
     return { record, undo };
   } catch (e) {
     await undo.run(id);

@@ -1,0 +1,73 @@
+#!/bin/sh
+# sysbox-runc launcher (installed as /usr/local/bin/sysbox-runc; @NODE@ and @MAIN@ are filled in at install).
+#
+# `start` and `kill` of a container sysbox-runc created need no sysbox work: they go straight to the engine
+# that created it (recorded in <root>/sysbox/<id>/engine), with the engine's state under <root>/engine,
+# without starting Node. Everything else, and anything unusual, goes to the Node program.
+NODE='@NODE@'
+MAIN='@MAIN@'
+
+slow() {
+  unset NODE_EXTRA_CA_CERTS NODE_OPTIONS
+  NODE_COMPILE_CACHE=${SYSBOX_COMPILE_CACHE:-/var/cache/sysbox-ts/compile-cache}
+  export NODE_COMPILE_CACHE
+  exec "$NODE" "$MAIN" "$@"
+}
+
+[ -n "$SYSBOX_RUNC_NO_FASTPATH" ] && slow "$@"
+
+root=/run/sysbox-runc
+cmd=
+skip=
+id=
+for a in "$@"; do
+  if [ -n "$skip" ]; then
+    [ "$skip" = root ] && root=$a
+    skip=
+    continue
+  fi
+  if [ -z "$cmd" ]; then
+    case $a in
+      --root | -root) skip=root ;;
+      --root=* | -root=*) root=${a#*=} ;;
+      --log | -log | --log-format | -log-format | --criu | -criu | --rootless | -rootless) skip=value ;;
+      --debug | -debug | --systemd-cgroup | -systemd-cgroup | --log=* | -log=* | --log-format=* | -log-format=*) ;;
+      start | kill) cmd=$a ;;
+      *) slow "$@" ;;
+    esac
+  else
+    case $a in
+      --all | -a | --all=true | -all) [ "$cmd" = kill ] || slow "$@" ;;
+      -*) slow "$@" ;;
+      *) id=$a; break ;;
+    esac
+  fi
+done
+[ -n "$cmd" ] && [ -n "$id" ] || slow "$@"
+case $id in */* | .*) slow "$@" ;; esac
+[ -r "$root/sysbox/$id/engine" ] || slow "$@"
+read -r engine < "$root/sysbox/$id/engine" || slow "$@"
+[ -x "$engine" ] || slow "$@"
+
+# Rebuild the arguments with the global --root pointing at the engine's state.
+n=$#
+i=0
+found=
+skip=
+while [ $i -lt $n ]; do
+  a=$1
+  shift
+  i=$((i + 1))
+  if [ "$skip" = root ]; then
+    a=$root/engine
+    skip=
+  elif [ -z "$found" ]; then
+    case $a in
+      --root | -root) skip=root; found=1 ;;
+      --root=* | -root=*) a=--root=$root/engine; found=1 ;;
+    esac
+  fi
+  set -- "$@" "$a"
+done
+[ -n "$found" ] || set -- --root "$root/engine" "$@"
+exec "$engine" "$@"
