@@ -95,8 +95,9 @@ export async function registerRuntimes(extra: Record<string, RuntimeEntry> = {})
   const missing = () => Object.entries(wanted).filter(([n, rt]) => listed[n]?.path !== rt.path).map(([n]) => n);
   let cfgHas = false;
   try {
-    const cfg = JSON.parse(readFileSync(DAEMON_JSON, 'utf8')) as { runtimes?: Record<string, { path?: string }> };
-    cfgHas = Object.entries(wanted).every(([n, rt]) => cfg.runtimes?.[n]?.path === rt.path);
+    const cfg = JSON.parse(readFileSync(DAEMON_JSON, 'utf8')) as { runtimes?: Record<string, RuntimeEntry> };
+    cfgHas = Object.entries(wanted).every(([n, rt]) => cfg.runtimes?.[n]?.path === rt.path &&
+      JSON.stringify(cfg.runtimes?.[n]?.runtimeArgs ?? []) === JSON.stringify(rt.runtimeArgs ?? []));
   } catch {
     cfgHas = false;
   }
