@@ -6,6 +6,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync, symlinkSync, chmodSync, copyFileSync, mkdtempSync, renameSync, statSync, openSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { docker, dockerOk, exec, DOCKER } from './docker.ts';
+import { claimDaemon, daemonSpecs, readPid } from './daemons.ts';
 import { CACHE_DIR, CRUN, DAEMON_JSON, DAEMON_JSON_LOCK, E2E_DIR, IMAGES, REPO_DIR, SYSBOX_MGR, SYSBOX_RUNC } from './paths.ts';
 
 export const log = (msg: string) => process.stderr.write(`[e2e harness] ${msg}\n`);
@@ -150,8 +151,11 @@ export async function ensureLaunchers(): Promise<{ runc: boolean; mgr: boolean }
   const install = join(REPO_DIR, 'scripts', 'install.sh');
   if ((!before.runc || !before.mgr) && existsSync(install)) {
     log('sysbox launchers missing: bash scripts/install.sh');
+    const pidsBefore = new Map(daemonSpecs().map((d) => [d.name, readPid(d)]));
     const r = await exec('bash', [install], { timeoutMs: 600_000, cwd: REPO_DIR });
     if (r.code !== 0) log(`scripts/install.sh failed (exit ${r.code}): ${(r.stderr || r.stdout).trim().split('\n').slice(-5).join(' | ')}`);
+    // daemons install.sh started on the harness's behalf are the harness's (tests may restart them)
+    for (const spec of daemonSpecs()) if (readPid(spec) !== pidsBefore.get(spec.name)) claimDaemon(spec);
   }
   const after = present();
   if (!after.runc) log(`${SYSBOX_RUNC} missing: sysbox-runc tests will fail (expected while pending)`);
