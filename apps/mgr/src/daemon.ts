@@ -8,6 +8,8 @@ import { errText } from './errors.js';
 import type { MgrFlags } from './flags.js';
 import { MgrService } from './service.js';
 import { unavailableStager, type Stager } from './stager.js';
+import { loadMountStager, watchDockerContainers } from './mount-daemon.js';
+import type { MountStager } from './mount-stager.js';
 
 declare const __MGR_VERSION__: string | undefined;
 export const VERSION = typeof __MGR_VERSION__ === 'string' ? __MGR_VERSION__ : '0.0.0-dev';
@@ -101,6 +103,10 @@ export interface StartOptions {
   log: Logger;
   /** default: loadStager */
   stager?: Stager;
+  /** default: loadMountStager */
+  mountStager?: MountStager;
+  /** Docker's containers dir, watched to remove special dirs of removed containers (default /var/lib/docker/containers) */
+  dockerContainersDir?: string;
   /** default: ensureSysboxHost (creates the sysbox user and subuid/subgid entries) */
   host?: typeof ensureSysboxHost;
 }
@@ -127,12 +133,14 @@ export async function startDaemon(flags: MgrFlags, opts: StartOptions): Promise<
       throw new StartError(`cannot prepare data dir ${dataDir}: ${errText(err)}`);
     });
     const stager = opts.stager ?? (await loadStager(log));
+    const mountStager = opts.mountStager ?? (await loadMountStager(log));
     const statePath = join(dataDir, 'state.json');
     const service = await MgrService.open({
       pool,
       rangeSize: flags.rangeSize,
       store: new FileStore(statePath),
       stager,
+      mountStager,
       dataDir,
       log,
       version: VERSION,
@@ -155,6 +163,7 @@ export async function startDaemon(flags: MgrFlags, opts: StartOptions): Promise<
         if (removed?.length) log.warn({ removed }, 'removed staged rootfs of containers no longer registered');
       })
       .catch((err: unknown) => log.error({ err: errText(err) }, 'staging garbage collection failed'));
+    const dockerWatch = watchDockerContainers(service, opts.dockerContainersDir ?? '/var/lib/docker/containers', log);
     const server = await serveMgr(service, {
       socketPath: flags.socket,
       onCall: ({ method, ms, error }) => {
@@ -172,6 +181,7 @@ export async function startDaemon(flags: MgrFlags, opts: StartOptions): Promise<
       stop() {
         stopping ??= (async () => {
           clearInterval(reapTimer);
+          dockerWatch.close();
           await server.close();
           await service.flush();
           await releasePidFile(flags.pidFile);

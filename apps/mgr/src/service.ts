@@ -1,10 +1,11 @@
-import type { ContainerInfo, MgrHandlers, RegisterRequest, PrepareRootfsRequest, UnregisterRequest, GetRequest, Init, ListResponse, PrepareRootfsResponse, RegisterResponse, StatusResponse, UnregisterResponse } from '@sysbox/ipc';
+import type { ContainerInfo, MgrHandlers, RegisterRequest, PrepareRootfsRequest, PrepareMountsRequest, PrepareMountsResponse, UnregisterRequest, GetRequest, Init, ListResponse, PrepareRootfsResponse, RegisterResponse, StatusResponse, UnregisterResponse } from '@sysbox/ipc';
 import { IdmapError, RangeAllocator, RangeExhaustedError, type AllocatorState, type IdPool, type IdRange, type Store } from '@sysbox/idmap';
 import type { Logger } from 'pino';
 import { stat } from 'node:fs/promises';
 import { isAbsolute } from 'node:path';
 import { errText, MgrError } from './errors.js';
 import type { Stager } from './stager.js';
+import { unavailableMountStager, type MountStager } from './mount-stager.js';
 
 /** One registered container, as persisted in state.json. */
 export interface ContainerRecord {
@@ -32,6 +33,8 @@ export interface MgrServiceOptions {
   rangeSize?: number;
   store: Store;
   stager: Stager;
+  /** bind-mount and special-dir staging (default: unavailable; PrepareMounts with mounts then fails) */
+  mountStager?: MountStager;
   dataDir: string;
   log: Logger;
   version: string;
@@ -239,6 +242,41 @@ export class MgrService implements MgrHandlers {
     });
   }
 
+  async prepareMounts(init: Init<PrepareMountsRequest>): Promise<Init<PrepareMountsResponse>> {
+    const containerId = init.containerId ?? '';
+    checkContainerId(containerId);
+    const mounts = (init.mounts ?? []).map((m) => ({
+      index: m?.index ?? 0,
+      source: m?.source ?? '',
+      destination: m?.destination ?? '',
+      readonly: !!m?.readonly,
+      recursive: !!m?.recursive,
+    }));
+    const bad = mounts.find((m) => !isAbsolute(m.source));
+    if (bad) throw new MgrError('INVALID_ARGUMENT', `mount source of container ${containerId} must be an absolute path, got "${bad.source}" (for ${bad.destination || `mount ${bad.index}`})`);
+    const specialDirs = (init.specialDirs ?? []).filter((d): d is string => typeof d === 'string');
+    const badDir = specialDirs.find((d) => !isAbsolute(d) || d.split('/').includes('..'));
+    if (badDir !== undefined) throw new MgrError('INVALID_ARGUMENT', `special dir of container ${containerId} must be an absolute path without "..", got "${badDir}"`);
+    return this.withLock(containerId, async () => {
+      const log = this.child(containerId);
+      const rec = this.containers.get(containerId);
+      if (!rec) throw new MgrError('NOT_FOUND', `container ${containerId} is not registered with sysbox-mgr`);
+      const stager = this.opts.mountStager ?? unavailableMountStager('not configured');
+      const t0 = performance.now();
+      try {
+        const r = await stager.stage({ containerId, idRange: rec.idRange, dataDir: this.opts.dataDir, mounts, specialDirs, rootfs: init.rootfs || rec.rootfs, log });
+        const fallbacks = [...r.mounts, ...r.specialDirs].filter((m) => m.method !== 'idmap').length;
+        log[fallbacks ? 'warn' : 'info']({ mounts: r.mounts.length, specialDirs: r.specialDirs.length, fallbacks, ms: Math.round(performance.now() - t0) }, 'mounts staged');
+        return r;
+      } catch (err) {
+        log.error({ err: errText(err) }, 'mount staging failed');
+        if (err instanceof MgrError) throw err;
+        const code = (err as Error)?.name === 'StagingError' ? 'INVALID_ARGUMENT' : 'INTERNAL';
+        throw new MgrError(code, `cannot stage mounts of container ${containerId}: ${errText(err)}`, { cause: err });
+      }
+    });
+  }
+
   async unregister(req: Init<UnregisterRequest>): Promise<Init<UnregisterResponse>> {
     const id = req.containerId ?? '';
     if (!id) return { found: false };
@@ -258,6 +296,12 @@ export class MgrService implements MgrHandlers {
       } catch (err) {
         unstageError = `cannot unstage rootfs of container ${id}: ${errText(err)}`;
         log.error({ err: errText(err) }, 'unstage failed; releasing the range anyway, leftovers are collected at the next start');
+      }
+      try {
+        await this.opts.mountStager?.unstage({ containerId: id, dataDir: this.opts.dataDir, log });
+      } catch (err) {
+        unstageError ||= `cannot unstage mounts of container ${id}: ${errText(err)}`;
+        log.error({ err: errText(err) }, 'mount unstage failed; releasing the range anyway, leftovers are collected at the next start');
       }
       this.containers.delete(id);
       this.allocator.release(id);
@@ -317,7 +361,15 @@ export class MgrService implements MgrHandlers {
 
   /** Removes staged rootfs views of containers that are not registered (after a crash). */
   async gcStaging(): Promise<string[] | void> {
-    return this.opts.stager.gc({ dataDir: this.opts.dataDir, keep: new Set(this.containers.keys()) });
+    const keep = new Set(this.containers.keys());
+    const removed = (await this.opts.stager.gc({ dataDir: this.opts.dataDir, keep })) ?? [];
+    const mounts = (await this.gcMounts()) ?? [];
+    return [...new Set([...removed, ...mounts])];
+  }
+
+  /** Removes staged mounts of unregistered containers and special dirs of containers Docker no longer has. */
+  async gcMounts(): Promise<string[] | void> {
+    return this.opts.mountStager?.gc({ dataDir: this.opts.dataDir, keep: new Set(this.containers.keys()) });
   }
 
   get size(): number {

@@ -24,6 +24,11 @@ export type {
   RegisterResponse,
   PrepareRootfsRequest,
   PrepareRootfsResponse,
+  MountSpec,
+  StagedMount,
+  StagedSpecialDir,
+  PrepareMountsRequest,
+  PrepareMountsResponse,
   UnregisterRequest,
   UnregisterResponse,
   GetRequest,
@@ -66,6 +71,7 @@ export interface MgrClient {
   readonly socketPath: string;
   register(req: Init<M.RegisterRequest>, opts?: CallOptions): Promise<M.RegisterResponse>;
   prepareRootfs(req: Init<M.PrepareRootfsRequest>, opts?: CallOptions): Promise<M.PrepareRootfsResponse>;
+  prepareMounts(req: Init<M.PrepareMountsRequest>, opts?: CallOptions): Promise<M.PrepareMountsResponse>;
   unregister(req: Init<M.UnregisterRequest>, opts?: CallOptions): Promise<M.UnregisterResponse>;
   get(req: Init<M.GetRequest>, opts?: CallOptions): Promise<M.ContainerInfo>;
   list(req?: Init<M.ListRequest>, opts?: CallOptions): Promise<M.ListResponse>;
@@ -77,6 +83,7 @@ export interface MgrClient {
 export interface MgrHandlers {
   register(req: M.RegisterRequest): Answer<M.RegisterResponse>;
   prepareRootfs(req: M.PrepareRootfsRequest): Answer<M.PrepareRootfsResponse>;
+  prepareMounts(req: M.PrepareMountsRequest): Answer<M.PrepareMountsResponse>;
   unregister(req: M.UnregisterRequest): Answer<M.UnregisterResponse>;
   get(req: M.GetRequest): Answer<M.ContainerInfo>;
   list(req: M.ListRequest): Answer<M.ListResponse>;

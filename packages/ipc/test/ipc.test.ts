@@ -16,6 +16,10 @@ afterAll(async () => {
 const handlers = (over: Partial<MgrHandlers> = {}): MgrHandlers => ({
   register: (r) => ({ idRange: { uid: 100000, gid: 100000, size: 65536 }, ...(r.containerId === 'x' ? {} : {}) }),
   prepareRootfs: (r) => ({ rootfs: `/var/lib/sysbox/rootfs/${r.containerId}`, method: 'idmap-overlay' }),
+  prepareMounts: (r) => ({
+    mounts: r.mounts.map((m) => ({ index: m.index, source: `/var/lib/sysbox/mounts/${r.containerId}/${m.index}`, method: 'idmap' })),
+    specialDirs: r.specialDirs.map((d) => ({ destination: d, source: `/s${d}`, method: 'idmap', created: true })),
+  }),
   unregister: (r) => ({ found: r.containerId === 'known' }),
   get: (r) => {
     throw new RpcError('NOT_FOUND', `container ${r.containerId} is not registered with sysbox-mgr`);
@@ -41,6 +45,10 @@ describe('mgr round trip over a unix socket', () => {
     const c = await connectMgr({ socketPath, transport });
     expect(await c.register({ containerId: 'c1', rootfs: '/r' })).toEqual({ idRange: { uid: 100000, gid: 100000, size: 65536 } });
     expect(await c.prepareRootfs({ containerId: 'c1', rootfs: '/r' })).toEqual({ rootfs: '/var/lib/sysbox/rootfs/c1', method: 'idmap-overlay' });
+    expect(await c.prepareMounts({ containerId: 'c1', mounts: [{ index: 3, source: '/home/u', readonly: true }], specialDirs: ['/var/lib/docker'] })).toEqual({
+      mounts: [{ index: 3, source: '/var/lib/sysbox/mounts/c1/3', method: 'idmap' }],
+      specialDirs: [{ destination: '/var/lib/docker', source: '/s/var/lib/docker', method: 'idmap', created: true }],
+    });
     expect(await c.unregister({ containerId: 'known' })).toEqual({ found: true, unstageError: '' });
     expect((await c.unregister({ containerId: 'other' })).found).toBe(false);
     const l = await c.list();

@@ -51,6 +51,57 @@ export interface PrepareRootfsResponse {
   method: string;
 }
 
+/** One bind mount of the container's spec whose source sysbox-mgr stages as an ID-mapped view. */
+export interface MountSpec {
+  /** index in the spec's mounts (echoed back in StagedMount) */
+  index: number;
+  /** host source, absolute and resolved (realpath) */
+  source: string;
+  /** where it goes in the container (informational) */
+  destination: string;
+  /** stage the view read-only too */
+  readonly: boolean;
+  /** rbind: submounts included */
+  recursive: boolean;
+}
+
+export interface StagedMount {
+  index: number;
+  /** what the converted spec binds instead (the request's source when method is "none") */
+  source: string;
+  /** "idmap", or "none" when the file system refused MOUNT_ATTR_IDMAP (logged by mgr) */
+  method: string;
+}
+
+export interface PrepareMountsRequest {
+  containerId: string;
+  mounts: MountSpec[];
+  /**
+   * Special dirs (e.g. /var/lib/docker) to back by a host dir under <dataDir>/special/<containerId>/, stored
+   * 0-based and mounted ID-mapped; filled from the image (rootfs) at first use. They survive Unregister while
+   * Docker still has the container (<docker root>/containers/<id> exists); removed when it is gone.
+   */
+  specialDirs: string[];
+  /** the image's rootfs (as given to Register) to copy the special dirs' contents from */
+  rootfs: string;
+}
+
+export interface StagedSpecialDir {
+  /** e.g. /var/lib/docker */
+  destination: string;
+  /** the staged ID-mapped view to bind there */
+  source: string;
+  /** "idmap" or "none" */
+  method: string;
+  /** true when the backing dir was created (and filled from the image) by this call */
+  created: boolean;
+}
+
+export interface PrepareMountsResponse {
+  mounts: StagedMount[];
+  specialDirs: StagedSpecialDir[];
+}
+
 export interface UnregisterRequest {
   containerId: string;
 }
@@ -452,6 +503,437 @@ export const PrepareRootfsResponse: MessageFns<PrepareRootfsResponse> = {
     const message = createBasePrepareRootfsResponse();
     message.rootfs = object.rootfs ?? "";
     message.method = object.method ?? "";
+    return message;
+  },
+};
+
+function createBaseMountSpec(): MountSpec {
+  return { index: 0, source: "", destination: "", readonly: false, recursive: false };
+}
+
+export const MountSpec: MessageFns<MountSpec> = {
+  encode(message: MountSpec, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.index !== 0) {
+      writer.uint32(8).uint32(message.index);
+    }
+    if (message.source !== "") {
+      writer.uint32(18).string(message.source);
+    }
+    if (message.destination !== "") {
+      writer.uint32(26).string(message.destination);
+    }
+    if (message.readonly !== false) {
+      writer.uint32(32).bool(message.readonly);
+    }
+    if (message.recursive !== false) {
+      writer.uint32(40).bool(message.recursive);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MountSpec {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMountSpec();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.index = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.source = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.destination = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.readonly = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.recursive = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<MountSpec>): MountSpec {
+    return MountSpec.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<MountSpec>): MountSpec {
+    const message = createBaseMountSpec();
+    message.index = object.index ?? 0;
+    message.source = object.source ?? "";
+    message.destination = object.destination ?? "";
+    message.readonly = object.readonly ?? false;
+    message.recursive = object.recursive ?? false;
+    return message;
+  },
+};
+
+function createBaseStagedMount(): StagedMount {
+  return { index: 0, source: "", method: "" };
+}
+
+export const StagedMount: MessageFns<StagedMount> = {
+  encode(message: StagedMount, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.index !== 0) {
+      writer.uint32(8).uint32(message.index);
+    }
+    if (message.source !== "") {
+      writer.uint32(18).string(message.source);
+    }
+    if (message.method !== "") {
+      writer.uint32(26).string(message.method);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StagedMount {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStagedMount();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.index = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.source = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.method = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<StagedMount>): StagedMount {
+    return StagedMount.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<StagedMount>): StagedMount {
+    const message = createBaseStagedMount();
+    message.index = object.index ?? 0;
+    message.source = object.source ?? "";
+    message.method = object.method ?? "";
+    return message;
+  },
+};
+
+function createBasePrepareMountsRequest(): PrepareMountsRequest {
+  return { containerId: "", mounts: [], specialDirs: [], rootfs: "" };
+}
+
+export const PrepareMountsRequest: MessageFns<PrepareMountsRequest> = {
+  encode(message: PrepareMountsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.containerId !== "") {
+      writer.uint32(10).string(message.containerId);
+    }
+    for (const v of message.mounts) {
+      MountSpec.encode(v!, writer.uint32(18).fork()).join();
+    }
+    for (const v of message.specialDirs) {
+      writer.uint32(26).string(v!);
+    }
+    if (message.rootfs !== "") {
+      writer.uint32(34).string(message.rootfs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PrepareMountsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePrepareMountsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.containerId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.mounts.push(MountSpec.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.specialDirs.push(reader.string());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.rootfs = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<PrepareMountsRequest>): PrepareMountsRequest {
+    return PrepareMountsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PrepareMountsRequest>): PrepareMountsRequest {
+    const message = createBasePrepareMountsRequest();
+    message.containerId = object.containerId ?? "";
+    message.mounts = object.mounts?.map((e) => MountSpec.fromPartial(e)) || [];
+    message.specialDirs = object.specialDirs?.map((e) => e) || [];
+    message.rootfs = object.rootfs ?? "";
+    return message;
+  },
+};
+
+function createBaseStagedSpecialDir(): StagedSpecialDir {
+  return { destination: "", source: "", method: "", created: false };
+}
+
+export const StagedSpecialDir: MessageFns<StagedSpecialDir> = {
+  encode(message: StagedSpecialDir, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.destination !== "") {
+      writer.uint32(10).string(message.destination);
+    }
+    if (message.source !== "") {
+      writer.uint32(18).string(message.source);
+    }
+    if (message.method !== "") {
+      writer.uint32(26).string(message.method);
+    }
+    if (message.created !== false) {
+      writer.uint32(32).bool(message.created);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StagedSpecialDir {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStagedSpecialDir();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.destination = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.source = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.method = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.created = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<StagedSpecialDir>): StagedSpecialDir {
+    return StagedSpecialDir.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<StagedSpecialDir>): StagedSpecialDir {
+    const message = createBaseStagedSpecialDir();
+    message.destination = object.destination ?? "";
+    message.source = object.source ?? "";
+    message.method = object.method ?? "";
+    message.created = object.created ?? false;
+    return message;
+  },
+};
+
+function createBasePrepareMountsResponse(): PrepareMountsResponse {
+  return { mounts: [], specialDirs: [] };
+}
+
+export const PrepareMountsResponse: MessageFns<PrepareMountsResponse> = {
+  encode(message: PrepareMountsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.mounts) {
+      StagedMount.encode(v!, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.specialDirs) {
+      StagedSpecialDir.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PrepareMountsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePrepareMountsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.mounts.push(StagedMount.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.specialDirs.push(StagedSpecialDir.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<PrepareMountsResponse>): PrepareMountsResponse {
+    return PrepareMountsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PrepareMountsResponse>): PrepareMountsResponse {
+    const message = createBasePrepareMountsResponse();
+    message.mounts = object.mounts?.map((e) => StagedMount.fromPartial(e)) || [];
+    message.specialDirs = object.specialDirs?.map((e) => StagedSpecialDir.fromPartial(e)) || [];
     return message;
   },
 };
@@ -1047,6 +1529,18 @@ export const MgrDefinition = {
       requestType: PrepareRootfsRequest as typeof PrepareRootfsRequest,
       requestStream: false,
       responseType: PrepareRootfsResponse as typeof PrepareRootfsResponse,
+      responseStream: false,
+      options: {},
+    },
+    /**
+     * Stages ID-mapped views of bind-mount sources and special dirs under <dataDir>/mounts/<containerId>/
+     * (replacing any earlier staging of the container's mounts); undone by Unregister.
+     */
+    prepareMounts: {
+      name: "PrepareMounts",
+      requestType: PrepareMountsRequest as typeof PrepareMountsRequest,
+      requestStream: false,
+      responseType: PrepareMountsResponse as typeof PrepareMountsResponse,
       responseStream: false,
       options: {},
     },

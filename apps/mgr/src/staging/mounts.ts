@@ -1,0 +1,314 @@
+// Bind-mount and special-dir staging for sysbox-mgr: an ID-mapped view of each bind source (host dirs and files,
+// Docker volumes, Docker's resolv.conf/hosts/hostname) so files keep their host owners inside the container and
+// what container root writes is stored as uid 0 on disk; and host-backed special dirs (/var/lib/docker & co).
+//
+// Layout (every level the engine must traverse from inside the user namespace is mode 0711):
+//   <dataDir>/mounts/<containerId>/state.json   what was staged (for unstage and gc)
+//   <dataDir>/mounts/<containerId>/m<index>     ID-mapped view of spec.mounts[index].source (dir, or file placeholder)
+//   <dataDir>/mounts/<containerId>/s-<name>     ID-mapped view of the special dir's backing dir
+//   <dataDir>/special/<containerId>/<name>      backing dir of a special dir, stored 0-based (mode 0700 parents)
+//   <dataDir>/special/<containerId>/owner.json  { docker: true } when kept until Docker removes the container
+import { execFileSync } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Kernel } from '@sysbox/native';
+import { MNT_DETACH, isKernelError } from '@sysbox/native';
+import { mountsUnder, readMountinfo, StagingError } from './mountinfo.js';
+
+export type MountStagingLog = (obj: object, msg: string) => void;
+
+export interface MountRequest {
+  index: number;
+  source: string;
+  destination?: string;
+  readonly?: boolean;
+  recursive?: boolean;
+}
+
+export interface StagedMountResult {
+  index: number;
+  source: string;
+  method: 'idmap' | 'none';
+}
+
+export interface StagedSpecialDirResult {
+  destination: string;
+  source: string;
+  method: 'idmap' | 'none';
+  created: boolean;
+}
+
+export interface StageMountsOptions {
+  containerId: string;
+  idRange: { uid: number; gid: number; size: number };
+  dataDir: string;
+  mounts: MountRequest[];
+  specialDirs?: string[];
+  /** the image's rootfs (unstaged, 0-based owners) to fill new special dirs from */
+  rootfs?: string;
+  /** Docker's data root: a container that Docker knows (<dockerRoot>/containers/<id>) keeps its special dirs */
+  dockerRoot?: string;
+  log?: MountStagingLog;
+}
+
+const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+export const DEFAULT_DOCKER_ROOT = '/var/lib/docker';
+
+function checkId(id: string): void {
+  if (!ID_RE.test(id)) throw new StagingError(`bad container id ${JSON.stringify(id)}`);
+}
+
+export function mountsDir(dataDir: string, containerId?: string): string {
+  if (containerId === undefined) return join(dataDir, 'mounts');
+  checkId(containerId);
+  return join(dataDir, 'mounts', containerId);
+}
+
+export function specialDir(dataDir: string, containerId?: string): string {
+  if (containerId === undefined) return join(dataDir, 'special');
+  checkId(containerId);
+  return join(dataDir, 'special', containerId);
+}
+
+/** /var/lib/rancher/k3s → var_lib_rancher_k3s */
+export function specialName(destination: string): string {
+  const n = destination.replace(/^\/+|\/+$/g, '').replace(/\//g, '_');
+  if (!n || n.includes('..') || !/^[\w.-]+$/.test(n)) throw new StagingError(`bad special dir ${JSON.stringify(destination)}`);
+  return n;
+}
+
+function mkdirTraversable(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o711 });
+  const mode = statSync(dir).mode & 0o7777;
+  if ((mode & 0o011) !== 0o011) chmodSync(dir, mode | 0o011);
+}
+
+interface MountsState {
+  containerId: string;
+  targets: string[];
+}
+
+function writeState(dir: string, st: MountsState): void {
+  writeFileSync(join(dir, 'state.json'), `${JSON.stringify(st)}\n`, { mode: 0o600 });
+}
+
+/** Detaches every mount at or below dir (stacked mounts too). Throws if any stays. */
+function unmountAll(kernel: Kernel, dir: string, log?: MountStagingLog): void {
+  for (let round = 0; round < 16; round++) {
+    const under = mountsUnder(readMountinfo(), dir);
+    if (under.length === 0) return;
+    for (const m of under) {
+      try {
+        kernel.umount(m, MNT_DETACH);
+      } catch (e) {
+        if (!isKernelError(e, 'EINVAL') && !isKernelError(e, 'ENOENT')) throw e;
+        log?.({ mount: m, err: String(e) }, 'mount staging: umount failed');
+      }
+    }
+  }
+  const left = mountsUnder(readMountinfo(), dir);
+  if (left.length > 0) throw new StagingError(`mounts remain under ${dir}: ${left.join(', ')}`);
+}
+
+/** Removes the unmounted staging dir of a container: placeholders and state only, never through a mount. */
+function removeMountsDir(kernel: Kernel, dir: string, log?: MountStagingLog): void {
+  unmountAll(kernel, dir, log);
+  if (!existsSync(dir)) return;
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    const st = lstatSync(p);
+    if (st.isDirectory()) rmdirSync(p);
+    else rmSync(p, { force: true });
+  }
+  rmdirSync(dir);
+}
+
+function placeholder(at: string, isDir: boolean): void {
+  if (isDir) mkdirSync(at, { mode: 0o711 });
+  else writeFileSync(at, '', { mode: 0o644, flag: 'wx' });
+}
+
+/** ID-maps source onto at; a kernel refusal (fs without MOUNT_ATTR_IDMAP) answers false, logged by the caller. */
+function tryIdmap(kernel: Kernel, source: string, at: string, usernsFd: number, o: { readonly?: boolean; recursive?: boolean }): KernelErrorLike | undefined {
+  try {
+    kernel.idmappedBind(source, at, { usernsFd, readonly: !!o.readonly, recursive: !!o.recursive });
+    return undefined;
+  } catch (e) {
+    if (!isKernelError(e)) throw e;
+    return e;
+  }
+}
+type KernelErrorLike = Error & { code: string };
+
+/** Fills a new special dir from the image (owners as on disk: 0-based), without following the image's symlinks out. */
+function fillFromImage(rootfs: string, destination: string, backing: string, log?: MountStagingLog): void {
+  const src = join(rootfs, destination);
+  let st;
+  try {
+    st = lstatSync(src);
+  } catch {
+    return;
+  }
+  if (!st.isDirectory()) return;
+  execFileSync('cp', ['-a', '--', `${src}/.`, `${backing}/`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  chownSync(backing, st.uid, st.gid);
+  chmodSync(backing, st.mode & 0o7777);
+  log?.({ from: src, to: backing }, 'mount staging: special dir filled from the image');
+}
+
+/**
+ * Stages the container's bind mounts and special dirs (replacing an earlier staging of its mounts). A source whose
+ * file system refuses ID mapping is used as it is (method "none", logged). On any other failure everything this
+ * call mounted is undone, and special dirs it created are removed.
+ */
+export async function stageMounts(kernel: Kernel, opts: StageMountsOptions): Promise<{ mounts: StagedMountResult[]; specialDirs: StagedSpecialDirResult[] }> {
+  const { containerId, dataDir, log } = opts;
+  const dir = mountsDir(dataDir, containerId);
+  if (existsSync(dir) || mountsUnder(readMountinfo(), dir).length) removeMountsDir(kernel, dir, log);
+  const mounts: StagedMountResult[] = [];
+  const specials: StagedSpecialDirResult[] = [];
+  const createdSpecial: string[] = [];
+  if (opts.mounts.length === 0 && !opts.specialDirs?.length) return { mounts, specialDirs: specials };
+  mkdirTraversable(dataDir);
+  mkdirTraversable(mountsDir(dataDir));
+  mkdirSync(dir, { mode: 0o711 });
+  chmodSync(dir, 0o711);
+  const state: MountsState = { containerId, targets: [] };
+  writeState(dir, state);
+  const r = opts.idRange;
+  let usernsFd = -1;
+  try {
+    usernsFd = kernel.createUserns([{ containerId: 0, hostId: r.uid, size: r.size }], [{ containerId: 0, hostId: r.gid, size: r.size }]);
+    for (const m of opts.mounts) {
+      if (!m.source.startsWith('/')) throw new StagingError(`mount source must be an absolute path, got ${JSON.stringify(m.source)}`);
+      let st;
+      try {
+        st = statSync(m.source);
+      } catch (e) {
+        throw new StagingError(`mount source ${m.source}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      }
+      const at = join(dir, `m${m.index}`);
+      placeholder(at, st.isDirectory());
+      state.targets.push(at);
+      writeState(dir, state);
+      const err = tryIdmap(kernel, m.source, at, usernsFd, m);
+      if (err) {
+        log?.({ containerId, source: m.source, destination: m.destination, err: err.message }, 'mount staging: ID-mapped bind refused by the file system; falling back to the plain source (owners appear as nobody inside)');
+        mounts.push({ index: m.index, source: m.source, method: 'none' });
+      } else {
+        mounts.push({ index: m.index, source: at, method: 'idmap' });
+      }
+    }
+    if (opts.specialDirs?.length) {
+      const sdir = specialDir(dataDir, containerId);
+      mkdirSync(specialDir(dataDir), { recursive: true, mode: 0o700 });
+      mkdirSync(sdir, { recursive: true, mode: 0o700 });
+      const dockerRoot = opts.dockerRoot ?? DEFAULT_DOCKER_ROOT;
+      const ownerFile = join(sdir, 'owner.json');
+      if (!existsSync(ownerFile)) {
+        writeFileSync(ownerFile, `${JSON.stringify({ containerId, docker: existsSync(join(dockerRoot, 'containers', containerId)), dockerRoot })}\n`, { mode: 0o600 });
+      }
+      for (const dest of opts.specialDirs) {
+        const name = specialName(dest);
+        const backing = join(sdir, name);
+        let created = false;
+        if (!existsSync(backing)) {
+          mkdirSync(backing, { mode: 0o755 });
+          created = true;
+          createdSpecial.push(backing);
+          if (opts.rootfs) fillFromImage(opts.rootfs, dest, backing, log);
+        }
+        const at = join(dir, `s-${name}`);
+        placeholder(at, true);
+        state.targets.push(at);
+        writeState(dir, state);
+        const err = tryIdmap(kernel, backing, at, usernsFd, { recursive: false });
+        if (err) {
+          log?.({ containerId, backing, destination: dest, err: err.message }, 'mount staging: ID-mapped special dir refused by the file system; falling back to the plain dir');
+          specials.push({ destination: dest, source: backing, method: 'none', created });
+        } else {
+          specials.push({ destination: dest, source: at, method: 'idmap', created });
+        }
+      }
+    }
+    log?.({ containerId, mounts: mounts.length, specialDirs: specials.length }, 'mount staging: staged');
+    return { mounts, specialDirs: specials };
+  } catch (e) {
+    try {
+      removeMountsDir(kernel, dir, log);
+      for (const b of createdSpecial) rmSync(b, { recursive: true, force: true });
+    } catch (e2) {
+      log?.({ containerId, err: String(e2) }, 'mount staging: cleanup after a failed stage failed');
+    }
+    throw e;
+  } finally {
+    if (usernsFd >= 0) kernel.close(usernsFd);
+  }
+}
+
+/** Undoes stageMounts' mounts (not the special dirs' backing data). Idempotent. */
+export function unstageMounts(kernel: Kernel, opts: { containerId: string; dataDir: string; log?: MountStagingLog }): void {
+  removeMountsDir(kernel, mountsDir(opts.dataDir, opts.containerId), opts.log);
+}
+
+interface OwnerInfo {
+  docker?: boolean;
+  dockerRoot?: string;
+}
+
+function readOwner(sdir: string): OwnerInfo | undefined {
+  try {
+    return JSON.parse(readFileSync(join(sdir, 'owner.json'), 'utf8')) as OwnerInfo;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether the container's special dirs outlive its Unregister (Docker still has the container). */
+export function keepsSpecialDirs(opts: { containerId: string; dataDir: string }): boolean {
+  const owner = readOwner(specialDir(opts.dataDir, opts.containerId));
+  if (!owner?.docker) return false;
+  return existsSync(join(owner.dockerRoot ?? DEFAULT_DOCKER_ROOT, 'containers', opts.containerId));
+}
+
+/** Removes the special dirs of a container (its staged views must be gone: call after unstageMounts). */
+export function removeSpecialDirs(kernel: Kernel, opts: { containerId: string; dataDir: string; log?: MountStagingLog }): boolean {
+  const sdir = specialDir(opts.dataDir, opts.containerId);
+  if (!existsSync(sdir)) return false;
+  // Nothing may be mounted under it on the host (our views are under mounts/, but be sure).
+  unmountAll(kernel, sdir, opts.log);
+  rmSync(sdir, { recursive: true, force: true });
+  opts.log?.({ containerId: opts.containerId, dir: sdir }, 'mount staging: special dirs removed');
+  return true;
+}
+
+/**
+ * Garbage collection: staged mounts of containers not in `keep`, and special dirs of containers neither in `keep`
+ * nor still known to Docker. Returns the ids whose leftovers were removed.
+ */
+export function gcMounts(kernel: Kernel, opts: { dataDir: string; keep: Set<string>; log?: MountStagingLog }): string[] {
+  const removed = new Set<string>();
+  const root = mountsDir(opts.dataDir);
+  const ids = new Set<string>();
+  if (existsSync(root)) for (const n of readdirSync(root)) if (ID_RE.test(n)) ids.add(n);
+  for (const m of mountsUnder(readMountinfo(), root)) {
+    const id = m.slice(root.length + 1).split('/')[0];
+    if (id && ID_RE.test(id)) ids.add(id);
+  }
+  for (const id of ids) {
+    if (opts.keep.has(id)) continue;
+    unstageMounts(kernel, { containerId: id, dataDir: opts.dataDir, ...(opts.log ? { log: opts.log } : {}) });
+    removed.add(id);
+  }
+  const sroot = specialDir(opts.dataDir);
+  if (existsSync(sroot)) {
+    for (const id of readdirSync(sroot)) {
+      if (!ID_RE.test(id) || opts.keep.has(id)) continue;
+      if (keepsSpecialDirs({ containerId: id, dataDir: opts.dataDir })) continue;
+      if (mountsUnder(readMountinfo(), mountsDir(opts.dataDir, id)).length) continue;
+      removeSpecialDirs(kernel, { containerId: id, dataDir: opts.dataDir, ...(opts.log ? { log: opts.log } : {}) });
+      removed.add(id);
+    }
+  }
+  return [...removed];
+}

@@ -1,0 +1,104 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FakeKernel } from '@sysbox/native';
+import { gcMounts, keepsSpecialDirs, removeSpecialDirs, specialName, stageMounts, unstageMounts } from '../src/staging/mounts.js';
+
+const idRange = { uid: 165536, gid: 165536, size: 65536 };
+let tmp: string;
+let dataDir: string;
+beforeEach(() => {
+  tmp = mkdtempSync(join(tmpdir(), 'mgr-mounts-'));
+  dataDir = join(tmp, 'data');
+});
+afterEach(() => rmSync(tmp, { recursive: true, force: true }));
+
+describe('mount staging (fake kernel)', () => {
+  it('stages an ID-mapped view per bind source, dirs and files, ro and recursive passed on', async () => {
+    const k = new FakeKernel();
+    mkdirSync(join(tmp, 'src'));
+    writeFileSync(join(tmp, 'file'), 'x');
+    const r = await stageMounts(k, {
+      containerId: 'c1', idRange, dataDir,
+      mounts: [{ index: 4, source: join(tmp, 'src'), readonly: true, recursive: true }, { index: 7, source: join(tmp, 'file') }],
+    });
+    const dir = join(dataDir, 'mounts', 'c1');
+    expect(r.mounts).toEqual([
+      { index: 4, source: join(dir, 'm4'), method: 'idmap' },
+      { index: 7, source: join(dir, 'm7'), method: 'idmap' },
+    ]);
+    expect(statSync(join(dir, 'm4')).isDirectory()).toBe(true);
+    expect(statSync(join(dir, 'm7')).isFile()).toBe(true);
+    expect(statSync(dir).mode & 0o777).toBe(0o711);
+    const binds = k.callsOf('idmappedBind');
+    expect(binds[0]).toEqual([join(tmp, 'src'), join(dir, 'm4'), expect.objectContaining({ readonly: true, recursive: true })]);
+    expect(k.callsOf('createUserns')[0]).toEqual([[{ containerId: 0, hostId: 165536, size: 65536 }], [{ containerId: 0, hostId: 165536, size: 65536 }]]);
+    // the userns fd is closed
+    expect([...k.fds.values()].filter((f) => (f as { kind: string }).kind === 'userns')).toHaveLength(0);
+    unstageMounts(k, { containerId: 'c1', dataDir });
+    expect(existsSync(dir)).toBe(false);
+  });
+
+  it('falls back to the plain source when the file system refuses ID mapping', async () => {
+    const k = new FakeKernel().fail('mountSetattr', 'EINVAL');
+    mkdirSync(join(tmp, 'src'));
+    const logs: string[] = [];
+    const r = await stageMounts(k, { containerId: 'c1', idRange, dataDir, mounts: [{ index: 0, source: join(tmp, 'src') }], log: (_o, m) => logs.push(m) });
+    expect(r.mounts).toEqual([{ index: 0, source: join(tmp, 'src'), method: 'none' }]);
+    expect(logs.join('\n')).toMatch(/refused.*falling back/);
+  });
+
+  it('refuses a missing source and leaves nothing behind', async () => {
+    const k = new FakeKernel();
+    await expect(stageMounts(k, { containerId: 'c1', idRange, dataDir, mounts: [{ index: 0, source: join(tmp, 'nope') }] })).rejects.toThrow(/mount source .*nope: ENOENT/);
+    expect(existsSync(join(dataDir, 'mounts', 'c1'))).toBe(false);
+  });
+
+  it('special dirs: filled from the image once, kept for Docker containers, removed otherwise', async () => {
+    const k = new FakeKernel();
+    const rootfs = join(tmp, 'rootfs');
+    mkdirSync(join(rootfs, 'var/lib/docker/sub'), { recursive: true });
+    writeFileSync(join(rootfs, 'var/lib/docker/sub/f'), 'img');
+    chownSync(join(rootfs, 'var/lib/docker/sub/f'), 1000, 1001);
+    const dockerRoot = join(tmp, 'docker');
+    mkdirSync(join(dockerRoot, 'containers', 'c1'), { recursive: true });
+    const opts = { containerId: 'c1', idRange, dataDir, mounts: [], specialDirs: ['/var/lib/docker', '/var/lib/rancher/k3s'], rootfs, dockerRoot };
+    const r = await stageMounts(k, opts);
+    const backing = join(dataDir, 'special', 'c1', 'var_lib_docker');
+    expect(r.specialDirs).toEqual([
+      { destination: '/var/lib/docker', source: join(dataDir, 'mounts', 'c1', 's-var_lib_docker'), method: 'idmap', created: true },
+      { destination: '/var/lib/rancher/k3s', source: join(dataDir, 'mounts', 'c1', 's-var_lib_rancher_k3s'), method: 'idmap', created: true },
+    ]);
+    expect(readFileSync(join(backing, 'sub/f'), 'utf8')).toBe('img');
+    expect(statSync(join(backing, 'sub/f')).uid).toBe(1000); // 0-based, as in the image
+    writeFileSync(join(backing, 'data'), 'kept');
+    unstageMounts(k, { containerId: 'c1', dataDir });
+    expect(keepsSpecialDirs({ containerId: 'c1', dataDir })).toBe(true);
+    const again = await stageMounts(k, opts);
+    expect(again.specialDirs[0]!.created).toBe(false);
+    expect(readFileSync(join(backing, 'data'), 'utf8')).toBe('kept');
+    unstageMounts(k, { containerId: 'c1', dataDir });
+    // Docker still has it: gc keeps it; once Docker's dir is gone, gc removes it
+    expect(gcMounts(k, { dataDir, keep: new Set() })).toEqual([]);
+    rmSync(join(dockerRoot, 'containers', 'c1'), { recursive: true });
+    expect(keepsSpecialDirs({ containerId: 'c1', dataDir })).toBe(false);
+    expect(gcMounts(k, { dataDir, keep: new Set(['c1']) })).toEqual([]); // registered: kept
+    expect(gcMounts(k, { dataDir, keep: new Set() })).toEqual(['c1']);
+    expect(existsSync(join(dataDir, 'special', 'c1'))).toBe(false);
+  });
+
+  it('special dirs of a non-Docker container are not kept', async () => {
+    const k = new FakeKernel();
+    await stageMounts(k, { containerId: 'raw1', idRange, dataDir, mounts: [], specialDirs: ['/var/lib/docker'], dockerRoot: join(tmp, 'nodocker') });
+    unstageMounts(k, { containerId: 'raw1', dataDir });
+    expect(keepsSpecialDirs({ containerId: 'raw1', dataDir })).toBe(false);
+    expect(removeSpecialDirs(k, { containerId: 'raw1', dataDir })).toBe(true);
+  });
+
+  it('names special dirs safely', () => {
+    expect(specialName('/var/lib/rancher/k3s')).toBe('var_lib_rancher_k3s');
+    expect(() => specialName('/')).toThrow();
+    expect(() => specialName('/a/../b')).toThrow();
+  });
+});
