@@ -17,6 +17,10 @@ export interface ConvertContext {
   seccompNotify?: { listenerPath: string; syscalls: string[]; listenerMetadata?: string };
   /** Architectures of a profile built from scratch (default: x86-64, x86, x32). */
   seccompArchitectures?: string[];
+  /** Bind sources staged ID-mapped by sysbox-mgr, by index in the spec's mounts (see mountsModifier). */
+  stagedMounts?: Array<{ index: number; source: string }>;
+  /** Special dirs (e.g. /var/lib/docker) backed by staged host dirs, added as bind mounts. */
+  specialDirs?: Array<{ destination: string; source: string }>;
   /** Stat-based host-namespace check, passed on to applySysboxRules. */
   isHostNamespace?: HostNamespaceCheck;
 }

@@ -5,6 +5,7 @@ import { cgroupnsModifier } from './cgroupns.js';
 import type { ConvertContext, Modifier } from './context.js';
 import { devicesModifier } from './devices.js';
 import { idmapModifier } from './idmap.js';
+import { mountsModifier } from './mounts.js';
 import { pathsModifier } from './paths.js';
 import { rootfsModifier } from './rootfs.js';
 import { seccompModifier } from './seccomp.js';
@@ -15,6 +16,7 @@ export * from './cgroupns.js';
 export * from './context.js';
 export * from './devices.js';
 export * from './idmap.js';
+export * from './mounts.js';
 export * from './paths.js';
 export * from './rootfs.js';
 export * from './seccomp.js';
@@ -26,6 +28,7 @@ export const MODIFIERS: ReadonlyArray<readonly [name: string, modifier: Modifier
   ['cgroupns', cgroupnsModifier],
   ['sysctl', sysctlModifier],
   ['rootfs', rootfsModifier],
+  ['mounts', mountsModifier],
   ['capabilities', capabilitiesModifier],
   ['devices', devicesModifier],
   ['paths', pathsModifier],
