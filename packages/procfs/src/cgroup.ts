@@ -91,12 +91,17 @@ function lines(text: string | undefined): number | undefined {
 }
 
 /** Reads limits and usage: v1 controllers first (hybrid hosts keep them there), then the v2 directory. */
-export function readCgroup(env: HostEnv, dirs: CgroupDirs): CgroupReadings {
+export type CgroupPart = 'memory' | 'cpu' | 'tasks' | 'io';
+const ALL_PARTS: readonly CgroupPart[] = ['memory', 'cpu', 'tasks', 'io'];
+
+export function readCgroup(env: HostEnv, dirs: CgroupDirs, parts: readonly CgroupPart[] = ALL_PARTS): CgroupReadings {
   const r: CgroupReadings = {};
   const v2 = dirs.v2;
   const v2has = (ctrl: string) => v2 !== undefined && (env.read(`${v2}/cgroup.controllers`) ?? '').split(/\s+/).includes(ctrl);
   const mem = dirs.v1['memory'];
-  if (mem !== undefined && env.read(`${mem}/memory.limit_in_bytes`) !== undefined) {
+  if (!parts.includes('memory')) {
+    /* not asked */
+  } else if (mem !== undefined && env.read(`${mem}/memory.limit_in_bytes`) !== undefined) {
     r.memLimit = num(env.read(`${mem}/memory.limit_in_bytes`));
     r.memUsage = num(env.read(`${mem}/memory.usage_in_bytes`));
     const st = kv(env.read(`${mem}/memory.stat`));
@@ -113,14 +118,17 @@ export function readCgroup(env: HostEnv, dirs: CgroupDirs): CgroupReadings {
     r.swapUsage = num(env.read(`${v2}/memory.swap.current`));
   }
   const cs = dirs.v1['cpuset'];
-  const cpusText = cs !== undefined ? env.read(`${cs}/cpuset.effective_cpus`) ?? env.read(`${cs}/cpuset.cpus`) : undefined;
+  const wantCpu = parts.includes('cpu');
+  const cpusText = !wantCpu ? undefined : cs !== undefined ? env.read(`${cs}/cpuset.effective_cpus`) ?? env.read(`${cs}/cpuset.cpus`) : undefined;
   if (cpusText !== undefined) r.cpus = parseCpuList(cpusText);
-  else if (v2has('cpuset')) {
+  else if (wantCpu && v2has('cpuset')) {
     const t = env.read(`${v2}/cpuset.cpus.effective`);
     if (t !== undefined && t.trim() !== '') r.cpus = parseCpuList(t);
   }
   const cpu = dirs.v1['cpu'];
-  if (cpu !== undefined && env.read(`${cpu}/cpu.cfs_quota_us`) !== undefined) {
+  if (!wantCpu) {
+    /* not asked */
+  } else if (cpu !== undefined && env.read(`${cpu}/cpu.cfs_quota_us`) !== undefined) {
     const q = Number((env.read(`${cpu}/cpu.cfs_quota_us`) ?? '').trim());
     const p = Number((env.read(`${cpu}/cpu.cfs_period_us`) ?? '').trim());
     if (q > 0 && p > 0) r.cpuQuota = { quota: q, period: p };
@@ -129,7 +137,7 @@ export function readCgroup(env: HostEnv, dirs: CgroupDirs): CgroupReadings {
     if (q !== undefined && q !== 'max' && Number(q) > 0 && Number(p) > 0) r.cpuQuota = { quota: Number(q), period: Number(p) };
   }
   const pids = dirs.v1['pids'] ?? dirs.v1['cpu'] ?? dirs.v1['memory'];
-  r.tasks = pids !== undefined ? lines(env.read(`${pids}/cgroup.procs`)) : v2 !== undefined ? lines(env.read(`${v2}/cgroup.procs`)) : undefined;
+  if (parts.includes('tasks')) r.tasks = pids !== undefined ? lines(env.read(`${pids}/cgroup.procs`)) : v2 !== undefined ? lines(env.read(`${v2}/cgroup.procs`)) : undefined;
   const blk = dirs.v1['blkio'];
   const io = new Map<string, { rbytes: number; wbytes: number; rios: number; wios: number }>();
   const get = (dev: string) => {
@@ -137,6 +145,7 @@ export function readCgroup(env: HostEnv, dirs: CgroupDirs): CgroupReadings {
     if (!e) io.set(dev, (e = { rbytes: 0, wbytes: 0, rios: 0, wios: 0 }));
     return e;
   };
+  if (!parts.includes('io')) return r;
   const bytes = blk !== undefined ? env.read(`${blk}/blkio.throttle.io_service_bytes`) : undefined;
   if (blk !== undefined && bytes !== undefined) {
     const ios = env.read(`${blk}/blkio.throttle.io_serviced`) ?? '';

@@ -2,7 +2,7 @@
 // injected host readings (HostEnv). '@sysbox/procfs/host' gives the real HostEnv.
 export { ProcfsError, type ProcfsErrno } from './errors.js';
 export { FakeHostEnv, type HostEnv } from './env.js';
-export { cgroupDirs, readCgroup, parseCpuList, type CgroupDirs, type CgroupReadings } from './cgroup.js';
+export { cgroupDirs, readCgroup, parseCpuList, type CgroupDirs, type CgroupPart, type CgroupReadings } from './cgroup.js';
 export { newView, parseStartTicks, visibleCpus, hostCpus, type ContainerView, type NewViewOptions } from './view.js';
 export { renderUptime, renderMeminfo, renderCpuinfo, renderStat, renderSwaps, renderLoadavg, renderDiskstats } from './proc.js';
 export { KNOBS, knobAt, validateKnob, readKnob, writeKnob, type Knob, type KnobKind } from './sysctl.js';

@@ -15,9 +15,8 @@ function need(env: HostEnv, path: string): string {
 export function renderUptime(env: HostEnv, v: ContainerView): string {
   const [up, idle] = need(env, '/proc/uptime').trim().split(/\s+/).map(Number) as [number, number];
   const cup = Math.max(0, up - v.startedAt);
-  const hostN = Math.max(1, visibleCpus(env, {}).length);
-  const n = visibleCpus(env, readings(env, v)).length;
-  const cidle = Math.min(cup * n, up > 0 ? (idle * (cup / up) * n) / hostN : 0);
+  // the host's idle time, in the share the container has been up (kept cheap: no cgroup reads per read)
+  const cidle = up > 0 ? idle * (cup / up) : 0;
   return `${cup.toFixed(2)} ${cidle.toFixed(2)}\n`;
 }
 
@@ -31,7 +30,7 @@ function parseMeminfo(text: string): Array<[string, number, string]> {
 }
 
 /** /proc/meminfo: MemTotal = the cgroup limit (when below the host's), free/available from its usage. */
-export function renderMeminfo(env: HostEnv, v: ContainerView, cg: CgroupReadings = readings(env, v)): string {
+export function renderMeminfo(env: HostEnv, v: ContainerView, cg: CgroupReadings = readings(env, v, ['memory'])): string {
   const host = parseMeminfo(need(env, '/proc/meminfo'));
   const hv = new Map(host.map(([k, n]) => [k, n]));
   const hostTotal = hv.get('MemTotal') ?? 0;
@@ -70,7 +69,7 @@ function fmt(k: string, n: number, unit: string): string {
 }
 
 /** /proc/swaps: the header; plus a virtual line when the container has a swap limit and the host swaps. */
-export function renderSwaps(env: HostEnv, v: ContainerView, cg: CgroupReadings = readings(env, v)): string {
+export function renderSwaps(env: HostEnv, v: ContainerView, cg: CgroupReadings = readings(env, v, ['memory'])): string {
   const header = 'Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n';
   const hostSwap = parseMeminfo(env.read('/proc/meminfo') ?? '').find(([k]) => k === 'SwapTotal')?.[1] ?? 0;
   if (cg.swapLimit === undefined || cg.swapLimit === 0 || hostSwap === 0) return header;
@@ -80,7 +79,7 @@ export function renderSwaps(env: HostEnv, v: ContainerView, cg: CgroupReadings =
 }
 
 /** /proc/cpuinfo: only the visible CPUs' blocks, renumbered from 0. */
-export function renderCpuinfo(env: HostEnv, v: ContainerView, cg: CgroupReadings = readings(env, v)): string {
+export function renderCpuinfo(env: HostEnv, v: ContainerView, cg: CgroupReadings = readings(env, v, ['cpu'])): string {
   const cpus = visibleCpus(env, cg);
   const blocks = need(env, '/proc/cpuinfo').split(/\n\n+/).filter((b) => b.trim() !== '');
   const out: string[] = [];
@@ -97,7 +96,7 @@ export function renderCpuinfo(env: HostEnv, v: ContainerView, cg: CgroupReadings
 }
 
 /** /proc/stat: per-CPU lines of the visible CPUs (renumbered), "cpu" their sum; other lines as the host's. */
-export function renderStat(env: HostEnv, v: ContainerView, cg: CgroupReadings = readings(env, v)): string {
+export function renderStat(env: HostEnv, v: ContainerView, cg: CgroupReadings = readings(env, v, ['cpu'])): string {
   const cpus = visibleCpus(env, cg);
   const lines = need(env, '/proc/stat').split('\n');
   const per: string[] = [];
@@ -120,7 +119,7 @@ export function renderStat(env: HostEnv, v: ContainerView, cg: CgroupReadings = 
 }
 
 /** /proc/loadavg: the host's load figures; running/total from the container's cgroup task count. */
-export function renderLoadavg(env: HostEnv, v: ContainerView, cg: CgroupReadings = readings(env, v)): string {
+export function renderLoadavg(env: HostEnv, v: ContainerView, cg: CgroupReadings = readings(env, v, ['tasks'])): string {
   const f = need(env, '/proc/loadavg').trim().split(/\s+/);
   if (f.length < 5) return f.join(' ') + '\n';
   const tasks = cg.tasks ?? Number(f[3]!.split('/')[1]);
@@ -132,7 +131,7 @@ export function renderLoadavg(env: HostEnv, v: ContainerView, cg: CgroupReadings
  * /proc/diskstats: devices the container did I/O on, with its own read/write counts and sectors (512 B)
  * from the blkio/io cgroup; other fields 0. Without cgroup I/O figures: the host's devices with zeros.
  */
-export function renderDiskstats(env: HostEnv, v: ContainerView, cg: CgroupReadings = readings(env, v)): string {
+export function renderDiskstats(env: HostEnv, v: ContainerView, cg: CgroupReadings = readings(env, v, ['io'])): string {
   const out: string[] = [];
   for (const line of need(env, '/proc/diskstats').split('\n')) {
     const f = line.trim().split(/\s+/);

@@ -1,4 +1,4 @@
-import { cgroupDirs, readCgroup, type CgroupDirs, type CgroupReadings } from './cgroup.js';
+import { cgroupDirs, readCgroup, type CgroupDirs, type CgroupPart, type CgroupReadings } from './cgroup.js';
 import type { HostEnv } from './env.js';
 import { ProcfsError } from './errors.js';
 
@@ -70,6 +70,6 @@ export function hostCpus(env: HostEnv): number[] {
   return out;
 }
 
-export function readings(env: HostEnv, v: ContainerView): CgroupReadings {
-  return readCgroup(env, v.cgroups);
+export function readings(env: HostEnv, v: ContainerView, parts?: readonly CgroupPart[]): CgroupReadings {
+  return readCgroup(env, v.cgroups, parts);
 }

@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import { FakeHostEnv, emulatedHandlers, newView } from '@sysbox/procfs';
+import { FuseError } from '../src/fuse.js';
+import { parseFlags, UsageError } from '../src/flags.js';
+import { treeOps } from '../src/tree.js';
+
+function setup() {
+  const env = new FakeHostEnv({
+    '/proc/uptime': '500.00 900.00\n',
+    '/proc/9/stat': '9 (init) S 1 9 9 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 20000 0 0',
+    '/proc/9/cgroup': '0::/\n',
+    '/proc/sys/kernel/panic': '0\n',
+    '/proc/sys/fs/inotify/max_user_watches': '8192\n',
+  });
+  const view = newView(env, { containerId: 'c', initPid: 9, owner: { uid: 100000, gid: 100000 } });
+  const ops = treeOps({ env, view, handlers: emulatedHandlers(env) });
+  return { env, view, ops };
+}
+
+describe('FUSE tree', () => {
+  it('directories and files, owned by the container root', () => {
+    const { ops } = setup();
+    expect(ops.readdir('/')).toEqual(['proc']);
+    expect(ops.readdir('/proc')).toContain('uptime');
+    expect(ops.getattr('/proc/sys/fs/inotify')).toMatchObject({ mode: 0o040555, uid: 100000 });
+    expect(ops.getattr('/proc/uptime')).toMatchObject({ mode: 0o100444, uid: 100000, gid: 100000, size: 0 });
+    expect(ops.getattr('/proc/sys/kernel/panic').mode & 0o777).toBe(0o644);
+    expect(() => ops.getattr('/proc/nope')).toThrow(FuseError);
+    // yama is not on this (fake) host: not in the tree
+    expect(() => ops.getattr('/proc/sys/kernel/yama/ptrace_scope')).toThrow(FuseError);
+  });
+  it('reads snapshot the content at open; release forgets the handle', () => {
+    const { env, ops } = setup();
+    const fh = ops.open('/proc/uptime', 0);
+    env.set('/proc/uptime', '600.00 900.00\n');
+    expect(ops.read('/proc/uptime', fh, 4096, 0).toString()).toBe('300.00 540.00\n');
+    expect(ops.read('/proc/uptime', fh, 4096, 100).length).toBe(0);
+    ops.release('/proc/uptime', fh);
+    expect(ops.openFiles).toBe(0);
+    const fh2 = ops.open('/proc/uptime', 0);
+    expect(ops.read('/proc/uptime', fh2, 3, 0).toString()).toBe('400');
+  });
+  it('writes: stored per container, EINVAL on garbage, EACCES on read-only files', () => {
+    const { env, ops } = setup();
+    ops.truncate('/proc/sys/kernel/panic', 0);
+    const fh = ops.open('/proc/sys/kernel/panic', 1);
+    expect(ops.write('/proc/sys/kernel/panic', fh, Buffer.from('7\n'), 0)).toBe(2);
+    expect(() => ops.write('/proc/sys/kernel/panic', fh, Buffer.from('x\n'), 0)).toThrow(expect.objectContaining({ errno: 'EINVAL' }));
+    ops.release('/proc/sys/kernel/panic', fh);
+    expect(ops.read('/proc/sys/kernel/panic', ops.open('/proc/sys/kernel/panic', 0), 100, 0).toString()).toBe('7\n');
+    expect(env.writes).toEqual([]);
+    expect(() => ops.open('/proc/uptime', 1)).toThrow(expect.objectContaining({ errno: 'EACCES' }));
+  });
+});
+
+describe('flags', () => {
+  it('defaults and errors', () => {
+    expect(parseFlags([])).toMatchObject({ socket: '/run/sysbox/fs.sock', pidFile: '/run/sysbox/fs.pid', mountRoot: '/var/lib/sysboxfs' });
+    expect(() => parseFlags(['--bogus'])).toThrow(UsageError);
+    expect(() => parseFlags(['--log-level', 'loud'])).toThrow(/log-level/);
+  });
+});
