@@ -77,6 +77,9 @@ export async function prepare(ctx: Context, parsed: ParsedArgs, id: string): Pro
   }
   // Refusals first (SysboxSpecError carries the user-facing message), before anything is allocated.
   spec.applySysboxRules(parsedSpec, { isHostNamespace });
+  // [mounts, issue 4] restricted host mounts and bad mount input refused here too; see ../mounts.ts.
+  const mounts = await import('../mounts.js');
+  const mountPlan = await mounts.planMounts(parsedSpec, id, rootfs);
 
   // Claim our state dir first: it is what marks the id as taken.
   mkdirSync(ctx.stateRoot, { recursive: true, mode: 0o700 });
@@ -106,6 +109,8 @@ export async function prepare(ctx: Context, parsed: ParsedArgs, id: string): Pro
 
     const staged = await mgr.prepareRootfs({ containerId: id, rootfs });
     clog.debug({ staged }, 'rootfs staged');
+    // [mounts] ID-mapped bind sources and special dirs, staged by mgr (Unregister unstages them).
+    const stagedMounts = await mounts.stageMounts(mgr, id, mountPlan, rootfs);
 
     const hostCapabilities = spec.capsFromMask(boundingSetMask());
     const converted = spec.convertSpec(parsedSpec, {
@@ -113,6 +118,7 @@ export async function prepare(ctx: Context, parsed: ParsedArgs, id: string): Pro
       idRange: { uid: idRange.uid, gid: idRange.gid, size: idRange.size },
       hostCapabilities,
       rootfs: staged.rootfs,
+      ...stagedMounts, // [mounts]
     });
     const privateBundle = join(stateDir, 'bundle');
     mkdirSync(privateBundle, { mode: 0o711 });
