@@ -74,6 +74,17 @@ export async function dockerOk(args: readonly string[], opts: ExecOptions = {}):
   return r.stdout;
 }
 
+/** Every container the suites and the bench start carries this label (so leftovers can be found and removed). */
+export const E2E_LABEL = 'sysbox-e2e=1';
+
+/** Removes every container labelled by the e2e suites (leftovers of an aborted run); returns how many. */
+export async function removeLabelledContainers(): Promise<number> {
+  const r = await docker(['ps', '-aq', '--filter', `label=${E2E_LABEL}`], { timeoutMs: 30_000 });
+  const ids = r.stdout.split('\n').map((s) => s.trim()).filter(Boolean);
+  await removeContainers(ids);
+  return ids.length;
+}
+
 let counter = 0;
 /** A unique name for containers, networks, volumes: sysbox-e2e-<prefix>-<pid>-<n>-<random>. */
 export function uniqueName(prefix = 'c'): string {
@@ -83,7 +94,7 @@ export function uniqueName(prefix = 'c'): string {
 
 /** `docker run --runtime=<runtime> <args>` (add --rm/-d/--name yourself). */
 export function run(runtime: string, args: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
-  return docker(['run', '--pull=never', `--runtime=${runtime}`, ...args], opts);
+  return docker(['run', '--pull=never', '--label', E2E_LABEL, `--runtime=${runtime}`, ...args], opts);
 }
 
 export interface Container {

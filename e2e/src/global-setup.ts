@@ -2,10 +2,13 @@
 // stops the ones it started after the suite.
 import { prepareHost, log } from './harness.ts';
 import { daemonSpecs, startDaemon, stopDaemon, type DaemonSpec } from './daemons.ts';
+import { removeLabelledContainers } from './docker.ts';
 
 export default async function setup(): Promise<() => Promise<void>> {
   const t0 = Date.now();
   const launchers = await prepareHost();
+  const stale = await removeLabelledContainers();
+  if (stale) log(`removed ${stale} container(s) left by an earlier run`);
   const started: DaemonSpec[] = [];
   for (const spec of daemonSpecs()) {
     const r = await startDaemon(spec);
@@ -14,6 +17,8 @@ export default async function setup(): Promise<() => Promise<void>> {
   }
   log(`host ready in ${((Date.now() - t0) / 1000).toFixed(1)} s (sysbox-runc launcher ${launchers.runc ? 'present' : 'MISSING'})`);
   return async () => {
+    const left = await removeLabelledContainers();
+    if (left) log(`removed ${left} container(s) the suite left behind`);
     // Stop what this run started; tests that restarted a daemon wrote a fresh pid file, so stop by pid file.
     for (const spec of started.reverse()) {
       await stopDaemon(spec);

@@ -3,7 +3,7 @@
 import { afterEach, describe, expect } from 'vitest';
 import { createServer } from 'node:net';
 import { existsSync, statSync } from 'node:fs';
-import { docker, dockerOk, exec, run, uniqueName, withContainer, withContainers, waitFor, sleep, DOCKER, type Container } from '../src/docker.ts';
+import { docker, dockerOk, exec, run, uniqueName, withContainer, withContainers, waitFor, sleep, DOCKER, E2E_LABEL, type Container } from '../src/docker.ts';
 import { caseFor } from '../src/cases.ts';
 import { IMAGES, RUNTIMES, type Runtime } from '../src/paths.ts';
 import {
@@ -171,7 +171,7 @@ describe.each(RUNTIMES)('%s', (rt) => {
 
   // ── docker verbs ──
   t('runtime: docker run -it gives a tty', async () => {
-    const cmd = `${DOCKER} run --pull=never --rm -it --runtime=${rt} ${BB} sh -c 'tty; [ -t 0 ] && echo stdin-is-tty; stty size'`;
+    const cmd = `${DOCKER} run --pull=never --label ${E2E_LABEL} --rm -it --runtime=${rt} ${BB} sh -c 'tty; [ -t 0 ] && echo stdin-is-tty; stty size'`;
     const r = await exec('script', ['-qec', cmd, '/dev/null'], { timeoutMs: 60_000 });
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(r.stdout).toMatch(/\/dev\/pts\/\d+/);
