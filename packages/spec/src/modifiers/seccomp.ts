@@ -20,11 +20,13 @@ export const SYSCONT_SYSCALLS: readonly string[] = Object.freeze([
  * Syscalls always refused (EPERM), also with `--privileged` or `seccomp=unconfined`: they act on the
  * whole host (kernel modules, kexec, BPF, perf, swap, clock, accounting, raw I/O ports, the kernel log)
  * or break out of a mount namespace (open_by_handle_at), and none of them is confined by a user namespace.
+ * (userfaultfd is not here: without CAP_SYS_PTRACE in the host's namespace the kernel grants only
+ * user-mode faults, so `seccomp=unconfined` allows it as plain runc would; Docker's profile still denies it.)
  */
 export const DENIED_SYSCALLS: readonly string[] = Object.freeze([
   'kexec_load', 'kexec_file_load', 'init_module', 'finit_module', 'delete_module', 'create_module',
   'query_module', 'get_kernel_syms', 'open_by_handle_at', 'bpf', 'perf_event_open', 'lookup_dcookie',
-  'acct', 'swapon', 'swapoff', 'iopl', 'ioperm', 'syslog', 'userfaultfd', 'nfsservctl', 'uselib', '_sysctl',
+  'acct', 'swapon', 'swapoff', 'iopl', 'ioperm', 'syslog', 'nfsservctl', 'uselib', '_sysctl',
   'vm86', 'vm86old', 'settimeofday', 'stime', 'clock_settime', 'clock_settime64',
 ]);
 
