@@ -76,11 +76,40 @@ export async function dockerOk(args: readonly string[], opts: ExecOptions = {}):
 
 /** Every container the suites and the bench start carries this label (so leftovers can be found and removed). */
 export const E2E_LABEL = 'sysbox-e2e=1';
+/** ...and the id of its run (the pid of the vitest main process or of the bench): runs on one host don't collide. */
+export const E2E_RUN_LABEL = 'sysbox-e2e.run';
 
-/** Removes every container labelled by the e2e suites (leftovers of an aborted run); returns how many. */
+/** This run's id: set by global-setup in the main process (inherited by the workers); the pid otherwise. */
+export function runId(): string {
+  return process.env.SYSBOX_E2E_RUN_ID ?? String(process.pid);
+}
+
+export function labelArgs(): string[] {
+  return ['--label', E2E_LABEL, '--label', `${E2E_RUN_LABEL}=${runId()}`];
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes the labelled containers of this run, and those of earlier runs whose process is gone (an aborted run);
+ * containers of another live run on the same host are left alone. Returns how many were removed.
+ */
 export async function removeLabelledContainers(): Promise<number> {
-  const r = await docker(['ps', '-aq', '--filter', `label=${E2E_LABEL}`], { timeoutMs: 30_000 });
-  const ids = r.stdout.split('\n').map((s) => s.trim()).filter(Boolean);
+  const r = await docker(['ps', '-a', '--filter', `label=${E2E_LABEL}`, '--format', `{{.ID}} {{.Label "${E2E_RUN_LABEL}"}}`], { timeoutMs: 30_000 });
+  const mine = runId();
+  const ids = r.stdout.split('\n').map((l) => l.trim().split(' ')).filter(([id]) => id).filter(([, run]) => {
+    if (!run) return false;
+    if (run === mine) return true;
+    const pid = Number.parseInt(run, 10);
+    return Number.isInteger(pid) && pid > 0 && !pidAlive(pid);
+  }).map(([id]) => id!);
   await removeContainers(ids);
   return ids.length;
 }
@@ -94,7 +123,7 @@ export function uniqueName(prefix = 'c'): string {
 
 /** `docker run --runtime=<runtime> <args>` (add --rm/-d/--name yourself). */
 export function run(runtime: string, args: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
-  return docker(['run', '--pull=never', '--label', E2E_LABEL, `--runtime=${runtime}`, ...args], opts);
+  return docker(['run', '--pull=never', ...labelArgs(), `--runtime=${runtime}`, ...args], opts);
 }
 
 export interface Container {

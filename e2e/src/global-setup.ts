@@ -6,6 +6,8 @@ import { removeLabelledContainers } from './docker.ts';
 
 export default async function setup(): Promise<() => Promise<void>> {
   const t0 = Date.now();
+  // one id per run, inherited by the test workers: labels this run's containers
+  process.env.SYSBOX_E2E_RUN_ID ??= String(process.pid);
   const launchers = await prepareHost();
   const stale = await removeLabelledContainers();
   if (stale) log(`removed ${stale} container(s) left by an earlier run`);

@@ -3,7 +3,7 @@
 import { afterEach, describe, expect } from 'vitest';
 import { createServer } from 'node:net';
 import { existsSync, statSync } from 'node:fs';
-import { docker, dockerOk, exec, run, uniqueName, withContainer, withContainers, waitFor, sleep, DOCKER, E2E_LABEL, type Container } from '../src/docker.ts';
+import { docker, dockerOk, exec, run, uniqueName, withContainer, withContainers, waitFor, sleep, DOCKER, labelArgs, type Container } from '../src/docker.ts';
 import { caseFor } from '../src/cases.ts';
 import { IMAGES, RUNTIMES, type Runtime } from '../src/paths.ts';
 import {
@@ -62,6 +62,20 @@ function freePort(): Promise<number> {
 
 const HTTPD = "mkdir -p /www && echo hello-httpd > /www/index.html && exec httpd -f -p 80 -h /www";
 
+/**
+ * Waits (up to 20 s) until nothing is left for the container: mgr cleans up special dirs when it notices Docker
+ * removed the container, asynchronously. Returns what is still left then.
+ */
+async function leftoversAfterRemoval(rt: Runtime, id: string): Promise<string[]> {
+  let left = leftovers(rt, id);
+  const end = Date.now() + 20_000;
+  while (left.length > 0 && Date.now() < end) {
+    await sleep(250);
+    left = leftovers(rt, id);
+  }
+  return left;
+}
+
 /** What Docker, containerd and the runtime leave for a container id, and mgr's records of it. */
 function leftovers(rt: Runtime, id: string): string[] {
   const found: string[] = [];
@@ -119,7 +133,7 @@ describe.each(RUNTIMES)('%s', (rt) => {
       return Promise.all(cs.map(async (c) => expectRange(rt, await uidMapOf(c))));
     });
     // both removed now
-    for (const id of ids) expect(leftovers(rt, id)).toEqual([]);
+    for (const id of ids) expect(await leftoversAfterRemoval(rt, id)).toEqual([]);
     const again = await sh(rt, [], 'cat /proc/self/uid_map');
     expect(again.code, again.stderr).toBe(0);
     const next = expectRange(rt, again.stdout);
@@ -171,7 +185,7 @@ describe.each(RUNTIMES)('%s', (rt) => {
 
   // ── docker verbs ──
   t('runtime: docker run -it gives a tty', async () => {
-    const cmd = `${DOCKER} run --pull=never --label ${E2E_LABEL} --rm -it --runtime=${rt} ${BB} sh -c 'tty; [ -t 0 ] && echo stdin-is-tty; stty size'`;
+    const cmd = `${DOCKER} run --pull=never ${labelArgs().join(' ')} --rm -it --runtime=${rt} ${BB} sh -c 'tty; [ -t 0 ] && echo stdin-is-tty; stty size'`;
     const r = await exec('script', ['-qec', cmd, '/dev/null'], { timeoutMs: 60_000 });
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(r.stdout).toMatch(/\/dev\/pts\/\d+/);
@@ -479,7 +493,7 @@ describe.each(RUNTIMES)('%s', (rt) => {
     } finally {
       await docker(['rm', '-f', name], { timeoutMs: 60_000 });
     }
-    expect(leftovers(rt, id)).toEqual([]);
+    expect(await leftoversAfterRemoval(rt, id)).toEqual([]);
   });
 
   t('runtime: mgr SIGKILL and restart keeps ranges', async () => {
@@ -503,7 +517,7 @@ describe.each(RUNTIMES)('%s', (rt) => {
       // deleting an old container still releases its range
       const idA = await a!.inspect('{{.Id}}');
       await docker(['rm', '-f', a!.name], { timeoutMs: 60_000 });
-      expect(leftovers(rt, idA)).toEqual([]);
+      expect(await leftoversAfterRemoval(rt, idA)).toEqual([]);
     });
   }, 180_000);
 
