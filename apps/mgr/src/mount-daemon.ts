@@ -26,7 +26,7 @@ export async function loadMountStager(log: Logger): Promise<MountStager> {
       async unstage({ log: l, ...o }) {
         const sl = stagingLog(l ?? log);
         m.unstageMounts(kernel, { ...o, log: sl });
-        if (!m.keepsSpecialDirs(o)) m.removeSpecialDirs(kernel, { ...o, log: sl });
+        m.removeSpecialDirs(kernel, { ...o, log: sl }); // Docker containers keep theirs in Docker's own dir
       },
       gc: async (o) => m.gcMounts(kernel, { ...o, log: stagingLog(log) }),
     };

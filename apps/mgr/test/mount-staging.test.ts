@@ -3,7 +3,7 @@ import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, st
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FakeKernel } from '@sysbox/native';
-import { gcMounts, keepsSpecialDirs, removeSpecialDirs, specialName, stageMounts, unstageMounts } from '../src/staging/mounts.js';
+import { gcMounts, removeSpecialDirs, specialBase, specialName, stageMounts, unstageMounts } from '../src/staging/mounts.js';
 
 const idRange = { uid: 165536, gid: 165536, size: 65536 };
 let tmp: string;
@@ -55,7 +55,7 @@ describe('mount staging (fake kernel)', () => {
     expect(existsSync(join(dataDir, 'mounts', 'c1'))).toBe(false);
   });
 
-  it('special dirs: filled from the image once, kept for Docker containers, removed otherwise', async () => {
+  it("special dirs: in Docker's dir for a Docker container, filled from the image once, kept across restage", async () => {
     const k = new FakeKernel();
     const rootfs = join(tmp, 'rootfs');
     mkdirSync(join(rootfs, 'var/lib/docker/sub'), { recursive: true });
@@ -65,35 +65,38 @@ describe('mount staging (fake kernel)', () => {
     mkdirSync(join(dockerRoot, 'containers', 'c1'), { recursive: true });
     const opts = { containerId: 'c1', idRange, dataDir, mounts: [], specialDirs: ['/var/lib/docker', '/var/lib/rancher/k3s'], rootfs, dockerRoot };
     const r = await stageMounts(k, opts);
-    const backing = join(dataDir, 'special', 'c1', 'var_lib_docker');
+    const base = join(dockerRoot, 'containers', 'c1', 'sysbox-special');
+    expect(specialBase({ containerId: 'c1', dataDir, dockerRoot })).toBe(base);
+    const backing = join(base, 'var_lib_docker');
     expect(r.specialDirs).toEqual([
       { destination: '/var/lib/docker', source: join(dataDir, 'mounts', 'c1', 's-var_lib_docker'), method: 'idmap', created: true },
       { destination: '/var/lib/rancher/k3s', source: join(dataDir, 'mounts', 'c1', 's-var_lib_rancher_k3s'), method: 'idmap', created: true },
     ]);
+    expect(k.callsOf('idmappedBind').map((c) => c[0])).toEqual([backing, join(base, 'var_lib_rancher_k3s')]);
     expect(readFileSync(join(backing, 'sub/f'), 'utf8')).toBe('img');
     expect(statSync(join(backing, 'sub/f')).uid).toBe(1000); // 0-based, as in the image
     writeFileSync(join(backing, 'data'), 'kept');
     unstageMounts(k, { containerId: 'c1', dataDir });
-    expect(keepsSpecialDirs({ containerId: 'c1', dataDir })).toBe(true);
+    expect(removeSpecialDirs(k, { containerId: 'c1', dataDir })).toBe(false); // not ours to remove
     const again = await stageMounts(k, opts);
     expect(again.specialDirs[0]!.created).toBe(false);
     expect(readFileSync(join(backing, 'data'), 'utf8')).toBe('kept');
     unstageMounts(k, { containerId: 'c1', dataDir });
-    // Docker still has it: gc keeps it; once Docker's dir is gone, gc removes it
-    expect(gcMounts(k, { dataDir, keep: new Set() })).toEqual([]);
-    rmSync(join(dockerRoot, 'containers', 'c1'), { recursive: true });
-    expect(keepsSpecialDirs({ containerId: 'c1', dataDir })).toBe(false);
-    expect(gcMounts(k, { dataDir, keep: new Set(['c1']) })).toEqual([]); // registered: kept
-    expect(gcMounts(k, { dataDir, keep: new Set() })).toEqual(['c1']);
-    expect(existsSync(join(dataDir, 'special', 'c1'))).toBe(false);
+    expect(existsSync(backing)).toBe(true);
   });
 
-  it('special dirs of a non-Docker container are not kept', async () => {
+  it('special dirs of a non-Docker container live under the data dir and are removed (also by gc)', async () => {
     const k = new FakeKernel();
-    await stageMounts(k, { containerId: 'raw1', idRange, dataDir, mounts: [], specialDirs: ['/var/lib/docker'], dockerRoot: join(tmp, 'nodocker') });
+    const o = { idRange, dataDir, mounts: [], specialDirs: ['/var/lib/docker'], dockerRoot: join(tmp, 'nodocker') };
+    await stageMounts(k, { containerId: 'raw1', ...o });
+    expect(existsSync(join(dataDir, 'special', 'raw1', 'var_lib_docker'))).toBe(true);
     unstageMounts(k, { containerId: 'raw1', dataDir });
-    expect(keepsSpecialDirs({ containerId: 'raw1', dataDir })).toBe(false);
     expect(removeSpecialDirs(k, { containerId: 'raw1', dataDir })).toBe(true);
+    await stageMounts(k, { containerId: 'raw2', ...o });
+    expect(gcMounts(k, { dataDir, keep: new Set(['raw2']) })).toEqual([]);
+    expect(gcMounts(k, { dataDir, keep: new Set() })).toEqual(['raw2']);
+    expect(existsSync(join(dataDir, 'special', 'raw2'))).toBe(false);
+    expect(existsSync(join(dataDir, 'mounts', 'raw2'))).toBe(false);
   });
 
   it('names special dirs safely', () => {

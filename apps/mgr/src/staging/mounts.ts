@@ -6,10 +6,12 @@
 //   <dataDir>/mounts/<containerId>/state.json   what was staged (for unstage and gc)
 //   <dataDir>/mounts/<containerId>/m<index>     ID-mapped view of spec.mounts[index].source (dir, or file placeholder)
 //   <dataDir>/mounts/<containerId>/s-<name>     ID-mapped view of the special dir's backing dir
-//   <dataDir>/special/<containerId>/<name>      backing dir of a special dir, stored 0-based (mode 0700 parents)
-//   <dataDir>/special/<containerId>/owner.json  { docker: true } when kept until Docker removes the container
+// Backing dirs of special dirs, stored 0-based (mode 0700 parents), one per special dir:
+//   <dockerRoot>/containers/<containerId>/sysbox-special/<name>   for a container Docker knows: they live exactly
+//        as long as Docker's own dir for it (kept across stop/start, removed by `docker rm` itself, synchronously)
+//   <dataDir>/special/<containerId>/<name>    any other container: removed at Unregister
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Kernel } from '@sysbox/native';
 import { MNT_DETACH, isKernelError } from '@sysbox/native';
@@ -200,14 +202,9 @@ export async function stageMounts(kernel: Kernel, opts: StageMountsOptions): Pro
       }
     }
     if (opts.specialDirs?.length) {
-      const sdir = specialDir(dataDir, containerId);
-      mkdirSync(specialDir(dataDir), { recursive: true, mode: 0o700 });
+      const sdir = specialBase({ containerId, dataDir, ...(opts.dockerRoot ? { dockerRoot: opts.dockerRoot } : {}) });
+      if (sdir.startsWith(specialDir(dataDir))) mkdirSync(specialDir(dataDir), { recursive: true, mode: 0o700 });
       mkdirSync(sdir, { recursive: true, mode: 0o700 });
-      const dockerRoot = opts.dockerRoot ?? DEFAULT_DOCKER_ROOT;
-      const ownerFile = join(sdir, 'owner.json');
-      if (!existsSync(ownerFile)) {
-        writeFileSync(ownerFile, `${JSON.stringify({ containerId, docker: existsSync(join(dockerRoot, 'containers', containerId)), dockerRoot })}\n`, { mode: 0o600 });
-      }
       for (const dest of opts.specialDirs) {
         const name = specialName(dest);
         const backing = join(sdir, name);
@@ -251,27 +248,19 @@ export function unstageMounts(kernel: Kernel, opts: { containerId: string; dataD
   removeMountsDir(kernel, mountsDir(opts.dataDir, opts.containerId), opts.log);
 }
 
-interface OwnerInfo {
-  docker?: boolean;
-  dockerRoot?: string;
+/**
+ * Where a container's special dirs live: inside Docker's own dir for the container when Docker knows it (so they
+ * survive stop/start and `docker rm` removes them with the container), else under <dataDir>/special/<id>.
+ */
+export function specialBase(opts: { containerId: string; dataDir: string; dockerRoot?: string }): string {
+  checkId(opts.containerId);
+  const docker = join(opts.dockerRoot ?? DEFAULT_DOCKER_ROOT, 'containers', opts.containerId);
+  return existsSync(docker) ? join(docker, DOCKER_SPECIAL_NAME) : specialDir(opts.dataDir, opts.containerId);
 }
 
-function readOwner(sdir: string): OwnerInfo | undefined {
-  try {
-    return JSON.parse(readFileSync(join(sdir, 'owner.json'), 'utf8')) as OwnerInfo;
-  } catch {
-    return undefined;
-  }
-}
+export const DOCKER_SPECIAL_NAME = 'sysbox-special';
 
-/** Whether the container's special dirs outlive its Unregister (Docker still has the container). */
-export function keepsSpecialDirs(opts: { containerId: string; dataDir: string }): boolean {
-  const owner = readOwner(specialDir(opts.dataDir, opts.containerId));
-  if (!owner?.docker) return false;
-  return existsSync(join(owner.dockerRoot ?? DEFAULT_DOCKER_ROOT, 'containers', opts.containerId));
-}
-
-/** Removes the special dirs of a container (its staged views must be gone: call after unstageMounts). */
+/** Removes the special dirs kept under <dataDir>/special (non-Docker containers; call after unstageMounts). */
 export function removeSpecialDirs(kernel: Kernel, opts: { containerId: string; dataDir: string; log?: MountStagingLog }): boolean {
   const sdir = specialDir(opts.dataDir, opts.containerId);
   if (!existsSync(sdir)) return false;
@@ -283,8 +272,8 @@ export function removeSpecialDirs(kernel: Kernel, opts: { containerId: string; d
 }
 
 /**
- * Garbage collection: staged mounts of containers not in `keep`, and special dirs of containers neither in `keep`
- * nor still known to Docker. Returns the ids whose leftovers were removed.
+ * Garbage collection: staged mounts and <dataDir>/special dirs of containers not in `keep` (Docker containers'
+ * special dirs live in Docker's own dir and go with it). Returns the ids whose leftovers were removed.
  */
 export function gcMounts(kernel: Kernel, opts: { dataDir: string; keep: Set<string>; log?: MountStagingLog }): string[] {
   const removed = new Set<string>();
@@ -304,7 +293,6 @@ export function gcMounts(kernel: Kernel, opts: { dataDir: string; keep: Set<stri
   if (existsSync(sroot)) {
     for (const id of readdirSync(sroot)) {
       if (!ID_RE.test(id) || opts.keep.has(id)) continue;
-      if (keepsSpecialDirs({ containerId: id, dataDir: opts.dataDir })) continue;
       if (mountsUnder(readMountinfo(), mountsDir(opts.dataDir, id)).length) continue;
       removeSpecialDirs(kernel, { containerId: id, dataDir: opts.dataDir, ...(opts.log ? { log: opts.log } : {}) });
       removed.add(id);
