@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs the built sysbox-ts on this host (as root): deploys sysbox-runc and sysbox-mgr under
-# /usr/local/lib/sysbox-ts, writes launchers in /usr/local/bin, starts sysbox-mgr, and registers
+# Installs the built sysbox-ts on this host (as root): deploys sysbox-runc, sysbox-mgr and sysbox-fs under
+# /usr/local/lib/sysbox-ts, writes launchers in /usr/local/bin, starts sysbox-mgr and sysbox-fs, and registers
 # sysbox-runc with Docker (runc stays Docker's default). Run after `pnpm build` (scripts/run.sh does both).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,7 +12,7 @@ NODE_BIN=$(readlink -f "$TOOLS_DIR/node_modules/.bin/node")
 
 log "deploying to $PREFIX"
 mkdir -p "$PREFIX"
-for app in runc mgr; do
+for app in runc mgr fs; do
   rm -rf "$PREFIX/$app.new"
   pnpm --filter "@sysbox/$app" deploy --prod "$PREFIX/$app.new" >/dev/null
   rm -rf "$PREFIX/$app.old"
@@ -38,6 +38,7 @@ EOS
 sed -e "s#@NODE@#$NODE_BIN#" -e "s#@MAIN@#$PREFIX/runc/dist/main.js#" apps/runc/bin/sysbox-runc.sh > /usr/local/bin/sysbox-runc.tmp
 chmod 755 /usr/local/bin/sysbox-runc.tmp && mv /usr/local/bin/sysbox-runc.tmp /usr/local/bin/sysbox-runc
 write_launcher sysbox-mgr mgr
+write_launcher sysbox-fs fs
 
 # sysbox-mgr: restart it from the new build.
 mkdir -p /run/sysbox
@@ -51,6 +52,19 @@ setsid /usr/local/bin/sysbox-mgr --socket /run/sysbox/mgr.sock --pid-file /run/s
   --data-dir /var/lib/sysbox --log-file /var/log/sysbox-mgr.log </dev/null >>/var/log/sysbox-mgr.log 2>&1 &
 for _ in $(seq 1 100); do [ -S /run/sysbox/mgr.sock ] && break; sleep 0.1; done
 [ -S /run/sysbox/mgr.sock ] || { log "sysbox-mgr did not start; see /var/log/sysbox-mgr.log"; tail -5 /var/log/sysbox-mgr.log >&2; exit 1; }
+
+# sysbox-fs (FUSE emulation of /proc and /sys): restart it from the new build. Containers running across
+# the restart lose their emulated files (not yet kept alive across sysbox-fs restarts).
+if [ -f /run/sysbox/fs.pid ] && kill -0 "$(cat /run/sysbox/fs.pid)" 2>/dev/null; then
+  log "stopping the running sysbox-fs"
+  kill -TERM "$(cat /run/sysbox/fs.pid)"
+  for _ in $(seq 1 50); do kill -0 "$(cat /run/sysbox/fs.pid 2>/dev/null)" 2>/dev/null || break; sleep 0.1; done
+fi
+log "starting sysbox-fs"
+setsid /usr/local/bin/sysbox-fs --socket /run/sysbox/fs.sock --pid-file /run/sysbox/fs.pid \
+  --log-file /var/log/sysbox-fs.log </dev/null >>/var/log/sysbox-fs.log 2>&1 &
+for _ in $(seq 1 100); do [ -S /run/sysbox/fs.sock ] && break; sleep 0.1; done
+[ -S /run/sysbox/fs.sock ] || { log "sysbox-fs did not start; see /var/log/sysbox-fs.log"; tail -5 /var/log/sysbox-fs.log >&2; exit 1; }
 
 # Register sysbox-runc with Docker, keeping every other runtime.
 start_dockerd

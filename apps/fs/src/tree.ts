@@ -6,6 +6,16 @@ import { FuseError, type FuseOps, type FuseStat } from './fuse.js';
 const S_IFDIR = 0o040000;
 const S_IFREG = 0o100000;
 
+/**
+ * The size getattr reports. Not 0 (as procfs does): the kernel serves sendfile/splice (e.g. busybox cat)
+ * from the page cache up to i_size even under direct_io, so a 0 size reads as empty. A short read then
+ * lowers i_size to the content's length until attributes are refreshed (a stat, or the attribute timeout):
+ * a splice reader may see a file cut at its previous length if it grew in between. read(2) is unaffected.
+ */
+export function sizeHint(path: string): number {
+  return /^\/proc\/(cpuinfo|stat|diskstats|meminfo)$/.test(path) ? 65536 : 4096;
+}
+
 export interface TreeOptions {
   env: HostEnv;
   view: ContainerView;
@@ -38,7 +48,7 @@ export function treeOps(o: TreeOptions): FuseOps & { readonly openFiles: number 
       if (dirs.has(path)) return { mode: S_IFDIR | 0o555, uid, gid, size: 0 };
       const h = files.get(path);
       if (!h) throw new FuseError('ENOENT');
-      return { mode: S_IFREG | h.mode, uid, gid, size: 0 };
+      return { mode: S_IFREG | h.mode, uid, gid, size: sizeHint(path) };
     },
     readdir(path) {
       const d = dirs.get(path);

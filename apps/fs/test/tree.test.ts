@@ -23,7 +23,7 @@ describe('FUSE tree', () => {
     expect(ops.readdir('/')).toEqual(['proc']);
     expect(ops.readdir('/proc')).toContain('uptime');
     expect(ops.getattr('/proc/sys/fs/inotify')).toMatchObject({ mode: 0o040555, uid: 100000 });
-    expect(ops.getattr('/proc/uptime')).toMatchObject({ mode: 0o100444, uid: 100000, gid: 100000, size: 0 });
+    expect(ops.getattr('/proc/uptime')).toMatchObject({ mode: 0o100444, uid: 100000, gid: 100000, size: 4096 });
     expect(ops.getattr('/proc/sys/kernel/panic').mode & 0o777).toBe(0o644);
     expect(() => ops.getattr('/proc/nope')).toThrow(FuseError);
     // yama is not on this (fake) host: not in the tree

@@ -5,6 +5,7 @@ import { passFds, runEngine, runEngineForeground } from '../engine.js';
 import { log } from '../log.js';
 import { containerIdArg, prepare } from './prepare.js';
 import { cleanupContainer } from './delete.js';
+import { attachFs } from '../fs.js'; // [sysbox-fs]
 
 export async function create(ctx: Context, parsed: ParsedArgs): Promise<number> {
   const id = containerIdArg(parsed);
@@ -24,6 +25,9 @@ export async function create(ctx: Context, parsed: ParsedArgs): Promise<number> 
     await undo.run(id);
     return code;
   }
+  // [sysbox-fs] emulated /proc and /sys files, placed before the container's process starts (see ../fs.ts;
+  // without sysbox-fs it logs a warning and the container runs without emulation).
+  await attachFs(ctx, { containerId: id, idRange: record.idRange, pidFile: get(parsed.flags, 'pid-file') });
   log.child({ containerId: id }).debug({ idRange: record.idRange, engine: ctx.engine.name }, 'created');
   return 0;
 }

@@ -6,11 +6,13 @@ import type { Context } from '../context.js';
 import { runEngine } from '../engine.js';
 import { log } from '../log.js';
 import { removeStateDir } from '../state.js';
+import { detachFs } from '../fs.js'; // [sysbox-fs]
 
 export async function cleanupContainer(ctx: Context, id: string): Promise<void> {
   const dir = ctx.stateDir(id);
   if (!existsSync(dir)) return;
   const clog = log.child({ containerId: id });
+  await detachFs(ctx, id); // [sysbox-fs] unmount the container's FUSE tree
   try {
     const { connectMgr } = await import('@sysbox/ipc');
     const mgr = await connectMgr({ socketPath: ctx.mgrSocket, deadlineMs: ctx.config.mgrDeadlineMs ?? 30_000 });

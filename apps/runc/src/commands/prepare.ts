@@ -8,6 +8,7 @@ import type { Context } from '../context.js';
 import { boundingSetMask, isHostNamespace } from '../host.js';
 import { log } from '../log.js';
 import { removeStateDir, writeRecord, type ContainerRecord } from '../state.js';
+import { emulatedPaths } from '../fs.js'; // [sysbox-fs]
 
 export class CreateError extends Error {
   override name = 'CreateError';
@@ -92,8 +93,9 @@ export async function prepare(ctx: Context, parsed: ParsedArgs, id: string): Pro
   undo.push('remove state dir', () => removeStateDir(stateDir));
 
   const { connectMgr } = await import('@sysbox/ipc');
-  const mgr = await connectMgr({ socketPath: ctx.mgrSocket, deadlineMs: ctx.config.mgrDeadlineMs ?? 30_000 });
+  let mgr: Awaited<ReturnType<typeof connectMgr>> | undefined;
   try {
+    mgr = await connectMgr({ socketPath: ctx.mgrSocket, deadlineMs: ctx.config.mgrDeadlineMs ?? 30_000 });
     // mgr reclaims the range by itself if our state dir disappears without an Unregister (e.g. a reboot).
     const reg = await mgr.register({ containerId: id, bundle, rootfs, livenessPath: stateDir });
     undo.push('release ID range', () => connectMgr({ socketPath: ctx.mgrSocket }).then(async (m) => {
@@ -119,6 +121,7 @@ export async function prepare(ctx: Context, parsed: ParsedArgs, id: string): Pro
       hostCapabilities,
       rootfs: staged.rootfs,
       ...stagedMounts, // [mounts]
+      ...emulatedPaths(ctx), // [sysbox-fs] /proc/sys writable (the kernel guards it) when sysbox-fs runs
     });
     const privateBundle = join(stateDir, 'bundle');
     mkdirSync(privateBundle, { mode: 0o711 });
@@ -143,6 +146,6 @@ export async function prepare(ctx: Context, parsed: ParsedArgs, id: string): Pro
     await undo.run(id);
     throw e;
   } finally {
-    mgr.close();
+    mgr?.close();
   }
 }

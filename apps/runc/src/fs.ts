@@ -1,0 +1,134 @@
+// sysbox-fs attachment (apps/fs): after the engine's create, register the container with sysbox-fs (it
+// mounts the container's FUSE tree), then clone each file of that tree (open_tree) and move it over the
+// same path in the container's mount namespace (sysbox-nsenter move-mount) — before its process starts.
+// Degrades: without sysbox-fs (no socket) or on a failure, the container runs without emulation and the
+// reason is logged as a warning.
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Context } from './context.js';
+import { runEngineCapture } from './engine.js';
+import { log } from './log.js';
+
+export const DEFAULT_FS_SOCKET = '/run/sysbox/fs.sock';
+
+export function fsSocket(ctx: Context): string {
+  return process.env['SYSBOX_FS_SOCKET'] ?? ctx.config.fsSocket ?? DEFAULT_FS_SOCKET;
+}
+
+/**
+ * For the spec conversion (ConvertContext.emulatedPaths): with sysbox-fs running, /proc/sys leaves Docker's
+ * read-only paths — the container's own procfs then answers namespaced knobs natively, the kernel refuses
+ * writes to non-namespaced ones (Permission denied), and sysbox-fs's files are placed over the emulated knobs.
+ * Without sysbox-fs: nothing changes (/proc/sys stays read-only).
+ */
+export function emulatedPaths(ctx: Context): { emulatedPaths?: string[] } {
+  return existsSync(fsSocket(ctx)) ? { emulatedPaths: ['/proc/sys'] } : {};
+}
+
+export interface AttachOptions {
+  containerId: string;
+  idRange: { uid: number; gid: number; size: number };
+  /** the engine's --pid-file, if the caller gave one; else `engine state` is asked */
+  pidFile?: string | undefined;
+  /** known init pid (skips pidFile/state) */
+  initPid?: number;
+}
+
+export interface Attached {
+  mountpoint: string;
+  /** container paths now served by sysbox-fs */
+  paths: string[];
+  /** container paths left native (absent in the container, e.g. a net knob of a non-initial netns) */
+  skipped: string[];
+}
+
+/** The init pid of a created container: from the pid file the engine wrote, else from `engine state`. */
+export function initPidOf(ctx: Context, containerId: string, pidFile?: string): number {
+  if (pidFile) {
+    const n = Number.parseInt(readFileSync(pidFile, 'utf8').trim(), 10);
+    if (Number.isSafeInteger(n) && n > 0) return n;
+  }
+  const r = runEngineCapture(ctx.engine, [...ctx.engineGlobals(), 'state', containerId]);
+  if (r.code !== 0) throw new Error(`engine state ${containerId} failed (exit ${r.code})`);
+  const pid = (JSON.parse(r.stdout.toString('utf8')) as { pid?: number }).pid;
+  if (!pid) throw new Error(`engine state ${containerId}: no pid`);
+  return pid;
+}
+
+/** Files of a FUSE tree, as container paths ("/proc/uptime"). */
+function filesOf(root: string, rel = ''): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(join(root, rel))) {
+    const r = `${rel}/${name}`;
+    if (statSync(join(root, r)).isDirectory()) out.push(...filesOf(root, r));
+    else out.push(r);
+  }
+  return out;
+}
+
+/**
+ * Registers with sysbox-fs and places the emulated files. Never throws: returns undefined (and logs a
+ * warning) when sysbox-fs is absent or anything fails; the container then sees its plain procfs.
+ */
+export async function attachFs(ctx: Context, o: AttachOptions): Promise<Attached | undefined> {
+  const clog = log.child({ containerId: o.containerId });
+  const socketPath = fsSocket(ctx);
+  if (!existsSync(socketPath)) {
+    clog.warn({ socket: socketPath }, `sysbox-fs is not running (no socket at ${socketPath}): container ${o.containerId} runs without /proc and /sys emulation`);
+    return undefined;
+  }
+  try {
+    const initPid = o.initPid ?? initPidOf(ctx, o.containerId, o.pidFile);
+    const { connectFs } = await import('@sysbox/ipc');
+    const fs = await connectFs({ socketPath, deadlineMs: 15_000 });
+    let mountpoint: string;
+    try {
+      ({ mountpoint } = await fs.register({ containerId: o.containerId, initPid, idRange: o.idRange, options: { procfs: true, sysfs: true } }));
+    } finally {
+      fs.close();
+    }
+    const native = await import('@sysbox/native');
+    const kernel = native.realKernel();
+    const paths: string[] = [];
+    const skipped: string[] = [];
+    const failed: Array<{ path: string; err: string }> = [];
+    await Promise.all(
+      filesOf(mountpoint).map(async (p) => {
+        const fd = kernel.openTree(native.AT_FDCWD, join(mountpoint, p), native.OPEN_TREE_CLONE);
+        try {
+          await native.nsenterMoveMount({ pid: initPid, mountFd: fd, target: p });
+          paths.push(p);
+        } catch (e) {
+          if (native.isKernelError(e, 'ENOENT')) skipped.push(p);
+          else failed.push({ path: p, err: (e as Error).message });
+        } finally {
+          kernel.close(fd);
+        }
+      }),
+    );
+    if (failed.length) clog.warn({ failed }, `sysbox-fs: ${failed.length} emulated file(s) could not be placed in container ${o.containerId}`);
+    clog.debug({ initPid, mountpoint, paths: paths.length, skipped }, 'sysbox-fs views placed');
+    return { mountpoint, paths: paths.sort(), skipped: skipped.sort() };
+  } catch (e) {
+    clog.warn({ err: (e as Error).message }, `sysbox-fs attach failed: container ${o.containerId} runs without /proc and /sys emulation`);
+    await detachFs(ctx, o.containerId);
+    return undefined;
+  }
+}
+
+/** Drops the container's emulation (unmounts its FUSE tree). Never throws. */
+export async function detachFs(ctx: Context, containerId: string): Promise<void> {
+  const socketPath = fsSocket(ctx);
+  if (!existsSync(socketPath)) return;
+  try {
+    const { connectFs } = await import('@sysbox/ipc');
+    const fs = await connectFs({ socketPath, deadlineMs: 10_000 });
+    try {
+      await fs.unregister({ containerId });
+    } finally {
+      fs.close();
+    }
+  } catch (e) {
+    log.child({ containerId }).warn({ err: (e as Error).message }, `sysbox-fs: could not unregister ${containerId}`);
+  }
+}
