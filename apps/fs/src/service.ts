@@ -4,7 +4,7 @@ import { mkdir, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FsHandlers, FsRegisterRequest, FsUnregisterRequest } from '@sysbox/ipc';
 import { RpcError } from '@sysbox/ipc';
-import { emulatedHandlers, newView, ProcfsError, type ContainerView, type HostEnv } from '@sysbox/procfs';
+import { emulatedHandlers, newView, ProcfsError, snapshotKnobs, type ContainerView, type HostEnv } from '@sysbox/procfs';
 import type { Logger } from 'pino';
 import type { FuseBackend, FuseMount } from './fuse.js';
 import { treeOps } from './tree.js';
@@ -63,6 +63,8 @@ export class FsService implements FsHandlers {
       if (e instanceof ProcfsError && e.errno === 'ENOENT') throw new RpcError('NOT_FOUND', e.message);
       throw e;
     }
+    // the container starts from the host's values now; a sibling raising a MAX knob later doesn't show through
+    snapshotKnobs(env, view);
     const handlers = emulatedHandlers(env);
     const mountpoint = join(this.o.mountRoot, id);
     await mkdir(mountpoint, { recursive: true, mode: 0o700 });

@@ -5,5 +5,5 @@ export { FakeHostEnv, type HostEnv } from './env.js';
 export { cgroupDirs, readCgroup, parseCpuList, type CgroupDirs, type CgroupPart, type CgroupReadings } from './cgroup.js';
 export { newView, parseStartTicks, visibleCpus, hostCpus, type ContainerView, type NewViewOptions } from './view.js';
 export { renderUptime, renderMeminfo, renderCpuinfo, renderStat, renderSwaps, renderLoadavg, renderDiskstats } from './proc.js';
-export { KNOBS, knobAt, validateKnob, readKnob, writeKnob, type Knob, type KnobKind } from './sysctl.js';
+export { KNOBS, knobAt, validateKnob, readKnob, writeKnob, snapshotKnobs, type Knob, type KnobKind } from './sysctl.js';
 export { HANDLERS, handlerAt, emulatedHandlers, readPath, writePath, directoriesOf, type Handler } from './table.js';

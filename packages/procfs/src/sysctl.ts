@@ -135,3 +135,15 @@ export function writeKnob(env: HostEnv, v: ContainerView, k: Knob, input: string
   v.knobs.set(k.path, value);
   return value;
 }
+
+/**
+ * Fixes the container's starting values of its per-container knobs (`container` and `max`) to the host's
+ * values now, so that a later host change (e.g. a sibling raising a MAX knob) doesn't show through.
+ */
+export function snapshotKnobs(env: HostEnv, v: ContainerView, knobs: readonly Knob[] = KNOBS): void {
+  for (const k of knobs) {
+    if ((k.kind !== 'container' && k.kind !== 'max') || v.knobs.has(k.path)) continue;
+    const t = env.read(k.hostPath ?? k.path);
+    if (t !== undefined) v.knobs.set(k.path, t.trim());
+  }
+}

@@ -18,6 +18,7 @@ import {
   renderSwaps,
   renderUptime,
   writePath,
+  snapshotKnobs,
 } from '../src/index.js';
 
 const CPUINFO = [0, 1, 2, 3].map((i) => `processor\t: ${i}\nmodel name\t: Fake CPU\nsiblings\t: 4\ncpu cores\t: 4\n`).join('\n');
@@ -222,6 +223,17 @@ describe('/proc/sys knobs', () => {
     expect(readPath(env, a, '/proc/sys/fs/inotify/max_user_watches')).toBe('100000\n');
     expect(readPath(env, b, '/proc/sys/fs/inotify/max_user_watches')).toBe('5000\n');
   });
+  it('snapshot: a sibling raising the host value does not show through', () => {
+    const env = hybridHost();
+    const a = newView(env, { containerId: 'a', initPid: 42 });
+    const b = newView(env, { containerId: 'b', initPid: 42 });
+    snapshotKnobs(env, a);
+    snapshotKnobs(env, b);
+    writePath(env, a, '/proc/sys/fs/inotify/max_user_watches', '100000');
+    expect(env.read('/proc/sys/fs/inotify/max_user_watches')).toBe('100000\n');
+    expect(readPath(env, b, '/proc/sys/fs/inotify/max_user_watches')).toBe('8192\n');
+    expect(b.knobs.has('/proc/sys/kernel/yama/ptrace_scope')).toBe(false);
+  });
   it('garbage and out-of-range writes: EINVAL, nothing changes', () => {
     const env = hybridHost();
     const a = newView(env, { containerId: 'a', initPid: 42 });
@@ -231,6 +243,7 @@ describe('/proc/sys knobs', () => {
     expect(() => writePath(env, a, '/proc/sys/kernel/panic_on_oops', '2')).toThrow(/out of range/);
     expect(env.writes).toEqual([]);
     expect(a.knobs.size).toBe(0);
+    expect(env.read('/proc/sys/fs/inotify/max_user_watches')).toBe('8192\n');
   });
   it('printk takes up to 4 ints', () => {
     const env = hybridHost({ '/proc/sys/kernel/printk': '4\t4\t1\t7\n' });
