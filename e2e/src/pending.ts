@@ -9,8 +9,6 @@
 // Every other sysbox-runc test passed against the build of 2026-11-23 ~06:20 UTC.
 export const PENDING: ReadonlySet<string> = new Set<string>([
   // ── test/contract.test.ts (DESIGN.md contract table) ──
-  // /proc/sys is still mounted read-only (contract: the kernel itself says "Permission denied")
-  'contract: write to kernel.panic_print is denied',
   // mount policy (restricted host mounts) not applied yet
   'contract: restricted host mount /etc/docker/daemon.json refused',
   'contract: restricted host mount of the Docker socket refused',
@@ -22,10 +20,6 @@ export const PENDING: ReadonlySet<string> = new Set<string>([
   'contract: ro bind mount cannot be remounted rw through a bind copy',
   'contract: ro bind mount cannot be made rw through the new mount API',
   'contract: tmpfs mounted inside can be remounted ro and rw',
-  // procfs/sysfs emulation (sysbox-fs) not there yet
-  'contract: /proc/uptime is the container uptime',
-  'contract: /proc/meminfo and /proc/cpuinfo follow the limits',
-  'contract: /proc/sys knob written inside reads back per container',
   // system workloads
   'contract: systemd boots as PID 1',
   'contract: Docker-in-Docker without --privileged',
