@@ -122,6 +122,17 @@ export function resolveCandidates(spec: Spec): { candidates: MountCandidate[]; r
   return { candidates, recursive };
 }
 
+/** Image annotations of CRI runtimes (containerd's CRI plugin, CRI-O): the image without asking anyone. */
+export const IMAGE_ANNOTATIONS: readonly string[] = ['io.kubernetes.cri.image-name', 'io.kubernetes.cri-o.ImageName'];
+
+export function imageFromAnnotations(spec: Spec): { image: string } | undefined {
+  for (const k of IMAGE_ANNOTATIONS) {
+    const v = spec.annotations?.[k];
+    if (v) return { image: v };
+  }
+  return undefined;
+}
+
 /** The container's image from Docker's container list (not /containers/{id}/json: create holds that lock). */
 export function dockerImageOf(containerId: string, socketPath = '/var/run/docker.sock', timeoutMs = 3000): Promise<{ image?: string; imageId?: string }> {
   const filters = encodeURIComponent(JSON.stringify({ id: [containerId] }));
@@ -157,7 +168,7 @@ export async function planMounts(spec: Spec, containerId: string, rootfs: string
   const { candidates, recursive } = resolveCandidates(spec);
   for (const m of spec.mounts ?? []) checkDestination(rootfs, m.destination);
   const ctx: { containerId: string; image?: string; imageId?: string } = { containerId };
-  if (needsImage(candidates, policy)) Object.assign(ctx, await dockerImageOf(containerId, opts.dockerSocket));
+  if (needsImage(candidates, policy)) Object.assign(ctx, imageFromAnnotations(spec) ?? (await dockerImageOf(containerId, opts.dockerSocket)));
   const decisions = checkMounts(candidates, policy, ctx);
   const toStage = candidates
     .filter((c) => wantsIdmap(c.resolved))
