@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { FakeHostEnv } from '@sysbox/procfs';
+import type { FuseBackend, FuseOps } from '../src/fuse.js';
+import { FsService } from '../src/service.js';
+
+function fakeFuse() {
+  const mounted = new Map<string, FuseOps>();
+  const backend: FuseBackend = {
+    async mount(mountpoint, ops) {
+      mounted.set(mountpoint, ops);
+      return { mountpoint, unmount: async () => void mounted.delete(mountpoint) };
+    },
+  };
+  return { backend, mounted };
+}
+
+function setup() {
+  const env = new FakeHostEnv({
+    '/proc/uptime': '100.00 100.00\n',
+    '/proc/5/stat': '5 (init) S 1 5 5 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 5000 0 0',
+    '/proc/5/cgroup': '0::/\n',
+    '/proc/sys/fs/inotify/max_user_watches': '8192\n',
+  });
+  const fuse = fakeFuse();
+  const root = mkdtempSync(join(tmpdir(), 'sysbox-fs-test-'));
+  const svc = new FsService({ env, fuse: fuse.backend, mountRoot: root, log: pino({ level: 'silent' }), version: 't' });
+  return { env, fuse, root, svc };
+}
+
+describe('FsService', () => {
+  it('register mounts one tree per container, idempotently; unregister unmounts', async () => {
+    const { env, fuse, root, svc } = setup();
+    const r = await svc.register({ containerId: 'c1', initPid: 5, idRange: { uid: 100000, gid: 100000, size: 65536 }, options: undefined });
+    expect(r.mountpoint).toBe(join(root, 'c1'));
+    expect((await svc.register({ containerId: 'c1', initPid: 5, idRange: undefined, options: undefined })).mountpoint).toBe(r.mountpoint);
+    expect(fuse.mounted.size).toBe(1);
+    const ops = fuse.mounted.get(r.mountpoint)!;
+    expect(ops.read('/proc/uptime', ops.open('/proc/uptime', 0), 100, 0).toString()).toBe('50.00 50.00\n');
+    // knobs start from the host values at registration
+    env.set('/proc/sys/fs/inotify/max_user_watches', '9999\n');
+    expect(ops.read('/proc/sys/fs/inotify/max_user_watches', ops.open('/proc/sys/fs/inotify/max_user_watches', 0), 100, 0).toString()).toBe('8192\n');
+    expect(svc.status()).toMatchObject({ containers: 1, mountRoot: root });
+    expect(await svc.unregister({ containerId: 'c1' })).toEqual({ found: true });
+    expect(await svc.unregister({ containerId: 'c1' })).toEqual({ found: false });
+    expect(fuse.mounted.size).toBe(0);
+  });
+  it('refuses bad ids and unknown pids', async () => {
+    const { svc } = setup();
+    await expect(svc.register({ containerId: '../x', initPid: 5, idRange: undefined, options: undefined })).rejects.toThrow(/invalid container id/);
+    await expect(svc.register({ containerId: 'c2', initPid: 0, idRange: undefined, options: undefined })).rejects.toThrow(/init_pid/);
+    await expect(svc.register({ containerId: 'c2', initPid: 77, idRange: undefined, options: undefined })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  });
+});
