@@ -63,7 +63,7 @@ export function makeBundle(args: string[] = ['true'], edit?: (spec: Record<strin
  * Runs the runtime binary directly. Output goes to files (not pipes): a created container inherits its stdio
  * and would keep a pipe open. Resolves on the runtime's exit.
  */
-export function rawRuntime(bin: string, args: string[], opts: { timeoutMs?: number; dir: string }): Promise<ExecResult> {
+export function rawRuntime(bin: string, args: string[], opts: { timeoutMs?: number; dir: string; env?: Record<string, string> }): Promise<ExecResult> {
   const timeoutMs = opts.timeoutMs ?? 60_000;
   const tag = `${Date.now()}-${Math.random().toString(16).slice(2)}`;
   const outPath = join(opts.dir, `out-${tag}`);
@@ -71,7 +71,7 @@ export function rawRuntime(bin: string, args: string[], opts: { timeoutMs?: numb
   const out = openSync(outPath, 'w');
   const err = openSync(errPath, 'w');
   return new Promise((resolve) => {
-    const env = { ...process.env };
+    const env = { ...process.env, ...opts.env };
     delete env.NODE_EXTRA_CA_CERTS;
     const child = spawn(bin, args, { stdio: ['ignore', out, err], env });
     closeSync(out);

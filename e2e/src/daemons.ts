@@ -133,6 +133,15 @@ export function claimDaemon(spec: DaemonSpec): void {
  * Tests that kill or stop a daemon only touch an instance the harness started (or any, on a machine where
  * SYSBOX_E2E_OWN_DAEMONS=1 says the suite owns them): a daemon someone else runs is left alone.
  */
+export function harnessOwns(spec: DaemonSpec): boolean {
+  try {
+    assertHarnessOwns(spec);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export function assertHarnessOwns(spec: DaemonSpec): number {
   const pid = readPid(spec);
   if (pid === undefined) throw new Error(`${spec.name} is not running`);

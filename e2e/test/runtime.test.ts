@@ -10,7 +10,7 @@ import {
   CAP_NET_RAW, DEV_SET, DOCKER_DEFAULT_CAPS, IDENTITY_MAP, REFUSAL, capField, cgroupDirOf, cgroupsMatching, hostCapBnd,
   mountsMatching, ociCreateFailed, overlaps, singleRange, type IdMapLine,
 } from '../src/host.ts';
-import { MGR, assertHarnessOwns, ensureDaemons, isRunning, killDaemon, mgrDataEntriesMatching, mgrStateText, startDaemon, stopDaemon } from '../src/daemons.ts';
+import { MGR, assertHarnessOwns, harnessOwns, ensureDaemons, isRunning, killDaemon, mgrDataEntriesMatching, mgrStateText, startDaemon, stopDaemon } from '../src/daemons.ts';
 import { entriesMatching, makeBundle, rawRuntime, runtimeBinary } from '../src/bundle.ts';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -553,16 +553,22 @@ describe.each(RUNTIMES)('%s', (rt) => {
     const b = makeBundle(['sleep', '30'], opts.edit);
     const id = uniqueName('bad');
     let mgrWasUp = false;
+    let env: Record<string, string> | undefined;
     try {
       if (opts.raw !== undefined) (await import('node:fs')).writeFileSync(join(b.bundle, 'config.json'), opts.raw);
       await opts.before?.(bin, b, id);
       if (opts.mgrDown && !isRunc) {
         mgrWasUp = await isRunning(MGR);
-        if (mgrWasUp) assertHarnessOwns(MGR);
-        daemonsTouched = true;
-        await stopDaemon(MGR);
+        if (!mgrWasUp || harnessOwns(MGR)) {
+          daemonsTouched = true;
+          await stopDaemon(MGR);
+        } else {
+          // someone else's mgr runs here: leave it alone and point sysbox-runc at a socket nobody serves
+          mgrWasUp = false;
+          env = { SYSBOX_MGR_SOCKET: join(b.dir, 'mgr.sock') };
+        }
       }
-      const r = await rawRuntime(bin, ['--root', b.stateRoot, '--log-format', 'json', 'create', '--bundle', b.bundle, id], { dir: b.dir, timeoutMs: 60_000 });
+      const r = await rawRuntime(bin, ['--root', b.stateRoot, '--log-format', 'json', 'create', '--bundle', b.bundle, id], { dir: b.dir, timeoutMs: 60_000, env });
       if (isRunc && opts.runcSucceeds) {
         expect(r.code, r.stderr).toBe(0);
         const d = await rawRuntime(bin, ['--root', b.stateRoot, 'delete', '--force', id], { dir: b.dir });
