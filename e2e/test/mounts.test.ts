@@ -195,6 +195,39 @@ describe.each(RUNTIMES)('%s', (rt) => {
     });
   });
 
+  t('mounts: special dir and volume keep their owners when a restarted container gets another range', async () => {
+    const vol = uniqueName('vol');
+    await dockerOk(['volume', 'create', vol]);
+    const fillers: string[] = [];
+    try {
+      await withContainer(rt, ['-v', `${vol}:/data`, BB, 'sleep', '300'], async (c) => {
+        const w = await c.exec(['sh', '-c', 'mkdir -p /var/lib/docker && echo s > /var/lib/docker/f && chown 1000:1001 /var/lib/docker/f && echo v > /data/g && chown 1000:1001 /data/g']);
+        expect(w.code, w.stderr).toBe(0);
+        const first = (await c.exec(['cat', '/proc/self/uid_map'])).stdout;
+        let changed = false;
+        // Occupy the freed range with another container until the restarted one lands elsewhere (3 tries).
+        for (let i = 0; i < 3 && !changed; i++) {
+          await dockerOk(['stop', '-t', '1', c.name]);
+          const f = uniqueName(rt);
+          fillers.push(f);
+          await dockerOk(['run', '-d', '--name', f, `--runtime=${rt}`, BB, 'sleep', '300']);
+          await dockerOk(['start', c.name]);
+          const now = (await c.exec(['cat', '/proc/self/uid_map'])).stdout;
+          changed = now.trim() !== first.trim();
+          const r = await c.exec(['sh', '-c', 'stat -c %u:%g /var/lib/docker/f /data/g && cat /var/lib/docker/f /data/g && touch /var/lib/docker/f /data/g']);
+          expect(r.code, r.stderr).toBe(0);
+          expect(r.stdout.trim().split('\n')).toEqual(['1000:1001', '1000:1001', 's', 'v']);
+        }
+        if (!isRunc) expect(changed, 'the restarted container got another range').toBe(true);
+      });
+      const mp = (await dockerOk(['volume', 'inspect', '-f', '{{.Mountpoint}}', vol])).trim();
+      expect(statSync(join(mp, 'g')).uid).toBe(1000); // stored 0-based on disk
+    } finally {
+      await docker(['rm', '-f', ...fillers]);
+      await docker(['volume', 'rm', '-f', vol]);
+    }
+  }, 180_000);
+
   t('mounts: a volume at /var/lib/docker replaces the special dir', async () => {
     const vol = uniqueName('vol');
     await dockerOk(['volume', 'create', vol]);
