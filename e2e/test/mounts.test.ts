@@ -75,6 +75,18 @@ describe.each(RUNTIMES)('%s', (rt) => {
     }
   });
 
+  t('mounts: a dir containing a restricted path is refused (/, /etc, /run), read-only too', async () => {
+    for (const [src, inner] of [['/', '/etc/docker'], ['/etc', '/etc/docker'], ['/run', '/run/docker.sock']] as const) {
+      const r = await run(rt, ['--rm', '-v', `${src}:/host:ro`, BB, 'true'], { timeoutMs: 60_000 });
+      if (isRunc) {
+        expect(r.code, r.stderr).toBe(0);
+        continue;
+      }
+      expect(r.code, src).not.toBe(0);
+      expect(r.stderr).toContain(ociCreateFailed(`error in the container spec: can't mount ${src} because it contains ${inner}, which is configured as a restricted host mount`));
+    }
+  });
+
   t('mounts: the Docker socket is refused unless the image is allow-listed', async () => {
     const allowed = 'sysbox-test/busybox:sock-allowed';
     await dockerOk(['tag', BB, allowed]);

@@ -12,7 +12,7 @@ export class RestrictedMountError extends Error {
   readonly decision: MountDecision | undefined;
 
   constructor(path: string, decision?: MountDecision) {
-    super(restrictedMountMessage(path));
+    super(decision?.contains ? containsRestrictedMessage(path, decision.contains) : restrictedMountMessage(path));
     this.path = path;
     this.decision = decision;
   }
@@ -20,6 +20,11 @@ export class RestrictedMountError extends Error {
 
 export function restrictedMountMessage(path: string): string {
   return `error in the container spec: can't mount ${path} because it's configured as a restricted host mount`;
+}
+
+/** A source that contains a restricted path (e.g. `/`): it would expose that path below the mount point. */
+export function containsRestrictedMessage(path: string, restricted: string): string {
+  return `error in the container spec: can't mount ${path} because it contains ${restricted}, which is configured as a restricted host mount`;
 }
 
 /** A bind mount the runtime can't set up as written (relative source, missing source, bad target). */

@@ -51,10 +51,15 @@ export interface PolicyConfig {
   dockerSocketImages: readonly string[];
   /** Docker's data root (default /var/lib/docker): own per-container files and named volumes are allowed below it */
   dockerRoot: string;
+  /**
+   * Refuse a source that contains a restricted path (e.g. `/`, `/etc`, `/run`), which would expose it below the
+   * mount point (default true; entries restricted only read-write don't count).
+   */
+  refuseParents: boolean;
 }
 
 export function defaultPolicy(): PolicyConfig {
-  return { restricted: DEFAULT_RESTRICTED, dockerSocketImages: [], dockerRoot: '/var/lib/docker' };
+  return { restricted: DEFAULT_RESTRICTED, dockerSocketImages: [], dockerRoot: '/var/lib/docker', refuseParents: true };
 }
 
 /** The admin file (/etc/sysbox/mount-policy.json by default), as parsed. */
@@ -65,6 +70,7 @@ export interface AdminPolicy {
   };
   dockerSocket?: { allowImages?: string[] };
   dockerRoot?: string;
+  refuseParents?: boolean;
 }
 
 /** Lexical normalization of an absolute path: no `.`/`..`/double or trailing slashes. */
@@ -94,8 +100,8 @@ export function parseAdminPolicy(text: string, file = 'mount-policy.json'): Admi
   const o = v as Record<string, unknown>;
   const out: AdminPolicy = {};
   for (const k of Object.keys(o)) {
-    if (k !== 'restricted' && k !== 'dockerSocket' && k !== 'dockerRoot' && !k.startsWith('$') && k !== 'comment') {
-      throw new PolicyFileError(`${file}: unknown field "${k}" (known: restricted, dockerSocket, dockerRoot)`);
+    if (k !== 'restricted' && k !== 'dockerSocket' && k !== 'dockerRoot' && k !== 'refuseParents' && !k.startsWith('$') && k !== 'comment') {
+      throw new PolicyFileError(`${file}: unknown field "${k}" (known: restricted, dockerSocket, dockerRoot, refuseParents)`);
     }
   }
   if (o['restricted'] !== undefined) {
@@ -132,6 +138,10 @@ export function parseAdminPolicy(text: string, file = 'mount-policy.json'): Admi
     if (typeof o['dockerRoot'] !== 'string' || !o['dockerRoot'].startsWith('/')) throw new PolicyFileError(`${file}: dockerRoot: expected an absolute path`);
     out.dockerRoot = o['dockerRoot'];
   }
+  if (o['refuseParents'] !== undefined) {
+    if (typeof o['refuseParents'] !== 'boolean') throw new PolicyFileError(`${file}: refuseParents: expected true or false`);
+    out.refuseParents = o['refuseParents'];
+  }
   return out;
 }
 
@@ -149,6 +159,7 @@ export function applyAdminPolicy(base: PolicyConfig, admin: AdminPolicy): Policy
     restricted,
     dockerSocketImages: [...base.dockerSocketImages, ...(admin.dockerSocket?.allowImages ?? [])],
     dockerRoot: admin.dockerRoot ? normalizePath(admin.dockerRoot) : base.dockerRoot,
+    refuseParents: admin.refuseParents ?? base.refuseParents,
   };
 }
 
@@ -184,6 +195,8 @@ export interface MountDecision {
   reason: string;
   /** the restricted entry that matched (refusals and socket allowances) */
   entry?: RestrictedEntry;
+  /** set when the source was refused because it contains `entry.path` */
+  contains?: string;
 }
 
 /** Docker image reference normalized for comparison: `docker.io/library/` dropped, `:latest` added when no tag/digest. */
@@ -214,6 +227,9 @@ function allowance(p: string, policy: PolicyConfig, containerId: string): { kind
   if (isUnder(p, `${root}/containers/${containerId}`) && p !== `${root}/containers/${containerId}`) {
     return { kind: 'own-container-file', reason: "Docker's own file for this container" };
   }
+  // --ipc=container:<other>: Docker binds the other container's /dev/shm (sharing that was asked for).
+  const c = p.startsWith(`${root}/containers/`) ? p.slice(root.length + '/containers/'.length).split('/') : [];
+  if (c.length >= 3 && c[0] && c[1] === 'mounts' && c[2] === 'shm') return { kind: 'own-container-file', reason: `/dev/shm of container ${c[0]} (shared IPC)` };
   const rel = p.startsWith(`${root}/volumes/`) ? p.slice(root.length + '/volumes/'.length).split('/') : [];
   if (rel.length >= 2 && rel[0] && rel[1] === '_data') return { kind: 'volume', reason: `Docker volume ${rel[0]}` };
   return undefined;
@@ -247,6 +263,14 @@ export function decideMount(c: MountCandidate, policy: PolicyConfig, ctx: Policy
     }
     return { ...base, allowed: false, kind: 'restricted', reason: `${e.path}: ${e.reason}${e.access === 'rw' ? ' (read-write)' : ''}`, entry: e };
   }
+  if (policy.refuseParents) {
+    for (const p of paths) {
+      const e = policy.restricted.find((x) => x.access === 'any' && x.path !== p && isUnder(x.path, p));
+      if (!e) continue;
+      if (e.dockerSocket && imageAllowed(policy.dockerSocketImages, ctx.image, ctx.imageId)) continue;
+      return { ...base, allowed: false, kind: 'restricted', reason: `contains ${e.path}: ${e.reason}`, entry: e, contains: e.path };
+    }
+  }
   return { ...base, allowed: true, kind: 'allowed', reason: 'not restricted' };
 }
 
@@ -269,7 +293,7 @@ export function checkMounts(cands: readonly MountCandidate[], policy: PolicyConf
   const out: MountDecision[] = [];
   for (const c of cands) {
     const d = decideMount(c, policy, ctx);
-    if (!d.allowed) throw new RestrictedMountError(shownPath(d, policy), d);
+    if (!d.allowed) throw new RestrictedMountError(d.contains ? d.source : shownPath(d, policy), d);
     out.push(d);
   }
   return out;

@@ -56,15 +56,30 @@ describe('restricted host paths', () => {
   });
 
   it('allows ordinary paths and paths that merely share a prefix', () => {
-    for (const p of ['/root', '/home/u', '/var/tmp/x', '/etc/dockerfile', '/var/lib/docker2', '/devices', '/', '/etc']) {
+    for (const p of ['/root', '/home/u', '/var/tmp/x', '/etc/dockerfile', '/var/lib/docker2', '/devices', '/var/lib/docker/volumes/v/_data/x']) {
       expect(decide(cand(p)).allowed, p).toBe(true);
     }
+  });
+
+  it('refuses a source that contains a restricted path, even read-only; admin can turn it off', () => {
+    for (const p of ['/', '/etc', '/run', '/var', '/var/lib']) {
+      expect(decide(cand(p, p, true)).allowed, p).toBe(false);
+    }
+    expect(() => checkMounts([cand('/etc', '/etc', true)], defaultPolicy(), { containerId: ID })).toThrow(
+      "error in the container spec: can't mount /etc because it contains /etc/docker, which is configured as a restricted host mount",
+    );
+    // /boot, /lib/modules: restricted read-write only, so a parent of them is not refused for them
+    expect(decide(cand('/lib')).allowed).toBe(true);
+    const p = applyAdminPolicy(defaultPolicy(), parseAdminPolicy('{"refuseParents": false}'));
+    expect(decide(cand('/', '/', true), {}, p).allowed).toBe(true);
   });
 
   it("allows Docker's own files of this container, not another's", () => {
     expect(decide(cand(`/var/lib/docker/containers/${ID}/resolv.conf`)).kind).toBe('own-container-file');
     expect(decide(cand(`/var/lib/docker/containers/${ID}/mounts/shm`)).allowed).toBe(true);
     expect(decide(cand('/var/lib/docker/containers/other/hosts')).allowed).toBe(false);
+    expect(decide(cand('/var/lib/docker/containers/other/mounts/shm')).allowed).toBe(true); // --ipc=container:other
+    expect(decide(cand('/var/lib/docker/containers/other/mounts/secrets')).allowed).toBe(false);
     expect(decide(cand(`/var/lib/docker/containers/${ID}`)).allowed).toBe(false);
   });
 
