@@ -6,6 +6,7 @@ import pino, { type Logger } from 'pino';
 import type { FsFlags } from './flags.js';
 import { fuseNativeBackend, type FuseBackend } from './fuse.js';
 import { FsService } from './service.js';
+import { cachedEnv } from './cache.js';
 
 declare const __FS_VERSION__: string | undefined;
 export const VERSION = typeof __FS_VERSION__ === 'string' ? __FS_VERSION__ : '0.0.0-dev';
@@ -67,7 +68,7 @@ export async function startDaemon(flags: FsFlags, opts: { log: Logger; fuse?: Fu
     await mkdir(mountRoot, { recursive: true, mode: 0o700 }).catch((err: unknown) => {
       throw new StartError(`cannot create ${mountRoot}: ${errText(err)}`);
     });
-    const service = new FsService({ env: hostEnv(), fuse, mountRoot, log, version: VERSION });
+    const service = new FsService({ env: cachedEnv(hostEnv()), fuse, mountRoot, log, version: VERSION });
     const server = await serveFs(service, {
       socketPath: flags.socket,
       onCall: ({ method, ms, error }) => {

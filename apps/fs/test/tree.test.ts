@@ -60,3 +60,19 @@ describe('flags', () => {
     expect(() => parseFlags(['--log-level', 'loud'])).toThrow(/log-level/);
   });
 });
+
+import { cachedEnv } from '../src/cache.js';
+describe('cachedEnv', () => {
+  it('keeps cgroup reads for the ttl, never knobs or the clock', () => {
+    const env = new FakeHostEnv({ '/sys/fs/cgroup/memory/x/memory.usage_in_bytes': '1\n', '/proc/uptime': '1 1\n', '/proc/sys/kernel/panic': '0\n' });
+    let t = 0;
+    const c = cachedEnv(env, 100, () => t);
+    expect(c.read('/sys/fs/cgroup/memory/x/memory.usage_in_bytes')).toBe('1\n');
+    env.set('/sys/fs/cgroup/memory/x/memory.usage_in_bytes', '2\n').set('/proc/uptime', '2 2\n').set('/proc/sys/kernel/panic', '1\n');
+    expect(c.read('/sys/fs/cgroup/memory/x/memory.usage_in_bytes')).toBe('1\n');
+    expect(c.read('/proc/uptime')).toBe('2 2\n');
+    expect(c.read('/proc/sys/kernel/panic')).toBe('1\n');
+    t = 150;
+    expect(c.read('/sys/fs/cgroup/memory/x/memory.usage_in_bytes')).toBe('2\n');
+  });
+});
