@@ -10,6 +10,10 @@
  *
  *   move-mount --pid PID --target PATH [--mkdir] [--mount-fd N]
  *       mount fd (default 3) is moved onto PATH inside PID's mount namespace.
+ *   move-mounts --pid PID [--skip-missing] FD:PATH...
+ *       each mount fd is moved onto its PATH inside PID's mount namespace (one setns for all).
+ *       --skip-missing: a PATH that does not exist there is skipped (stdout "skipped PATH").
+ *       Prints "moved PATH" per mount moved. Stops at the first other failure.
  *   overlay --userns-fd N --lowerdir A:B --upperdir U --workdir W --sock N [--opt K[=V]]...
  *       joins the user namespace, unshares a mount namespace, becomes root there,
  *       creates an overlay (userxattr) and sends its detached mount fd over --sock.
@@ -143,6 +147,48 @@ static int op_move_mount(int argc, char **argv) {
   return 0;
 }
 
+static int op_move_mounts(int argc, char **argv) {
+  int pid = -1, skip = 0, i, first = -1;
+  for (i = 0; i < argc; i++) {
+    if (!strcmp(argv[i], "--pid") && i + 1 < argc) {
+      if (parse_int(argv[++i], &pid)) return usage("bad --pid");
+    } else if (!strcmp(argv[i], "--skip-missing")) {
+      skip = 1;
+    } else if (argv[i][0] != '-') {
+      first = i;
+      break;
+    } else {
+      return usage("usage: move-mounts --pid PID [--skip-missing] FD:PATH...");
+    }
+  }
+  if (pid <= 0 || first < 0) return usage("--pid and at least one FD:PATH are required");
+  for (i = first; i < argc; i++) {
+    int fd;
+    char *colon = strchr(argv[i], ':');
+    if (!colon || colon[1] != '/') return usage("each mount is FD:/absolute/path");
+    *colon = 0;
+    if (parse_int(argv[i], &fd)) return usage("bad FD in FD:PATH");
+    *colon = ':';
+  }
+  if (join_ns(pid, "mnt", CLONE_NEWNS)) return 1;
+  for (i = first; i < argc; i++) {
+    char *colon = strchr(argv[i], ':');
+    const char *target = colon + 1;
+    int fd = atoi(argv[i]);
+    if (move_mount(fd, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH) != 0) {
+      if (skip && errno == ENOENT) {
+        printf("skipped %s\n", target);
+        continue;
+      }
+      fflush(stdout);
+      return fail("move_mount", target);
+    }
+    printf("moved %s\n", target);
+  }
+  fflush(stdout);
+  return 0;
+}
+
 /* Appends ",key=value" (value may be NULL) to buf; fails if it would overflow. */
 static int fsconf(int fsfd, const char *key, const char *value) {
   if (fsconfig(fsfd, value ? FSCONFIG_SET_STRING : FSCONFIG_SET_FLAG, key, value, 0) != 0)
@@ -264,11 +310,12 @@ static int op_sysctl(int argc, char **argv) {
 
 int main(int argc, char **argv) {
   if (argc < 2) {
-    fprintf(stderr, "usage: sysbox-nsenter move-mount|overlay|sysctl [options]\n");
+    fprintf(stderr, "usage: sysbox-nsenter move-mount|move-mounts|overlay|sysctl [options]\n");
     return 2;
   }
   op = argv[1];
   if (!strcmp(op, "move-mount")) return op_move_mount(argc - 2, argv + 2);
+  if (!strcmp(op, "move-mounts")) return op_move_mounts(argc - 2, argv + 2);
   if (!strcmp(op, "overlay")) return op_overlay(argc - 2, argv + 2);
   if (!strcmp(op, "sysctl")) return op_sysctl(argc - 2, argv + 2);
   return usage("unknown operation");

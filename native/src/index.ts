@@ -20,6 +20,7 @@ export {
   nsenterPath,
   runNsenter,
   nsenterMoveMount,
+  nsenterMoveMounts,
   nsenterOverlay,
   nsenterSysctlRead,
   nsenterSysctlWrite,

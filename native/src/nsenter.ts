@@ -78,6 +78,30 @@ export async function nsenterMoveMount(opts: {
 }
 
 /**
+ * Moves several detached mounts (open_tree/fsmount fds) onto their targets inside `pid`'s mount namespace
+ * with one sysbox-nsenter run. skipMissing: targets that don't exist there are skipped (listed in `skipped`).
+ */
+export async function nsenterMoveMounts(opts: {
+  pid: number;
+  mounts: Array<{ mountFd: number; target: string }>;
+  skipMissing?: boolean;
+  nsenter?: string;
+}): Promise<{ moved: string[]; skipped: string[] }> {
+  if (opts.mounts.length === 0) return { moved: [], skipped: [] };
+  const args = ['--pid', String(opts.pid)];
+  if (opts.skipMissing) args.push('--skip-missing');
+  opts.mounts.forEach((m, i) => args.push(`${3 + i}:${m.target}`));
+  const out = await runNsenter('move-mounts', args, { fds: opts.mounts.map((m) => m.mountFd), ...(opts.nsenter ? { nsenter: opts.nsenter } : {}) });
+  const moved: string[] = [];
+  const skipped: string[] = [];
+  for (const line of out.split('\n')) {
+    if (line.startsWith('moved ')) moved.push(line.slice(6));
+    else if (line.startsWith('skipped ')) skipped.push(line.slice(8));
+  }
+  return { moved, skipped };
+}
+
+/**
  * Creates an overlay from inside a user namespace (as its root, option userxattr) and returns its
  * detached mount fd (O_CLOEXEC); move it somewhere with kernel.moveMount(fd, '', AT_FDCWD, path,
  * MOVE_MOUNT_F_EMPTY_PATH) and close it. Layers should be ID-mapped mounts through that namespace.

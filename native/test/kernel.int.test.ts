@@ -16,6 +16,7 @@ import {
   STATX_BASIC_STATS,
   STATX_MNT_ID,
   nsenterMoveMount,
+  nsenterMoveMounts,
   nsenterOverlay,
   nsenterPath,
   nsenterSysctlRead,
@@ -297,6 +298,40 @@ describe.runIf(isRoot)('real kernel (root)', () => {
       expect(statSync(join(s.dir, 'f', 'hostname')).size).toBe(0); // the host sees the empty mount point
       // Errors name the op, the step and errno.
       await expect(nsenterMoveMount({ pid, mountFd: 0, target: '/nonexistent/x' })).rejects.toMatchObject({ code: 'ENOENT' });
+    } finally {
+      sleeper.kill('SIGKILL');
+      s.cleanup();
+    }
+  });
+
+  it('sysbox-nsenter move-mounts moves several file mounts with one run; missing targets are skipped', async () => {
+    const s = scratch(k, 'sbx-nsmoves-');
+    const sleeper = spawn('unshare', ['-m', '--propagation', 'private', 'sleep', '60'], { stdio: 'ignore' });
+    try {
+      await new Promise((r) => setTimeout(r, 200));
+      const pid = Number(readFileSync(`/proc/${sleeper.pid}/task/${sleeper.pid}/children`, 'utf8').trim() || sleeper.pid);
+      writeFileSync(join(s.dir, 'a'), '');
+      writeFileSync(join(s.dir, 'b'), '');
+      const m1 = k.openTree(AT_FDCWD, '/etc/hostname', OPEN_TREE_CLONE);
+      const m2 = k.openTree(AT_FDCWD, '/etc/hostname', OPEN_TREE_CLONE);
+      const m3 = k.openTree(AT_FDCWD, '/etc/hostname', OPEN_TREE_CLONE);
+      const r = await nsenterMoveMounts({
+        pid,
+        skipMissing: true,
+        mounts: [
+          { mountFd: m1, target: join(s.dir, 'a') },
+          { mountFd: m2, target: join(s.dir, 'missing') },
+          { mountFd: m3, target: join(s.dir, 'b') },
+        ],
+      });
+      [m1, m2, m3].forEach((m) => k.close(m));
+      expect(r).toEqual({ moved: [join(s.dir, 'a'), join(s.dir, 'b')], skipped: [join(s.dir, 'missing')] });
+      const inside = execFileSync('nsenter', ['-t', String(pid), '-m', 'cat', join(s.dir, 'a'), join(s.dir, 'b')]).toString();
+      expect(inside).toBe(readFileSync('/etc/hostname', 'utf8').repeat(2));
+      expect(statSync(join(s.dir, 'a')).size).toBe(0); // not in our namespace
+      const m4 = k.openTree(AT_FDCWD, '/etc/hostname', OPEN_TREE_CLONE);
+      await expect(nsenterMoveMounts({ pid, mounts: [{ mountFd: m4, target: join(s.dir, 'missing') }] })).rejects.toMatchObject({ code: 'ENOENT' });
+      k.close(m4);
     } finally {
       sleeper.kill('SIGKILL');
       s.cleanup();
