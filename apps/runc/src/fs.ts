@@ -89,23 +89,25 @@ export async function attachFs(ctx: Context, o: AttachOptions): Promise<Attached
     }
     const native = await import('@sysbox/native');
     const kernel = native.realKernel();
-    const paths: string[] = [];
-    const skipped: string[] = [];
+    // one sysbox-nsenter run for all files (targets missing in the container, e.g. a knob of a module the
+    // container's network namespace lacks, are skipped)
+    const fds: number[] = [];
     const failed: Array<{ path: string; err: string }> = [];
-    await Promise.all(
-      filesOf(mountpoint).map(async (p) => {
-        const fd = kernel.openTree(native.AT_FDCWD, join(mountpoint, p), native.OPEN_TREE_CLONE);
-        try {
-          await native.nsenterMoveMount({ pid: initPid, mountFd: fd, target: p });
-          paths.push(p);
-        } catch (e) {
-          if (native.isKernelError(e, 'ENOENT')) skipped.push(p);
-          else failed.push({ path: p, err: (e as Error).message });
-        } finally {
-          kernel.close(fd);
-        }
-      }),
-    );
+    let paths: string[] = [];
+    let skipped: string[] = [];
+    try {
+      const files = filesOf(mountpoint);
+      for (const p of files) fds.push(kernel.openTree(native.AT_FDCWD, join(mountpoint, p), native.OPEN_TREE_CLONE));
+      ({ moved: paths, skipped } = await native.nsenterMoveMounts({
+        pid: initPid,
+        skipMissing: true,
+        mounts: files.map((target, i) => ({ mountFd: fds[i]!, target })),
+      }));
+    } catch (e) {
+      failed.push({ path: '*', err: (e as Error).message });
+    } finally {
+      for (const fd of fds) kernel.close(fd);
+    }
     if (failed.length) clog.warn({ failed }, `sysbox-fs: ${failed.length} emulated file(s) could not be placed in container ${o.containerId}`);
     clog.debug({ initPid, mountpoint, paths: paths.length, skipped }, 'sysbox-fs views placed');
     return { mountpoint, paths: paths.sort(), skipped: skipped.sort() };
