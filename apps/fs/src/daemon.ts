@@ -46,6 +46,18 @@ async function releasePidFile(path: string, pid = process.pid): Promise<void> {
   if (Number.parseInt(text.trim(), 10) === pid) await unlink(path).catch(() => {});
 }
 
+/** umount2(path, MNT_DETACH) through @sysbox/native; undefined (with a warning) if the addon can't load. */
+async function loadDetach(log: Logger): Promise<((path: string) => void) | undefined> {
+  try {
+    const native = await import('@sysbox/native');
+    const k = native.realKernel();
+    return (path) => k.umount(path, native.MNT_DETACH);
+  } catch (err) {
+    log.warn({ err: errText(err) }, 'native addon unavailable: stale FUSE trees are not unmounted');
+    return undefined;
+  }
+}
+
 export interface Daemon {
   readonly service: FsService;
   readonly server: IpcServer;
@@ -68,7 +80,10 @@ export async function startDaemon(flags: FsFlags, opts: { log: Logger; fuse?: Fu
     await mkdir(mountRoot, { recursive: true, mode: 0o700 }).catch((err: unknown) => {
       throw new StartError(`cannot create ${mountRoot}: ${errText(err)}`);
     });
-    const service = new FsService({ env: cachedEnv(hostEnv()), fuse, mountRoot, log, version: VERSION });
+    const detach = await loadDetach(log);
+    const service = new FsService({ env: cachedEnv(hostEnv()), fuse, mountRoot, log, version: VERSION, ...(detach ? { detach } : {}) });
+    const stale = await service.cleanStale();
+    if (stale.length) log.warn({ containers: stale }, 'removed FUSE trees left by a previous sysbox-fs (their containers lost emulation)');
     const server = await serveFs(service, {
       socketPath: flags.socket,
       onCall: ({ method, ms, error }) => {

@@ -1,6 +1,6 @@
 // The sysbox-fs service: Register mounts a container's FUSE tree and starts its emulation state;
 // Unregister unmounts it; Status reports. Handlers of @sysbox/ipc's FsHandlers.
-import { mkdir, rmdir } from 'node:fs/promises';
+import { mkdir, readdir, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FsHandlers, FsRegisterRequest, FsUnregisterRequest } from '@sysbox/ipc';
 import { RpcError } from '@sysbox/ipc';
@@ -18,6 +18,8 @@ interface Entry {
 
 export interface FsServiceOptions {
   env: HostEnv;
+  /** lazy-unmounts a path (MNT_DETACH); used for trees a previous sysbox-fs left behind */
+  detach?: (path: string) => void;
   fuse: FuseBackend;
   mountRoot: string;
   log: Logger;
@@ -77,11 +79,41 @@ export class FsService implements FsHandlers {
     return entry;
   }
 
+  /**
+   * Removes the trees a previous sysbox-fs left mounted (after a SIGKILL their FUSE connections are dead:
+   * `Transport endpoint is not connected`). Returns the container ids cleaned.
+   */
+  async cleanStale(): Promise<string[]> {
+    const names = await readdir(this.o.mountRoot).catch(() => [] as string[]);
+    const out: string[] = [];
+    for (const id of names) {
+      if (this.containers.has(id) || this.pending.has(id)) continue;
+      if (await this.removeTree(join(this.o.mountRoot, id))) out.push(id);
+    }
+    return out;
+  }
+
+  private async removeTree(mountpoint: string): Promise<boolean> {
+    try {
+      this.o.detach?.(mountpoint);
+    } catch {
+      /* not mounted */
+    }
+    return rmdir(mountpoint).then(
+      () => true,
+      () => false,
+    );
+  }
+
   async unregister(req: FsUnregisterRequest) {
     const id = req.containerId;
     await this.pending.get(id)?.catch(() => undefined);
     const e = this.containers.get(id);
-    if (!e) return { found: false };
+    if (!e) {
+      // a tree from before a restart of sysbox-fs
+      if (id && ID_RE.test(id)) await this.removeTree(join(this.o.mountRoot, id));
+      return { found: false };
+    }
     this.containers.delete(id);
     try {
       await e.mount.unmount();

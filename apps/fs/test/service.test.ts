@@ -55,3 +55,18 @@ describe('FsService', () => {
     await expect(svc.register({ containerId: 'c2', initPid: 77, idRange: undefined, options: undefined })).rejects.toMatchObject({ code: 'NOT_FOUND' });
   });
 });
+
+describe('FsService.cleanStale', () => {
+  it('detaches and removes trees it does not know', async () => {
+    const { root, svc, fuse } = setup();
+    const { mkdirSync, existsSync } = await import('node:fs');
+    mkdirSync(join(root, 'old1'));
+    const detached: string[] = [];
+    const svc2 = new FsService({ ...(svc as unknown as { o: object }).o, detach: (p: string) => void detached.push(p) } as never);
+    await svc2.register({ containerId: 'live', initPid: 5, idRange: undefined, options: undefined });
+    expect(await svc2.cleanStale()).toEqual(['old1']);
+    expect(detached).toEqual([join(root, 'old1')]);
+    expect(existsSync(join(root, 'old1'))).toBe(false);
+    expect(fuse.mounted.size).toBe(1);
+  });
+});
