@@ -12,20 +12,23 @@ export async function cleanupContainer(ctx: Context, id: string): Promise<void> 
   const dir = ctx.stateDir(id);
   if (!existsSync(dir)) return;
   const clog = log.child({ containerId: id });
-  await detachFs(ctx, id); // [sysbox-fs] unmount the container's FUSE tree
-  try {
-    const { connectMgr } = await import('@sysbox/ipc');
-    const mgr = await connectMgr({ socketPath: ctx.mgrSocket, deadlineMs: ctx.config.mgrDeadlineMs ?? 30_000 });
+  // sysbox-fs unmounts the container's FUSE tree while mgr unstages its mounts and releases its range.
+  const release = async (): Promise<void> => {
     try {
-      await mgr.unregister({ containerId: id });
-    } finally {
-      mgr.close();
+      const { connectMgr } = await import('@sysbox/ipc');
+      const mgr = await connectMgr({ socketPath: ctx.mgrSocket, deadlineMs: ctx.config.mgrDeadlineMs ?? 30_000 });
+      try {
+        await mgr.unregister({ containerId: id });
+      } finally {
+        mgr.close();
+      }
+    } catch (e) {
+      // The engine's container is gone. mgr reclaims the range itself once our state dir (its liveness
+      // path) is removed below. Say so, don't fail.
+      clog.warn({ err: (e as Error).message }, `could not release the ID range of ${id} with sysbox-mgr; sysbox-mgr reclaims it when it next checks liveness`);
     }
-  } catch (e) {
-    // The engine's container is gone. mgr reclaims the range itself once our state dir (its liveness
-    // path) is removed below. Say so, don't fail.
-    clog.warn({ err: (e as Error).message }, `could not release the ID range of ${id} with sysbox-mgr; sysbox-mgr reclaims it when it next checks liveness`);
-  }
+  };
+  await Promise.all([detachFs(ctx, id), release()]);
   removeStateDir(dir);
 }
 
