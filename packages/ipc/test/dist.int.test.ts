@@ -20,7 +20,7 @@ test('dist: round trip, server error, dead daemon, and grpc loads lazily', async
     out.noSocket = await ipc.connectMgr({ socketPath }).catch((e) => e.message);
     const srv = await ipc.serveMgr({
       register: (r) => ({ idRange: { uid: 100000, gid: 100000, size: 65536 } }),
-      prepareRootfs: () => ({}), unregister: () => ({ found: true }), list: () => ({}), status: () => ({ version: 'v' }),
+      prepareRootfs: () => ({}), prepareMounts: () => ({}), unregister: () => ({ found: true }), list: () => ({}), status: () => ({ version: 'v' }),
       get: (r) => { throw new ipc.RpcError('NOT_FOUND', 'container ' + r.containerId + ' is not registered with sysbox-mgr'); },
     }, { socketPath });
     const c = await ipc.connectMgr({ socketPath });
