@@ -25,7 +25,7 @@ import {
   isKernelError,
   nsenterOverlay,
 } from '@sysbox/native';
-import { mountAt, mountsUnder, overlayLayers, readMountinfo, StagingError } from './mountinfo.js';
+import { mountAt, mountsUnder, overlayLayers, readMountinfo, StagingError, unmountAll } from './mountinfo.js';
 import type { MountinfoEntry, OverlayLayers } from './mountinfo.js';
 import { shiftTree } from './shift.js';
 
@@ -113,23 +113,6 @@ function readState(dir: string): StagingState | undefined {
   }
 }
 
-/** Detaches every mount at or below dir (repeats for stacked mounts). Throws if any stays. */
-function unmountAll(kernel: Kernel, dir: string, log?: StagingLog): void {
-  for (let round = 0; round < 16; round++) {
-    const under = mountsUnder(readMountinfo(), dir);
-    if (under.length === 0) return;
-    for (const m of under) {
-      try {
-        kernel.umount(m, MNT_DETACH);
-      } catch (e) {
-        if (!isKernelError(e, 'EINVAL') && !isKernelError(e, 'ENOENT')) throw e;
-        log?.({ mount: m, err: String(e) }, 'staging: umount failed');
-      }
-    }
-  }
-  const left = mountsUnder(readMountinfo(), dir);
-  if (left.length > 0) throw new StagingError(`mounts remain under ${dir}: ${left.join(', ')}`);
-}
 
 /** Removes the (unmounted) staging dir: only empty dirs and state files, never recursively through a mount. */
 function removeDir(dir: string): void {

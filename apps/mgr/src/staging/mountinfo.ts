@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
+import type { Kernel } from '@sysbox/native';
+import { MNT_DETACH, isKernelError } from '@sysbox/native';
 
 /** One line of /proc/<pid>/mountinfo, unescaped. */
 export interface MountinfoEntry {
@@ -123,4 +125,25 @@ export function overlayLayers(entry: MountinfoEntry): OverlayLayers {
     return resolve(base, p);
   });
   return { lowerdirs, ...(upperdir ? { upperdir } : {}), ...(workdir ? { workdir } : {}) };
+}
+
+/**
+ * Detaches every mount at or below dir (repeats for stacked mounts). Throws StagingError if any stays.
+ * `what` names the caller in the log line of a failed umount.
+ */
+export function unmountAll(kernel: Kernel, dir: string, log?: (obj: object, msg: string) => void, what = 'staging'): void {
+  for (let round = 0; round < 16; round++) {
+    const under = mountsUnder(readMountinfo(), dir);
+    if (under.length === 0) return;
+    for (const m of under) {
+      try {
+        kernel.umount(m, MNT_DETACH);
+      } catch (e) {
+        if (!isKernelError(e, 'EINVAL') && !isKernelError(e, 'ENOENT')) throw e;
+        log?.({ mount: m, err: String(e) }, `${what}: umount failed`);
+      }
+    }
+  }
+  const left = mountsUnder(readMountinfo(), dir);
+  if (left.length > 0) throw new StagingError(`mounts remain under ${dir}: ${left.join(', ')}`);
 }

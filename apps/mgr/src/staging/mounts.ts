@@ -15,7 +15,7 @@ import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, rm
 import { join } from 'node:path';
 import type { Kernel } from '@sysbox/native';
 import { MNT_DETACH, isKernelError } from '@sysbox/native';
-import { mountsUnder, readMountinfo, StagingError } from './mountinfo.js';
+import { mountsUnder, readMountinfo, StagingError, unmountAll } from './mountinfo.js';
 
 export type MountStagingLog = (obj: object, msg: string) => void;
 
@@ -94,27 +94,10 @@ function writeState(dir: string, st: MountsState): void {
   writeFileSync(join(dir, 'state.json'), `${JSON.stringify(st)}\n`, { mode: 0o600 });
 }
 
-/** Detaches every mount at or below dir (stacked mounts too). Throws if any stays. */
-function unmountAll(kernel: Kernel, dir: string, log?: MountStagingLog): void {
-  for (let round = 0; round < 16; round++) {
-    const under = mountsUnder(readMountinfo(), dir);
-    if (under.length === 0) return;
-    for (const m of under) {
-      try {
-        kernel.umount(m, MNT_DETACH);
-      } catch (e) {
-        if (!isKernelError(e, 'EINVAL') && !isKernelError(e, 'ENOENT')) throw e;
-        log?.({ mount: m, err: String(e) }, 'mount staging: umount failed');
-      }
-    }
-  }
-  const left = mountsUnder(readMountinfo(), dir);
-  if (left.length > 0) throw new StagingError(`mounts remain under ${dir}: ${left.join(', ')}`);
-}
 
 /** Removes the unmounted staging dir of a container: placeholders and state only, never through a mount. */
 function removeMountsDir(kernel: Kernel, dir: string, log?: MountStagingLog): void {
-  unmountAll(kernel, dir, log);
+  unmountAll(kernel, dir, log, 'mount staging');
   if (!existsSync(dir)) return;
   for (const name of readdirSync(dir)) {
     const p = join(dir, name);
@@ -265,7 +248,7 @@ export function removeSpecialDirs(kernel: Kernel, opts: { containerId: string; d
   const sdir = specialDir(opts.dataDir, opts.containerId);
   if (!existsSync(sdir)) return false;
   // Nothing may be mounted under it on the host (our views are under mounts/, but be sure).
-  unmountAll(kernel, sdir, opts.log);
+  unmountAll(kernel, sdir, opts.log, 'mount staging');
   rmSync(sdir, { recursive: true, force: true });
   opts.log?.({ containerId: opts.containerId, dir: sdir }, 'mount staging: special dirs removed');
   return true;
