@@ -12,8 +12,10 @@ for (const f of readdirSync(dir).filter((f) => f.endsWith('.json')).sort()) {
   const p = r.numPassedTests ?? 0;
   const fl = r.numFailedTests ?? 0;
   const s = (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
-  // A suite that failed to load has no tests but is a failure.
-  const broken = (r.testResults ?? []).filter((t) => t.status === 'failed' && (t.assertionResults ?? []).length === 0).length;
+  // A file that failed outside its tests (failed to load, a failing beforeAll/afterAll) is a failure too.
+  const broken = (r.testResults ?? []).filter(
+    (t) => t.status === 'failed' && !(t.assertionResults ?? []).some((a) => a.status === 'failed'),
+  ).length;
   console.log(`${f.replace(/\.json$/, '').padEnd(28)} ${p} passed, ${fl + broken} failed${s ? `, ${s} skipped` : ''}`);
   passed += p;
   failed += fl + broken;

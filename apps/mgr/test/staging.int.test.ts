@@ -45,7 +45,7 @@ describe.runIf(isRoot)('rootfs staging (root, real kernel)', () => {
   const log = (_o: object, msg: string) => void logs.push(msg);
 
   beforeAll(() => {
-    base = mkdtempSync(join(tmpdir(), 'sbx-staging-'));
+    base = mkdtempSync(join(tmpdir(), 'mgr-staging-'));
     chmodSync(base, 0o711);
     ovl = join(base, 'overlay2');
     dataDir = join(base, 'sysbox');
@@ -231,7 +231,7 @@ describe.runIf(isRoot)('rootfs staging (root, real kernel)', () => {
 
   const haveDocker = existsSync(DOCKER) && spawnSync(DOCKER, ['image', 'inspect', 'sysbox-test/busybox']).status === 0;
   it.runIf(haveDocker)('stages a real Docker container rootfs; runc runs it in a user namespace with 0 owners', async () => {
-    const name = `sbx-staging-${process.pid}`;
+    const name = `mgr-staging-${process.pid}`;
     const cid = execFileSync(DOCKER, ['run', '-d', '--name', name, 'sysbox-test/busybox', 'sleep', '1000'], { encoding: 'utf8' }).trim();
     const bundle = join(base, 'bundle');
     try {
