@@ -3,7 +3,8 @@
 #
 # `start` and `kill` of a container sysbox-runc created need no sysbox work: they go straight to the engine
 # that created it (recorded in <root>/sysbox/<id>/engine), with the engine's state under <root>/engine,
-# without starting Node. Everything else, and anything unusual, goes to the Node program.
+# without starting Node. So does `delete` of an id that neither sysbox nor the engine knows (Docker deletes
+# every container twice): the engine answers it (<root>/engine-path). Everything else goes to the Node program.
 NODE='@NODE@'
 MAIN='@MAIN@'
 
@@ -32,12 +33,13 @@ for a in "$@"; do
       --root=* | -root=*) root=${a#*=} ;;
       --log | -log | --log-format | -log-format | --criu | -criu | --rootless | -rootless) skip=value ;;
       --debug | -debug | --systemd-cgroup | -systemd-cgroup | --log=* | -log=* | --log-format=* | -log-format=*) ;;
-      start | kill) cmd=$a ;;
+      start | kill | delete) cmd=$a ;;
       *) slow "$@" ;;
     esac
   else
     case $a in
       --all | -a | --all=true | -all) [ "$cmd" = kill ] || slow "$@" ;;
+      --force | -f | --force=true | -force) [ "$cmd" = delete ] || slow "$@" ;;
       -*) slow "$@" ;;
       *) id=$a; break ;;
     esac
@@ -45,8 +47,14 @@ for a in "$@"; do
 done
 [ -n "$cmd" ] && [ -n "$id" ] || slow "$@"
 case $id in */* | .*) slow "$@" ;; esac
-[ -r "$root/sysbox/$id/engine" ] || slow "$@"
-read -r engine < "$root/sysbox/$id/engine" || slow "$@"
+if [ "$cmd" = delete ]; then
+  { [ -e "$root/sysbox/$id" ] || [ -e "$root/engine/$id" ]; } && slow "$@"
+  enginefile=$root/engine-path
+else
+  enginefile=$root/sysbox/$id/engine
+fi
+[ -r "$enginefile" ] || slow "$@"
+read -r engine < "$enginefile" || slow "$@"
 [ -x "$engine" ] || slow "$@"
 
 # Rebuild the arguments with the global --root pointing at the engine's state.

@@ -56,9 +56,11 @@ function make(bindings: object): Log {
     return true;
   };
   return {
+    // Debug lines carry `t`: ms since the process started, to see where an invocation spends its time.
     debug: (o, m) => {
       if (!opts.debug) return;
-      if (!textLine('debug', o, m)) l().debug(o, m);
+      const ot = { ...o, t: Math.round(performance.now() * 10) / 10 };
+      if (!textLine('debug', ot, m)) l().debug(ot, m);
     },
     info: (o, m) => void (textLine('info', o, m) || l().info(o, m)),
     warn: (o, m) => void (textLine('warning', o, m) || l().warn(o, m)),

@@ -36,6 +36,14 @@ describe('sysbox-runc launcher', () => {
     expect(run(`--root=${root}`, 'kill', '--all', 'c1', 'KILL')).toEqual(['engine', `--root=${root}/engine`, 'kill', '--all', 'c1', 'KILL']);
   });
 
+  test('delete of an id nobody knows goes to the last engine; a known one to Node', () => {
+    writeFileSync(join(root, 'engine-path'), `${engine}\n`);
+    expect(run('--root', root, 'delete', '--force', 'gone')).toEqual(['engine', '--root', `${root}/engine`, 'delete', '--force', 'gone']);
+    expect(run('--root', root, 'delete', 'c1')).toEqual(['node', '/main.js', '--root', root, 'delete', 'c1']);
+    mkdirSync(join(root, 'engine', 'e1'), { recursive: true });
+    expect(run('--root', root, 'delete', 'e1')[0]).toBe('node');
+  });
+
   test('everything else goes to Node, arguments untouched', () => {
     expect(run('--root', root, 'create', '--bundle', '/b', 'c1')).toEqual(['node', '/main.js', '--root', root, 'create', '--bundle', '/b', 'c1']);
     expect(run('--root', root, 'start', 'unknown')).toEqual(['node', '/main.js', '--root', root, 'start', 'unknown']);

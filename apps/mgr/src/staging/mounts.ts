@@ -135,7 +135,9 @@ function fillFromImage(rootfs: string, destination: string, backing: string, log
     return;
   }
   if (!st.isDirectory()) return;
-  execFileSync('cp', ['-a', '--', `${src}/.`, `${backing}/`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // Only a non-empty dir needs cp (a spawn per dir); most images have none, or the empty mount point a
+  // previous run left.
+  if (readdirSync(src).length > 0) execFileSync('cp', ['-a', '--', `${src}/.`, `${backing}/`], { stdio: ['ignore', 'ignore', 'pipe'] });
   chownSync(backing, st.uid, st.gid);
   chmodSync(backing, st.mode & 0o7777);
   log?.({ from: src, to: backing }, 'mount staging: special dir filled from the image');

@@ -25,6 +25,7 @@ export async function create(ctx: Context, parsed: ParsedArgs): Promise<number> 
     await undo.run(id);
     return code;
   }
+  log.child({ containerId: id }).debug({}, 'engine create done');
   // [sysbox-fs] emulated /proc and /sys files, placed before the container's process starts (see ../fs.ts;
   // without sysbox-fs it logs a warning and the container runs without emulation).
   await attachFs(ctx, { containerId: id, idRange: record.idRange, pidFile: get(parsed.flags, 'pid-file') });

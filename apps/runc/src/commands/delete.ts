@@ -29,6 +29,7 @@ export async function cleanupContainer(ctx: Context, id: string): Promise<void> 
     }
   };
   await Promise.all([detachFs(ctx, id), release()]);
+  clog.debug({}, 'sysbox-fs detached, mgr released');
   removeStateDir(dir);
 }
 
@@ -36,6 +37,7 @@ export async function del(ctx: Context, parsed: ParsedArgs): Promise<number> {
   const id = parsed.positionals[0];
   if (!id) throw new Error('delete: missing container id');
   const code = runEngine(ctx.engine, [...ctx.engineGlobals(), 'delete', ...parsed.flagTokens, ...parsed.positionals]);
+  log.child({ containerId: id }).debug({ code }, 'engine delete done');
   if (!existsSync(join(ctx.engineRoot, id))) await cleanupContainer(ctx, id);
   return code;
 }

@@ -10,6 +10,14 @@ import { log } from '../log.js';
 import { removeStateDir, writeRecord, type ContainerRecord } from '../state.js';
 import { emulatedPaths } from '../fs.js'; // [sysbox-fs]
 
+function readIfExists(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
 export class CreateError extends Error {
   override name = 'CreateError';
 }
@@ -67,6 +75,7 @@ export async function prepare(ctx: Context, parsed: ParsedArgs, id: string): Pro
   }
 
   const spec = await import('@sysbox/spec');
+  clog.debug({}, 'spec library loaded');
   const parsedSpec = spec.parseSpec(text); // throws SpecError with a path-bearing message
   const rootPath = parsedSpec.root?.path;
   if (!rootPath) throw new CreateError(`${join(bundle, 'config.json')}: root.path: missing`);
@@ -97,6 +106,7 @@ export async function prepare(ctx: Context, parsed: ParsedArgs, id: string): Pro
   try {
     mgr = await connectMgr({ socketPath: ctx.mgrSocket, deadlineMs: ctx.config.mgrDeadlineMs ?? 30_000 });
     // mgr reclaims the range by itself if our state dir disappears without an Unregister (e.g. a reboot).
+    clog.debug({}, 'mgr connected');
     const reg = await mgr.register({ containerId: id, bundle, rootfs, livenessPath: stateDir });
     undo.push('release ID range', () => connectMgr({ socketPath: ctx.mgrSocket }).then(async (m) => {
       try {
@@ -126,6 +136,7 @@ export async function prepare(ctx: Context, parsed: ParsedArgs, id: string): Pro
     const privateBundle = join(stateDir, 'bundle');
     mkdirSync(privateBundle, { mode: 0o711 });
     writeFileSync(join(privateBundle, 'config.json'), JSON.stringify(converted.spec));
+    clog.debug({ mounts: stagedMounts }, 'mounts staged, spec written');
     clog.debug({ changes: converted.changes }, 'spec converted');
 
     const record: ContainerRecord = {
@@ -141,6 +152,9 @@ export async function prepare(ctx: Context, parsed: ParsedArgs, id: string): Pro
     writeRecord(stateDir, record);
     // The launcher's fast path (bin/sysbox-runc.sh) sends `start` and `kill` straight to this engine.
     writeFileSync(join(stateDir, 'engine'), `${ctx.engine.path}\n`);
+    // ... and `delete` of an id nobody knows (Docker's second delete) to the engine last used here.
+    const enginePath = join(ctx.root, 'engine-path');
+    if (readIfExists(enginePath) !== `${ctx.engine.path}\n`) writeFileSync(enginePath, `${ctx.engine.path}\n`);
     return { record, undo };
   } catch (e) {
     await undo.run(id);
