@@ -1,7 +1,13 @@
 // pnpm bench: times commands for several runtimes, interleaved in one run, and prints medians, p90 and the
 // ratio to runc. A runtime that fails is reported as failed; the bench goes on.
 //
-//   node bench/run.ts [--runs 20] [--cases docker-run,docker-exec,raw-bundle[,docker-run-big]] [--runtimes runc,crun,sysbox-runc,sysbox-runc-crun] [--json out.json]
+//   node bench/run.ts [--runs 20] [--cases docker-run,docker-exec,raw-bundle[,docker-run-big,image-size]] [--runtimes runc,crun,sysbox-runc,sysbox-runc-crun] [--json out.json]
+//   node bench/run.ts --case image-size --runs 10      (--case is --cases; one case or a comma list)
+//
+// image-size: `docker run --rm IMAGE true` with busybox (~2 MB) and sysbox-test/debian-big (debian + a 450 MiB
+// file layer), interleaved, for runc and sysbox-runc (or --runtimes); prints per runtime the medians, the
+// difference big − small and the ratios. Issue 4's target: sysbox-runc's difference ≤ 100 ms (no chown of the
+// image on start: the rootfs is an overlay on ID-mapped layers).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -12,20 +18,36 @@ import { makeBundle, rawRuntime, runtimeBinary, type Bundle } from '../src/bundl
 import { E2E_DIR, IMAGES, SYSBOX_RUNC } from '../src/paths.ts';
 import { exec } from '../src/docker.ts';
 
-function arg(name: string, dflt: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : dflt;
+/** `--name value` or `--name=value`; the first of `names` given wins. */
+function optArg(...names: string[]): string | undefined {
+  const argv = process.argv;
+  for (const name of names) {
+    const i = argv.indexOf(`--${name}`);
+    if (i >= 0 && argv[i + 1] && !argv[i + 1]!.startsWith('--')) return argv[i + 1]!;
+    const eq = argv.find((a) => a.startsWith(`--${name}=`));
+    if (eq) return eq.slice(name.length + 3);
+  }
+  return undefined;
 }
+const arg = (name: string, dflt: string): string => optArg(name) ?? dflt;
 
 const RUNS = Number.parseInt(arg('runs', '20'), 10);
-const CASES = arg('cases', 'docker-run,docker-exec,raw-bundle').split(',');
-const RUNTIMES = arg('runtimes', 'runc,crun,sysbox-runc,sysbox-runc-crun').split(',');
+const CASES = (optArg('cases', 'case') ?? 'docker-run,docker-exec,raw-bundle').split(',').filter(Boolean);
+const RUNTIMES_GIVEN = optArg('runtimes');
+const RUNTIMES = (RUNTIMES_GIVEN ?? 'runc,crun,sysbox-runc,sysbox-runc-crun').split(',');
+/** image-size: runc (the reference) and sysbox-runc unless --runtimes says otherwise */
+const IMAGE_SIZE_RUNTIMES = RUNTIMES_GIVEN ? RUNTIMES : ['runc', 'sysbox-runc'];
+/** issue 4: starting from a ~500 MB image is no slower than from busybox by more than this (sysbox-runc) */
+const IMAGE_SIZE_TARGET_MS = 100;
 /** a runtime that fails this many times in a row is marked failed and skipped for the rest of the case */
 const MAX_CONSECUTIVE_FAILURES = 3;
 
-interface Sample { ms: number[]; failures: number; consecutive: number; error?: string; gaveUp: boolean }
+interface Sample { ms: number[]; byRound: Map<number, number>; failures: number; consecutive: number; error?: string; gaveUp: boolean }
 
-/** One case: per runtime an optional setup, the timed step, an optional teardown. */
+/**
+ * One case: per runtime an optional setup, the timed step, an optional teardown. `runtimes` are the case's
+ * columns (e.g. `runc busybox`), each timed in turn every round; `report` replaces the default table.
+ */
 interface Case {
   name: string;
   what: string;
@@ -33,6 +55,7 @@ interface Case {
   setup?(rt: string): Promise<void>;
   step(rt: string, i: number): Promise<ExecResult>;
   teardown?(rt: string): Promise<void>;
+  report?(samples: Map<string, Sample>): Record<string, unknown>[];
 }
 
 const firstLine = (r: ExecResult) => (r.stderr.trim() || r.stdout.trim() || `exit ${r.code}`).split('\n').filter(Boolean).pop()!.slice(0, 200);
@@ -103,6 +126,68 @@ function rawBundleCase(): Case {
   };
 }
 
+/**
+ * image-size (issue 4): `docker run --rm IMAGE true` from busybox and from debian-big, per runtime, all four
+ * columns interleaved each round. The report pairs them per runtime: medians, big − small (difference of the
+ * medians, and the median of the per-round differences), big/small, and each image's ratio to runc.
+ */
+const IMAGE_SIZE_IMAGES = [{ key: 'busybox', image: IMAGES.busybox }, { key: 'debian-big', image: IMAGES.debianBig }] as const;
+
+function imageSizeCase(runtimes: string[], sizes: Record<string, number>): Case {
+  const cols = runtimes.flatMap((rt) => IMAGE_SIZE_IMAGES.map(({ key, image }) => ({ col: `${rt} ${key}`, rt, image })));
+  const byCol = new Map(cols.map((c) => [c.col, c]));
+  const mb = (b: number | undefined) => (b === undefined ? '?' : `${(b / 1e6).toFixed(0)} MB`);
+  return {
+    name: 'image-size',
+    what: `docker run --rm --runtime=RT IMAGE true, IMAGE = ${IMAGE_SIZE_IMAGES.map(({ image }) => `${image} (${mb(sizes[image])})`).join(' vs ')}`,
+    runtimes: cols.map((c) => c.col),
+    step: (col) => {
+      const { rt, image } = byCol.get(col)!;
+      return run(rt, ['--rm', image, 'true'], { timeoutMs: 60_000 });
+    },
+    report(samples) {
+      const med = (s: Sample | undefined) => (s && s.ms.length ? quantile([...s.ms].sort((a, b) => a - b), 0.5) : Number.NaN);
+      const p90 = (s: Sample | undefined) => (s && s.ms.length ? quantile([...s.ms].sort((a, b) => a - b), 0.9) : Number.NaN);
+      const ms = (v: number) => (Number.isFinite(v) ? `${v.toFixed(1)} ms` : '-');
+      const x = (v: number) => (Number.isFinite(v) ? `${v.toFixed(2)}x` : '-');
+      const sg = (v: number) => (Number.isFinite(v) ? `${v >= 0 ? '+' : ''}${v.toFixed(1)} ms` : '-');
+      const rows: Record<string, unknown>[] = [];
+      const [small, big] = IMAGE_SIZE_IMAGES;
+      const refSmall = med(samples.get(`runc ${small.key}`));
+      const refBig = med(samples.get(`runc ${big.key}`));
+      console.log(`\n${this.name}: ${this.what}  (${RUNS} runs each, interleaved)`);
+      console.log(`  ${'runtime'.padEnd(14)} ${small.key.padStart(10)} ${big.key.padStart(10)} ${'big−small'.padStart(11)} ${'paired Δ'.padStart(11)} ${'big/small'.padStart(9)} ${`${small.key} vs runc`.padStart(15)} ${`${big.key} vs runc`.padStart(18)}  p90 small/big       ok/fail`);
+      for (const rt of runtimes) {
+        const s = samples.get(`${rt} ${small.key}`)!;
+        const b = samples.get(`${rt} ${big.key}`)!;
+        const ms_ = med(s);
+        const mb_ = med(b);
+        const diff = mb_ - ms_;
+        // per-round pairs (same round, adjacent in time): robust to drift over the run
+        const pairs = [...b.byRound].filter(([i]) => s.byRound.has(i)).map(([i, v]) => v - s.byRound.get(i)!).sort((p, q) => p - q);
+        const paired = quantile(pairs, 0.5);
+        const verdict = rt.startsWith('sysbox-runc') && Number.isFinite(diff) ? (diff <= IMAGE_SIZE_TARGET_MS ? `  ≤ ${IMAGE_SIZE_TARGET_MS} ms: ok` : `  > ${IMAGE_SIZE_TARGET_MS} ms: MISSES issue 4's target`) : '';
+        const errs = [s, b].filter((q) => q.failures).map((q) => q.error).join('; ');
+        console.log(`  ${rt.padEnd(14)} ${ms(ms_).padStart(10)} ${ms(mb_).padStart(10)} ${sg(diff).padStart(11)} ${sg(paired).padStart(11)} ${x(mb_ / ms_).padStart(9)} ${x(ms_ / refSmall).padStart(15)} ${x(mb_ / refBig).padStart(18)}  ${`${ms(p90(s))}/${ms(p90(b))}`.padEnd(19)} ${s.ms.length}+${b.ms.length}/${s.failures + b.failures}${verdict}${errs ? `  last error: ${errs}` : ''}`);
+        rows.push({
+          case: this.name, runtime: rt, runs: Math.min(s.ms.length, b.ms.length), failures: s.failures + b.failures,
+          smallImage: small.image, bigImage: big.image, smallImageBytes: sizes[small.image], bigImageBytes: sizes[big.image],
+          smallMedianMs: ms_, bigMedianMs: mb_, diffMs: diff, pairedDiffMedianMs: paired, bigOverSmall: mb_ / ms_,
+          smallVsRunc: ms_ / refSmall, bigVsRunc: mb_ / refBig, smallP90Ms: p90(s), bigP90Ms: p90(b),
+          ...(rt.startsWith('sysbox-runc') ? { targetMs: IMAGE_SIZE_TARGET_MS, meetsTarget: diff <= IMAGE_SIZE_TARGET_MS } : {}),
+          error: errs || undefined,
+        });
+      }
+      return rows;
+    },
+  };
+}
+
+async function imageBytes(image: string): Promise<number | undefined> {
+  const r = await docker(['image', 'inspect', '--format', '{{.Size}}', image], { timeoutMs: 15_000 });
+  return r.code === 0 ? Number(r.stdout.trim()) : undefined;
+}
+
 // ── stats ──
 function quantile(sorted: number[], q: number): number {
   if (sorted.length === 0) return Number.NaN;
@@ -116,7 +201,7 @@ async function runCase(c: Case): Promise<Map<string, Sample>> {
   const samples = new Map<string, Sample>();
   const active: string[] = [];
   for (const rt of c.runtimes) {
-    const s: Sample = { ms: [], failures: 0, consecutive: 0, gaveUp: false };
+    const s: Sample = { ms: [], byRound: new Map(), failures: 0, consecutive: 0, gaveUp: false };
     samples.set(rt, s);
     try {
       await c.setup?.(rt);
@@ -140,6 +225,7 @@ async function runCase(c: Case): Promise<Map<string, Sample>> {
         const ms = performance.now() - t0;
         if (r.code === 0) {
           s.ms.push(ms);
+          s.byRound.set(i, ms);
           s.consecutive = 0;
         } else {
           s.failures++;
@@ -159,6 +245,7 @@ async function runCase(c: Case): Promise<Map<string, Sample>> {
 }
 
 function report(c: Case, samples: Map<string, Sample>) {
+  if (c.report) return c.report(samples);
   const ref = samples.get('runc');
   const refMed = ref && ref.ms.length ? quantile([...ref.ms].sort((a, b) => a - b), 0.5) : Number.NaN;
   const rows: Record<string, unknown>[] = [];
@@ -184,7 +271,9 @@ async function main() {
   const env = process.env;
   delete env.NODE_EXTRA_CA_CERTS;
   await ensureDockerd();
-  if (RUNTIMES.some((r) => r.includes('crun'))) {
+  // image-size alone with its default runtimes needs no crun (and so no cgroup v1 mounts)
+  const used = CASES.every((c) => c === 'image-size') ? IMAGE_SIZE_RUNTIMES : RUNTIMES;
+  if (used.some((r) => r.includes('crun'))) {
     const m = await ensureV1ControllersForCrun();
     if (m.length) log(`mounted cgroup v1 hierarchies for crun: ${m.join(' ')}`);
   }
@@ -207,7 +296,16 @@ async function main() {
     else if (name === 'docker-run-big') {
       await ensureDebianBig();
       cases.push(dockerRunCase(IMAGES.debianBig, 'docker-run-big'));
-    } else throw new Error(`unknown case ${name} (docker-run, docker-exec, raw-bundle, docker-run-big)`);
+    } else if (name === 'image-size') {
+      // debian-big (~650 MB) is built only when a case that uses it runs
+      await ensureDebianBig();
+      const sizes: Record<string, number> = {};
+      for (const { image } of IMAGE_SIZE_IMAGES) {
+        const b = await imageBytes(image);
+        if (b !== undefined) sizes[image] = b;
+      }
+      cases.push(imageSizeCase(IMAGE_SIZE_RUNTIMES, sizes));
+    } else throw new Error(`unknown case ${name} (docker-run, docker-exec, raw-bundle, docker-run-big, image-size)`);
   }
   const rows: Record<string, unknown>[] = [];
   try {
