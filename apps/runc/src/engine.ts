@@ -104,15 +104,14 @@ export function passFds(preserveFds: number): number[] {
 export function runEngine(engine: Engine, args: string[], fds: StdioOptions = [0, 1, 2]): number {
   const r: SpawnSyncReturns<Buffer> = spawnSync(engine.path, args, { stdio: fds });
   if (r.error) throw new EngineError(`engine ${engine.name} (${engine.path}) failed to start: ${r.error.message}`);
-  if (r.signal) return 128 + (signalNumber(r.signal) ?? 1);
-  return r.status ?? 1;
+  return exitCode(r.status, r.signal);
 }
 
 /** Runs the engine capturing its stdout (stdin and stderr passed through). */
 export function runEngineCapture(engine: Engine, args: string[]): { code: number; stdout: Buffer } {
   const r = spawnSync(engine.path, args, { stdio: [0, 'pipe', 2], maxBuffer: 64 * 1024 * 1024 });
   if (r.error) throw new EngineError(`engine ${engine.name} (${engine.path}) failed to start: ${r.error.message}`);
-  return { code: r.signal ? 128 + (signalNumber(r.signal) ?? 1) : (r.status ?? 1), stdout: r.stdout };
+  return { code: exitCode(r.status, r.signal), stdout: r.stdout };
 }
 
 /** Runs the engine in the foreground, forwarding signals to it (for `run` without --detach). */
@@ -125,11 +124,13 @@ export function runEngineForeground(engine: Engine, args: string[], fds: number[
     child.on('error', (e) => reject(new EngineError(`engine ${engine.name} failed to start: ${e.message}`)));
     child.on('exit', (code, signal) => {
       for (const s of sigs) process.off(s, fwd);
-      resolve(signal ? 128 + (signalNumber(signal) ?? 1) : (code ?? 1));
+      resolve(exitCode(code, signal));
     });
   });
 }
 
-function signalNumber(sig: NodeJS.Signals): number | undefined {
-  return osConstants.signals[sig];
+/** The engine's exit status as a shell reports it: its code, or 128 + the signal that killed it. */
+function exitCode(status: number | null, signal: NodeJS.Signals | null): number {
+  if (signal) return 128 + (osConstants.signals[signal] ?? 1);
+  return status ?? 1;
 }
