@@ -61,9 +61,12 @@ async function prepareDataDir(dataDir: string, log: Logger): Promise<void> {
 
 /** The staging module logs through `(obj, msg) => void`; failures and fallbacks are warnings. */
 function stagingLog(log: Logger): (obj: object, msg: string) => void {
+  const bound = 'containerId' in log.bindings();
   return (obj, msg) => {
-    if (/fail|refused|falling back|stale/i.test(msg)) log.warn(obj, msg);
-    else log.info(obj, msg);
+    // A container's child logger carries containerId already: don't write the key twice.
+    const o = bound && 'containerId' in obj ? Object.fromEntries(Object.entries(obj).filter(([k]) => k !== 'containerId')) : obj;
+    if (/fail|refused|falling back|stale/i.test(msg)) log.warn(o, msg);
+    else log.info(o, msg);
   };
 }
 
