@@ -5,6 +5,7 @@ import { FileStore, ensureSysboxHost, writeFileAtomic } from '@sysbox/idmap/host
 import { serveMgr, type IpcServer } from '@sysbox/ipc';
 import pino, { type Logger } from 'pino';
 import { errText } from './errors.js';
+import { stagingLog } from './staging-log.js';
 import type { MgrFlags } from './flags.js';
 import { MgrService } from './service.js';
 import { unavailableStager, type Stager } from './stager.js';
@@ -59,16 +60,6 @@ async function prepareDataDir(dataDir: string, log: Logger): Promise<void> {
   }
 }
 
-/** The staging module logs through `(obj, msg) => void`; failures and fallbacks are warnings. */
-function stagingLog(log: Logger): (obj: object, msg: string) => void {
-  const bound = 'containerId' in log.bindings();
-  return (obj, msg) => {
-    // A container's child logger carries containerId already: don't write the key twice.
-    const o = bound && 'containerId' in obj ? Object.fromEntries(Object.entries(obj).filter(([k]) => k !== 'containerId')) : obj;
-    if (/fail|refused|falling back|stale/i.test(msg)) log.warn(o, msg);
-    else log.info(o, msg);
-  };
-}
 
 /** Loads src/staging and @sysbox/native at run time; if either is missing, staging answers why. */
 export async function loadStager(log: Logger): Promise<Stager> {

@@ -3,15 +3,9 @@
 import { existsSync, watch, type FSWatcher } from 'node:fs';
 import type { Logger } from 'pino';
 import { errText } from './errors.js';
+import { stagingLog } from './staging-log.js';
 import { unavailableMountStager, type MountStager } from './mount-stager.js';
 import type { MgrService } from './service.js';
-
-function stagingLog(log: Logger): (obj: object, msg: string) => void {
-  return (obj, msg) => {
-    if (/fail|refused|falling back/i.test(msg)) log.warn(obj, msg);
-    else log.info(obj, msg);
-  };
-}
 
 /** Loads src/staging/mounts.js and @sysbox/native at run time; if either is missing, PrepareMounts answers why. */
 export async function loadMountStager(log: Logger): Promise<MountStager> {
