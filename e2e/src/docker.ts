@@ -1,6 +1,9 @@
 // Small typed helpers around the Docker CLI (always /usr/bin/docker: the Debian client matching dockerd 20.10).
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdtempSync } from 'node:fs';
+import { join } from 'node:path';
+import { IMAGES } from './paths.ts';
 
 export const DOCKER = '/usr/bin/docker';
 
@@ -206,3 +209,15 @@ export async function waitFor<T>(fn: () => Promise<T>, timeoutMs = 20_000, inter
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** `docker run --rm --runtime=<rt> <args> <image> sh -c <script>` */
+export function sh(rt: string, args: readonly string[], script: string, image: string = IMAGES.busybox, timeoutMs = 90_000): Promise<ExecResult> {
+  return run(rt, ['--rm', ...args, image, 'sh', '-c', script], { timeoutMs });
+}
+
+/** A scratch dir under /var/tmp, mode 0755 (container ranges can traverse it). */
+export function tmpDir(prefix: string): string {
+  const d = mkdtempSync(join('/var/tmp', `sysbox-e2e-${prefix}-`));
+  chmodSync(d, 0o755);
+  return d;
+}

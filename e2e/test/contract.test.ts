@@ -4,7 +4,7 @@ import { describe, expect } from 'vitest';
 import { chownSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, chmodSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { docker, dockerOk, run, uniqueName, withContainer, withContainers, waitFor, sleep } from '../src/docker.ts';
+import { docker, dockerOk, run, uniqueName, withContainer, withContainers, waitFor, sleep, sh, tmpDir } from '../src/docker.ts';
 import { caseFor } from '../src/cases.ts';
 import { IMAGES, RUNTIMES, type Runtime } from '../src/paths.ts';
 import {
@@ -16,16 +16,7 @@ import { makeBundle, rawRuntime, runtimeBinary } from '../src/bundle.ts';
 const BB = IMAGES.busybox;
 const DEB = IMAGES.debian;
 
-/** `docker run --rm --runtime=<rt> <args> <image> sh -c <script>` */
-function sh(rt: Runtime, args: string[], script: string, image: string = BB, timeoutMs = 90_000) {
-  return run(rt, ['--rm', ...args, image, 'sh', '-c', script], { timeoutMs });
-}
 
-function tmpDir(prefix: string): string {
-  const d = mkdtempSync(join('/var/tmp', `sysbox-e2e-${prefix}-`));
-  chmodSync(d, 0o755);
-  return d;
-}
 
 /** perl one-liner that runs a raw syscall and prints `r=<ret> errno=<name>` (Debian image: perl-base). */
 const PERL_SYSCALLS = String.raw`

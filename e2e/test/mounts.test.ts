@@ -3,7 +3,7 @@
 import { describe, expect } from 'vitest';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { docker, dockerOk, run, uniqueName, withContainer, withContainers } from '../src/docker.ts';
+import { docker, dockerOk, run, uniqueName, withContainer, withContainers, sh, tmpDir } from '../src/docker.ts';
 import { caseFor } from '../src/cases.ts';
 import { IMAGES, MGR_DATA_DIR, RUNTIMES, type Runtime } from '../src/paths.ts';
 import { REFUSAL, ociCreateFailed, singleRange } from '../src/host.ts';
@@ -13,15 +13,7 @@ const BB = IMAGES.busybox;
 const DEB = IMAGES.debian;
 const POLICY_FILE = '/etc/sysbox/mount-policy.json';
 
-function sh(rt: Runtime, args: string[], script: string, image: string = BB, timeoutMs = 90_000) {
-  return run(rt, ['--rm', ...args, image, 'sh', '-c', script], { timeoutMs });
-}
 
-function tmpDir(prefix: string): string {
-  const d = mkdtempSync(join('/var/tmp', `sysbox-e2e-${prefix}-`));
-  chmodSync(d, 0o755);
-  return d;
-}
 
 /** The host's mount table without the lines that change by themselves (mount ids of other tests aside). */
 function mountPoints(): Set<string> {
