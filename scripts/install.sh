@@ -53,8 +53,9 @@ setsid /usr/local/bin/sysbox-mgr --socket /run/sysbox/mgr.sock --pid-file /run/s
 for _ in $(seq 1 100); do [ -S /run/sysbox/mgr.sock ] && break; sleep 0.1; done
 [ -S /run/sysbox/mgr.sock ] || { log "sysbox-mgr did not start; see /var/log/sysbox-mgr.log"; tail -5 /var/log/sysbox-mgr.log >&2; exit 1; }
 
-# sysbox-fs (FUSE emulation of /proc and /sys): restart it from the new build. Containers running across
-# the restart lose their emulated files (not yet kept alive across sysbox-fs restarts).
+# sysbox-fs (FUSE emulation of /proc and /sys): restart it from the new build. Running containers keep their
+# emulated files: the stopping sysbox-fs leaves their FUSE mounts in place (their /dev/fuse fds are in
+# sysbox-mgr's fd store) and the new one adopts them; requests made in between wait.
 if [ -f /run/sysbox/fs.pid ] && kill -0 "$(cat /run/sysbox/fs.pid)" 2>/dev/null; then
   log "stopping the running sysbox-fs"
   kill -TERM "$(cat /run/sysbox/fs.pid)"

@@ -1,11 +1,12 @@
 // Issue 5 (sysbox-fs): emulated /proc and /sys, for runc (reference: the host's view) and sysbox-runc side by side.
 // sysbox-runc expectations that don't hold yet are listed in src/pending.ts (they run as test.fails).
-import { describe, expect } from 'vitest';
+import { afterEach, describe, expect } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { run, withContainer, withContainers, sleep } from '../src/docker.ts';
 import { caseFor } from '../src/cases.ts';
 import { IMAGES, RUNTIMES, type Runtime } from '../src/paths.ts';
 import { hostCpuCount, hostMemTotalKb, hostUptime } from '../src/host.ts';
+import { assertHarnessOwns, ensureDaemons, FS, killDaemon, readPid, startDaemon } from '../src/daemons.ts';
 
 const BB = IMAGES.busybox;
 
@@ -15,6 +16,15 @@ function sh(rt: Runtime, args: string[], script: string, timeoutMs = 90_000) {
 
 const hostKnob = (path: string) => readFileSync(`/proc/sys/${path}`, 'utf8').trim();
 const memTotalKb = (meminfo: string) => Number(/^MemTotal:\s+(\d+) kB/m.exec(meminfo)?.[1]);
+
+let daemonsTouched = false;
+afterEach(async () => {
+  // a test that killed a daemon restores it before the next test
+  if (daemonsTouched) {
+    daemonsTouched = false;
+    await ensureDaemons();
+  }
+});
 
 describe.each(RUNTIMES)('%s', (rt) => {
   const t = caseFor(rt);
@@ -147,4 +157,49 @@ describe.each(RUNTIMES)('%s', (rt) => {
     expect(ok).toBe('ok');
     if (!isRunc) expect(Number(loadavg!.split(' ')[3]!.split('/')[1])).toBeLessThan(10); // the container's own tasks
   });
+
+  t('procfs: sysbox-fs killed (SIGKILL) and restarted: the same container keeps its emulated files; reads in the gap wait', async () => {
+    await withContainer(rt, [BB, 'sleep', '300'], async (c) => {
+      const id = await c.inspect('{{.Id}}');
+      const pid1 = await c.inspect('{{.State.Pid}}');
+      if (!isRunc) {
+        const w = await c.exec(['sh', '-c', 'echo 3 > /proc/sys/kernel/panic && cat /proc/sys/kernel/panic']);
+        expect(w.stdout.trim(), w.stderr).toBe('3');
+      }
+      const before = await c.exec(['cat', '/proc/uptime']);
+      expect(before.code, before.stderr).toBe(0);
+      let gap: Promise<{ code: number | null; stdout: string; stderr: string }> | undefined;
+      if (!isRunc) {
+        assertHarnessOwns(FS);
+        daemonsTouched = true;
+        // kill -9 $(cat /run/sysbox/fs.pid)
+        const killed = await killDaemon(FS, 'SIGKILL');
+        expect(killed, 'sysbox-fs was running').toBeDefined();
+        // no sysbox-fs now: a read waits in the kernel rather than failing
+        gap = c.exec(['cat', '/proc/uptime', '/proc/meminfo']);
+        const early = await Promise.race([gap.then(() => 'answered'), sleep(1000).then(() => 'waiting')]);
+        expect(early).toBe('waiting');
+        // started again as scripts/install.sh starts it (the installed launcher, the same flags)
+        const st = await startDaemon(FS);
+        expect(st.available, st.reason).toBe(true);
+        expect(readPid(FS)).not.toBe(killed);
+        const g = await gap;
+        expect(`${g.stdout}${g.stderr}`).not.toMatch(/Transport endpoint is not connected/);
+        expect(g.code, g.stderr).toBe(0);
+        expect(g.stdout).toMatch(/^\d+\.\d\d \d+\.\d\d\nMemTotal:/);
+      }
+      // the same container (same id, same PID 1), still running, still served
+      expect(await c.inspect('{{.Id}} {{.State.Pid}} {{.State.Running}}')).toBe(`${id} ${pid1} true`);
+      const r = await c.exec(['sh', '-c', 'cat /proc/uptime /proc/meminfo >/dev/null && cat /proc/uptime && cat /proc/sys/kernel/panic']);
+      expect(`${r.stdout}${r.stderr}`).not.toMatch(/Transport endpoint is not connected/);
+      expect(r.code, r.stderr).toBe(0);
+      const [uptime, panic] = r.stdout.trim().split('\n');
+      expect(uptime).toMatch(/^\d+\.\d\d \d+\.\d\d$/);
+      if (isRunc) return;
+      // still the container's own uptime, and its per-container knob survived the restart
+      expect(Number.parseFloat(uptime!)).toBeGreaterThanOrEqual(Number.parseFloat(before.stdout));
+      expect(Number.parseFloat(uptime!)).toBeLessThan(120);
+      expect(panic).toBe('3');
+    });
+  }, 120_000);
 });

@@ -823,6 +823,170 @@ Napi::Value SeccompIdValid(const Napi::CallbackInfo& info) {
   return ThrowErrno(env, errno, "ioctl(SECCOMP_IOCTL_NOTIF_ID_VALID)");
 }
 
+// ---------------------------------------------------------------- /dev/fuse request loop
+
+// A FUSE device fd (O_NONBLOCK) watched on the loop: each request read is handed to JS as a Buffer.
+// Answers are written by JS (write(2) on the fd). ENODEV: the file system was unmounted/aborted.
+struct FuseWatcher;
+struct FuseWatcherRef {
+  FuseWatcher* w = nullptr;
+};
+
+struct FuseWatcher {
+  uv_poll_t poll;
+  napi_env env;
+  int fd;
+  bool closed = false;
+  uint64_t spinNs = 0;
+  std::vector<char> buf;
+  Napi::FunctionReference onRequest, onClose;
+  napi_async_context ctx = nullptr;
+  FuseWatcherRef* ref = nullptr;
+};
+
+void OnFuseWatcherClosed(uv_handle_t* h) {
+  FuseWatcher* w = static_cast<FuseWatcher*>(h->data);
+  if (w->ref != nullptr) w->ref->w = nullptr;
+  if (w->ctx != nullptr) napi_async_destroy(w->env, w->ctx);
+  delete w;
+}
+
+void FuseCallJs(FuseWatcher* w, Napi::FunctionReference& fn, const std::vector<napi_value>& args) {
+  Napi::Env env(w->env);
+  napi_value result;
+  napi_status s = napi_make_callback(w->env, w->ctx, env.Global(), fn.Value(), args.size(), args.data(), &result);
+  if (s != napi_ok) {
+    bool pending = false;
+    napi_is_exception_pending(w->env, &pending);
+    if (pending) {
+      napi_value ex;
+      napi_get_and_clear_last_exception(w->env, &ex);
+      napi_fatal_exception(w->env, ex);
+    }
+  }
+}
+
+void StopFuseWatcher(FuseWatcher* w, bool notify, int err) {
+  if (w->closed) return;
+  w->closed = true;
+  uv_poll_stop(&w->poll);
+  if (notify && !w->onClose.IsEmpty()) {
+    Napi::Env env(w->env);
+    FuseCallJs(w, w->onClose, {Napi::Number::New(env, err)});
+  }
+  w->onRequest.Reset();
+  w->onClose.Reset();
+  uv_close(reinterpret_cast<uv_handle_t*>(&w->poll), OnFuseWatcherClosed);
+}
+
+void OnFuseReady(uv_poll_t* h, int status, int /*events*/) {
+  FuseWatcher* w = static_cast<FuseWatcher*>(h->data);
+  if (w->closed) return;
+  Napi::Env env(w->env);
+  Napi::HandleScope scope(env);
+  if (status < 0) return StopFuseWatcher(w, true, -status);
+  // After an answer, a reader's next request (READ after OPEN, ...) usually follows within microseconds: keep
+  // reading for up to spinNs before going back to the poll, which saves a sleep and wake-up of this thread per
+  // request. Pending requests wake the (level-triggered) poll again anyway.
+  uint64_t deadline = 0;
+  for (int handled = 0; handled < 64 && !w->closed;) {
+    ssize_t n = read(w->fd, w->buf.data(), w->buf.size());
+    if (n < 0) {
+      if (errno == EINTR || errno == ENOENT) continue;  // ENOENT: the request was interrupted meanwhile
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        if (w->spinNs == 0 || handled == 0) return;
+        uint64_t now = uv_hrtime();
+        if (deadline == 0) deadline = now + w->spinNs;
+        if (now >= deadline) return;
+        continue;
+      }
+      return StopFuseWatcher(w, true, errno);  // ENODEV: unmounted or aborted
+    }
+    if (n == 0) return StopFuseWatcher(w, true, ENODEV);
+    Napi::HandleScope inner(env);
+    FuseCallJs(w, w->onRequest, {Napi::Buffer<char>::Copy(env, w->buf.data(), static_cast<size_t>(n))});
+    handled++;
+    deadline = 0;
+  }
+}
+
+Napi::Value FuseWatcherClose(const Napi::CallbackInfo& info) {
+  FuseWatcherRef* ref = static_cast<FuseWatcherRef*>(info.Data());
+  if (ref != nullptr && ref->w != nullptr) StopFuseWatcher(ref->w, false, 0);
+  return info.Env().Undefined();
+}
+
+void FinalizeFuseWatcherRef(Napi::Env /*env*/, FuseWatcherRef* ref) {
+  if (ref->w != nullptr) ref->w->ref = nullptr;
+  delete ref;
+}
+
+// fuseWatch(devFuseFd, bufSize, onRequest(buf), onClose(errno), spinUs = 0) -> { close() }
+Napi::Value FuseWatch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  INT_ARG(fd, 0);
+  INT_ARG(bufSize, 1);
+  if (info.Length() < 4 || !info[2].IsFunction() || !info[3].IsFunction())
+    return ThrowType(env, "fuseWatch(fd, bufSize, onRequest, onClose)");
+  if (bufSize < 8192 || bufSize > (16 << 20)) return ThrowType(env, "bufSize out of range");
+  uv_loop_t* loop = nullptr;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok) return ThrowType(env, "no event loop");
+  FuseWatcher* w = new FuseWatcher();
+  w->env = env;
+  w->fd = static_cast<int>(fd);
+  w->buf.assign(static_cast<size_t>(bufSize), 0);
+  if (info.Length() > 4 && info[4].IsNumber()) {
+    int64_t us = info[4].As<Napi::Number>().Int64Value();
+    if (us > 0 && us <= 1000) w->spinNs = static_cast<uint64_t>(us) * 1000;
+  }
+  int rc = uv_poll_init(loop, &w->poll, w->fd);
+  if (rc != 0) {
+    delete w;
+    return ThrowErrno(env, -rc, "uv_poll_init");
+  }
+  w->poll.data = w;
+  napi_async_init(env, nullptr, Napi::String::New(env, "sysbox:fuse"), &w->ctx);
+  w->onRequest = Napi::Persistent(info[2].As<Napi::Function>());
+  w->onClose = Napi::Persistent(info[3].As<Napi::Function>());
+  rc = uv_poll_start(&w->poll, UV_READABLE, OnFuseReady);
+  if (rc != 0) {
+    w->closed = true;
+    w->onRequest.Reset();
+    w->onClose.Reset();
+    uv_close(reinterpret_cast<uv_handle_t*>(&w->poll), OnFuseWatcherClosed);
+    return ThrowErrno(env, -rc, "uv_poll_start");
+  }
+  FuseWatcherRef* ref = new FuseWatcherRef();
+  ref->w = w;
+  w->ref = ref;
+  Napi::Object handle = Napi::Object::New(env);
+  handle.Set("close", Napi::Function::New(env, FuseWatcherClose, "close", ref));
+  handle.AddFinalizer(FinalizeFuseWatcherRef, ref);
+  return handle;
+}
+
+// shutdown(fd, how): a pending recvFds/accept on the socket then completes (EOF / error) before close.
+Napi::Value Shutdown(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  INT_ARG(fd, 0);
+  INT_ARG(how, 1);
+  if (shutdown(static_cast<int>(fd), static_cast<int>(how)) != 0) return ThrowErrno(env, errno, "shutdown");
+  return env.Undefined();
+}
+
+// writeFd(fd, buf) -> bytes written (one write(2); for /dev/fuse answers)
+Napi::Value WriteFd(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  INT_ARG(fd, 0);
+  if (info.Length() < 2 || !info[1].IsBuffer()) return ThrowType(env, "writeFd(fd, buf)");
+  Napi::Buffer<char> b = info[1].As<Napi::Buffer<char>>();
+  ssize_t n;
+  do n = write(static_cast<int>(fd), b.Data(), b.Length());
+  while (n < 0 && errno == EINTR);
+  if (n < 0) return ThrowErrno(env, errno, "write");
+  return Napi::Number::New(env, static_cast<double>(n));
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   struct {
     const char* name;
@@ -853,6 +1017,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"seccompRespond", SeccompRespond},
       {"seccompAddFd", SeccompAddFd},
       {"seccompIdValid", SeccompIdValid},
+      {"fuseWatch", FuseWatch},
+      {"writeFd", WriteFd},
+      {"shutdown", Shutdown},
   };
   for (auto& f : fns) exports.Set(f.name, Napi::Function::New(env, f.fn, f.name));
   return exports;

@@ -373,7 +373,7 @@ export class FakeKernel implements Kernel {
       const msg = s.queue.shift();
       if (msg) return Promise.resolve({ fds: msg.fds, data: msg.data.subarray(0, maxData) });
       const peer = this.fds.get(s.peer);
-      if (!peer) return Promise.resolve({ fds: [], data: Buffer.alloc(0) });
+      if (!peer || s.closed) return Promise.resolve({ fds: [], data: Buffer.alloc(0) });
       return new Promise((resolve) => this.pendingRecv.set(sockFd, (m) => resolve({ fds: m.fds, data: m.data.subarray(0, maxData) })));
     } catch (e) {
       return Promise.reject(e);
@@ -420,6 +420,43 @@ export class FakeKernel implements Kernel {
       }
     }
     this.fds.delete(fd);
+  }
+
+  /** fuseWatch callbacks by fd: tests feed requests with fuseRequests.get(fd)?.onRequest(buf). */
+  readonly fuseRequests = new Map<number, { onRequest: (req: Buffer) => void; onClose: (errno: number) => void }>();
+  /** Everything write() was given, by fd. */
+  readonly written = new Map<number, Buffer[]>();
+
+  fuseWatch(fd: number, bufSize: number, onRequest: (req: Buffer) => void, onClose: (errno: number) => void, spinUs = 0): Watcher {
+    this.record('fuseWatch', [fd, bufSize, spinUs]);
+    this.fd(fd, 'file', 'uv_poll_init');
+    this.fuseRequests.set(fd, { onRequest, onClose });
+    return { close: () => void this.fuseRequests.delete(fd) };
+  }
+
+  shutdown(fd: number, how = 2): void {
+    this.record('shutdown', [fd, how]);
+    const s = this.fd(fd, 'socket', 'shutdown');
+    const peer = this.fds.get(s.peer);
+    s.closed = true;
+    if (peer?.kind === 'socket') peer.closed = true;
+    // both ends' pending receives see the end
+    for (const end of [fd, s.peer]) {
+      const waiter = this.pendingRecv.get(end);
+      if (waiter) {
+        this.pendingRecv.delete(end);
+        waiter({ fds: [], data: Buffer.alloc(0) });
+      }
+    }
+  }
+
+  write(fd: number, data: Buffer): number {
+    this.record('write', [fd, data.length]);
+    this.fd(fd, 'file', 'write');
+    const list = this.written.get(fd) ?? [];
+    list.push(Buffer.from(data));
+    this.written.set(fd, list);
+    return data.length;
   }
 
   readonly seccompNotify = {

@@ -143,6 +143,17 @@ export interface Kernel {
   statx(dirfd: number, path: string, flags: number, mask: number): Statx;
   processVmReadv(pid: number, address: bigint, length: number): Buffer;
   seccompNotify: SeccompNotify;
+  /**
+   * Watches a /dev/fuse fd (opened O_NONBLOCK) on the event loop: onRequest gets each request read (a copy,
+   * at most bufSize bytes), onClose once with the errno that ended it (ENODEV: unmounted or aborted).
+   * Does not close the fd. spinUs (0..1000, default 0): after a request, keep reading for up to this long
+   * before sleeping in the poll again (saves a wake-up per request when a reader's next one follows quickly).
+   */
+  fuseWatch(fd: number, bufSize: number, onRequest: (req: Buffer) => void, onClose: (errno: number) => void, spinUs?: number): Watcher;
+  /** shutdown(2) of a socket (how: 0 RD, 1 WR, 2 RDWR): a pending recvFds/accept on it completes. */
+  shutdown(fd: number, how?: number): void;
+  /** One write(2) of data (e.g. an answer on /dev/fuse); returns the bytes written. */
+  write(fd: number, data: Buffer): number;
   /** open(2); O_CLOEXEC is always added; mode (with O_CREAT) defaults to 0o666 & ~umask. */
   open(path: string, flags: number, mode?: number): number;
   close(fd: number): void;

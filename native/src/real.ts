@@ -44,6 +44,9 @@ interface Addon {
   seccompRespond(fd: number, id: bigint, error: number, val: bigint, flags: number): void;
   seccompAddFd(fd: number, id: bigint, srcFd: number, newFdFlags: number, setFd: number): number;
   seccompIdValid(fd: number, id: bigint): boolean;
+  fuseWatch(fd: number, bufSize: number, onRequest: (req: Buffer) => void, onClose: (errno: number) => void, spinUs: number): { close(): void };
+  writeFd(fd: number, data: Buffer): number;
+  shutdown(fd: number, how: number): void;
 }
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -188,6 +191,15 @@ class RealKernel implements Kernel {
   }
   close(fd: number): void {
     call(() => this.a.close(fd));
+  }
+  fuseWatch(fd: number, bufSize: number, onRequest: (req: Buffer) => void, onClose: (errno: number) => void, spinUs = 0): { close(): void } {
+    return call(() => this.a.fuseWatch(fd, bufSize, onRequest, onClose, spinUs));
+  }
+  shutdown(fd: number, how = 2): void {
+    call(() => this.a.shutdown(fd, how));
+  }
+  write(fd: number, data: Buffer): number {
+    return call(() => this.a.writeFd(fd, data));
   }
   readonly seccompNotify = {
     watch: (fd: number, onNotification: (n: SeccompNotification) => void, onClose: () => void) =>

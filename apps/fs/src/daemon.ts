@@ -5,8 +5,10 @@ import { hostEnv } from '@sysbox/procfs/host';
 import pino, { type Logger } from 'pino';
 import type { FsFlags } from './flags.js';
 import { fuseNativeBackend, type FuseBackend } from './fuse.js';
+import { devFuseBackend } from './devfuse.js';
+import { FdKeeper } from './keeper.js';
 import { FsService } from './service.js';
-import { cachedEnv } from './cache.js';
+import { cachedEnv, preadEnv } from './cache.js';
 
 declare const __FS_VERSION__: string | undefined;
 export const VERSION = typeof __FS_VERSION__ === 'string' ? __FS_VERSION__ : '0.0.0-dev';
@@ -46,6 +48,12 @@ async function releasePidFile(path: string, pid = process.pid): Promise<void> {
   if (Number.parseInt(text.trim(), 10) === pid) await unlink(path).catch(() => {});
 }
 
+type NativeModule = typeof import('@sysbox/native');
+
+async function loadNative(): Promise<NativeModule> {
+  return import('@sysbox/native');
+}
+
 /** umount2(path, MNT_DETACH) through @sysbox/native; undefined (with a warning) if the addon can't load. */
 async function loadDetach(log: Logger): Promise<((path: string) => void) | undefined> {
   try {
@@ -72,16 +80,38 @@ export async function startDaemon(flags: FsFlags, opts: { log: Logger; fuse?: Fu
   });
   try {
     let fuse: FuseBackend;
+    let keeper: FdKeeper | undefined;
+    let service: FsService | undefined;
+    let closeFd: ((fd: number) => void) | undefined;
+    const which = opts.fuse ? 'custom' : flags.fuse;
     try {
-      fuse = opts.fuse ?? fuseNativeBackend();
+      if (opts.fuse) fuse = opts.fuse;
+      else if (flags.fuse === 'fuse-native') fuse = fuseNativeBackend();
+      else {
+        const k = (await loadNative()).realKernel();
+        closeFd = (fd) => k.close(fd);
+        fuse = devFuseBackend(k, {
+          onError: (what, err) => log.warn({ what, err: errText(err) }, 'FUSE request failed'),
+          onClose: (mountpoint, errno) => log.info({ mountpoint, errno }, 'FUSE connection ended'),
+          spinUs: flags.spinUs,
+        });
+        if (flags.fdStore !== 'none') keeper = new FdKeeper(k, flags.fdStore, log, () => service?.keptAll() ?? []);
+      }
     } catch (err) {
-      throw new StartError(`cannot load the FUSE backend (fuse-native): ${errText(err)}`);
+      throw new StartError(`cannot load the FUSE backend (${which}): ${errText(err)}`);
     }
     await mkdir(mountRoot, { recursive: true, mode: 0o700 }).catch((err: unknown) => {
       throw new StartError(`cannot create ${mountRoot}: ${errText(err)}`);
     });
     const detach = await loadDetach(log);
-    const service = new FsService({ env: cachedEnv(hostEnv()), fuse, mountRoot, log, version: VERSION, ...(detach ? { detach } : {}) });
+    service = new FsService({ env: cachedEnv(preadEnv(hostEnv())), fuse, mountRoot, log, version: VERSION, ...(detach ? { detach } : {}), ...(keeper ? { keeper } : {}) });
+    if (keeper) {
+      const entries = await keeper.start();
+      if (entries.length) {
+        const { adopted, dropped } = service.adopt(entries, (fd) => closeFd?.(fd));
+        log.info({ adopted, dropped }, 'FUSE connections taken over from the fd store');
+      }
+    }
     const stale = await service.cleanStale();
     if (stale.length) log.warn({ containers: stale }, 'removed FUSE trees left by a previous sysbox-fs (their containers lost emulation)');
     const server = await serveFs(service, {
@@ -93,15 +123,21 @@ export async function startDaemon(flags: FsFlags, opts: { log: Logger; fuse?: Fu
     }).catch((err: unknown) => {
       throw new StartError(errText(err));
     });
-    log.info({ socket: flags.socket, mountRoot, version: VERSION }, 'sysbox-fs ready');
+    log.info({ socket: flags.socket, mountRoot, version: VERSION, fuse: which, fdStore: keeper ? flags.fdStore : 'none' }, 'sysbox-fs ready');
+    const svc = service;
     let stopping: Promise<void> | undefined;
     return {
-      service,
+      service: svc,
       server,
       stop() {
         stopping ??= (async () => {
           await server.close();
-          await service.close();
+          // mounts whose fds the fd store holds stay mounted: the next sysbox-fs adopts them (a store that is
+          // restarting, as install.sh restarts sysbox-mgr just before sysbox-fs, gets a moment to come back)
+          for (let i = 0; keeper && svc.size > 0 && !keeper.sync() && i < 30; i++) await new Promise((r) => setTimeout(r, 100));
+          const kept = await svc.close({ keepKept: true });
+          if (kept.length) log.info({ containers: kept }, 'left mounted for the next sysbox-fs (fds in the fd store)');
+          keeper?.close();
           await releasePidFile(flags.pidFile);
           log.info('sysbox-fs stopped');
         })();

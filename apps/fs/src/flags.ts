@@ -1,3 +1,4 @@
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 
 export interface FsFlags {
@@ -7,6 +8,12 @@ export interface FsFlags {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** a path, or 'stderr' */
   logFile: string;
+  /** FUSE implementation: devfuse (the protocol over /dev/fuse, survives restarts) or fuse-native */
+  fuse: 'devfuse' | 'fuse-native';
+  /** sysbox-mgr's fd store socket, or 'none' */
+  fdStore: string;
+  /** devfuse: µs to keep reading /dev/fuse after a request before sleeping */
+  spinUs: number;
   help: boolean;
 }
 
@@ -22,6 +29,12 @@ Flags:
   --mount-root <path>   where the per-container FUSE trees are mounted (default /var/lib/sysboxfs)
   --log-level <level>   fatal|error|warn|info|debug|trace|silent (default info)
   --log-file <path>     JSON log file, or "stderr" (default stderr)
+  --fuse <impl>         devfuse (FUSE protocol over /dev/fuse; mounts survive a restart of sysbox-fs)
+                        or fuse-native (libfuse 2.9; mounts die with the process) (default devfuse)
+  --fd-store <path>     sysbox-mgr's fd store, which keeps the /dev/fuse fds across restarts, or "none"
+                        (default mgr-fds.sock beside --socket: /run/sysbox/mgr-fds.sock)
+  --spin-us <n>         devfuse: after a request, keep reading /dev/fuse for up to n µs before sleeping
+                        (0..1000; default 50: a reader's next request usually follows within that)
   -h, --help            this help
 `;
 
@@ -44,6 +57,9 @@ export function parseFlags(argv: string[]): FsFlags {
         'mount-root': { type: 'string', default: '/var/lib/sysboxfs' },
         'log-level': { type: 'string', default: 'info' },
         'log-file': { type: 'string', default: 'stderr' },
+        fuse: { type: 'string', default: 'devfuse' },
+        'fd-store': { type: 'string' },
+        'spin-us': { type: 'string', default: '50' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     }));
@@ -56,6 +72,10 @@ export function parseFlags(argv: string[]): FsFlags {
   }
   const logLevel = values['log-level'];
   if (!LEVELS.includes(logLevel)) throw new UsageError(`--log-level must be one of ${LEVELS.join('|')}, got "${logLevel}"`);
+  const fuse = values.fuse;
+  if (fuse !== 'devfuse' && fuse !== 'fuse-native') throw new UsageError(`--fuse must be devfuse or fuse-native, got "${fuse}"`);
+  const spinUs = Number(values['spin-us']);
+  if (!/^[0-9]+$/.test(values['spin-us']) || spinUs > 1000) throw new UsageError(`--spin-us must be an integer 0..1000, got "${values['spin-us']}"`);
   for (const k of ['socket', 'pid-file', 'mount-root'] as const) {
     if (!values[k]) throw new UsageError(`--${k} must not be empty`);
   }
@@ -65,6 +85,9 @@ export function parseFlags(argv: string[]): FsFlags {
     mountRoot: values['mount-root'],
     logLevel: logLevel as FsFlags['logLevel'],
     logFile: values['log-file'],
+    fuse,
+    spinUs,
+    fdStore: values['fd-store'] || join(dirname(values.socket), 'mgr-fds.sock'),
     help: values.help,
   };
 }

@@ -43,7 +43,7 @@ async function main(): Promise<void> {
     process.stdout.write(USAGE);
     return;
   }
-  ensureLibfuse(flags.pidFile);
+  if (flags.fuse === 'fuse-native') ensureLibfuse(flags.pidFile);
   const { log, flush } = makeLogger(flags);
   let daemon;
   try {

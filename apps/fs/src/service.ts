@@ -6,14 +6,30 @@ import type { FsHandlers, FsRegisterRequest, FsUnregisterRequest } from '@sysbox
 import { RpcError } from '@sysbox/ipc';
 import { emulatedHandlers, newView, ProcfsError, snapshotKnobs, type ContainerView, type HostEnv } from '@sysbox/procfs';
 import type { Logger } from 'pino';
-import type { FuseBackend, FuseMount } from './fuse.js';
+import type { FuseBackend, FuseMount, FuseOps } from './fuse.js';
+import type { FdKeeper, Kept } from './keeper.js';
 import { treeOps } from './tree.js';
 
 const ID_RE = /^[\w+\-.]+$/;
 
 interface Entry {
   view: ContainerView;
-  mount: FuseMount;
+  mount: FuseMount & { readonly fd?: number };
+}
+
+/** What the fd store keeps beside a container's /dev/fuse fd: enough to serve it again after a restart. */
+export interface KeptRegistration {
+  containerId: string;
+  initPid: number;
+  startedAt: number;
+  owner: { uid: number; gid: number };
+  mountpoint: string;
+  knobs: [string, string][];
+}
+
+/** A backend that can serve an existing FUSE connection (see devfuse.ts). */
+export interface AdoptingBackend extends FuseBackend {
+  adopt(mountpoint: string, fd: number, ops: FuseOps): FuseMount & { readonly fd: number };
 }
 
 export interface FsServiceOptions {
@@ -24,6 +40,8 @@ export interface FsServiceOptions {
   mountRoot: string;
   log: Logger;
   version: string;
+  /** keeps each mount's /dev/fuse fd in sysbox-mgr's fd store (backends whose mounts have an fd) */
+  keeper?: FdKeeper;
 }
 
 export class FsService implements FsHandlers {
@@ -71,12 +89,102 @@ export class FsService implements FsHandlers {
     const mountpoint = join(this.o.mountRoot, id);
     await mkdir(mountpoint, { recursive: true, mode: 0o700 });
     const clog = log.child({ containerId: id });
-    const ops = treeOps({ env, view, handlers, onError: (path, err) => clog.warn({ path, err: (err as Error).message }, 'emulated file failed') });
-    const mount = await this.o.fuse.mount(mountpoint, ops);
+    const ops = this.opsFor(view, mountpoint, clog);
+    const mount: Entry['mount'] = await this.o.fuse.mount(mountpoint, ops);
     const entry = { view, mount };
     this.containers.set(id, entry);
+    if (mount.fd !== undefined) this.o.keeper?.put(this.kept(entry)!);
     clog.info({ initPid: req.initPid, mountpoint, files: handlers.length }, 'registered');
     return entry;
+  }
+
+  /** The tree's operations; a write (a per-container knob) is also recorded in the fd store. */
+  private opsFor(view: ContainerView, mountpoint: string, clog: Logger): FuseOps {
+    const { env } = this.o;
+    const ops = treeOps({ env, view, handlers: emulatedHandlers(env), onError: (path, err) => clog.warn({ path, err: (err as Error).message }, 'emulated file failed') });
+    const keeper = this.o.keeper;
+    if (!keeper) return ops;
+    const write = ops.write.bind(ops);
+    ops.write = (path, fh, data, pos) => {
+      const n = write(path, fh, data, pos);
+      const e = this.containers.get(view.containerId);
+      if (e?.mount.fd !== undefined) keeper.update(view.containerId, this.registration(e, mountpoint));
+      return n;
+    };
+    return ops;
+  }
+
+  private registration(e: Entry, mountpoint = e.mount.mountpoint): string {
+    const r: KeptRegistration = {
+      containerId: e.view.containerId,
+      initPid: e.view.initPid,
+      startedAt: e.view.startedAt,
+      owner: e.view.owner,
+      mountpoint,
+      knobs: [...e.view.knobs],
+    };
+    return JSON.stringify(r);
+  }
+
+  private kept(e: Entry): Kept | undefined {
+    return e.mount.fd === undefined ? undefined : { name: e.view.containerId, data: this.registration(e), fd: e.mount.fd };
+  }
+
+  /** What the fd store should hold now (every mount with an fd). */
+  *keptAll(): Iterable<Kept> {
+    for (const e of this.containers.values()) {
+      const k = this.kept(e);
+      if (k) yield k;
+    }
+  }
+
+  /**
+   * Serves again the FUSE connections a previous sysbox-fs kept in the fd store (fds of this process now).
+   * A container whose init is gone (or was replaced: another start time) is unmounted and dropped.
+   * Returns the ids adopted and dropped.
+   */
+  adopt(entries: { name: string; data: string; fd: number }[], detachFd: (fd: number) => void): { adopted: string[]; dropped: string[] } {
+    const { env, log } = this.o;
+    const adopted: string[] = [];
+    const dropped: string[] = [];
+    const fuse = this.o.fuse as Partial<AdoptingBackend>;
+    for (const e of entries) {
+      let r: KeptRegistration | undefined;
+      try {
+        r = JSON.parse(e.data) as KeptRegistration;
+      } catch {
+        r = undefined;
+      }
+      let view: ContainerView | undefined;
+      if (r && fuse.adopt && ID_RE.test(r.containerId) && r.containerId === e.name && !this.containers.has(r.containerId)) {
+        try {
+          view = newView(env, { containerId: r.containerId, initPid: r.initPid, owner: r.owner });
+          if (Math.abs(view.startedAt - r.startedAt) > 0.05) view = undefined; // the pid was reused
+        } catch {
+          view = undefined;
+        }
+      }
+      if (!r || !view || !fuse.adopt) {
+        if (r?.mountpoint) {
+          try {
+            this.o.detach?.(r.mountpoint);
+          } catch {
+            /* not mounted */
+          }
+        }
+        detachFd(e.fd);
+        this.o.keeper?.drop(e.name);
+        dropped.push(e.name);
+        continue;
+      }
+      for (const [k, v] of r.knobs ?? []) view.knobs.set(k, v);
+      snapshotKnobs(env, view);
+      const clog = log.child({ containerId: r.containerId });
+      const mount = fuse.adopt(r.mountpoint, e.fd, this.opsFor(view, r.mountpoint, clog));
+      this.containers.set(r.containerId, { view, mount });
+      adopted.push(r.containerId);
+    }
+    return { adopted, dropped };
   }
 
   /**
@@ -115,6 +223,7 @@ export class FsService implements FsHandlers {
       return { found: false };
     }
     this.containers.delete(id);
+    if (e.mount.fd !== undefined) this.o.keeper?.drop(id);
     try {
       await e.mount.unmount();
     } catch (err) {
@@ -129,7 +238,20 @@ export class FsService implements FsHandlers {
     return { version: this.o.version, pid: process.pid, containers: this.containers.size, mountRoot: this.o.mountRoot };
   }
 
-  async close(): Promise<void> {
-    for (const id of [...this.containers.keys()]) await this.unregister({ containerId: id });
+  /**
+   * Unmounts every tree, unless keepKept and the fd store holds the mount's fd: that mount stays, for the next
+   * sysbox-fs to adopt (a restart then never interrupts the containers' emulated files).
+   */
+  async close(o: { keepKept?: boolean } = {}): Promise<string[]> {
+    const kept: string[] = [];
+    const keep = o.keepKept && (this.o.keeper?.sync() ?? false);
+    for (const [id, e] of [...this.containers]) {
+      if (keep && e.mount.fd !== undefined) {
+        kept.push(id);
+        continue;
+      }
+      await this.unregister({ containerId: id });
+    }
+    return kept;
   }
 }

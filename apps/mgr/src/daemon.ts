@@ -2,7 +2,7 @@ import { chmod, mkdir, readFile, stat, unlink } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FileStore, ensureSysboxHost, writeFileAtomic } from '@sysbox/idmap/host';
-import { serveMgr, type IpcServer } from '@sysbox/ipc';
+import { serveFdStore, serveMgr, type FdStoreServer, type IpcServer } from '@sysbox/ipc';
 import pino, { type Logger } from 'pino';
 import { errText } from './errors.js';
 import { stagingLog } from './staging-log.js';
@@ -105,6 +105,34 @@ export interface StartOptions {
   host?: typeof ensureSysboxHost;
 }
 
+export function fdStorePath(flags: Pick<MgrFlags, 'socket' | 'fdStore'>): string {
+  return flags.fdStore ?? join(dirname(flags.socket), 'mgr-fds.sock');
+}
+
+/**
+ * The fd store: sysbox-fs keeps a duplicate of each container's /dev/fuse fd here (with its registration), and
+ * takes them back when it restarts, so its FUSE connections outlive it. Not started if the addon can't load.
+ */
+async function startFdStore(flags: MgrFlags, log: Logger): Promise<FdStoreServer | undefined> {
+  const path = fdStorePath(flags);
+  if (path === 'none') return undefined;
+  try {
+    const nativeSpec = '@sysbox/native';
+    const native = (await import(nativeSpec)) as typeof import('@sysbox/native');
+    const k = native.realKernel();
+    await unlink(path).catch(() => undefined);
+    const store = serveFdStore(k, path, {
+      onEvent: (what, name) => log.debug({ what, name }, 'fd store'),
+      onError: (err) => log.warn({ err: errText(err) }, 'fd store connection failed'),
+    });
+    await chmod(path, 0o600);
+    return store;
+  } catch (err) {
+    log.warn({ err: errText(err), path }, 'fd store unavailable: sysbox-fs restarts will abort the containers\' FUSE connections');
+    return undefined;
+  }
+}
+
 export async function startDaemon(flags: MgrFlags, opts: StartOptions): Promise<Daemon> {
   const { log } = opts;
   const dataDir = resolve(flags.dataDir);
@@ -158,6 +186,8 @@ export async function startDaemon(flags: MgrFlags, opts: StartOptions): Promise<
       })
       .catch((err: unknown) => log.error({ err: errText(err) }, 'staging garbage collection failed'));
     const dockerWatch = watchDockerContainers(service, opts.dockerContainersDir ?? '/var/lib/docker/containers', log);
+    // before the gRPC socket: whoever waits for mgr.sock (install.sh, then a restart of sysbox-fs) finds the store up
+    const fdStore = await startFdStore(flags, log);
     const server = await serveMgr(service, {
       socketPath: flags.socket,
       onCall: ({ method, ms, error }) => {
@@ -167,7 +197,7 @@ export async function startDaemon(flags: MgrFlags, opts: StartOptions): Promise<
     }).catch((err: unknown) => {
       throw new StartError(errText(err));
     });
-    log.info({ socket: flags.socket, dataDir, version: VERSION, containers: service.size }, 'sysbox-mgr ready');
+    log.info({ socket: flags.socket, dataDir, version: VERSION, containers: service.size, fdStore: fdStore ? fdStorePath(flags) : 'none' }, 'sysbox-mgr ready');
     let stopping: Promise<void> | undefined;
     return {
       service,
@@ -176,6 +206,7 @@ export async function startDaemon(flags: MgrFlags, opts: StartOptions): Promise<
         stopping ??= (async () => {
           clearInterval(reapTimer);
           dockerWatch.close();
+          fdStore?.close();
           await server.close();
           await service.flush();
           await releasePidFile(flags.pidFile);

@@ -10,6 +10,8 @@ export interface MgrFlags {
   rangeSize: number;
   /** seconds between checks of registered containers' liveness paths; 0: only at start */
   reapInterval: number;
+  /** the fd store socket (sysbox-fs keeps its /dev/fuse fds there), 'none'; default mgr-fds.sock beside --socket */
+  fdStore?: string;
   help: boolean;
 }
 
@@ -27,6 +29,8 @@ Flags:
   --range-size <n>      IDs per container range (default 65536)
   --reap-interval <s>   seconds between checks that registered containers still exist
                         (by the liveness path their Register gave; default 30, 0: only at start)
+  --fd-store <path>     fd store socket: keeps sysbox-fs's /dev/fuse fds across its restarts, or "none"
+                        (default mgr-fds.sock beside --socket)
   -h, --help            this help
 `;
 
@@ -52,6 +56,7 @@ export function parseFlags(argv: string[]): MgrFlags {
         'log-file': { type: 'string', default: 'stderr' },
         'range-size': { type: 'string', default: '65536' },
         'reap-interval': { type: 'string', default: '30' },
+        'fd-store': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     }));
@@ -86,6 +91,7 @@ export function parseFlags(argv: string[]): MgrFlags {
     logFile: values['log-file'],
     rangeSize,
     reapInterval,
+    ...(values['fd-store'] ? { fdStore: values['fd-store'] } : {}),
     help: values.help,
   };
 }

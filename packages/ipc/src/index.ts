@@ -8,6 +8,7 @@ import type { ServiceName } from './errors.js';
 
 export { IpcError, RpcError, GRPC_STATUS, type IpcErrorCode, type GrpcStatusName, type ServiceName } from './errors.js';
 export type { CallOptions, IpcServer, ServeOptions } from './rpc.js';
+export { serveFdStore, FdStoreClient, DEFAULT_FD_STORE_SOCKET, type FdStoreKernel, type FdStoreEntry, type FdStoreServer } from './fdstore.js';
 
 export const DEFAULT_MGR_SOCKET = '/run/sysbox/mgr.sock';
 export const DEFAULT_FS_SOCKET = '/run/sysbox/fs.sock';
