@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { connectFs, serveFdStore, type FdStoreServer } from '@sysbox/ipc';
 import { realKernel } from '@sysbox/native';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { devFuseBackend } from '../src/devfuse.js';
+import { devFuseBackend, FuseSession, OP, REQ_BUF } from '../src/devfuse.js';
 import { FuseError, type FuseOps } from '../src/fuse.js';
 
 const root = process.getuid?.() === 0 && existsSync('/dev/fuse');
@@ -142,6 +142,33 @@ describe.runIf(root)('devfuse backend', () => {
       } catch {
         /* gone */
       }
+    }
+  });
+
+  it('a request the dead process read but never answered is resent to the adopter (FUSE_NOTIFY_RESEND)', async () => {
+    const k = realKernel();
+    const { mkdirSync } = await import('node:fs');
+    const mnt = join(dir, 'r');
+    mkdirSync(mnt);
+    const ops = simpleOps({ '/proc/uptime': 'hello\n', '/proc/sys/x': '1\n' });
+    const fd = k.open('/dev/fuse', 2 | 0o4000);
+    k.mount('sysboxfs', mnt, 'fuse.sysboxfs', 6, `fd=${fd},rootmode=40000,user_id=0,group_id=0,allow_other`);
+    // the first "process" answers INIT and LOOKUPs, then reads the OPEN and dies before answering it
+    let swallowed = 0;
+    const first = new FuseSession(ops, (b) => void k.write(fd, b));
+    const w = k.fuseWatch(fd, REQ_BUF, (req) => {
+      if (req.readUInt32LE(4) === OP.OPEN) swallowed++;
+      else first.handle(req);
+    }, () => {});
+    const reader = cat(join(mnt, 'proc/uptime'));
+    for (let i = 0; i < 250 && !swallowed; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(swallowed).toBe(1);
+    w.close();
+    const m = devFuseBackend(k).adopt(mnt, fd, ops);
+    try {
+      expect(await reader).toMatchObject({ out: 'hello\n', code: 0 });
+    } finally {
+      await m.unmount();
     }
   });
 });
