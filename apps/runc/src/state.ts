@@ -1,5 +1,5 @@
 // sysbox-runc's own per-container record, beside the engine's state under --root.
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface IdRange {
@@ -38,8 +38,4 @@ export function writeRecord(dir: string, rec: ContainerRecord): void {
 
 export function removeStateDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
-}
-
-export function exists(p: string): boolean {
-  return existsSync(p);
 }

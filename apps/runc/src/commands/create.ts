@@ -3,9 +3,15 @@ import { get, isSet, rewriteFlags, type ParsedArgs } from '../cli.js';
 import type { Context } from '../context.js';
 import { passFds, runEngine, runEngineForeground } from '../engine.js';
 import { log } from '../log.js';
-import { containerIdArg, prepare } from './prepare.js';
+import { containerIdArg, prepare, type Undo } from './prepare.js';
 import { cleanupContainer } from './delete.js';
 import { attachFs } from '../fs.js'; // [sysbox-fs]
+
+/** The engine failed (its error is in --log): remove whatever it left, then undo our part. */
+async function abandon(ctx: Context, id: string, undo: Undo): Promise<void> {
+  runEngine(ctx.engine, [...ctx.engineGlobals(), 'delete', '--force', id], 'ignore');
+  await undo.run(id);
+}
 
 export async function create(ctx: Context, parsed: ParsedArgs): Promise<number> {
   const id = containerIdArg(parsed);
@@ -20,9 +26,7 @@ export async function create(ctx: Context, parsed: ParsedArgs): Promise<number> 
     throw e;
   }
   if (code !== 0) {
-    // The engine wrote its own error to --log; remove whatever it left, then our part.
-    runEngine(ctx.engine, [...ctx.engineGlobals(), 'delete', '--force', id], 'ignore');
-    await undo.run(id);
+    await abandon(ctx, id, undo);
     return code;
   }
   log.child({ containerId: id }).debug({}, 'engine create done');
@@ -47,8 +51,7 @@ export async function run(ctx: Context, parsed: ParsedArgs): Promise<number> {
   }
   const detached = isSet(parsed.flags, 'detach');
   if (code !== 0 && detached) {
-    runEngine(ctx.engine, [...ctx.engineGlobals(), 'delete', '--force', id], 'ignore');
-    await undo.run(id);
+    await abandon(ctx, id, undo);
     return code;
   }
   if (!detached && !isSet(parsed.flags, 'keep')) await cleanupContainer(ctx, id);
