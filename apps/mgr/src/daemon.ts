@@ -10,6 +10,7 @@ import type { MgrFlags } from './flags.js';
 import { MgrService } from './service.js';
 import { unavailableStager, type Stager } from './stager.js';
 import { loadMountStager, watchDockerContainers } from './mount-daemon.js';
+import { watchLiveness, type LivenessWatch } from './liveness-watch.js';
 import type { MountStager } from './mount-stager.js';
 
 declare const __MGR_VERSION__: string | undefined;
@@ -133,6 +134,25 @@ async function startFdStore(flags: MgrFlags, log: Logger): Promise<FdStoreServer
   }
 }
 
+/**
+ * Drops a torn-down container's views in sysbox-fs (its FUSE tree and fd-store entry). Quietly nothing when
+ * sysbox-fs doesn't run: a restarting sysbox-fs re-registers only containers mgr still holds.
+ */
+function fsUnregister(flags: Pick<MgrFlags, 'fsSocket'>, log: Logger): ((containerId: string) => Promise<void>) | undefined {
+  if (flags.fsSocket === 'none') return undefined;
+  return async (containerId) => {
+    if (!(await stat(flags.fsSocket).then(() => true, () => false))) return;
+    const { connectFs } = await import('@sysbox/ipc');
+    const fs = await connectFs({ socketPath: flags.fsSocket, deadlineMs: 5_000 });
+    try {
+      await fs.unregister({ containerId });
+    } finally {
+      fs.close();
+    }
+    log.child({ containerId }).debug('sysbox-fs views dropped');
+  };
+}
+
 export async function startDaemon(flags: MgrFlags, opts: StartOptions): Promise<Daemon> {
   const { log } = opts;
   const dataDir = resolve(flags.dataDir);
@@ -157,7 +177,10 @@ export async function startDaemon(flags: MgrFlags, opts: StartOptions): Promise<
     const stager = opts.stager ?? (await loadStager(log));
     const mountStager = opts.mountStager ?? (await loadMountStager(log));
     const statePath = join(dataDir, 'state.json');
+    let liveness: LivenessWatch | undefined;
     const service = await MgrService.open({
+      onRegistered: (_id, path) => liveness?.add(path),
+      onUnregister: fsUnregister(flags, log),
       pool,
       rangeSize: flags.rangeSize,
       store: new FileStore(statePath),
@@ -177,6 +200,8 @@ export async function startDaemon(flags: MgrFlags, opts: StartOptions): Promise<
         (err: unknown) => log.error({ err: errText(err) }, 'reaping gone containers failed'),
       );
     await reap();
+    liveness = watchLiveness(service, log);
+    for (const p of service.livenessPaths()) liveness.add(p);
     const reapTimer = flags.reapInterval > 0 ? setInterval(() => void reap(), flags.reapInterval * 1000) : undefined;
     reapTimer?.unref();
     await service
@@ -205,6 +230,7 @@ export async function startDaemon(flags: MgrFlags, opts: StartOptions): Promise<
       stop() {
         stopping ??= (async () => {
           clearInterval(reapTimer);
+          liveness?.close();
           dockerWatch.close();
           fdStore?.close();
           await server.close();

@@ -12,6 +12,8 @@ export interface MgrFlags {
   reapInterval: number;
   /** the fd store socket (sysbox-fs keeps its /dev/fuse fds there), 'none'; default mgr-fds.sock beside --socket */
   fdStore?: string;
+  /** sysbox-fs's gRPC socket: a container's views there are dropped when it is unregistered, or 'none' */
+  fsSocket: string;
   help: boolean;
 }
 
@@ -31,6 +33,8 @@ Flags:
                         (by the liveness path their Register gave; default 30, 0: only at start)
   --fd-store <path>     fd store socket: keeps sysbox-fs's /dev/fuse fds across its restarts, or "none"
                         (default mgr-fds.sock beside --socket)
+  --fs-socket <path>    sysbox-fs's socket: a torn-down container's /proc and /sys views are dropped
+                        there too, or "none" (default /run/sysbox/fs.sock)
   -h, --help            this help
 `;
 
@@ -57,6 +61,7 @@ export function parseFlags(argv: string[]): MgrFlags {
         'range-size': { type: 'string', default: '65536' },
         'reap-interval': { type: 'string', default: '30' },
         'fd-store': { type: 'string' },
+        'fs-socket': { type: 'string', default: '/run/sysbox/fs.sock' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     }));
@@ -80,7 +85,7 @@ export function parseFlags(argv: string[]): MgrFlags {
   if (!/^[0-9]+(\.[0-9]+)?$/.test(ri) || !Number.isFinite(reapInterval)) {
     throw new UsageError(`--reap-interval must be a number of seconds >= 0, got "${ri}"`);
   }
-  for (const k of ['socket', 'pid-file', 'data-dir'] as const) {
+  for (const k of ['socket', 'pid-file', 'data-dir', 'fs-socket'] as const) {
     if (!values[k]) throw new UsageError(`--${k} must not be empty`);
   }
   return {
@@ -92,6 +97,7 @@ export function parseFlags(argv: string[]): MgrFlags {
     rangeSize,
     reapInterval,
     ...(values['fd-store'] ? { fdStore: values['fd-store'] } : {}),
+    fsSocket: values['fs-socket'],
     help: values.help,
   };
 }

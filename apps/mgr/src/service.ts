@@ -42,6 +42,10 @@ export interface MgrServiceOptions {
   now?: () => number;
   /** does a liveness path still exist? (default: stat; only ENOENT/ENOTDIR count as gone) */
   pathExists?: (path: string) => Promise<boolean>;
+  /** called first when a container is torn down (e.g. drops its sysbox-fs views); errors are logged */
+  onUnregister?: (containerId: string) => Promise<void>;
+  /** called after a container with a liveness path is registered (e.g. to watch that path's directory) */
+  onRegistered?: (containerId: string, livenessPath: string) => void;
 }
 
 async function statExists(path: string): Promise<boolean> {
@@ -158,7 +162,7 @@ export class MgrService implements MgrHandlers {
   }
 
   async register(init: Init<RegisterRequest>): Promise<Init<RegisterResponse>> {
-    const req = { containerId: init.containerId ?? '', bundle: init.bundle ?? '', rootfs: init.rootfs ?? '', livenessPath: init.livenessPath ?? '' };
+    const req = { containerId: init.containerId ?? '', bundle: init.bundle ?? '', rootfs: init.rootfs ?? '', livenessPath: init.livenessPath ?? '', replace: !!init.replace };
     checkContainerId(req.containerId);
     if (req.livenessPath && !isAbsolute(req.livenessPath)) {
       throw new MgrError('INVALID_ARGUMENT', `liveness path of container ${req.containerId} must be an absolute path, got "${req.livenessPath}"`);
@@ -166,7 +170,11 @@ export class MgrService implements MgrHandlers {
     return this.withLock(req.containerId, async () => {
       const log = this.child(req.containerId);
       const known = this.containers.get(req.containerId);
-      if (known) {
+      if (known && req.replace) {
+        // A deleted container of the same id whose teardown (left to us by sysbox-runc's delete) hasn't run yet.
+        log.info({ idRange: known.idRange }, 'register: replacing a stale registration of the same id');
+        await this.teardown(known);
+      } else if (known) {
         log.debug({ idRange: known.idRange }, 'register: already registered');
         return { idRange: known.idRange };
       }
@@ -198,6 +206,7 @@ export class MgrService implements MgrHandlers {
         throw err;
       }
       log.info({ idRange }, 'registered');
+      if (rec.livenessPath) this.opts.onRegistered?.(rec.containerId, rec.livenessPath);
       return { idRange };
     });
   }
@@ -281,34 +290,50 @@ export class MgrService implements MgrHandlers {
     const id = req.containerId ?? '';
     if (!id) return { found: false };
     return this.withLock(id, async () => {
-      const log = this.child(id);
       const rec = this.containers.get(id);
       if (!rec) {
         // A range held without a record (e.g. an older state) is released too.
         if (this.allocator.release(id)) await this.persist();
-        log.debug('unregister: not registered');
+        this.child(id).debug('unregister: not registered');
         return { found: false };
       }
-      let unstageError = '';
-      // Always: a PrepareRootfs cut short may have left a partial staging behind.
-      try {
-        await this.opts.stager.unstage({ containerId: id, dataDir: this.opts.dataDir, log });
-      } catch (err) {
-        unstageError = `cannot unstage rootfs of container ${id}: ${errText(err)}`;
-        log.error({ err: errText(err) }, 'unstage failed; releasing the range anyway, leftovers are collected at the next start');
-      }
-      try {
-        await this.opts.mountStager?.unstage({ containerId: id, dataDir: this.opts.dataDir, log });
-      } catch (err) {
-        unstageError ||= `cannot unstage mounts of container ${id}: ${errText(err)}`;
-        log.error({ err: errText(err) }, 'mount unstage failed; releasing the range anyway, leftovers are collected at the next start');
-      }
-      this.containers.delete(id);
-      this.allocator.release(id);
-      await this.persist();
-      log.info({ idRange: rec.idRange }, 'unregistered');
-      return { found: true, unstageError };
+      return { found: true, unstageError: await this.teardown(rec) };
     });
+  }
+
+  /**
+   * Tears a registered container down (caller holds its lock): its sysbox-fs views (onUnregister), staged rootfs
+   * and mounts, then its range. Returns the first unstage error ('' if none); the range is released regardless.
+   */
+  private async teardown(rec: ContainerRecord): Promise<string> {
+    const id = rec.containerId;
+    const log = this.child(id);
+    if (this.opts.onUnregister) {
+      try {
+        await this.opts.onUnregister(id);
+      } catch (err) {
+        log.warn({ err: errText(err) }, 'unregister hook failed');
+      }
+    }
+    let unstageError = '';
+    // Always: a PrepareRootfs cut short may have left a partial staging behind.
+    try {
+      await this.opts.stager.unstage({ containerId: id, dataDir: this.opts.dataDir, log });
+    } catch (err) {
+      unstageError = `cannot unstage rootfs of container ${id}: ${errText(err)}`;
+      log.error({ err: errText(err) }, 'unstage failed; releasing the range anyway, leftovers are collected at the next start');
+    }
+    try {
+      await this.opts.mountStager?.unstage({ containerId: id, dataDir: this.opts.dataDir, log });
+    } catch (err) {
+      unstageError ||= `cannot unstage mounts of container ${id}: ${errText(err)}`;
+      log.error({ err: errText(err) }, 'mount unstage failed; releasing the range anyway, leftovers are collected at the next start');
+    }
+    this.containers.delete(id);
+    this.allocator.release(id);
+    await this.persist();
+    log.info({ idRange: rec.idRange }, 'unregistered');
+    return unstageError;
   }
 
   private info(rec: ContainerRecord): Init<ContainerInfo> {
@@ -342,19 +367,23 @@ export class MgrService implements MgrHandlers {
 
   /**
    * Unregisters every container whose liveness path is gone (its Unregister never arrived, e.g. mgr was down
-   * during delete). Containers registered without a liveness path are never reaped. Returns the reaped ids.
+   * during delete, or sysbox-runc's delete left the teardown to us). Containers registered without a liveness path
+   * are never reaped. `only`: check just these liveness paths. Returns the reaped ids.
    */
-  async reap(): Promise<string[]> {
+  async reap(only?: ReadonlySet<string>): Promise<string[]> {
     const exists = this.opts.pathExists ?? statExists;
     const reaped: string[] = [];
     for (const rec of [...this.containers.values()]) {
-      if (!rec.livenessPath || (await exists(rec.livenessPath))) continue;
-      // Re-check under the container's lock: a delete may be unregistering it right now.
-      const gone = await this.withLock(rec.containerId, async () => this.containers.get(rec.containerId) === rec && !(await exists(rec.livenessPath!)));
-      if (!gone) continue;
-      this.child(rec.containerId).warn({ livenessPath: rec.livenessPath }, 'container is gone (liveness path missing): unregistering it');
-      const r = await this.unregister({ containerId: rec.containerId });
-      if (r.found) reaped.push(rec.containerId);
+      if (!rec.livenessPath || (only && !only.has(rec.livenessPath)) || (await exists(rec.livenessPath))) continue;
+      // Re-check and tear down under the container's lock: a delete may be unregistering it right now, or a
+      // create of the same id re-registering it (it recreates the liveness path first).
+      const gone = await this.withLock(rec.containerId, async () => {
+        if (this.containers.get(rec.containerId) !== rec || (await exists(rec.livenessPath!))) return false;
+        this.child(rec.containerId).info({ livenessPath: rec.livenessPath }, 'container is gone (liveness path missing): unregistering it');
+        await this.teardown(rec);
+        return true;
+      });
+      if (gone) reaped.push(rec.containerId);
     }
     return reaped;
   }
@@ -370,6 +399,11 @@ export class MgrService implements MgrHandlers {
   /** Removes staged mounts of unregistered containers and special dirs of containers Docker no longer has. */
   async gcMounts(): Promise<string[] | void> {
     return this.opts.mountStager?.gc({ dataDir: this.opts.dataDir, keep: new Set(this.containers.keys()) });
+  }
+
+  /** liveness paths of the registered containers */
+  livenessPaths(): string[] {
+    return [...this.containers.values()].flatMap((r) => (r.livenessPath ? [r.livenessPath] : []));
   }
 
   get size(): number {

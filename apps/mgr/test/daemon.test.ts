@@ -16,12 +16,13 @@ describe('flags', () => {
       logFile: 'stderr',
       rangeSize: 65536,
       reapInterval: 30,
+      fsSocket: '/run/sysbox/fs.sock',
       help: false,
     });
   });
   test('every flag', () => {
-    const f = parseFlags(['--socket', '/s', '--pid-file=/p', '--data-dir', '/d', '--log-level', 'debug', '--log-file', '/l', '--range-size', '1000', '--reap-interval', '0.5', '-h']);
-    expect(f).toEqual({ socket: '/s', pidFile: '/p', dataDir: '/d', logLevel: 'debug', logFile: '/l', rangeSize: 1000, reapInterval: 0.5, help: true });
+    const f = parseFlags(['--socket', '/s', '--pid-file=/p', '--data-dir', '/d', '--log-level', 'debug', '--log-file', '/l', '--range-size', '1000', '--reap-interval', '0.5', '--fs-socket', 'none', '-h']);
+    expect(f).toEqual({ socket: '/s', pidFile: '/p', dataDir: '/d', logLevel: 'debug', logFile: '/l', rangeSize: 1000, reapInterval: 0.5, fsSocket: 'none', help: true });
   });
   test.each([
     [['--bogus'], 'unknown flag --bogus (see sysbox-mgr --help)'],

@@ -220,6 +220,29 @@ describe('sysbox-mgr daemon', () => {
     expect((await exited(d2)).code).toBe(0);
   });
 
+  test('a removed liveness path is reaped at once (inotify), without waiting for the periodic check', async () => {
+    const d = start(['--reap-interval', '0']);
+    const c = await ready(d);
+    try {
+      const live = join(dir, 'live-watch');
+      await mkdir(join(live, 'w1'), { recursive: true });
+      await mkdir(join(live, 'w2'), { recursive: true });
+      await c.register({ containerId: 'watch-1', livenessPath: join(live, 'w1') });
+      await c.register({ containerId: 'watch-2', livenessPath: join(live, 'w2') });
+      await rm(join(live, 'w1'), { recursive: true });
+      const t0 = Date.now();
+      while ((await c.list()).containers.some((x) => x.containerId === 'watch-1')) {
+        if (Date.now() - t0 > 3000) throw new Error('watch-1 was not reaped within 3s of its liveness path going away');
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      expect((await c.list()).containers.map((x) => x.containerId)).toContain('watch-2');
+    } finally {
+      c.close();
+      d.kill('SIGTERM');
+      expect((await exited(d)).code).toBe(0);
+    }
+  });
+
   test('bad flags: one line, exit 1', async () => {
     const b = spawn(process.execPath, [main, '--frobnicate'], { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';

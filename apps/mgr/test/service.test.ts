@@ -248,6 +248,51 @@ describe('reap', () => {
   });
 });
 
+describe('teardown left to mgr (sysbox-runc delete removes only its state dir)', () => {
+  test('reap(only) checks just the named liveness paths; onUnregister runs first; onRegistered reports paths', async () => {
+    const live = new Set(['/run/c/a', '/run/c/b']);
+    const calls: string[] = [];
+    const stager = new FakeStager();
+    const { log } = logger();
+    const svc = await MgrService.open({
+      pool: pool(4), store: new MemoryStore(), stager, dataDir: '/d', log, version: 't',
+      pathExists: async (p) => live.has(p),
+      onRegistered: (id, p) => calls.push(`registered ${id} ${p}`),
+      onUnregister: async (id) => {
+        calls.push(`fs ${id}`);
+        if (id === 'b') throw new Error('sysbox-fs: deadline exceeded');
+      },
+    });
+    await svc.register({ ...reg('a'), livenessPath: '/run/c/a' });
+    await svc.register({ ...reg('b'), livenessPath: '/run/c/b' });
+    await svc.register(reg('nopath'));
+    expect(svc.livenessPaths().sort()).toEqual(['/run/c/a', '/run/c/b']);
+    live.clear();
+    expect(await svc.reap(new Set(['/run/c/b']))).toEqual(['b']);
+    // a failing hook is logged; the range is released anyway
+    expect(calls).toEqual(['registered a /run/c/a', 'registered b /run/c/b', 'fs b']);
+    expect(stager.calls).toContain('unstage b');
+    expect((await svc.status()).containers).toBe(2);
+    expect(await svc.reap()).toEqual(['a']);
+    expect(calls.at(-1)).toBe('fs a');
+  });
+  test('Register with replace tears a stale registration of the same id down first; without it, answers the held range', async () => {
+    const { svc, stager } = await make({ n: 2 });
+    const first = (await svc.register(reg('x'))).idRange!;
+    await svc.prepareRootfs({ containerId: 'x', rootfs: '/old/merged' });
+    expect((await svc.register(reg('x'))).idRange).toEqual(first);
+    expect(stager.calls).toEqual(['stage x']);
+    const again = (await svc.register({ ...reg('x'), replace: true })).idRange!;
+    expect(stager.calls).toEqual(['stage x', 'unstage x']);
+    expect((await svc.get({ containerId: 'x' })).stagedRootfs).toBe('');
+    expect(again.size).toBe(first.size);
+    expect((await svc.status()).rangesFree).toBe(1);
+    // replace of an unknown id is a plain register
+    expect((await svc.register({ ...reg('y'), replace: true })).idRange).toBeDefined();
+    expect((await svc.status()).rangesFree).toBe(0);
+  });
+});
+
 describe('list, get, status, gc, logging', () => {
   test('list in registration order; status counts', async () => {
     const { svc } = await make({ n: 8 });

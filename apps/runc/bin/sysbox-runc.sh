@@ -3,8 +3,11 @@
 #
 # `start` and `kill` of a container sysbox-runc created need no sysbox work: they go straight to the engine
 # that created it (recorded in <root>/sysbox/<id>/engine), with the engine's state under <root>/engine,
-# without starting Node. So does `delete` of an id that neither sysbox nor the engine knows (Docker deletes
-# every container twice): the engine answers it (<root>/engine-path). Everything else goes to the Node program.
+# without starting Node. `delete` of such a container runs that engine's delete, then removes sysbox-runc's
+# state dir <root>/sysbox/<id>: it is the liveness path the container was registered with, and sysbox-mgr,
+# watching it, tears the rest down (sysbox-fs views, staged rootfs and mounts, ID range) within milliseconds.
+# `delete` of an id that neither sysbox nor the engine knows (Docker deletes every container twice) goes to
+# the engine last used (<root>/engine-path). Everything else goes to the Node program.
 NODE='@NODE@'
 MAIN='@MAIN@'
 
@@ -47,9 +50,15 @@ for a in "$@"; do
 done
 [ -n "$cmd" ] && [ -n "$id" ] || slow "$@"
 case $id in */* | .*) slow "$@" ;; esac
+teardown=
 if [ "$cmd" = delete ]; then
-  { [ -e "$root/sysbox/$id" ] || [ -e "$root/engine/$id" ]; } && slow "$@"
-  enginefile=$root/engine-path
+  if [ -e "$root/sysbox/$id" ]; then
+    enginefile=$root/sysbox/$id/engine
+    teardown=1
+  else
+    [ -e "$root/engine/$id" ] && slow "$@"
+    enginefile=$root/engine-path
+  fi
 else
   enginefile=$root/sysbox/$id/engine
 fi
@@ -78,4 +87,9 @@ while [ $i -lt $n ]; do
   set -- "$@" "$a"
 done
 [ -n "$found" ] || set -- --root "$root/engine" "$@"
-exec "$engine" "$@"
+[ -n "$teardown" ] || exec "$engine" "$@"
+"$engine" "$@"
+rc=$?
+# Gone from the engine (not a refused delete of a running container): drop our state; sysbox-mgr does the rest.
+[ -e "$root/engine/$id" ] || rm -rf "$root/sysbox/$id"
+exit $rc

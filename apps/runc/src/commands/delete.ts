@@ -1,4 +1,5 @@
-// `delete`: the engine's delete, then sysbox's: release the ID range and staged mounts, drop our record.
+// `delete` (when the launcher's fast path doesn't take it, see bin/sysbox-runc.sh): the engine's delete, then
+// sysbox's: sysbox-mgr tears the container down (its sysbox-fs views, staged mounts, ID range), our record goes.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ParsedArgs } from '../cli.js';
@@ -6,13 +7,12 @@ import type { Context } from '../context.js';
 import { runEngine } from '../engine.js';
 import { log } from '../log.js';
 import { removeStateDir } from '../state.js';
-import { detachFs } from '../fs.js'; // [sysbox-fs]
 
 export async function cleanupContainer(ctx: Context, id: string): Promise<void> {
   const dir = ctx.stateDir(id);
   if (!existsSync(dir)) return;
   const clog = log.child({ containerId: id });
-  // sysbox-fs unmounts the container's FUSE tree while mgr unstages its mounts and releases its range.
+  // mgr drops the container's sysbox-fs views, unstages its mounts and releases its range.
   const release = async (): Promise<void> => {
     try {
       const { connectMgr } = await import('@sysbox/ipc');
@@ -28,7 +28,7 @@ export async function cleanupContainer(ctx: Context, id: string): Promise<void> 
       clog.warn({ err: (e as Error).message }, `could not release the ID range of ${id} with sysbox-mgr; sysbox-mgr reclaims it when it next checks liveness`);
     }
   };
-  await Promise.all([detachFs(ctx, id), release()]);
+  await release();
   clog.debug({}, 'sysbox-fs detached, mgr released');
   removeStateDir(dir);
 }

@@ -107,7 +107,9 @@ export async function prepare(ctx: Context, parsed: ParsedArgs, id: string): Pro
     mgr = await connectMgr({ socketPath: ctx.mgrSocket, deadlineMs: ctx.config.mgrDeadlineMs ?? 30_000 });
     // mgr reclaims the range by itself if our state dir disappears without an Unregister (e.g. a reboot).
     clog.debug({}, 'mgr connected');
-    const reg = await mgr.register({ containerId: id, bundle, rootfs, livenessPath: stateDir });
+    // replace: we just claimed the id (the engine doesn't know it, our state dir is new), so a registration
+    // mgr still holds for it is a deleted container's whose teardown hasn't run yet (docker restart).
+    const reg = await mgr.register({ containerId: id, bundle, rootfs, livenessPath: stateDir, replace: true });
     undo.push('release ID range', () => connectMgr({ socketPath: ctx.mgrSocket }).then(async (m) => {
       try {
         await m.unregister({ containerId: id });

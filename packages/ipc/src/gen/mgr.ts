@@ -32,6 +32,13 @@ export interface RegisterRequest {
    * Unregister never arrived (mgr down during delete) is reclaimed.
    */
   livenessPath: string;
+  /**
+   * The caller has just claimed the id (sysbox-runc: the engine doesn't know it and its state dir was created
+   * anew), so a registration of the same id still held is stale (a deleted container whose teardown sysbox-mgr
+   * has not done yet): it is torn down (unstaged, range released) before the new one is made. Without it, a
+   * Register of a known id answers the range it holds (idempotent).
+   */
+  replace: boolean;
 }
 
 export interface RegisterResponse {
@@ -226,7 +233,7 @@ export const IdRange: MessageFns<IdRange> = {
 };
 
 function createBaseRegisterRequest(): RegisterRequest {
-  return { containerId: "", bundle: "", rootfs: "", livenessPath: "" };
+  return { containerId: "", bundle: "", rootfs: "", livenessPath: "", replace: false };
 }
 
 export const RegisterRequest: MessageFns<RegisterRequest> = {
@@ -242,6 +249,9 @@ export const RegisterRequest: MessageFns<RegisterRequest> = {
     }
     if (message.livenessPath !== "") {
       writer.uint32(34).string(message.livenessPath);
+    }
+    if (message.replace !== false) {
+      writer.uint32(40).bool(message.replace);
     }
     return writer;
   },
@@ -291,6 +301,14 @@ export const RegisterRequest: MessageFns<RegisterRequest> = {
             message.livenessPath = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.replace = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -312,6 +330,7 @@ export const RegisterRequest: MessageFns<RegisterRequest> = {
     message.bundle = object.bundle ?? "";
     message.rootfs = object.rootfs ?? "";
     message.livenessPath = object.livenessPath ?? "";
+    message.replace = object.replace ?? false;
     return message;
   },
 };
