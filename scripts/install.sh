@@ -34,11 +34,17 @@ EOS
   chmod 755 "/usr/local/bin/$1.tmp"
   mv "/usr/local/bin/$1.tmp" "/usr/local/bin/$1"
 }
-# sysbox-runc's launcher sends start/kill straight to the engine (apps/runc/bin/sysbox-runc.sh).
-sed -e "s#@NODE@#$NODE_BIN#" -e "s#@MAIN@#$PREFIX/runc/dist/main.js#" apps/runc/bin/sysbox-runc.sh > /usr/local/bin/sysbox-runc.tmp
+# sysbox-runc's launcher sends start/kill/delete straight to the engine, exec through sysbox-runc-exec
+# (apps/runc/bin/sysbox-runc.sh).
+sed -e "s#@NODE@#$NODE_BIN#" -e "s#@MAIN@#$PREFIX/runc/dist/main.js#" \
+  -e "s#@EXEC@#$PREFIX/runc/node_modules/@sysbox/native/bin/sysbox-runc-exec#" apps/runc/bin/sysbox-runc.sh > /usr/local/bin/sysbox-runc.tmp
 chmod 755 /usr/local/bin/sysbox-runc.tmp && mv /usr/local/bin/sysbox-runc.tmp /usr/local/bin/sysbox-runc
 write_launcher sysbox-mgr mgr
 write_launcher sysbox-fs fs
+
+# The daemons must not inherit fds of whoever runs this script: under `flock /tmp/install.lock install.sh`,
+# a daemon holding the lock's fd would keep the lock until its own next restart (everyone else waits).
+close_inherited() { for fd in /proc/self/fd/*; do fd=${fd##*/}; [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done 2>/dev/null || true; }
 
 # sysbox-mgr: restart it from the new build.
 mkdir -p /run/sysbox
@@ -48,8 +54,8 @@ if [ -f /run/sysbox/mgr.pid ] && kill -0 "$(cat /run/sysbox/mgr.pid)" 2>/dev/nul
   for _ in $(seq 1 50); do kill -0 "$(cat /run/sysbox/mgr.pid 2>/dev/null)" 2>/dev/null || break; sleep 0.1; done
 fi
 log "starting sysbox-mgr"
-setsid /usr/local/bin/sysbox-mgr --socket /run/sysbox/mgr.sock --pid-file /run/sysbox/mgr.pid \
-  --data-dir /var/lib/sysbox --log-file /var/log/sysbox-mgr.log </dev/null >>/var/log/sysbox-mgr.log 2>&1 &
+(close_inherited; exec setsid /usr/local/bin/sysbox-mgr --socket /run/sysbox/mgr.sock --pid-file /run/sysbox/mgr.pid \
+  --data-dir /var/lib/sysbox --log-file /var/log/sysbox-mgr.log </dev/null >>/var/log/sysbox-mgr.log 2>&1) &
 for _ in $(seq 1 100); do [ -S /run/sysbox/mgr.sock ] && break; sleep 0.1; done
 [ -S /run/sysbox/mgr.sock ] || { log "sysbox-mgr did not start; see /var/log/sysbox-mgr.log"; tail -5 /var/log/sysbox-mgr.log >&2; exit 1; }
 
@@ -62,8 +68,8 @@ if [ -f /run/sysbox/fs.pid ] && kill -0 "$(cat /run/sysbox/fs.pid)" 2>/dev/null;
   for _ in $(seq 1 50); do kill -0 "$(cat /run/sysbox/fs.pid 2>/dev/null)" 2>/dev/null || break; sleep 0.1; done
 fi
 log "starting sysbox-fs"
-setsid /usr/local/bin/sysbox-fs --socket /run/sysbox/fs.sock --pid-file /run/sysbox/fs.pid \
-  --log-file /var/log/sysbox-fs.log </dev/null >>/var/log/sysbox-fs.log 2>&1 &
+(close_inherited; exec setsid /usr/local/bin/sysbox-fs --socket /run/sysbox/fs.sock --pid-file /run/sysbox/fs.pid \
+  --log-file /var/log/sysbox-fs.log </dev/null >>/var/log/sysbox-fs.log 2>&1) &
 for _ in $(seq 1 100); do [ -S /run/sysbox/fs.sock ] && break; sleep 0.1; done
 [ -S /run/sysbox/fs.sock ] || { log "sysbox-fs did not start; see /var/log/sysbox-fs.log"; tail -5 /var/log/sysbox-fs.log >&2; exit 1; }
 

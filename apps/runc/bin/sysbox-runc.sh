@@ -8,8 +8,11 @@
 # watching it, tears the rest down (sysbox-fs views, staged rootfs and mounts, ID range) within milliseconds.
 # `delete` of an id that neither sysbox nor the engine knows (Docker deletes every container twice) goes to
 # the engine last used (<root>/engine-path). Everything else goes to the Node program.
+# `exec` goes to sysbox-runc-exec (native/csrc/sysbox-runc-exec.c): it applies the capability sets recorded
+# at create to Docker's process spec and execs the engine, or comes back here for Node when unsure.
 NODE='@NODE@'
 MAIN='@MAIN@'
+EXEC='@EXEC@'
 
 slow() {
   unset NODE_EXTRA_CA_CERTS NODE_OPTIONS
@@ -37,6 +40,7 @@ for a in "$@"; do
       --log | -log | --log-format | -log-format | --criu | -criu | --rootless | -rootless) skip=value ;;
       --debug | -debug | --systemd-cgroup | -systemd-cgroup | --log=* | -log=* | --log-format=* | -log-format=*) ;;
       start | kill | delete) cmd=$a ;;
+      exec) [ -x "$EXEC" ] && exec "$EXEC" "$0" "$@"; slow "$@" ;;
       *) slow "$@" ;;
     esac
   else

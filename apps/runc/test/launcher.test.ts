@@ -1,10 +1,12 @@
-import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { capsFromMask, convertProcess, execCapsRecord, DOCKER_DEFAULT_CAPS, type Process } from '@sysbox/spec';
 import { afterAll, describe, expect, test } from 'vitest';
 
-// The launcher's fast path: start/kill of a sysbox container go straight to its engine; all else to Node.
+// The launcher's fast path: start/kill/delete of a sysbox container go straight to its engine, exec through
+// sysbox-runc-exec (native/csrc/sysbox-runc-exec.c); all else to Node.
 const dir = mkdtempSync(join(tmpdir(), 'launcher-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -15,11 +17,21 @@ const fake = (name: string) => {
   return p;
 };
 const node = fake('node');
-const engine = fake('engine');
+// the fake engine also prints the process spec it was given (--process X / --process=X)
+const engine = join(dir, 'engine');
+writeFileSync(
+  engine,
+  `#!/bin/sh\nprintf '%s\\n' engine "$@"\np=\nfor a in "$@"; do\n  [ "$p" = --process ] && echo "SPEC $(cat "$a")"\n  case $a in --process=*) echo "SPEC $(cat "\${a#--process=}")" ;; esac\n  p=$a\ndone\n`,
+);
+chmodSync(engine, 0o755);
+const execFast = join(__dirname, '..', 'node_modules', '@sysbox', 'native', 'bin', 'sysbox-runc-exec');
 const launcher = join(dir, 'sysbox-runc');
 writeFileSync(
   launcher,
-  readFileSync(join(__dirname, '..', 'bin', 'sysbox-runc.sh'), 'utf8').replaceAll('@NODE@', node).replaceAll('@MAIN@', '/main.js'),
+  readFileSync(join(__dirname, '..', 'bin', 'sysbox-runc.sh'), 'utf8')
+    .replaceAll('@NODE@', node)
+    .replaceAll('@MAIN@', '/main.js')
+    .replaceAll('@EXEC@', execFast),
 );
 chmodSync(launcher, 0o755);
 const root = join(dir, 'root');
@@ -39,9 +51,26 @@ describe('sysbox-runc launcher', () => {
   test('delete of an id nobody knows goes to the last engine; a known one to Node', () => {
     writeFileSync(join(root, 'engine-path'), `${engine}\n`);
     expect(run('--root', root, 'delete', '--force', 'gone')).toEqual(['engine', '--root', `${root}/engine`, 'delete', '--force', 'gone']);
-    expect(run('--root', root, 'delete', 'c1')).toEqual(['node', '/main.js', '--root', root, 'delete', 'c1']);
     mkdirSync(join(root, 'engine', 'e1'), { recursive: true });
     expect(run('--root', root, 'delete', 'e1')[0]).toBe('node');
+  });
+
+  test("delete of a sysbox container: its engine's delete, then its state dir goes (sysbox-mgr tears down the rest)", () => {
+    mkdirSync(join(root, 'sysbox', 'd1', 'bundle'), { recursive: true });
+    writeFileSync(join(root, 'sysbox', 'd1', 'engine'), `${engine}\n`);
+    expect(run('--root', root, 'delete', 'd1')).toEqual(['engine', '--root', `${root}/engine`, 'delete', 'd1']);
+    expect(existsSync(join(root, 'sysbox', 'd1'))).toBe(false);
+    // the engine still has it (a refused delete of a running container): our state stays, and its exit code passes
+    mkdirSync(join(root, 'sysbox', 'd2'), { recursive: true });
+    mkdirSync(join(root, 'engine', 'd2'), { recursive: true });
+    const refusing = join(dir, 'refusing');
+    writeFileSync(refusing, '#!/bin/sh\necho cannot delete running container >&2\nexit 3\n');
+    chmodSync(refusing, 0o755);
+    writeFileSync(join(root, 'sysbox', 'd2', 'engine'), `${refusing}\n`);
+    const r = spawnSync(launcher, ['--root', root, 'delete', 'd2'], { encoding: 'utf8' });
+    expect(r.status).toBe(3);
+    expect(r.stderr).toBe('cannot delete running container\n');
+    expect(existsSync(join(root, 'sysbox', 'd2'))).toBe(true);
   });
 
   test('everything else goes to Node, arguments untouched', () => {
@@ -51,5 +80,65 @@ describe('sysbox-runc launcher', () => {
     expect(run('--root', root, 'kill', '--bogus', 'c1')[0]).toBe('node');
     expect(run('--version')[0]).toBe('node');
     expect(run('--root', root, 'start', '../x')[0]).toBe('node');
+  });
+});
+
+describe('exec fast path (sysbox-runc-exec)', () => {
+  const host = capsFromMask((1n << 41n) - 1n).filter((c) => c !== 'CAP_SYS_RESOURCE'); // like this machine's
+  const dockerCaps = DOCKER_DEFAULT_CAPS.filter((c) => c !== 'CAP_NET_RAW'); // --cap-drop NET_RAW
+  const init: Process = { args: ['sleep'], cwd: '/', user: { uid: 0, gid: 0 }, capabilities: { bounding: dockerCaps, effective: dockerCaps, permitted: dockerCaps } };
+  mkdirSync(join(root, 'sysbox', 'x1'), { recursive: true });
+  writeFileSync(join(root, 'sysbox', 'x1', 'engine'), `${engine}\n`);
+  writeFileSync(join(root, 'sysbox', 'x1', 'exec-caps'), execCapsRecord(init, host)!);
+  const spec = (p: object) => {
+    const f = join(dir, `p-${Math.random()}.json`);
+    writeFileSync(f, JSON.stringify(p));
+    return f;
+  };
+  // what Docker 20.10 writes for `docker exec` (order of its bounding set differs from the container's)
+  const docker = (uid: number, caps = [...dockerCaps].reverse()) => ({
+    user: { uid, gid: 0, additionalGids: [0] }, args: ['true'], env: ['PATH=/bin', 'X="capabilities":{}'], cwd: '/',
+    capabilities: { bounding: caps, effective: caps, permitted: caps }, oomScoreAdj: 0,
+  });
+  const shim = (f: string, ...more: string[]) => ['--root', root, '--log', '/l.json', '--log-format', 'json', 'exec', '--process', f, '--detach', '--pid-file', '/p.pid', ...more, 'x1'];
+  const specOut = (out: string[]) => JSON.parse(out.find((l) => l.startsWith('SPEC '))!.slice(5)) as Process;
+
+  test.each([0, 1000])('uid %i: the engine gets the spec convertProcess makes, from a memfd, with --root rewritten', (uid) => {
+    const p = docker(uid);
+    const out = run(...shim(spec(p)));
+    const args = out.slice(0, out.findIndex((l) => l.startsWith('SPEC ')));
+    expect(args.slice(0, 9)).toEqual(['engine', '--root', `${root}/engine`, '--log', '/l.json', '--log-format', 'json', 'exec', '--process']);
+    expect(args[9]).toMatch(/^\/proc\/self\/fd\/\d+$/);
+    expect(args.slice(10)).toEqual(['--detach', '--pid-file', '/p.pid', 'x1']);
+    expect(specOut(out)).toEqual(convertProcess(p as Process, { hostCapabilities: host } as never));
+  });
+
+  test('--process=X, -p X and --console-socket keep their places', () => {
+    const f = spec(docker(0));
+    const out = run(`--root=${root}`, 'exec', `--process=${f}`, '--console-socket', '/s.sock', '-t', 'x1');
+    expect(out.slice(0, 3)).toEqual(['engine', `--root=${root}/engine`, 'exec']);
+    expect(out[3]).toMatch(/^--process=\/proc\/self\/fd\/\d+$/);
+    expect(out.slice(4, 8)).toEqual(['--console-socket', '/s.sock', '-t', 'x1']);
+    const short = run('--root', root, 'exec', '-p', f, 'x1');
+    expect([short[4], short[6]]).toEqual(['-p', 'x1']);
+    expect(short[5]).toMatch(/^\/proc\/self\/fd\/\d+$/);
+  });
+
+  test('no --process: the argv form goes to the engine as it is', () => {
+    expect(run('--root', root, 'exec', '--tty', 'x1', 'sh', '-c', 'true')).toEqual(['engine', '--root', `${root}/engine`, 'exec', '--tty', 'x1', 'sh', '-c', 'true']);
+  });
+
+  test.each([
+    ['a different bounding set (docker exec --privileged)', () => shim(spec(docker(0, host)))],
+    ['no capabilities in the spec', () => shim(spec({ ...docker(0), capabilities: undefined }))],
+    ['malformed JSON', () => { const f = join(dir, 'bad.json'); writeFileSync(f, '{"user":{"uid":0},"capabilities":{"bounding":["CAP_KILL"'); return shim(f); }],
+    ['a duplicate key', () => { const f = join(dir, 'dup.json'); writeFileSync(f, '{"capabilities":{"bounding":[]},"capabilities":{}}'); return shim(f); }],
+    ['an unknown exec flag', () => ['--root', root, 'exec', '--frobnicate', 'x1']],
+    ['an unknown global flag', () => ['--root', root, '--engine', 'crun', 'exec', 'x1']],
+    ['a container without a record', () => ['--root', root, 'exec', '--process', spec(docker(0)), 'nobody']],
+    ['a missing process file', () => shim('/nonexistent.json')],
+  ])('%s: back to Node with the arguments untouched', (_what, args) => {
+    const a = args();
+    expect(run(...a)).toEqual(['node', '/main.js', ...a]);
   });
 });

@@ -152,8 +152,11 @@ export async function prepare(ctx: Context, parsed: ParsedArgs, id: string): Pro
       createdAt: new Date().toISOString(),
     };
     writeRecord(stateDir, record);
-    // The launcher's fast path (bin/sysbox-runc.sh) sends `start` and `kill` straight to this engine.
+    // The launcher's fast path (bin/sysbox-runc.sh) sends `start`, `kill` and `delete` straight to this engine,
+    // and `exec` through sysbox-runc-exec, which splices these capability sets into Docker's process spec.
     writeFileSync(join(stateDir, 'engine'), `${ctx.engine.path}\n`);
+    const execCaps = spec.execCapsRecord(parsedSpec.process, hostCapabilities);
+    if (execCaps) writeFileSync(join(stateDir, 'exec-caps'), execCaps);
     // ... and `delete` of an id nobody knows (Docker's second delete) to the engine last used here.
     const enginePath = join(ctx.root, 'engine-path');
     if (readIfExists(enginePath) !== `${ctx.engine.path}\n`) writeFileSync(enginePath, `${ctx.engine.path}\n`);

@@ -59,6 +59,20 @@ export function convertProcess(process: Process, ctx: ConvertContext, report: Re
   return { ...process, capabilities };
 }
 
+/**
+ * The record behind sysbox-runc's `exec` fast path (native/csrc/sysbox-runc-exec.c), written at create beside
+ * the container's state: the bounding set the container was created with (sorted, comma-joined), then the
+ * capabilities object of an exec'd root process and of any other uid, both for that bounding set. The fast
+ * path splices one of them into an exec process spec whose bounding set is the same (Docker gives `docker
+ * exec` the container's set) and leaves any other spec to convertProcess. Undefined without a bounding set.
+ */
+export function execCapsRecord(init: Process | undefined, hostCapabilities: readonly string[]): string | undefined {
+  const bounding = init?.capabilities?.bounding;
+  if (!bounding) return undefined;
+  const as = (uid: number) => JSON.stringify(convertCapabilities(init.capabilities, uid, hostCapabilities).capabilities);
+  return `sysbox-exec-caps 1\n${[...bounding].sort().join(',')}\n${as(0)}\n${as(1)}\n`;
+}
+
 export function capabilitiesModifier(spec: Spec, ctx: ConvertContext, report: Report = noReport): Spec {
   if (!spec.process) return spec;
   return { ...spec, process: convertProcess(spec.process, ctx, report) };
