@@ -10,10 +10,16 @@
  *
  *   move-mount --pid PID --target PATH [--mkdir] [--mount-fd N]
  *       mount fd (default 3) is moved onto PATH inside PID's mount namespace.
- *   move-mounts --pid PID [--skip-missing] FD:PATH...
+ *   move-mounts --pid PID [--skip-missing] [--cover FD:DIR]... FD:PATH...
  *       each mount fd is moved onto its PATH inside PID's mount namespace (one setns for all).
  *       --skip-missing: a PATH that does not exist there is skipped (stdout "skipped PATH").
  *       Prints "moved PATH" per mount moved. Stops at the first other failure.
+ *       --cover FD:DIR (done first): covers DIR with the directory mount FD while keeping DIR's own entries:
+ *       each subdirectory and regular file of DIR is cloned (open_tree OPEN_TREE_CLONE|AT_RECURSIVE), FD is
+ *       moved over DIR, then each clone is moved back over DIR/NAME, which FD must hold as a placeholder of
+ *       the same kind. Prints "covered DIR", and "hidden DIR/NAME" for an entry FD has no placeholder for (or
+ *       a symlink/other entry, which can't be cloned). A failure after FD is in place detaches it again (DIR
+ *       is as before). With --skip-missing a missing DIR is "skipped DIR".
  *   overlay --userns-fd N --lowerdir A:B --upperdir U --workdir W --sock N [--opt K[=V]]...
  *       joins the user namespace, unshares a mount namespace, becomes root there,
  *       creates an overlay (userxattr) and sends its detached mount fd over --sock.
@@ -33,6 +39,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <dirent.h>
 #include <unistd.h>
 
 static const char *op = "?";
@@ -147,21 +154,112 @@ static int op_move_mount(int argc, char **argv) {
   return 0;
 }
 
+#define MAX_COVER_ENTRIES 1024
+
+/* out = dir/name (out holds PATH_MAX); -1 with ENAMETOOLONG if it doesn't fit. */
+static int join_path(char *out, const char *dir, const char *name) {
+  int n = snprintf(out, PATH_MAX, "%s/%s", dir, name);
+  if (n < 0 || n >= PATH_MAX) {
+    errno = ENAMETOOLONG;
+    return -1;
+  }
+  return 0;
+}
+
+/* Clones DIR's own entries, moves mount fd over DIR, moves the clones back over their placeholders. */
+static int cover_dir(int fd, const char *dir, int skip) {
+  static char names[MAX_COVER_ENTRIES][NAME_MAX + 1];
+  static int fds[MAX_COVER_ENTRIES];
+  char path[PATH_MAX];
+  int n = 0, i, rc = 0;
+  struct dirent *de;
+  DIR *d = opendir(dir);
+  if (!d) {
+    if (skip && errno == ENOENT) {
+      printf("skipped %s\n", dir);
+      return 0;
+    }
+    return fail("opendir", dir);
+  }
+  while ((de = readdir(d)) != NULL) {
+    unsigned char type = de->d_type;
+    if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
+    if (type == DT_UNKNOWN) {
+      struct stat st;
+      if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+      type = S_ISDIR(st.st_mode) ? DT_DIR : S_ISREG(st.st_mode) ? DT_REG : DT_LNK;
+    }
+    if (type != DT_DIR && type != DT_REG) {
+      printf("hidden %s/%s\n", dir, de->d_name);
+      continue;
+    }
+    if (n == MAX_COVER_ENTRIES) {
+      errno = E2BIG;
+      rc = fail("readdir", dir);
+      goto out;
+    }
+    fds[n] = (int)open_tree(dirfd(d), de->d_name, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_SYMLINK_NOFOLLOW);
+    if (fds[n] < 0) {
+      rc = join_path(path, dir, de->d_name) ? fail("open_tree", dir) : fail("open_tree", path);
+      goto out;
+    }
+    snprintf(names[n], sizeof names[n], "%s", de->d_name);
+    n++;
+  }
+  if (move_mount(fd, "", AT_FDCWD, dir, MOVE_MOUNT_F_EMPTY_PATH) != 0) {
+    rc = fail("move_mount", dir);
+    goto out;
+  }
+  for (i = 0; i < n; i++) {
+    if (join_path(path, dir, names[i]) != 0) {
+      rc = fail("move_mount", dir);
+      if (umount2(dir, MNT_DETACH) != 0) fail("umount2 (undo)", dir);
+      goto out;
+    }
+    if (move_mount(fds[i], "", AT_FDCWD, path, MOVE_MOUNT_F_EMPTY_PATH) == 0) continue;
+    if (errno == ENOENT) {
+      printf("hidden %s\n", path);
+      continue;
+    }
+    rc = fail("move_mount", path);
+    /* undo: the container's directory as it was (the clones moved back so far go with the cover) */
+    if (umount2(dir, MNT_DETACH) != 0) fail("umount2 (undo)", dir);
+    goto out;
+  }
+  printf("covered %s\n", dir);
+out:
+  for (i = 0; i < n; i++) close(fds[i]);
+  closedir(d);
+  return rc;
+}
+
 static int op_move_mounts(int argc, char **argv) {
-  int pid = -1, skip = 0, i, first = -1;
+  int pid = -1, skip = 0, i, first = -1, ncover = 0;
+  char *covers[16];
   for (i = 0; i < argc; i++) {
     if (!strcmp(argv[i], "--pid") && i + 1 < argc) {
       if (parse_int(argv[++i], &pid)) return usage("bad --pid");
     } else if (!strcmp(argv[i], "--skip-missing")) {
       skip = 1;
+    } else if (!strcmp(argv[i], "--cover") && i + 1 < argc && ncover < 16) {
+      covers[ncover++] = argv[++i];
     } else if (argv[i][0] != '-') {
       first = i;
       break;
     } else {
-      return usage("usage: move-mounts --pid PID [--skip-missing] FD:PATH...");
+      return usage("usage: move-mounts --pid PID [--skip-missing] [--cover FD:DIR]... FD:PATH...");
     }
   }
-  if (pid <= 0 || first < 0) return usage("--pid and at least one FD:PATH are required");
+  if (pid <= 0 || (first < 0 && ncover == 0)) return usage("--pid and at least one FD:PATH or --cover FD:DIR are required");
+  if (first < 0) first = argc;
+  for (i = 0; i < ncover; i++) {
+    int fd;
+    char *colon = strchr(covers[i], ':');
+    if (!colon || colon[1] != '/') return usage("each cover is FD:/absolute/dir");
+    *colon = 0;
+    if (parse_int(covers[i], &fd)) return usage("bad FD in --cover FD:DIR");
+    *colon = ':';
+  }
   for (i = first; i < argc; i++) {
     int fd;
     char *colon = strchr(argv[i], ':');
@@ -171,6 +269,13 @@ static int op_move_mounts(int argc, char **argv) {
     *colon = ':';
   }
   if (join_ns(pid, "mnt", CLONE_NEWNS)) return 1;
+  for (i = 0; i < ncover; i++) {
+    char *colon = strchr(covers[i], ':');
+    if (cover_dir(atoi(covers[i]), colon + 1, skip)) {
+      fflush(stdout);
+      return 1;
+    }
+  }
   for (i = first; i < argc; i++) {
     char *colon = strchr(argv[i], ':');
     const char *target = colon + 1;

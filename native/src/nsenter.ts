@@ -80,25 +80,40 @@ export async function nsenterMoveMount(opts: {
 /**
  * Moves several detached mounts (open_tree/fsmount fds) onto their targets inside `pid`'s mount namespace
  * with one sysbox-nsenter run. skipMissing: targets that don't exist there are skipped (listed in `skipped`).
+ *
+ * covers (done first): each `mountFd` is a directory mount placed whole over the directory `target` while
+ * keeping that directory's own entries: sysbox-nsenter clones each subdirectory and file of `target` (open_tree
+ * OPEN_TREE_CLONE|AT_RECURSIVE, in the container's mount namespace), moves the cover over `target`, and moves
+ * each clone back over the cover's placeholder of the same name. Entries without a placeholder (or symlinks)
+ * end up hidden (listed in `hidden`). A cover that fails midway is detached again.
  */
 export async function nsenterMoveMounts(opts: {
   pid: number;
   mounts: Array<{ mountFd: number; target: string }>;
+  covers?: Array<{ mountFd: number; target: string }>;
   skipMissing?: boolean;
   nsenter?: string;
-}): Promise<{ moved: string[]; skipped: string[] }> {
-  if (opts.mounts.length === 0) return { moved: [], skipped: [] };
+}): Promise<{ moved: string[]; skipped: string[]; covered: string[]; hidden: string[] }> {
+  const covers = opts.covers ?? [];
+  if (opts.mounts.length === 0 && covers.length === 0) return { moved: [], skipped: [], covered: [], hidden: [] };
+  if (covers.length > 16) throw new RangeError(`nsenterMoveMounts: at most 16 covers (${covers.length} given)`);
   const args = ['--pid', String(opts.pid)];
   if (opts.skipMissing) args.push('--skip-missing');
+  covers.forEach((c, i) => args.push('--cover', `${3 + opts.mounts.length + i}:${c.target}`));
   opts.mounts.forEach((m, i) => args.push(`${3 + i}:${m.target}`));
-  const out = await runNsenter('move-mounts', args, { fds: opts.mounts.map((m) => m.mountFd), ...(opts.nsenter ? { nsenter: opts.nsenter } : {}) });
+  const fds = [...opts.mounts.map((m) => m.mountFd), ...covers.map((c) => c.mountFd)];
+  const out = await runNsenter('move-mounts', args, { fds, ...(opts.nsenter ? { nsenter: opts.nsenter } : {}) });
   const moved: string[] = [];
   const skipped: string[] = [];
+  const covered: string[] = [];
+  const hidden: string[] = [];
   for (const line of out.split('\n')) {
     if (line.startsWith('moved ')) moved.push(line.slice(6));
     else if (line.startsWith('skipped ')) skipped.push(line.slice(8));
+    else if (line.startsWith('covered ')) covered.push(line.slice(8));
+    else if (line.startsWith('hidden ')) hidden.push(line.slice(7));
   }
-  return { moved, skipped };
+  return { moved, skipped, covered, hidden };
 }
 
 /**

@@ -1,5 +1,5 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { mkdirSync, writeFileSync, statSync, readFileSync, chmodSync, lstatSync, existsSync } from 'node:fs';
+import { mkdirSync, writeFileSync, statSync, readFileSync, chmodSync, lstatSync, existsSync, symlinkSync, readdirSync } from 'node:fs';
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import {
@@ -325,13 +325,68 @@ describe.runIf(isRoot)('real kernel (root)', () => {
         ],
       });
       [m1, m2, m3].forEach((m) => k.close(m));
-      expect(r).toEqual({ moved: [join(s.dir, 'a'), join(s.dir, 'b')], skipped: [join(s.dir, 'missing')] });
+      expect(r).toEqual({ moved: [join(s.dir, 'a'), join(s.dir, 'b')], skipped: [join(s.dir, 'missing')], covered: [], hidden: [] });
       const inside = execFileSync('nsenter', ['-t', String(pid), '-m', 'cat', join(s.dir, 'a'), join(s.dir, 'b')]).toString();
       expect(inside).toBe(readFileSync('/etc/hostname', 'utf8').repeat(2));
       expect(statSync(join(s.dir, 'a')).size).toBe(0); // not in our namespace
       const m4 = k.openTree(AT_FDCWD, '/etc/hostname', OPEN_TREE_CLONE);
       await expect(nsenterMoveMounts({ pid, mounts: [{ mountFd: m4, target: join(s.dir, 'missing') }] })).rejects.toMatchObject({ code: 'ENOENT' });
       k.close(m4);
+    } finally {
+      sleeper.kill('SIGKILL');
+      s.cleanup();
+    }
+  });
+
+  it('sysbox-nsenter move-mounts --cover places a dir over a dir, keeping its entries (submounts too) over placeholders', async () => {
+    const s = scratch(k, 'sbx-nscover-');
+    const sleeper = spawn('unshare', ['-m', '--propagation', 'private', 'sleep', '60'], { stdio: 'ignore' });
+    const fsmountWith = (files: Record<string, string | null>): number => {
+      const fs = k.fsopen('tmpfs', 0);
+      k.fsconfig(fs, FSCONFIG_CMD_CREATE);
+      const m = k.fsmount(fs, 0, 0);
+      k.close(fs);
+      for (const [p, content] of Object.entries(files)) {
+        if (content === null) mkdirSync(`/proc/self/fd/${m}/${p}`, { recursive: true });
+        else writeFileSync(`/proc/self/fd/${m}/${p}`, content);
+      }
+      return m;
+    };
+    try {
+      await new Promise((r) => setTimeout(r, 200));
+      const pid = Number(readFileSync(`/proc/${sleeper.pid}/task/${sleeper.pid}/children`, 'utf8').trim() || sleeper.pid);
+      const d = join(s.dir, 'virtual');
+      mkdirSync(join(d, 'keep1'), { recursive: true });
+      mkdirSync(join(d, 'keep2'));
+      mkdirSync(join(d, 'gone'));
+      writeFileSync(join(d, 'keep1', 'inner'), 'real keep1');
+      writeFileSync(join(d, 'f'), 'real f');
+      symlinkSync('keep1', join(d, 'l'));
+      // a mount below an entry, in the container's namespace only: it comes back with its entry
+      execFileSync('nsenter', ['-t', String(pid), '-m', 'sh', '-c', `mount -t tmpfs none ${join(d, 'keep2')} && echo sub > ${join(d, 'keep2', 'sub')}`]);
+      const cover = fsmountWith({ keep1: null, keep2: null, f: '', extra: null, 'extra/x': 'emulated' });
+      const r = await nsenterMoveMounts({ pid, mounts: [], covers: [{ mountFd: cover, target: d }] });
+      k.close(cover);
+      expect(r.covered).toEqual([d]);
+      expect(r.hidden.sort()).toEqual([join(d, 'gone'), join(d, 'l')]);
+      const inside = (cmd: string) => execFileSync('nsenter', ['-t', String(pid), '-m', 'sh', '-c', cmd]).toString();
+      expect(inside(`ls ${d}`).split('\n').filter(Boolean)).toEqual(['extra', 'f', 'keep1', 'keep2']);
+      expect(inside(`cat ${join(d, 'keep1', 'inner')} ${join(d, 'f')} ${join(d, 'keep2', 'sub')} ${join(d, 'extra', 'x')}`)).toBe('real keep1real fsub\nemulated');
+      // the host's directory is untouched
+      expect(readdirSync(d).sort()).toEqual(['f', 'gone', 'keep1', 'keep2', 'l']);
+      // a placeholder of the wrong kind: the cover is undone, the directory is as it was
+      const d2 = join(s.dir, 'other');
+      mkdirSync(join(d2, 'sub'), { recursive: true });
+      writeFileSync(join(d2, 'sub', 'x'), 'real');
+      const bad = fsmountWith({ sub: '' });
+      await expect(nsenterMoveMounts({ pid, mounts: [], covers: [{ mountFd: bad, target: d2 }] })).rejects.toMatchObject({ name: 'KernelError' });
+      k.close(bad);
+      expect(inside(`cat ${join(d2, 'sub', 'x')}`)).toBe('real');
+      // a missing directory: skipped with --skip-missing, else ENOENT
+      const m = fsmountWith({});
+      expect(await nsenterMoveMounts({ pid, skipMissing: true, mounts: [], covers: [{ mountFd: m, target: join(s.dir, 'nope') }] })).toMatchObject({ skipped: [join(s.dir, 'nope')], covered: [] });
+      await expect(nsenterMoveMounts({ pid, mounts: [], covers: [{ mountFd: m, target: join(s.dir, 'nope') }] })).rejects.toMatchObject({ code: 'ENOENT' });
+      k.close(m);
     } finally {
       sleeper.kill('SIGKILL');
       s.cleanup();

@@ -25,6 +25,7 @@ export function cachedEnv(env: HostEnv, ttlMs = 100, now: () => number = () => p
       cache.delete(path);
       env.write(path, data);
     },
+    ...(env.list ? { list: env.list.bind(env) } : {}),
   };
 }
 
@@ -60,5 +61,6 @@ export function preadEnv(env: HostEnv, paths: readonly string[] = HOT_FILES): Ho
     write(path, data) {
       env.write(path, data);
     },
+    ...(env.list ? { list: env.list.bind(env) } : {}),
   };
 }

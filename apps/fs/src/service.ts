@@ -4,7 +4,7 @@ import { mkdir, readdir, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FsHandlers, FsRegisterRequest, FsUnregisterRequest } from '@sysbox/ipc';
 import { RpcError } from '@sysbox/ipc';
-import { emulatedHandlers, newView, ProcfsError, snapshotKnobs, type ContainerView, type HostEnv } from '@sysbox/procfs';
+import { emulatedHandlers, newView, ProcfsError, snapshotKnobs, sysCovers, type ContainerView, type Cover, type HostEnv } from '@sysbox/procfs';
 import type { Logger } from 'pino';
 import type { FuseBackend, FuseMount, FuseOps } from './fuse.js';
 import type { FdKeeper, Kept } from './keeper.js';
@@ -25,6 +25,8 @@ export interface KeptRegistration {
   owner: { uid: number; gid: number };
   mountpoint: string;
   knobs: [string, string][];
+  /** the tree's covers as registered (the container's dirs are covered by now: they can't be listed again) */
+  covers?: Cover[];
 }
 
 /** A backend that can serve an existing FUSE connection (see devfuse.ts). */
@@ -58,7 +60,7 @@ export class FsService implements FsHandlers {
     if (!id || !ID_RE.test(id)) throw new RpcError('INVALID_ARGUMENT', `invalid container id ${JSON.stringify(id)}`);
     if (!req.initPid) throw new RpcError('INVALID_ARGUMENT', 'init_pid is required');
     const known = this.containers.get(id);
-    if (known && known.view.initPid === req.initPid) return { mountpoint: known.mount.mountpoint };
+    if (known && known.view.initPid === req.initPid) return { mountpoint: known.mount.mountpoint, covers: known.view.covers.map((c) => c.dir) };
     if (known) await this.unregister({ containerId: id });
     let p = this.pending.get(id);
     if (!p) {
@@ -66,7 +68,7 @@ export class FsService implements FsHandlers {
       this.pending.set(id, p);
     }
     const e = await p;
-    return { mountpoint: e.mount.mountpoint };
+    return { mountpoint: e.mount.mountpoint, covers: e.view.covers.map((c) => c.dir) };
   }
 
   private async mountContainer(req: FsRegisterRequest): Promise<Entry> {
@@ -78,6 +80,8 @@ export class FsService implements FsHandlers {
         containerId: id,
         initPid: req.initPid,
         owner: req.idRange ? { uid: req.idRange.uid, gid: req.idRange.gid } : { uid: 0, gid: 0 },
+        // the container's own sysfs dirs, listed now (before sysbox-runc places anything over them)
+        covers: req.options?.sysfs === false ? [] : sysCovers(env, req.initPid),
       });
     } catch (e) {
       if (e instanceof ProcfsError && e.errno === 'ENOENT') throw new RpcError('NOT_FOUND', e.message);
@@ -94,7 +98,7 @@ export class FsService implements FsHandlers {
     const entry = { view, mount };
     this.containers.set(id, entry);
     if (mount.fd !== undefined) this.o.keeper?.put(this.kept(entry)!);
-    clog.info({ initPid: req.initPid, mountpoint, files: handlers.length }, 'registered');
+    clog.info({ initPid: req.initPid, mountpoint, files: handlers.length, covers: view.covers.map((c) => c.dir) }, 'registered');
     return entry;
   }
 
@@ -122,6 +126,7 @@ export class FsService implements FsHandlers {
       owner: e.view.owner,
       mountpoint,
       knobs: [...e.view.knobs],
+      covers: e.view.covers.map((c) => ({ dir: c.dir, own: [...c.own] })),
     };
     return JSON.stringify(r);
   }
@@ -158,7 +163,7 @@ export class FsService implements FsHandlers {
       let view: ContainerView | undefined;
       if (r && fuse.adopt && ID_RE.test(r.containerId) && r.containerId === e.name && !this.containers.has(r.containerId)) {
         try {
-          view = newView(env, { containerId: r.containerId, initPid: r.initPid, owner: r.owner });
+          view = newView(env, { containerId: r.containerId, initPid: r.initPid, owner: r.owner, covers: r.covers ?? [] });
           if (Math.abs(view.startedAt - r.startedAt) > 0.05) view = undefined; // the pid was reused
         } catch {
           view = undefined;

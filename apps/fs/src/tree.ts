@@ -34,9 +34,28 @@ function fail(err: unknown, path: string, onError?: (path: string, err: unknown)
   throw new FuseError('EIO', (err as Error)?.message);
 }
 
+/**
+ * The placeholders of the view's covers (container path → kind): one per entry the container's own directory
+ * had, except where an emulated file or directory takes the name.
+ */
+export function placeholdersOf(view: Pick<ContainerView, 'covers'>, handlers: readonly Handler[]): Map<string, 'dir' | 'file'> {
+  const out = new Map<string, 'dir' | 'file'>();
+  const taken = directoriesOf(handlers.map((h) => h.path));
+  for (const c of view.covers) {
+    const emulated = taken.get(c.dir) ?? new Set<string>();
+    for (const e of c.own) {
+      if (emulated.has(e.name) || (e.type !== 'dir' && e.type !== 'file') || e.name.includes('/')) continue;
+      out.set(`${c.dir}/${e.name}`, e.type);
+    }
+  }
+  return out;
+}
+
 export function treeOps(o: TreeOptions): FuseOps & { readonly openFiles: number } {
   const files = new Map(o.handlers.map((h) => [h.path, h]));
-  const dirs = directoriesOf([...files.keys()]);
+  const holders = placeholdersOf(o.view, o.handlers);
+  const dirs = directoriesOf([...files.keys(), ...holders.keys()]);
+  for (const [p, kind] of holders) if (kind === 'dir') dirs.set(p, new Set());
   const open = new Map<number, Buffer | null>();
   let next = 1;
   const { uid, gid } = o.view.owner;
@@ -47,7 +66,11 @@ export function treeOps(o: TreeOptions): FuseOps & { readonly openFiles: number 
     getattr(path): FuseStat {
       if (dirs.has(path)) return { mode: S_IFDIR | 0o555, uid, gid, size: 0 };
       const h = files.get(path);
-      if (!h) throw new FuseError('ENOENT');
+      if (!h) {
+        // a placeholder file: the container's own file is mounted over it
+        if (holders.get(path) === 'file') return { mode: S_IFREG | 0o444, uid, gid, size: 0 };
+        throw new FuseError('ENOENT');
+      }
       return { mode: S_IFREG | h.mode, uid, gid, size: sizeHint(path) };
     },
     readdir(path) {
@@ -57,7 +80,14 @@ export function treeOps(o: TreeOptions): FuseOps & { readonly openFiles: number 
     },
     open(path, flags) {
       const h = files.get(path);
-      if (!h) throw new FuseError(dirs.has(path) ? 'EISDIR' : 'ENOENT');
+      if (!h && holders.get(path) === 'file' && (flags & 3) === 0) {
+        // a placeholder not (yet) covered: empty
+        const fh = next++;
+        if (next > 0x7fffffff) next = 1;
+        open.set(fh, Buffer.alloc(0));
+        return fh;
+      }
+      if (!h) throw new FuseError(dirs.has(path) ? 'EISDIR' : holders.has(path) ? 'EACCES' : 'ENOENT');
       const acc = flags & 3;
       if (acc !== 0 && !h.write) throw new FuseError('EACCES');
       let content: Buffer | null = null;

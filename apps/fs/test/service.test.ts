@@ -70,3 +70,33 @@ describe('FsService.cleanStale', () => {
     expect(fuse.mounted.size).toBe(1);
   });
 });
+
+describe('FsService: /sys covers', () => {
+  it('register answers the covers; the kept registration holds the listing; an adopter serves the same placeholders', async () => {
+    const { env, fuse, root, svc } = setup();
+    env.setDir('/proc/5/root/sys/devices/virtual', [
+      { name: 'net', type: 'dir' },
+      { name: 'tty', type: 'dir' },
+    ]);
+    const r = await svc.register({ containerId: 'c1', initPid: 5, idRange: undefined, options: { procfs: true, sysfs: true, cgroupPath: '', memoryLimitBytes: 0, cpuQuotaUs: 0, cpuPeriodUs: 0, cpuset: '' } });
+    expect(r.covers).toEqual(['/sys/devices/virtual']);
+    expect(fuse.mounted.get(r.mountpoint)!.readdir('/sys/devices/virtual').sort()).toEqual(['dmi', 'net', 'tty']);
+    const reg = JSON.parse((svc as unknown as { registration(e: unknown): string }).registration((svc as unknown as { containers: Map<string, unknown> }).containers.get('c1')));
+    expect(reg.covers).toEqual([{ dir: '/sys/devices/virtual', own: [{ name: 'net', type: 'dir' }, { name: 'tty', type: 'dir' }] }]);
+    // a restarted sysbox-fs can't list the container's dir again (covered by now): it serves what was kept
+    env.dirs.clear();
+    const adopted = new Map<string, FuseOps>();
+    const adopter = new FsService({
+      env,
+      fuse: { ...fuse.backend, adopt: (mountpoint: string, fd: number, ops: FuseOps) => (adopted.set(mountpoint, ops), { mountpoint, fd, unmount: async () => {} }) } as never,
+      mountRoot: root,
+      log: pino({ level: 'silent' }),
+      version: 't',
+    });
+    expect(adopter.adopt([{ name: 'c1', data: JSON.stringify(reg), fd: 99 }], () => {})).toEqual({ adopted: ['c1'], dropped: [] });
+    expect(adopted.get(r.mountpoint)!.readdir('/sys/devices/virtual').sort()).toEqual(['dmi', 'net', 'tty']);
+    // options.sysfs false: no cover
+    const r2 = await svc.register({ containerId: 'c2', initPid: 5, idRange: undefined, options: { procfs: true, sysfs: false, cgroupPath: '', memoryLimitBytes: 0, cpuQuotaUs: 0, cpuPeriodUs: 0, cpuset: '' } });
+    expect(r2.covers).toEqual([]);
+  });
+});

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { FakeHostEnv, emulatedHandlers, newView } from '@sysbox/procfs';
+import { FakeHostEnv, emulatedHandlers, newView, sysCovers } from '@sysbox/procfs';
 import { FuseError } from '../src/fuse.js';
 import { parseFlags, UsageError } from '../src/flags.js';
-import { treeOps } from '../src/tree.js';
+import { placeholdersOf, treeOps } from '../src/tree.js';
 
 function setup() {
   const env = new FakeHostEnv({
@@ -20,7 +20,7 @@ function setup() {
 describe('FUSE tree', () => {
   it('directories and files, owned by the container root', () => {
     const { ops } = setup();
-    expect(ops.readdir('/')).toEqual(['proc']);
+    expect(ops.readdir('/')).toEqual(['proc', 'sys']);
     expect(ops.readdir('/proc')).toContain('uptime');
     expect(ops.getattr('/proc/sys/fs/inotify')).toMatchObject({ mode: 0o040555, uid: 100000 });
     expect(ops.getattr('/proc/uptime')).toMatchObject({ mode: 0o100444, uid: 100000, gid: 100000, size: 4096 });
@@ -74,5 +74,51 @@ describe('cachedEnv', () => {
     expect(c.read('/proc/sys/kernel/panic')).toBe('1\n');
     t = 150;
     expect(c.read('/sys/fs/cgroup/memory/x/memory.usage_in_bytes')).toBe('2\n');
+  });
+});
+
+describe('FUSE tree: a cover of /sys/devices/virtual (host without DMI)', () => {
+  function coverSetup() {
+    const env = new FakeHostEnv({
+      '/proc/9/stat': '9 (init) S 1 9 9 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 20000 0 0',
+      '/proc/9/cgroup': '0::/\n',
+    });
+    env.setDir('/proc/9/root/sys/devices/virtual', [
+      { name: 'net', type: 'dir' },
+      { name: 'misc', type: 'dir' },
+      { name: 'uevent', type: 'file' },
+      { name: 'lnk', type: 'link' },
+    ]);
+    const view = newView(env, { containerId: 'c', initPid: 9, owner: { uid: 100000, gid: 100000 }, covers: sysCovers(env, 9) });
+    return { env, view, ops: treeOps({ env, view, handlers: emulatedHandlers(env) }) };
+  }
+  it('lists the container\'s own entries (placeholders) beside dmi/', () => {
+    const { ops } = coverSetup();
+    expect(ops.readdir('/sys/devices/virtual').sort()).toEqual(['dmi', 'misc', 'net', 'uevent']);
+    expect(ops.getattr('/sys/devices/virtual/net')).toMatchObject({ mode: 0o040555, uid: 100000 });
+    expect(ops.readdir('/sys/devices/virtual/net')).toEqual([]);
+    expect(ops.getattr('/sys/devices/virtual/uevent')).toMatchObject({ mode: 0o100444, size: 0 });
+    expect(() => ops.getattr('/sys/devices/virtual/lnk')).toThrow(FuseError);
+    expect(ops.readdir('/sys/devices/virtual/dmi/id').sort()).toEqual(['product_name', 'product_uuid', 'sys_vendor']);
+    expect(ops.getattr('/sys/devices/virtual/dmi/id/product_uuid')).toMatchObject({ mode: 0o100400, uid: 100000 });
+  });
+  it('a placeholder file reads empty and can\'t be written; product_uuid reads the same twice', () => {
+    const { ops } = coverSetup();
+    expect(ops.read('/sys/devices/virtual/uevent', ops.open('/sys/devices/virtual/uevent', 0), 100, 0).length).toBe(0);
+    expect(() => ops.open('/sys/devices/virtual/uevent', 1)).toThrow(expect.objectContaining({ errno: 'EACCES' }));
+    const p = '/sys/devices/virtual/dmi/id/product_uuid';
+    const a = ops.read(p, ops.open(p, 0), 100, 0).toString();
+    expect(a).toMatch(/^[0-9a-f-]{36}\n$/);
+    expect(ops.read(p, ops.open(p, 0), 100, 0).toString()).toBe(a);
+    expect(() => ops.open(p, 1)).toThrow(expect.objectContaining({ errno: 'EACCES' }));
+  });
+  it('an emulated name wins over the container\'s entry of the same name', () => {
+    const { view } = coverSetup();
+    const withDmi = { covers: [{ dir: '/sys/devices/virtual', own: [...view.covers[0]!.own, { name: 'dmi', type: 'dir' as const }] }] };
+    expect([...placeholdersOf(withDmi, emulatedHandlers(new FakeHostEnv())).keys()].sort()).toEqual([
+      '/sys/devices/virtual/misc',
+      '/sys/devices/virtual/net',
+      '/sys/devices/virtual/uevent',
+    ]);
   });
 });

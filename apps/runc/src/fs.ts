@@ -1,6 +1,9 @@
 // sysbox-fs attachment (apps/fs): after the engine's create, register the container with sysbox-fs (it
 // mounts the container's FUSE tree), then clone each file of that tree (open_tree) and move it over the
 // same path in the container's mount namespace (sysbox-nsenter move-mount) — before its process starts.
+// Directories sysbox-fs answers as covers (e.g. /sys/devices/virtual on a host without DMI, to add dmi/id:
+// sysfs can't get new entries) are placed whole, with the container's own entries mounted back over their
+// placeholders by sysbox-nsenter, in the same run.
 // Degrades: without sysbox-fs (no socket) or on a failure, the container runs without emulation and the
 // reason is logged as a warning.
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
@@ -40,6 +43,8 @@ export interface Attached {
   paths: string[];
   /** container paths left native (absent in the container, e.g. a net knob of a non-initial netns) */
   skipped: string[];
+  /** container directories covered whole (their own entries mounted back) */
+  covered: string[];
 }
 
 /** The init pid of a created container: from the pid file the engine wrote, else from `engine state`. */
@@ -55,14 +60,15 @@ export function initPidOf(ctx: Context, containerId: string, pidFile?: string): 
   return pid;
 }
 
-/** Files of a FUSE tree, as container paths ("/proc/uptime"). */
-function filesOf(root: string, rel = ''): string[] {
+/** Files of a FUSE tree, as container paths ("/proc/uptime"), not descending into covers. */
+function filesOf(root: string, covers: ReadonlySet<string>, rel = ''): string[] {
   const out: string[] = [];
   // Dirent types come with the readdir answer (Node lstat()s only where the type is unknown): one FUSE
   // round trip per directory instead of one per file.
   for (const d of readdirSync(join(root, rel), { withFileTypes: true })) {
     const r = `${rel}/${d.name}`;
-    if (d.isDirectory()) out.push(...filesOf(root, r));
+    if (covers.has(r)) continue;
+    if (d.isDirectory()) out.push(...filesOf(root, covers, r));
     else out.push(r);
   }
   return out;
@@ -84,8 +90,9 @@ export async function attachFs(ctx: Context, o: AttachOptions): Promise<Attached
     const { connectFs } = await import('@sysbox/ipc');
     const fs = await connectFs({ socketPath, deadlineMs: 15_000 });
     let mountpoint: string;
+    let covers: string[];
     try {
-      ({ mountpoint } = await fs.register({ containerId: o.containerId, initPid, idRange: o.idRange, options: { procfs: true, sysfs: true } }));
+      ({ mountpoint, covers } = await fs.register({ containerId: o.containerId, initPid, idRange: o.idRange, options: { procfs: true, sysfs: true } }));
     } finally {
       fs.close();
     }
@@ -97,13 +104,18 @@ export async function attachFs(ctx: Context, o: AttachOptions): Promise<Attached
     const failed: Array<{ path: string; err: string }> = [];
     let paths: string[] = [];
     let skipped: string[] = [];
+    let covered: string[] = [];
+    let hidden: string[] = [];
     try {
-      const files = filesOf(mountpoint);
-      for (const p of files) fds.push(kernel.openTree(native.AT_FDCWD, join(mountpoint, p), native.OPEN_TREE_CLONE));
-      ({ moved: paths, skipped } = await native.nsenterMoveMounts({
+      const files = filesOf(mountpoint, new Set(covers));
+      for (const p of [...files, ...covers]) fds.push(kernel.openTree(native.AT_FDCWD, join(mountpoint, p), native.OPEN_TREE_CLONE));
+      // a cover is read-only, as the container's /sys is (its moved-back entries keep their own flags)
+      for (let i = files.length; i < fds.length; i++) kernel.mountSetattr(fds[i]!, '', native.AT_EMPTY_PATH, { attrSet: native.MOUNT_ATTR_RDONLY | native.MOUNT_ATTR_NOSUID | native.MOUNT_ATTR_NODEV | native.MOUNT_ATTR_NOEXEC });
+      ({ moved: paths, skipped, covered, hidden } = await native.nsenterMoveMounts({
         pid: initPid,
         skipMissing: true,
         mounts: files.map((target, i) => ({ mountFd: fds[i]!, target })),
+        covers: covers.map((target, i) => ({ mountFd: fds[files.length + i]!, target })),
       }));
     } catch (e) {
       failed.push({ path: '*', err: (e as Error).message });
@@ -111,8 +123,9 @@ export async function attachFs(ctx: Context, o: AttachOptions): Promise<Attached
       for (const fd of fds) kernel.close(fd);
     }
     if (failed.length) clog.warn({ failed }, `sysbox-fs: ${failed.length} emulated file(s) could not be placed in container ${o.containerId}`);
-    clog.debug({ initPid, mountpoint, paths: paths.length, skipped }, 'sysbox-fs views placed');
-    return { mountpoint, paths: paths.sort(), skipped: skipped.sort() };
+    if (hidden.length) clog.warn({ hidden }, `sysbox-fs: ${hidden.length} entries of covered dirs are hidden in container ${o.containerId} (no placeholder for them)`);
+    clog.debug({ initPid, mountpoint, paths: paths.length, skipped, covered }, 'sysbox-fs views placed');
+    return { mountpoint, paths: paths.sort(), skipped: skipped.sort(), covered };
   } catch (e) {
     clog.warn({ err: (e as Error).message }, `sysbox-fs attach failed: container ${o.containerId} runs without /proc and /sys emulation`);
     await detachFs(ctx, o.containerId);

@@ -1,6 +1,6 @@
 // The real HostEnv (node:fs, synchronous: emulated files are small and procfs reads don't block).
-import { readFileSync, writeFileSync } from 'node:fs';
-import type { HostEnv } from './env.js';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import type { DirEntry, HostEnv } from './env.js';
 
 export function hostEnv(): HostEnv {
   return {
@@ -8,6 +8,16 @@ export function hostEnv(): HostEnv {
     read(path: string): string | undefined {
       try {
         return readFileSync(path, 'utf8');
+      } catch {
+        return undefined;
+      }
+    },
+    list(path: string): DirEntry[] | undefined {
+      try {
+        return readdirSync(path, { withFileTypes: true }).map((d) => ({
+          name: d.name,
+          type: d.isDirectory() ? 'dir' : d.isFile() ? 'file' : d.isSymbolicLink() ? 'link' : 'other',
+        }));
       } catch {
         return undefined;
       }

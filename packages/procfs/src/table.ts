@@ -4,6 +4,7 @@ import type { HostEnv } from './env.js';
 import { ProcfsError } from './errors.js';
 import { renderCpuinfo, renderDiskstats, renderLoadavg, renderMeminfo, renderStat, renderSwaps, renderUptime } from './proc.js';
 import { KNOBS, readKnob, writeKnob, type Knob } from './sysctl.js';
+import { DMI_ID, hostHasDmi, productUuid, SYNTHETIC_DMI } from './sysfs.js';
 import type { ContainerView } from './view.js';
 
 export interface Handler {
@@ -15,6 +16,8 @@ export interface Handler {
   write?(env: HostEnv, v: ContainerView, data: string): void;
   /** a knob's semantics, for sysctl handlers */
   readonly knob?: Knob;
+  /** served only where the host has no DMI (synthetic dmi/id files) */
+  readonly noHostDmi?: boolean;
 }
 
 const PROC_FILES: Array<[string, (env: HostEnv, v: ContainerView) => string]> = [
@@ -41,6 +44,8 @@ function knobHandler(k: Knob): Handler {
 export const HANDLERS: readonly Handler[] = Object.freeze([
   ...PROC_FILES.map(([path, read]): Handler => ({ path, mode: 0o444, read })),
   ...KNOBS.filter((k) => k.kind === 'container' || k.kind === 'max').map(knobHandler),
+  { path: `${DMI_ID}/product_uuid`, mode: 0o400, read: productUuid },
+  ...Object.entries(SYNTHETIC_DMI).map(([name, value]): Handler => ({ path: `${DMI_ID}/${name}`, mode: 0o444, noHostDmi: true, read: () => value })),
 ]);
 
 const byPath = new Map(HANDLERS.map((h) => [h.path, h]));
@@ -54,7 +59,8 @@ export function handlerAt(path: string): Handler | undefined {
  * e.g. yama without the LSM, is left out). /proc files always exist.
  */
 export function emulatedHandlers(env: HostEnv): Handler[] {
-  return HANDLERS.filter((h) => !h.knob || env.read(h.knob.hostPath ?? h.knob.path) !== undefined);
+  const dmi = hostHasDmi(env);
+  return HANDLERS.filter((h) => (h.noHostDmi ? !dmi : !h.knob || env.read(h.knob.hostPath ?? h.knob.path) !== undefined));
 }
 
 /** Read through the table; unknown paths are ENOENT. */

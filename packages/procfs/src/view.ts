@@ -1,6 +1,7 @@
 import { cgroupDirs, readCgroup, type CgroupDirs, type CgroupPart, type CgroupReadings } from './cgroup.js';
 import type { HostEnv } from './env.js';
 import { ProcfsError } from './errors.js';
+import type { Cover } from './sysfs.js';
 
 /** One container's emulation state: what was learned at registration, plus the knob values it wrote. */
 export interface ContainerView {
@@ -13,6 +14,8 @@ export interface ContainerView {
   readonly knobs: Map<string, string>;
   /** container uid/gid of host uid 0 view owner (the range base), reported as the files' owner */
   readonly owner: { uid: number; gid: number };
+  /** FUSE dirs placed whole over container dirs (see sysfs.ts); fixed at registration */
+  readonly covers: readonly Cover[];
 }
 
 /** The start time (field 22) of /proc/<pid>/stat; the comm field may hold spaces and parens. */
@@ -31,6 +34,8 @@ export interface NewViewOptions {
   owner?: { uid: number; gid: number };
   /** cgroup mount root, default /sys/fs/cgroup */
   cgroupRoot?: string;
+  /** the container's covers (sysCovers() at registration; kept across a sysbox-fs restart); default none */
+  covers?: readonly Cover[];
 }
 
 /** Reads /proc/<initPid>/stat and /proc/<initPid>/cgroup once and builds the view. */
@@ -45,6 +50,7 @@ export function newView(env: HostEnv, o: NewViewOptions): ContainerView {
     cgroups: cgroupDirs(env, cg, o.cgroupRoot),
     knobs: new Map(),
     owner: o.owner ?? { uid: 0, gid: 0 },
+    covers: o.covers ?? [],
   };
 }
 

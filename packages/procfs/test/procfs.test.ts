@@ -19,6 +19,12 @@ import {
   renderUptime,
   writePath,
   snapshotKnobs,
+  DMI_ID,
+  VIRTUAL_DEVICES,
+  hostHasDmi,
+  productUuid,
+  sysCovers,
+  uuidV5,
 } from '../src/index.js';
 
 const CPUINFO = [0, 1, 2, 3].map((i) => `processor\t: ${i}\nmodel name\t: Fake CPU\nsiblings\t: 4\ncpu cores\t: 4\n`).join('\n');
@@ -267,5 +273,62 @@ describe('/proc/sys knobs', () => {
     expect([...d.get('/')!]).toEqual(['proc']);
     expect([...d.get('/proc')!].sort()).toEqual(['sys', 'uptime']);
     expect([...d.get('/proc/sys/fs')!]).toEqual(['file-max']);
+  });
+});
+
+describe('/sys: DMI product_uuid and covers', () => {
+  const virtualEntries = [
+    { name: 'net', type: 'dir' as const },
+    { name: 'block', type: 'dir' as const },
+    { name: 'odd', type: 'link' as const },
+  ];
+  function noDmiHost() {
+    const env = hybridHost({ '/etc/machine-id': '0123456789abcdef0123456789abcdef\n' });
+    env.setDir('/proc/42/root/sys/devices/virtual', virtualEntries);
+    return env;
+  }
+  it('uuidV5 is RFC 4122 version 5 (the DNS example of RFC 9562: www.example.com)', () => {
+    expect(uuidV5('6ba7b810-9dad-11d1-80b4-00c04fd430c8', 'www.example.com')).toBe('2ed6657d-e927-568b-95e1-2665a8aea6a2');
+    expect(() => uuidV5('not-a-uuid', 'x')).toThrow(/not a UUID/);
+  });
+  it('product_uuid: stable across reads, different per container, never the host value', () => {
+    const env = noDmiHost();
+    const a = newView(env, { containerId: 'a', initPid: 42 });
+    const b = newView(env, { containerId: 'b', initPid: 42 });
+    const ua = readPath(env, a, `${DMI_ID}/product_uuid`);
+    expect(ua).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\n$/);
+    expect(readPath(env, a, `${DMI_ID}/product_uuid`)).toBe(ua);
+    expect(readPath(env, b, `${DMI_ID}/product_uuid`)).not.toBe(ua);
+    // derived from the host's identity: another machine-id, another UUID for the same container id
+    const other = noDmiHost().set('/etc/machine-id', 'ffffffffffffffffffffffffffffffff\n');
+    expect(productUuid(other, a)).not.toBe(ua);
+    // a host with DMI: in its product_uuid's namespace, and not the host's own value
+    const host = '4c4c4544-0042-3510-8052-b4c04f4e4d32';
+    const dmi = hybridHost({ [`${DMI_ID}/product_uuid`]: `${host}\n` });
+    expect(productUuid(dmi, a)).toBe(`${uuidV5(host, 'a')}\n`);
+    expect(productUuid(dmi, a).trim()).not.toBe(host);
+  });
+  it('no host DMI: synthetic dmi/id files and a cover of /sys/devices/virtual with the container\'s own dirs', () => {
+    const env = noDmiHost();
+    expect(hostHasDmi(env)).toBe(false);
+    const paths = emulatedHandlers(env).map((h) => h.path);
+    expect(paths).toEqual(expect.arrayContaining([`${DMI_ID}/product_uuid`, `${DMI_ID}/product_name`, `${DMI_ID}/sys_vendor`]));
+    expect(readPath(env, newView(env, { containerId: 'a', initPid: 42 }), `${DMI_ID}/product_name`)).toBe('sysbox-ts\n');
+    // symlinks (and dmi itself) get no placeholder
+    expect(sysCovers(env, 42)).toEqual([{ dir: VIRTUAL_DEVICES, own: [virtualEntries[0], virtualEntries[1]] }]);
+    expect(() => writePath(env, newView(env, { containerId: 'a', initPid: 42 }), `${DMI_ID}/product_uuid`, 'x')).toThrow(
+      expect.objectContaining({ errno: 'EACCES' }),
+    );
+    // a directory that can't be listed: no cover
+    expect(sysCovers(hybridHost(), 42)).toEqual([]);
+    expect(newView(env, { containerId: 'a', initPid: 42 }).covers).toEqual([]);
+  });
+  it('host with DMI: only product_uuid (placed as a file), no cover', () => {
+    const env = hybridHost({ [`${DMI_ID}/product_uuid`]: '4c4c4544-0042-3510-8052-b4c04f4e4d32\n' });
+    env.setDir('/proc/42/root/sys/devices/virtual', virtualEntries);
+    expect(hostHasDmi(env)).toBe(true);
+    const dmiPaths = emulatedHandlers(env).map((h) => h.path).filter((p) => p.startsWith('/sys/devices'));
+    expect(dmiPaths).toEqual([`${DMI_ID}/product_uuid`]);
+    expect(sysCovers(env, 42)).toEqual([]);
   });
 });

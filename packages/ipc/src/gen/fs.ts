@@ -48,6 +48,13 @@ export interface RegisterRequest {
 export interface RegisterResponse {
   /** the container's FUSE tree, e.g. /var/lib/sysboxfs/<containerId> */
   mountpoint: string;
+  /**
+   * Directories of the tree to place whole over the container's directory of the same path (e.g.
+   * /sys/devices/virtual on a host without DMI, to add dmi/id): each holds a placeholder per entry the
+   * container's directory has, and the container's real entry is mounted back over it. Every other file of
+   * the tree is placed on its own.
+   */
+  covers: string[];
 }
 
 export interface UnregisterRequest {
@@ -379,13 +386,16 @@ export const RegisterRequest: MessageFns<RegisterRequest> = {
 };
 
 function createBaseRegisterResponse(): RegisterResponse {
-  return { mountpoint: "" };
+  return { mountpoint: "", covers: [] };
 }
 
 export const RegisterResponse: MessageFns<RegisterResponse> = {
   encode(message: RegisterResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.mountpoint !== "") {
       writer.uint32(10).string(message.mountpoint);
+    }
+    for (const v of message.covers) {
+      writer.uint32(18).string(v!);
     }
     return writer;
   },
@@ -411,6 +421,14 @@ export const RegisterResponse: MessageFns<RegisterResponse> = {
             message.mountpoint = reader.string();
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.covers.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -429,6 +447,7 @@ export const RegisterResponse: MessageFns<RegisterResponse> = {
   fromPartial(object: DeepPartial<RegisterResponse>): RegisterResponse {
     const message = createBaseRegisterResponse();
     message.mountpoint = object.mountpoint ?? "";
+    message.covers = object.covers?.map((e) => e) || [];
     return message;
   },
 };
