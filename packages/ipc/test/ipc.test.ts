@@ -110,6 +110,56 @@ async function expectIpcErrorAsync(p: Promise<unknown>, code: string, msg: strin
   expectIpcError(err, code, msg);
 }
 
+describe('lean HTTP/2 client (transport h2)', () => {
+  test('large requests and answers cross frame and flow-control window sizes; concurrent calls on one connection', async () => {
+    const socketPath = join(dir, 'big', 'mgr.sock');
+    const many = Array.from({ length: 3000 }, (_, i) => ({ containerId: `c-${i}-${'x'.repeat(40)}`, registeredAtMs: i, idRange: { uid: i, gid: i, size: 65536 } }));
+    const srv = await serveMgr(handlers({ list: () => ({ containers: many }) }), { socketPath });
+    const c = await connectMgr({ socketPath, transport: 'h2' });
+    try {
+      const mounts = Array.from({ length: 2000 }, (_, i) => ({ index: i, source: `/src/${'s'.repeat(60)}/${i}`, destination: `/d/${i}` }));
+      const [r, l, ...st] = await Promise.all([
+        c.prepareMounts({ containerId: 'big', mounts, specialDirs: [] }), // ~150 KB request: more than the 64 KB initial window
+        c.list({}), // ~200 KB answer
+        ...Array.from({ length: 20 }, () => c.status({})),
+      ]);
+      expect(r.mounts).toHaveLength(2000);
+      expect(r.mounts[1999]!.source).toBe('/var/lib/sysbox/mounts/big/1999');
+      expect(l.containers).toHaveLength(3000);
+      expect(l.containers[2999]!.containerId).toBe(many[2999]!.containerId);
+      expect(st.every((s) => (s as { rangesFree: number }).rangesFree === 4095)).toBe(true);
+    } finally {
+      c.close();
+      await srv.close();
+    }
+  });
+
+  test('the server going away mid-connection: the next call reconnects to a new server', async () => {
+    const socketPath = join(dir, 'again', 'mgr.sock');
+    let srv = await serveMgr(handlers(), { socketPath });
+    const c = await connectMgr({ socketPath, transport: 'h2' });
+    try {
+      expect((await c.status({})).containers).toBe(1);
+      await srv.close();
+      srv = await serveMgr(handlers({ status: () => ({ version: 'new', pid: 1, containers: 7, rangesTotal: 1, rangesFree: 1 }) }), { socketPath });
+      let last: unknown;
+      for (let i = 0; i < 3; i++) {
+        try {
+          last = await c.status({});
+          break;
+        } catch (e) {
+          last = e; // the call that met the closing connection may fail with UNAVAILABLE
+          expectIpcError(e, 'UNAVAILABLE', /sysbox-mgr/);
+        }
+      }
+      expect((last as { containers: number }).containers).toBe(7);
+    } finally {
+      c.close();
+      await srv.close();
+    }
+  });
+});
+
 describe('dead daemon', () => {
   test('no socket: fails in connect with the one-line message', async () => {
     const socketPath = join(dir, 'none', 'mgr.sock');
