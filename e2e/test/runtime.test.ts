@@ -580,18 +580,23 @@ describe.each(RUNTIMES)('%s', (rt) => {
         expect(lines[0]).toMatch(opts.problem);
       }
       await opts.after?.(bin, b, id);
-      // nothing left behind
-      const left = [
-        ...cgroupsMatching(id).map((p) => `cgroup ${p}`),
-        ...mountsMatching(id).map((l) => `mount ${l}`),
-        ...mountsMatching(b.dir).map((l) => `mount ${l}`),
-        ...entriesMatching(b.stateRoot, id).map((p) => `state ${p}`),
-      ];
-      if (!isRunc) {
-        if (mgrStateText().includes(id)) left.push(`mgr state holds ${id}`);
-        left.push(...mgrDataEntriesMatching(id).map((p) => `mgr data ${p}`));
-        if (existsSync(`/var/lib/sysboxfs/${id}`)) left.push(`/var/lib/sysboxfs/${id}`);
-      }
+      // nothing left behind (a delete leaves sysbox-mgr's teardown to mgr, which follows within milliseconds)
+      const leftNow = () => {
+        const left = [
+          ...cgroupsMatching(id).map((p) => `cgroup ${p}`),
+          ...mountsMatching(id).map((l) => `mount ${l}`),
+          ...mountsMatching(b.dir).map((l) => `mount ${l}`),
+          ...entriesMatching(b.stateRoot, id).map((p) => `state ${p}`),
+        ];
+        if (!isRunc) {
+          if (mgrStateText().includes(id)) left.push(`mgr state holds ${id}`);
+          left.push(...mgrDataEntriesMatching(id).map((p) => `mgr data ${p}`));
+          if (existsSync(`/var/lib/sysboxfs/${id}`)) left.push(`/var/lib/sysboxfs/${id}`);
+        }
+        return left;
+      };
+      let left = leftNow();
+      for (const end = Date.now() + 5_000; left.length > 0 && Date.now() < end; left = leftNow()) await sleep(50);
       expect(left).toEqual([]);
     } finally {
       await rawRuntime(bin, ['--root', b.stateRoot, 'delete', '--force', id], { dir: b.dir }).catch(() => undefined);

@@ -87,8 +87,10 @@ export async function prepare(ctx: Context, parsed: ParsedArgs, id: string): Pro
   }
   // Refusals first (SysboxSpecError carries the user-facing message), before anything is allocated.
   spec.applySysboxRules(parsedSpec, { isHostNamespace });
+  clog.debug({}, 'spec parsed, rules applied');
   // [mounts, issue 4] restricted host mounts and bad mount input refused here too; see ../mounts.ts.
   const mounts = await import('../mounts.js');
+  clog.debug({}, 'mount library loaded');
   const mountPlan = await mounts.planMounts(parsedSpec, id, rootfs);
 
   // Claim our state dir first: it is what marks the id as taken.
@@ -107,24 +109,39 @@ export async function prepare(ctx: Context, parsed: ParsedArgs, id: string): Pro
     mgr = await connectMgr({ socketPath: ctx.mgrSocket, deadlineMs: ctx.config.mgrDeadlineMs ?? 30_000 });
     // mgr reclaims the range by itself if our state dir disappears without an Unregister (e.g. a reboot).
     clog.debug({}, 'mgr connected');
+    // The three calls go out at once (mgr runs one container's calls in arrival order); register's outcome is
+    // looked at first, so a refused registration reports itself, not the NOT_FOUND of the calls behind it.
     // replace: we just claimed the id (the engine doesn't know it, our state dir is new), so a registration
     // mgr still holds for it is a deleted container's whose teardown hasn't run yet (docker restart).
-    const reg = await mgr.register({ containerId: id, bundle, rootfs, livenessPath: stateDir, replace: true });
-    undo.push('release ID range', () => connectMgr({ socketPath: ctx.mgrSocket }).then(async (m) => {
-      try {
-        await m.unregister({ containerId: id });
-      } finally {
-        m.close();
-      }
-    }));
+    const regP = mgr.register({ containerId: id, bundle, rootfs, livenessPath: stateDir, replace: true });
+    const stagedP = mgr.prepareRootfs({ containerId: id, rootfs });
+    // [mounts] ID-mapped bind sources and special dirs, staged by mgr (Unregister unstages them).
+    const mountsP = mounts.stageMounts(mgr, id, mountPlan, rootfs);
+    const settled = Promise.allSettled([stagedP, mountsP]); // no unhandled rejection while register is awaited
+    const release = () =>
+      undo.push('release ID range', () => connectMgr({ socketPath: ctx.mgrSocket }).then(async (m) => {
+        try {
+          await m.unregister({ containerId: id });
+        } finally {
+          m.close();
+        }
+      }));
+    let reg: Awaited<typeof regP>;
+    try {
+      reg = await regP;
+    } catch (e) {
+      // a register cut short by its deadline may still have registered
+      if ((e as { code?: string }).code === 'DEADLINE_EXCEEDED') release();
+      throw e;
+    }
+    release();
     const idRange = reg.idRange;
     if (!idRange) throw new CreateError('sysbox-mgr returned no ID range');
     clog.debug({ idRange }, 'ID range allocated');
-
-    const staged = await mgr.prepareRootfs({ containerId: id, rootfs });
+    await settled;
+    const staged = await stagedP;
     clog.debug({ staged }, 'rootfs staged');
-    // [mounts] ID-mapped bind sources and special dirs, staged by mgr (Unregister unstages them).
-    const stagedMounts = await mounts.stageMounts(mgr, id, mountPlan, rootfs);
+    const stagedMounts = await mountsP;
 
     const hostCapabilities = spec.capsFromMask(boundingSetMask());
     const converted = spec.convertSpec(parsedSpec, {
