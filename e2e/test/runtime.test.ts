@@ -213,6 +213,25 @@ describe.each(RUNTIMES)('%s', (rt) => {
     });
   });
 
+  t('runtime: docker exec processes get the container\'s capability rules (root, -u 1000, --privileged)', async () => {
+    await withContainer(rt, ['--cap-drop', 'NET_RAW', BB, 'sleep', '300'], async (c) => {
+      const base = (isRunc ? DOCKER_DEFAULT_CAPS : hostCapBnd()) & ~(1n << CAP_NET_RAW);
+      const root = await c.exec(['cat', '/proc/self/status']);
+      expect(root.code, root.stderr).toBe(0);
+      for (const f of ['CapEff', 'CapPrm', 'CapBnd'] as const) expect(capField(root.stdout, f).toString(16), `root ${f}`).toBe(base.toString(16));
+      const user = await c.exec(['cat', '/proc/self/status'], { flags: ['-u', '1000'] });
+      expect(user.code, user.stderr).toBe(0);
+      expect(capField(user.stdout, 'CapEff')).toBe(0n);
+      expect(capField(user.stdout, 'CapBnd').toString(16)).toBe(base.toString(16));
+      if (!isRunc) {
+        // a process spec unlike the container's (sysbox-runc's exec fast path hands it to the full rules)
+        const priv = await c.exec(['cat', '/proc/self/status'], { flags: ['--privileged'] });
+        expect(priv.code, priv.stderr).toBe(0);
+        expect(capField(priv.stdout, 'CapEff').toString(16)).toBe(hostCapBnd().toString(16));
+      }
+    });
+  });
+
   t('runtime: docker logs', async () => {
     await withContainer(rt, [BB, 'sh', '-c', 'echo out-line; echo err-line >&2; sleep 300'], async (c) => {
       const logs = await waitFor(async () => {

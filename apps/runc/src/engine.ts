@@ -107,6 +107,18 @@ export function runEngine(engine: Engine, args: string[], fds: StdioOptions = [0
   return exitCode(r.status, r.signal);
 }
 
+/**
+ * Runs the engine to completion like runEngine, without blocking the event loop: work that doesn't depend on
+ * the engine (e.g. connecting to sysbox-fs) proceeds meanwhile.
+ */
+export function runEngineAsync(engine: Engine, args: string[], fds: StdioOptions = [0, 1, 2]): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(engine.path, args, { stdio: fds });
+    child.once('error', (e) => reject(new EngineError(`engine ${engine.name} (${engine.path}) failed to start: ${e.message}`)));
+    child.once('exit', (code, signal) => resolve(exitCode(code, signal)));
+  });
+}
+
 /** Runs the engine capturing its stdout (stdin and stderr passed through). */
 export function runEngineCapture(engine: Engine, args: string[]): { code: number; stdout: Buffer } {
   const r = spawnSync(engine.path, args, { stdio: [0, 'pipe', 2], maxBuffer: 64 * 1024 * 1024 });

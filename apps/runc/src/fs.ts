@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import type { Context } from './context.js';
 import { runEngineCapture } from './engine.js';
 import { log } from './log.js';
+import type { FsClient } from '@sysbox/ipc';
 
 export const DEFAULT_FS_SOCKET = '/run/sysbox/fs.sock';
 
@@ -28,8 +29,28 @@ export function emulatedPaths(ctx: Context): { emulatedPaths?: string[] } {
   return existsSync(fsSocket(ctx)) ? { emulatedPaths: ['/proc/sys'] } : {};
 }
 
+/**
+ * Opens the sysbox-fs connection ahead of attachFs (e.g. while the engine creates the container) and warms it
+ * with a Status call, so Register goes out on a ready connection. Undefined without sysbox-fs; never rejects.
+ */
+export function preconnectFs(ctx: Context): Promise<FsClient | undefined> | undefined {
+  const socketPath = fsSocket(ctx);
+  if (!existsSync(socketPath)) return undefined;
+  return import('@sysbox/ipc')
+    .then(({ connectFs }) => connectFs({ socketPath, deadlineMs: 15_000 }))
+    .then(
+      async (fs) => {
+        await fs.status({}).catch(() => undefined);
+        return fs;
+      },
+      () => undefined,
+    );
+}
+
 export interface AttachOptions {
   containerId: string;
+  /** a connection from preconnectFs (attachFs closes it); attachFs connects itself without one */
+  client?: Promise<FsClient | undefined> | undefined;
   idRange: { uid: number; gid: number; size: number };
   /** the engine's --pid-file, if the caller gave one; else `engine state` is asked */
   pidFile?: string | undefined;
@@ -87,8 +108,7 @@ export async function attachFs(ctx: Context, o: AttachOptions): Promise<Attached
   }
   try {
     const initPid = o.initPid ?? initPidOf(ctx, o.containerId, o.pidFile);
-    const { connectFs } = await import('@sysbox/ipc');
-    const fs = await connectFs({ socketPath, deadlineMs: 15_000 });
+    const fs = (await o.client) ?? (await (await import('@sysbox/ipc')).connectFs({ socketPath, deadlineMs: 15_000 }));
     let mountpoint: string;
     let covers: string[];
     try {

@@ -9,6 +9,7 @@ import { boundingSetMask, isHostNamespace } from '../host.js';
 import { log } from '../log.js';
 import { removeStateDir, writeRecord, type ContainerRecord } from '../state.js';
 import { emulatedPaths } from '../fs.js'; // [sysbox-fs]
+import type { MgrClient } from '@sysbox/ipc';
 
 function readIfExists(path: string): string | undefined {
   try {
@@ -55,11 +56,35 @@ export interface Prepared {
 
 export async function prepare(ctx: Context, parsed: ParsedArgs, id: string): Promise<Prepared> {
   const undo = new Undo();
-  const clog = log.child({ containerId: id });
-  const bundle = resolve(get(parsed.flags, 'bundle') ?? process.cwd());
   const stateDir = ctx.stateDir(id);
 
   if (existsSync(join(ctx.engineRoot, id)) || existsSync(stateDir)) throw new CreateError(`container with id exists: ${id}`);
+
+  // The mgr connection is opened now and warmed with a Status call, while the spec is read and checked below
+  // (mgr sets its side up in parallel). Its failure (e.g. a dead mgr) is reported only where mgr is needed,
+  // after the refusals of bad input.
+  const mgrP = import('@sysbox/ipc').then(({ connectMgr }) => connectMgr({ socketPath: ctx.mgrSocket, deadlineMs: ctx.config.mgrDeadlineMs ?? 30_000 }));
+  const warm = mgrP.then((m) => m.status({})).catch(() => undefined);
+  mgrP.catch(() => undefined);
+  try {
+    return await prepareWith(ctx, parsed, id, undo, mgrP, warm);
+  } catch (e) {
+    void mgrP.then((m) => m.close(), () => undefined);
+    throw e;
+  }
+}
+
+async function prepareWith(
+  ctx: Context,
+  parsed: ParsedArgs,
+  id: string,
+  undo: Undo,
+  mgrP: Promise<MgrClient>,
+  warm: Promise<unknown>,
+): Promise<Prepared> {
+  const clog = log.child({ containerId: id });
+  const bundle = resolve(get(parsed.flags, 'bundle') ?? process.cwd());
+  const stateDir = ctx.stateDir(id);
 
   let text: string;
   try {
@@ -104,9 +129,10 @@ export async function prepare(ctx: Context, parsed: ParsedArgs, id: string): Pro
   undo.push('remove state dir', () => removeStateDir(stateDir));
 
   const { connectMgr } = await import('@sysbox/ipc');
-  let mgr: Awaited<ReturnType<typeof connectMgr>> | undefined;
+  let mgr: MgrClient | undefined;
   try {
-    mgr = await connectMgr({ socketPath: ctx.mgrSocket, deadlineMs: ctx.config.mgrDeadlineMs ?? 30_000 });
+    mgr = await mgrP;
+    await warm;
     // mgr reclaims the range by itself if our state dir disappears without an Unregister (e.g. a reboot).
     clog.debug({}, 'mgr connected');
     // The three calls go out at once (mgr runs one container's calls in arrival order); register's outcome is
