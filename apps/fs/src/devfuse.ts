@@ -48,9 +48,25 @@ const FUSE_BIG_WRITES = 1 << 5;
 const FUSE_PARALLEL_DIROPS = 1 << 18;
 /** FUSE_NOTIFY_RESEND (kernel ≥ 6.9): requests read by a dead daemon but never answered go back to the queue. */
 export const FUSE_NOTIFY_RESEND = 7;
-export const MAX_WRITE = 128 * 1024;
-/** read buffer for requests: a WRITE of MAX_WRITE plus its headers fits */
-export const REQ_BUF = MAX_WRITE + 4096;
+/**
+ * Largest WRITE the kernel sends (the FUSE minimum, one page): the only writable files are sysctl knobs, whose
+ * values are a few bytes; a longer write arrives in pieces, each refused as a bad value. It sizes the request
+ * buffer every mount keeps (REQ_BUF), so it is what 20 idle containers cost: 20 × 8 KiB instead of 20 × 132 KiB.
+ */
+export const MAX_WRITE = 4096;
+/** READ size limit (mount option max_read): an emulated file (e.g. a big host's /proc/cpuinfo) in one request */
+export const MAX_READ = 128 * 1024;
+/** read buffer for requests: a WRITE of MAX_WRITE plus its headers fits; the kernel's minimum is 8 KiB */
+export const REQ_BUF = Math.max(8192, MAX_WRITE + 4096);
+/**
+ * Request buffer for an adopted connection: the kernel refuses reads shorter than the max_write negotiated at
+ * INIT, which an earlier sysbox-fs (before MAX_WRITE was one page: 128 KiB) may have negotiated.
+ */
+export const ADOPTED_REQ_BUF = 128 * 1024 + 4096;
+/** one buffer for every answer: answers are written synchronously, so no answer allocates its own */
+const ANSWER = Buffer.allocUnsafe(OUT_HEADER + MAX_READ + 4096);
+/** a zero-filled buffer from Node's pool (Buffer.alloc never pools: one malloc per call) */
+const zeroed = (n: number): Buffer => Buffer.allocUnsafe(n).fill(0);
 /** seconds the kernel may cache entries and attributes (libfuse's default) */
 const TTL = 1;
 
@@ -133,7 +149,8 @@ export interface SessionOptions {
 
 /**
  * The FUSE protocol for one connection: handle() takes each request read from /dev/fuse and answers through
- * send(). Pure (no fd of its own): unit-tested with buffers.
+ * send(). Pure (no fd of its own): unit-tested with buffers. send() gets a buffer that is reused once it
+ * returns (write it, or copy it).
  */
 export class FuseSession {
   readonly paths = new Map<number, string>([[1, '/']]);
@@ -174,7 +191,7 @@ export class FuseSession {
 
   private reply(req: FuseRequest, error: number, payload?: Buffer): void {
     const plen = payload ? payload.length : 0;
-    const out = Buffer.allocUnsafe(OUT_HEADER + plen);
+    const out = OUT_HEADER + plen <= ANSWER.length ? ANSWER.subarray(0, OUT_HEADER + plen) : Buffer.allocUnsafe(OUT_HEADER + plen);
     out.writeUInt32LE(OUT_HEADER + plen, 0);
     out.writeInt32LE(error ? -Math.abs(error) : 0, 4);
     req.unique.copy(out, 8);
@@ -208,14 +225,14 @@ export class FuseSession {
   }
 
   private attrOut(path: string, st: FuseStat): Buffer {
-    const b = Buffer.alloc(16 + ATTR_SIZE);
+    const b = zeroed(16 + ATTR_SIZE);
     w64(b, 0, TTL);
     this.attr(b, 16, path, st);
     return b;
   }
 
   private entryOut(path: string, st: FuseStat): Buffer {
-    const b = Buffer.alloc(40 + ATTR_SIZE);
+    const b = zeroed(40 + ATTR_SIZE);
     w64(b, 0, nodeIdOf(path));
     w64(b, 8, 0); // generation
     w64(b, 16, TTL);
@@ -266,7 +283,7 @@ export class FuseSession {
         }
         case OP.OPEN: {
           const fh = this.ops.open(path, body.readUInt32LE(0));
-          const b = Buffer.alloc(16);
+          const b = zeroed(16);
           w64(b, 0, this.fhOut(fh));
           b.writeUInt32LE(FOPEN_DIRECT_IO, 8);
           return this.reply(req, 0, b);
@@ -279,7 +296,7 @@ export class FuseSession {
           const size = body.readUInt32LE(16);
           const data = Buffer.from(body.subarray(40, 40 + size));
           const n = this.ops.write(path, this.fhIn(body, 0), data, u64(body, 8));
-          const b = Buffer.alloc(8);
+          const b = zeroed(8);
           b.writeUInt32LE(n >>> 0, 0);
           return this.reply(req, 0, b);
         }
@@ -295,7 +312,7 @@ export class FuseSession {
           return this.reply(req, 0);
         }
         case OP.STATFS: {
-          const b = Buffer.alloc(80);
+          const b = zeroed(80);
           b.writeUInt32LE(4096, 40); // bsize
           b.writeUInt32LE(255, 44); // namelen
           b.writeUInt32LE(4096, 48); // frsize
@@ -304,7 +321,7 @@ export class FuseSession {
         case OP.OPENDIR: {
           const st = this.ops.getattr(path);
           if ((st.mode & 0o170000) !== 0o040000) throw new FuseError('ENOTDIR');
-          return this.reply(req, 0, Buffer.alloc(16));
+          return this.reply(req, 0, zeroed(16));
         }
         case OP.READDIR:
           return this.reply(req, 0, this.readdir(path, u64(body, 8), body.readUInt32LE(16)));
@@ -344,7 +361,7 @@ export class FuseSession {
       const nameLen = Buffer.byteLength(name);
       const recLen = (24 + nameLen + 7) & ~7;
       if (used + recLen > size) break;
-      const d = Buffer.alloc(recLen);
+      const d = zeroed(recLen);
       w64(d, 0, nodeIdOf(p));
       w64(d, 8, i + 1);
       d.writeUInt32LE(nameLen, 16);
@@ -417,7 +434,7 @@ export function devFuseBackend(k: DevFuseKernel, o: DevFuseOptions = {}): DevFus
     const session = new FuseSession(ops, (b) => void k.write(fd, b), { ...(o.onError ? { onError: o.onError } : {}) });
     if (adopted) session.initialized = true;
     let closed = false;
-    const watcher = k.fuseWatch(fd, REQ_BUF, (req) => session.handle(req), (errno) => {
+    const watcher = k.fuseWatch(fd, adopted ? ADOPTED_REQ_BUF : REQ_BUF, (req) => session.handle(req), (errno) => {
       if (!closed) o.onClose?.(mountpoint, errno);
     }, o.spinUs ?? 0);
     if (adopted) {
@@ -455,7 +472,7 @@ export function devFuseBackend(k: DevFuseKernel, o: DevFuseOptions = {}): DevFus
           mountpoint,
           'fuse.sysboxfs',
           MS_NOSUID | MS_NODEV,
-          `fd=${fd},rootmode=40000,user_id=0,group_id=0,allow_other,default_permissions,max_read=${MAX_WRITE}`,
+          `fd=${fd},rootmode=40000,user_id=0,group_id=0,allow_other,default_permissions,max_read=${MAX_READ}`,
         );
       } catch (e) {
         k.close(fd);
