@@ -116,6 +116,7 @@ export async function attachFs(ctx: Context, o: AttachOptions): Promise<Attached
     } finally {
       fs.close();
     }
+    clog.debug({ covers: covers.length }, 'sysbox-fs registered');
     const native = await import('@sysbox/native');
     const kernel = native.realKernel();
     // one sysbox-nsenter run for all files (targets missing in the container, e.g. a knob of a module the
@@ -130,6 +131,7 @@ export async function attachFs(ctx: Context, o: AttachOptions): Promise<Attached
       const files = filesOf(mountpoint, new Set(covers));
       for (const p of [...files, ...covers]) fds.push(kernel.openTree(native.AT_FDCWD, join(mountpoint, p), native.OPEN_TREE_CLONE));
       // a cover is read-only, as the container's /sys is (its moved-back entries keep their own flags)
+      clog.debug({ files: files.length }, 'sysbox-fs trees cloned');
       for (let i = files.length; i < fds.length; i++) kernel.mountSetattr(fds[i]!, '', native.AT_EMPTY_PATH, { attrSet: native.MOUNT_ATTR_RDONLY | native.MOUNT_ATTR_NOSUID | native.MOUNT_ATTR_NODEV | native.MOUNT_ATTR_NOEXEC });
       ({ moved: paths, skipped, covered, hidden } = await native.nsenterMoveMounts({
         pid: initPid,
