@@ -64,10 +64,10 @@ export async function prepare(ctx: Context, parsed: ParsedArgs, id: string): Pro
   // (mgr sets its side up in parallel). Its failure (e.g. a dead mgr) is reported only where mgr is needed,
   // after the refusals of bad input.
   const mgrP = import('@sysbox/ipc').then(({ connectMgr }) => connectMgr({ socketPath: ctx.mgrSocket, deadlineMs: ctx.config.mgrDeadlineMs ?? 30_000 }));
-  const warm = mgrP.then((m) => m.status({})).catch(() => undefined);
+  void mgrP.then((m) => m.status({})).catch(() => undefined); // register queues behind it on the same connection
   mgrP.catch(() => undefined);
   try {
-    return await prepareWith(ctx, parsed, id, undo, mgrP, warm);
+    return await prepareWith(ctx, parsed, id, undo, mgrP);
   } catch (e) {
     void mgrP.then((m) => m.close(), () => undefined);
     throw e;
@@ -80,7 +80,6 @@ async function prepareWith(
   id: string,
   undo: Undo,
   mgrP: Promise<MgrClient>,
-  warm: Promise<unknown>,
 ): Promise<Prepared> {
   const clog = log.child({ containerId: id });
   const bundle = resolve(get(parsed.flags, 'bundle') ?? process.cwd());
@@ -132,7 +131,6 @@ async function prepareWith(
   let mgr: MgrClient | undefined;
   try {
     mgr = await mgrP;
-    await warm;
     // mgr reclaims the range by itself if our state dir disappears without an Unregister (e.g. a reboot).
     clog.debug({}, 'mgr connected');
     // The three calls go out at once (mgr runs one container's calls in arrival order); register's outcome is
