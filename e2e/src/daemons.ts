@@ -1,6 +1,7 @@
 // sysbox daemons for the e2e suites: start sysbox-mgr (and sysbox-fs once it exists) from the build if not
 // running, wait for the socket, stop after the suite. Tests that kill a daemon call ensureDaemons() to restore it.
 import { spawn } from 'node:child_process';
+import { afterEach } from 'vitest';
 import { existsSync, mkdirSync, openSync, readFileSync, closeSync, readdirSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -214,4 +215,18 @@ export function mgrDataEntriesMatching(needle: string): string[] {
   };
   walk(MGR_DATA_DIR, 3);
   return hits;
+}
+
+/**
+ * For a suite whose tests stop or kill sysbox-mgr or sysbox-fs: a test that did calls `touched()`, and the
+ * daemons are running again (ensureDaemons) before the next test.
+ */
+export function restoreDaemonsAfterEach(): { touched(): void } {
+  let touched = false;
+  afterEach(async () => {
+    if (!touched) return;
+    touched = false;
+    await ensureDaemons();
+  });
+  return { touched: () => void (touched = true) };
 }

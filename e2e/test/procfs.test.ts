@@ -1,12 +1,12 @@
 // Issue 5 (sysbox-fs): emulated /proc and /sys, for runc (reference: the host's view) and sysbox-runc side by side.
 // sysbox-runc expectations that don't hold yet are listed in src/pending.ts (they run as test.fails).
-import { afterEach, describe, expect } from 'vitest';
+import { describe, expect } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { run, withContainer, withContainers, sleep } from '../src/docker.ts';
 import { caseFor } from '../src/cases.ts';
 import { IMAGES, RUNTIMES, type Runtime } from '../src/paths.ts';
 import { hostCpuCount, hostMemTotalKb, hostUptime } from '../src/host.ts';
-import { assertHarnessOwns, ensureDaemons, FS, killDaemon, readPid, startDaemon } from '../src/daemons.ts';
+import { assertHarnessOwns, FS, killDaemon, readPid, startDaemon, restoreDaemonsAfterEach } from '../src/daemons.ts';
 
 const BB = IMAGES.busybox;
 
@@ -17,14 +17,8 @@ function sh(rt: Runtime, args: string[], script: string, timeoutMs = 90_000) {
 const hostKnob = (path: string) => readFileSync(`/proc/sys/${path}`, 'utf8').trim();
 const memTotalKb = (meminfo: string) => Number(/^MemTotal:\s+(\d+) kB/m.exec(meminfo)?.[1]);
 
-let daemonsTouched = false;
-afterEach(async () => {
-  // a test that killed a daemon restores it before the next test
-  if (daemonsTouched) {
-    daemonsTouched = false;
-    await ensureDaemons();
-  }
-});
+// a test that stopped or killed a daemon gets it restarted before the next test
+const daemons = restoreDaemonsAfterEach();
 
 describe.each(RUNTIMES)('%s', (rt) => {
   const t = caseFor(rt);
@@ -171,7 +165,7 @@ describe.each(RUNTIMES)('%s', (rt) => {
       let gap: Promise<{ code: number | null; stdout: string; stderr: string }> | undefined;
       if (!isRunc) {
         assertHarnessOwns(FS);
-        daemonsTouched = true;
+        daemons.touched();
         // kill -9 $(cat /run/sysbox/fs.pid)
         const killed = await killDaemon(FS, 'SIGKILL');
         expect(killed, 'sysbox-fs was running').toBeDefined();

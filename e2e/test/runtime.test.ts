@@ -1,6 +1,6 @@
 // Issue 3 "Done when": every item an e2e test, for runc (reference) and sysbox-runc side by side.
 // sysbox-runc expectations that don't hold yet are listed in src/pending.ts (they run as test.fails).
-import { afterEach, describe, expect } from 'vitest';
+import { describe, expect } from 'vitest';
 import { createServer } from 'node:net';
 import { existsSync, statSync } from 'node:fs';
 import { docker, dockerOk, exec, run, uniqueName, withContainer, withContainers, waitFor, sleep, DOCKER, labelArgs, type Container } from '../src/docker.ts';
@@ -10,7 +10,7 @@ import {
   CAP_NET_RAW, DEV_SET, DOCKER_DEFAULT_CAPS, IDENTITY_MAP, REFUSAL, capField, cgroupDirOf, cgroupsMatching, hostCapBnd,
   mountsMatching, ociCreateFailed, overlaps, singleRange, type IdMapLine,
 } from '../src/host.ts';
-import { MGR, assertHarnessOwns, harnessOwns, ensureDaemons, isRunning, killDaemon, mgrDataEntriesMatching, mgrStateText, startDaemon, stopDaemon } from '../src/daemons.ts';
+import { MGR, assertHarnessOwns, harnessOwns, isRunning, killDaemon, mgrDataEntriesMatching, mgrStateText, startDaemon, stopDaemon, restoreDaemonsAfterEach } from '../src/daemons.ts';
 import { entriesMatching, makeBundle, rawRuntime, runtimeBinary } from '../src/bundle.ts';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -91,14 +91,8 @@ function leftovers(rt: Runtime, id: string): string[] {
   return found;
 }
 
-let daemonsTouched = false;
-afterEach(async () => {
-  // a test that killed or stopped a daemon restores it before the next test
-  if (daemonsTouched) {
-    daemonsTouched = false;
-    await ensureDaemons();
-  }
-});
+// a test that stopped or killed a daemon gets it restarted before the next test
+const daemons = restoreDaemonsAfterEach();
 
 describe.each(RUNTIMES)('%s', (rt) => {
   const t = caseFor(rt);
@@ -521,7 +515,7 @@ describe.each(RUNTIMES)('%s', (rt) => {
       before.forEach((m) => expectRange(rt, m));
       if (!isRunc) {
         assertHarnessOwns(MGR);
-        daemonsTouched = true;
+        daemons.touched();
         expect(await killDaemon(MGR, 'SIGKILL'), 'mgr was running').toBeDefined();
         const st = await startDaemon(MGR);
         expect(st.available, st.reason).toBe(true);
@@ -579,7 +573,7 @@ describe.each(RUNTIMES)('%s', (rt) => {
       if (opts.mgrDown && !isRunc) {
         mgrWasUp = await isRunning(MGR);
         if (!mgrWasUp || harnessOwns(MGR)) {
-          daemonsTouched = true;
+          daemons.touched();
           await stopDaemon(MGR);
         } else {
           // someone else's mgr runs here: leave it alone and point sysbox-runc at a socket nobody serves

@@ -1,12 +1,12 @@
 // Issue 5 (sysbox-fs), /sys: empty kernel fs dirs, read-only /sys/kernel, a per-container DMI product_uuid
 // (synthetic where the host has no DMI: sysbox-fs covers /sys/devices/virtual, the container's own entries
 // mounted back), everything else the container's own sysfs. runc beside sysbox-runc (reference: the host's view).
-import { afterEach, describe, expect } from 'vitest';
+import { describe, expect } from 'vitest';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { docker, sh, sleep, withContainer, withContainers } from '../src/docker.ts';
 import { caseFor } from '../src/cases.ts';
 import { IMAGES, RUNTIMES } from '../src/paths.ts';
-import { assertHarnessOwns, ensureDaemons, FS, killDaemon, readPid, startDaemon } from '../src/daemons.ts';
+import { assertHarnessOwns, FS, killDaemon, readPid, startDaemon, restoreDaemonsAfterEach } from '../src/daemons.ts';
 
 const BB = IMAGES.busybox;
 const DMI = '/sys/devices/virtual/dmi/id';
@@ -22,13 +22,8 @@ const THP = '/sys/kernel/mm/transparent_hugepage/enabled';
 const hostHas = (p: string) => existsSync(p);
 const sysboxfsMounts = () => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes('sysboxfs'));
 
-let daemonsTouched = false;
-afterEach(async () => {
-  if (daemonsTouched) {
-    daemonsTouched = false;
-    await ensureDaemons();
-  }
-});
+// a test that stopped or killed a daemon gets it restarted before the next test
+const daemons = restoreDaemonsAfterEach();
 
 describe.each(RUNTIMES)('%s', (rt) => {
   const t = caseFor(rt);
@@ -143,7 +138,7 @@ describe.each(RUNTIMES)('%s', (rt) => {
       const before = await c.exec(['sh', '-c', script]);
       if (!isRunc) {
         assertHarnessOwns(FS);
-        daemonsTouched = true;
+        daemons.touched();
         const killed = await killDaemon(FS, 'SIGKILL');
         expect(killed, 'sysbox-fs was running').toBeDefined();
         const st = await startDaemon(FS);

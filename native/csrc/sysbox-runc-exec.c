@@ -71,6 +71,32 @@ static const char *const EXEC_VALUE[] = {"console-socket", "pidfd-socket", "cwd"
                                          "cap", "c", "preserve-fds", "cgroup", "pid-file", NULL};
 static const char *const EXEC_BOOL[] = {"tty", "t", "detach", "d", "no-new-privs", "ignore-paused", NULL};
 
+struct flagval {
+  const char *v; // the value
+  int at;        // the argument holding it
+  int inl;       // given as --flag=value
+};
+
+// The value of the value-taking flag at argv[*i]: inline, or the next argument (*i then moves to it).
+static struct flagval take_value(int *i, int n, const char *inline_value, const char *missing) {
+  struct flagval f = {inline_value, *i, inline_value != NULL};
+  if (!inline_value) {
+    if (++*i >= n) fallback(missing);
+    f.v = orig_argv[*i];
+    f.at = *i;
+  }
+  return f;
+}
+
+// A flag argument with a new value: "--flag=new" for an inline one (its own spelling kept), else just the value.
+static char *with_value(int inl, const char *arg, const char *value) {
+  if (!inl) return (char *)value;
+  size_t name = (size_t)(strchr(arg, '=') - arg);
+  char *x = malloc(name + strlen(value) + 2);
+  sprintf(x, "%.*s=%s", (int)name, arg, value);
+  return x;
+}
+
 // ---- files --------------------------------------------------------------------------------------------------
 
 static char *read_file(const char *path, size_t *len) {
@@ -267,16 +293,9 @@ int main(int argc, char **argv) {
     if (a[0] != '-') break;
     if (match_any(a, GLOBAL_BOOL, &v)) continue;
     if (!match_any(a, GLOBAL_VALUE, &v)) fallback("unknown global flag");
-    int isroot = is_flag(a, "root", &v), inl = v != NULL;
-    if (!v) {
-      if (++i >= n) fallback("global flag without value");
-      v = orig_argv[i];
-    }
-    if (isroot) {
-      root = v;
-      root_at = i;
-      root_inline = inl;
-    }
+    int isroot = is_flag(a, "root", &v);
+    struct flagval f = take_value(&i, n, v, "global flag without value");
+    if (isroot) root = f.v, root_at = f.at, root_inline = f.inl;
   }
   if (i >= n || strcmp(orig_argv[i], "exec") != 0) fallback("not exec");
   // exec's flags, then the container id
@@ -294,16 +313,9 @@ int main(int argc, char **argv) {
       continue;
     }
     if (!match_any(a, EXEC_VALUE, &v)) fallback("unknown exec flag");
-    int isproc = is_flag(a, "process", &v) || is_flag(a, "p", &v), inl = v != NULL;
-    if (!v) {
-      if (++i >= n) fallback("exec flag without value");
-      v = orig_argv[i];
-    }
-    if (isproc) {
-      process = v;
-      process_at = i;
-      process_inline = inl;
-    }
+    int isproc = is_flag(a, "process", &v) || is_flag(a, "p", &v);
+    struct flagval f = take_value(&i, n, v, "exec flag without value");
+    if (isproc) process = f.v, process_at = f.at, process_inline = f.inl;
   }
   if (i >= n) fallback("no container id");
   const char *id = orig_argv[i];
@@ -380,25 +392,12 @@ int main(int argc, char **argv) {
     out[o++] = engine_root;
   }
   for (int k = 0; k < n; k++) {
-    if (k == root_at) {
-      if (root_inline) {
-        char *x = malloc(strlen(engine_root) + 8);
-        sprintf(x, "--root=%s", engine_root);
-        out[o++] = x;
-      } else {
-        out[o++] = engine_root;
-      }
-    } else if (k == process_at && procfd) {
-      if (process_inline) {
-        char *x = malloc(strlen(procfd) + 16);
-        sprintf(x, "--process=%s", procfd);
-        out[o++] = x;
-      } else {
-        out[o++] = procfd;
-      }
-    } else {
+    if (k == root_at)
+      out[o++] = with_value(root_inline, orig_argv[k], engine_root);
+    else if (k == process_at && procfd)
+      out[o++] = with_value(process_inline, orig_argv[k], procfd);
+    else
       out[o++] = orig_argv[k];
-    }
   }
   out[o] = NULL;
   execv(engine, out);
