@@ -67,6 +67,11 @@ async function rawClient(service: ServiceName, table: MethodTable, socketPath: s
   return (await import('./h2client.js')).makeH2Client(service, table, socketPath, deadline);
 }
 
+async function server(opts: ServeOptions) {
+  if (opts.transport === 'lean') return (await import('./h2server.js')).serveLean;
+  return (await import('./rpc.js')).serve;
+}
+
 /** Promise-based sysbox-mgr client. Errors are IpcError. */
 export interface MgrClient {
   readonly socketPath: string;
@@ -126,7 +131,7 @@ export async function connectMgr(opts: ConnectOptions = {}): Promise<MgrClient> 
 
 /** Serves sysbox-mgr on a unix socket (stale socket removed, mode 0600). */
 export async function serveMgr(impl: MgrHandlers, opts: ServeOptions & { socketPath?: string } = {}): Promise<IpcServer> {
-  const [{ serve }, { mgrMethods }] = await Promise.all([import('./rpc.js'), import('./mgr.js')]);
+  const [serve, { mgrMethods }] = await Promise.all([server(opts), import('./mgr.js')]);
   return serve('sysbox-mgr', mgrMethods, impl as never, opts.socketPath ?? DEFAULT_MGR_SOCKET, opts);
 }
 
@@ -139,8 +144,8 @@ export async function connectFs(opts: ConnectOptions = {}): Promise<FsClient> {
   return wrap<FsClient>(raw, socketPath, Object.keys(fsMethods));
 }
 
-/** Serves sysbox-fs on a unix socket (stale socket removed, mode 0600). */
+/** Serves sysbox-fs on a unix socket (stale socket removed, mode 0600); `transport: 'lean'` without grpc-js (see ServeOptions). */
 export async function serveFs(impl: FsHandlers, opts: ServeOptions & { socketPath?: string } = {}): Promise<IpcServer> {
-  const [{ serve }, { fsMethods }] = await Promise.all([import('./rpc.js'), import('./fs.js')]);
+  const [serve, { fsMethods }] = await Promise.all([server(opts), import('./fs.js')]);
   return serve('sysbox-fs', fsMethods, impl as never, opts.socketPath ?? DEFAULT_FS_SOCKET, opts);
 }

@@ -1,8 +1,6 @@
 // The gRPC layer. Loaded lazily by connect*/serve* (it pulls in @grpc/grpc-js), never at top level.
 import type * as Grpc from '@grpc/grpc-js';
-import { connect as netConnect } from 'node:net';
-import { chmod, lstat, mkdir, unlink } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { finishBind, prepareSocket, removeIfOurs } from './listen.js';
 import { IpcError, statusName, statusOf, type ServiceName } from './errors.js';
 
 export interface MessageFns<T> {
@@ -106,6 +104,12 @@ export async function makeClient(
 export interface ServeOptions {
   /** socket file mode after bind (default 0o600: root-only) */
   mode?: number;
+  /**
+   * 'grpc-js' (default): @grpc/grpc-js's server. 'lean': ./h2server.ts, gRPC over HTTP/2 written directly on
+   * node:net (unary calls only): no grpc-js or node:http2 in memory (~8 MB less RSS for a long-lived daemon).
+   * Clients of either transport talk to either server.
+   */
+  transport?: 'grpc-js' | 'lean';
   /** called after each call, e.g. to log it */
   onCall?: (event: { method: string; ms: number; error?: unknown }) => void;
 }
@@ -114,17 +118,6 @@ export interface IpcServer {
   readonly socketPath: string;
   /** Stops accepting, waits up to graceMs (default 2000) for calls in flight, then removes the socket. */
   close(graceMs?: number): Promise<void>;
-}
-
-function probe(socketPath: string): Promise<'live' | 'dead'> {
-  return new Promise((resolve) => {
-    const s = netConnect(socketPath);
-    s.once('connect', () => {
-      s.destroy();
-      resolve('live');
-    });
-    s.once('error', () => resolve('dead'));
-  });
 }
 
 export async function serve(
@@ -138,15 +131,7 @@ export async function serve(
     if (typeof impl[m] !== 'function') throw new IpcError('UNIMPLEMENTED', `${service} server: handler ${m} is missing`, service);
   }
   const grpc = await loadGrpc();
-  await mkdir(dirname(socketPath), { recursive: true, mode: 0o755 });
-  const st = await lstat(socketPath).catch(() => undefined);
-  if (st) {
-    if (!st.isSocket()) throw new IpcError('BAD_SOCKET', `cannot serve ${service}: ${socketPath} exists and is not a socket`, service);
-    if ((await probe(socketPath)) === 'live') {
-      throw new IpcError('IN_USE', `cannot serve ${service}: another server is listening on ${socketPath}`, service);
-    }
-    await unlink(socketPath).catch(() => {});
-  }
+  await prepareSocket(service, socketPath);
 
   const definition: Record<string, Grpc.MethodDefinition<unknown, unknown>> = {};
   const handlers: Grpc.UntypedServiceImplementation = {};
@@ -185,8 +170,7 @@ export async function serve(
       err ? reject(new IpcError('BAD_SOCKET', `cannot serve ${service} on ${socketPath}: ${err.message}`, service, { cause: err })) : resolve(),
     ),
   );
-  await chmod(socketPath, opts.mode ?? 0o600);
-  const ino = (await lstat(socketPath)).ino;
+  const ino = await finishBind(socketPath, opts.mode ?? 0o600);
 
   let closing: Promise<void> | undefined;
   return {
@@ -203,9 +187,7 @@ export async function serve(
             resolve();
           });
         });
-        // Remove the socket only if it is still ours (a successor may have bound the path).
-        const now = await lstat(socketPath).catch(() => undefined);
-        if (now && now.ino === ino) await unlink(socketPath).catch(() => {});
+        await removeIfOurs(socketPath, ino);
       })();
       return closing;
     },

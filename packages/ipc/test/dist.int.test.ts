@@ -2,7 +2,7 @@
 // serve, call, errors. Run after a build: pnpm --filter @sysbox/ipc test:integration
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -39,5 +39,44 @@ test('dist: round trip, server error, dead daemon, and grpc loads lazily', async
     register: { idRange: { uid: 100000, gid: 100000, size: 65536 } },
     get: ['IpcError', 'NOT_FOUND', 'container b is not registered with sysbox-mgr'],
     fsNoSocket: `sysbox-fs is not running (no socket at ${join(dir, 'fs.sock')})`,
+  });
+});
+
+test("dist: serveFs({ transport: 'lean' }) loads neither grpc-js nor node:http2, and a grpc-js client talks to it", async () => {
+  if (!existsSync(dist)) throw new Error(`${dist} is missing: build @sysbox/ipc first`);
+  const dir = await mkdtemp(join(tmpdir(), 'ipc-dist-lean-'));
+  const socketPath = join(dir, 'fs.sock');
+  const clientJs = join(dir, 'client.mjs');
+  // the grpc-js client, in its own process (a fresh module list)
+  await writeFile(
+    clientJs,
+    `const ipc = await import(${JSON.stringify(dist)});
+     const c = await ipc.connectFs({ socketPath: ${JSON.stringify(socketPath)}, transport: 'grpc-js' });
+     const r = { status: await c.status(), err: await c.unregister({ containerId: 'x' }).catch((e) => [e.code, e.message]) };
+     c.close();
+     console.log(JSON.stringify(r));`,
+  );
+  const code = `
+    const ipc = await import(${JSON.stringify(dist)});
+    const srv = await ipc.serveFs({
+      register: (r) => ({ mountpoint: '/m/' + r.containerId }),
+      unregister: () => { throw new ipc.RpcError('NOT_FOUND', 'container x is not registered with sysbox-fs'); },
+      status: () => ({ version: 'v' }),
+    }, { socketPath: ${JSON.stringify(socketPath)}, transport: 'lean' });
+    const c = await ipc.connectFs({ socketPath: ${JSON.stringify(socketPath)} });
+    const out = { register: await c.register({ containerId: 'a' }) };
+    c.close();
+    out.http2Loaded = process.moduleLoadList.some((m) => m.endsWith(' http2') || m.includes('internal/http2'));
+    const { execFile } = await import('node:child_process');
+    const { promisify } = await import('node:util');
+    out.grpcJs = JSON.parse((await promisify(execFile)(process.execPath, [${JSON.stringify(clientJs)}], { encoding: 'utf8' })).stdout);
+    await srv.close();
+    console.log(JSON.stringify(out));
+  `;
+  const out = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8' }));
+  expect(out).toEqual({
+    register: { mountpoint: '/m/a', covers: [] },
+    http2Loaded: false,
+    grpcJs: { status: { version: 'v', pid: 0, containers: 0, mountRoot: '' }, err: ['NOT_FOUND', 'container x is not registered with sysbox-fs'] },
   });
 });
