@@ -825,7 +825,9 @@ Napi::Value SeccompIdValid(const Napi::CallbackInfo& info) {
 
 // ---------------------------------------------------------------- /dev/fuse request loop
 
-// A FUSE device fd (O_NONBLOCK) watched on the loop: each request read is handed to JS as a Buffer.
+// A FUSE device fd (O_NONBLOCK) watched on the loop. Requests are read into a buffer JS gave (no allocation
+// per request: a copy per request left the C heap fragmented after read bursts) and JS is called with the
+// length; the buffer's contents are valid only during that synchronous call (the next read overwrites them).
 // Answers are written by JS (write(2) on the fd). ENODEV: the file system was unmounted/aborted.
 struct FuseWatcher;
 struct FuseWatcherRef {
@@ -838,7 +840,9 @@ struct FuseWatcher {
   int fd;
   bool closed = false;
   uint64_t spinNs = 0;
-  std::vector<char> buf;
+  char* data = nullptr;  // the JS buffer's bytes (kept alive by bufRef)
+  size_t size = 0;
+  Napi::Reference<Napi::Value> bufRef;
   Napi::FunctionReference onRequest, onClose;
   napi_async_context ctx = nullptr;
   FuseWatcherRef* ref = nullptr;
@@ -876,6 +880,8 @@ void StopFuseWatcher(FuseWatcher* w, bool notify, int err) {
   }
   w->onRequest.Reset();
   w->onClose.Reset();
+  w->bufRef.Reset();
+  w->data = nullptr;
   uv_close(reinterpret_cast<uv_handle_t*>(&w->poll), OnFuseWatcherClosed);
 }
 
@@ -890,7 +896,7 @@ void OnFuseReady(uv_poll_t* h, int status, int /*events*/) {
   // request. Pending requests wake the (level-triggered) poll again anyway.
   uint64_t deadline = 0;
   for (int handled = 0; handled < 64 && !w->closed;) {
-    ssize_t n = read(w->fd, w->buf.data(), w->buf.size());
+    ssize_t n = read(w->fd, w->data, w->size);
     if (n < 0) {
       if (errno == EINTR || errno == ENOENT) continue;  // ENOENT: the request was interrupted meanwhile
       if (errno == EAGAIN || errno == EWOULDBLOCK) {
@@ -904,7 +910,7 @@ void OnFuseReady(uv_poll_t* h, int status, int /*events*/) {
     }
     if (n == 0) return StopFuseWatcher(w, true, ENODEV);
     Napi::HandleScope inner(env);
-    FuseCallJs(w, w->onRequest, {Napi::Buffer<char>::Copy(env, w->buf.data(), static_cast<size_t>(n))});
+    FuseCallJs(w, w->onRequest, {Napi::Number::New(env, static_cast<double>(n))});
     handled++;
     deadline = 0;
   }
@@ -921,20 +927,27 @@ void FinalizeFuseWatcherRef(Napi::Env /*env*/, FuseWatcherRef* ref) {
   delete ref;
 }
 
-// fuseWatch(devFuseFd, bufSize, onRequest(buf), onClose(errno), spinUs = 0) -> { close() }
+// fuseWatch(devFuseFd, buf, onRequest(length), onClose(errno), spinUs = 0) -> { close() }
+// Each request is read into buf (a Buffer/Uint8Array of 8 KiB..16 MiB, held until close) and onRequest gets
+// its length; buf's contents are valid only until onRequest returns. Several watchers may share one buf.
 Napi::Value FuseWatch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   INT_ARG(fd, 0);
-  INT_ARG(bufSize, 1);
-  if (info.Length() < 4 || !info[2].IsFunction() || !info[3].IsFunction())
-    return ThrowType(env, "fuseWatch(fd, bufSize, onRequest, onClose)");
-  if (bufSize < 8192 || bufSize > (16 << 20)) return ThrowType(env, "bufSize out of range");
+  if (info.Length() < 4 || !info[1].IsTypedArray() || !info[2].IsFunction() || !info[3].IsFunction())
+    return ThrowType(env, "fuseWatch(fd, buf, onRequest, onClose)");
+  Napi::TypedArray ta = info[1].As<Napi::TypedArray>();
+  if (ta.TypedArrayType() != napi_uint8_array) return ThrowType(env, "fuseWatch: buf must be a Uint8Array");
+  Napi::Uint8Array u8 = info[1].As<Napi::Uint8Array>();
+  size_t bufSize = u8.ByteLength();
+  if (bufSize < 8192 || bufSize > (16u << 20)) return ThrowType(env, "buf size out of range");
   uv_loop_t* loop = nullptr;
   if (napi_get_uv_event_loop(env, &loop) != napi_ok) return ThrowType(env, "no event loop");
   FuseWatcher* w = new FuseWatcher();
   w->env = env;
   w->fd = static_cast<int>(fd);
-  w->buf.assign(static_cast<size_t>(bufSize), 0);
+  w->data = reinterpret_cast<char*>(u8.Data());
+  w->size = bufSize;
+  w->bufRef = Napi::Persistent(info[1]);
   if (info.Length() > 4 && info[4].IsNumber()) {
     int64_t us = info[4].As<Napi::Number>().Int64Value();
     if (us > 0 && us <= 1000) w->spinNs = static_cast<uint64_t>(us) * 1000;
@@ -953,6 +966,7 @@ Napi::Value FuseWatch(const Napi::CallbackInfo& info) {
     w->closed = true;
     w->onRequest.Reset();
     w->onClose.Reset();
+    w->bufRef.Reset();
     uv_close(reinterpret_cast<uv_handle_t*>(&w->poll), OnFuseWatcherClosed);
     return ThrowErrno(env, -rc, "uv_poll_start");
   }

@@ -144,8 +144,9 @@ export interface Kernel {
   processVmReadv(pid: number, address: bigint, length: number): Buffer;
   seccompNotify: SeccompNotify;
   /**
-   * Watches a /dev/fuse fd (opened O_NONBLOCK) on the event loop: onRequest gets each request read (a copy,
-   * at most bufSize bytes), onClose once with the errno that ended it (ENODEV: unmounted or aborted).
+   * Watches a /dev/fuse fd (opened O_NONBLOCK) on the event loop: onRequest gets each request read (at most
+   * bufSize bytes) as a view of a buffer shared by the watchers, valid only until onRequest returns — copy
+   * what must outlive the call. onClose once with the errno that ended it (ENODEV: unmounted or aborted).
    * Does not close the fd. spinUs (0..1000, default 0): after a request, keep reading for up to this long
    * before sleeping in the poll again (saves a wake-up per request when a reader's next one follows quickly).
    */

@@ -44,7 +44,7 @@ interface Addon {
   seccompRespond(fd: number, id: bigint, error: number, val: bigint, flags: number): void;
   seccompAddFd(fd: number, id: bigint, srcFd: number, newFdFlags: number, setFd: number): number;
   seccompIdValid(fd: number, id: bigint): boolean;
-  fuseWatch(fd: number, bufSize: number, onRequest: (req: Buffer) => void, onClose: (errno: number) => void, spinUs: number): { close(): void };
+  fuseWatch(fd: number, buf: Uint8Array, onRequest: (length: number) => void, onClose: (errno: number) => void, spinUs: number): { close(): void };
   writeFd(fd: number, data: Buffer): number;
   shutdown(fd: number, how: number): void;
 }
@@ -192,8 +192,20 @@ class RealKernel implements Kernel {
   close(fd: number): void {
     call(() => this.a.close(fd));
   }
+  /**
+   * Every watcher of a given buffer size reads into one shared buffer (callbacks run one at a time, on this
+   * thread): no allocation per request, and 20 mounts cost one buffer, not 20. onRequest gets a view of it.
+   */
+  private readonly fuseBufs = new Map<number, Buffer>();
   fuseWatch(fd: number, bufSize: number, onRequest: (req: Buffer) => void, onClose: (errno: number) => void, spinUs = 0): { close(): void } {
-    return call(() => this.a.fuseWatch(fd, bufSize, onRequest, onClose, spinUs));
+    let buf = this.fuseBufs.get(bufSize);
+    if (!buf) {
+      if (!Number.isInteger(bufSize) || bufSize < 8192 || bufSize > 16 << 20) throw new TypeError('bufSize out of range');
+      buf = Buffer.allocUnsafeSlow(bufSize); // its own ArrayBuffer: never a slice of Node's pool
+      this.fuseBufs.set(bufSize, buf);
+    }
+    const shared = buf;
+    return call(() => this.a.fuseWatch(fd, shared, (n) => onRequest(shared.subarray(0, n)), onClose, spinUs));
   }
   shutdown(fd: number, how = 2): void {
     call(() => this.a.shutdown(fd, how));

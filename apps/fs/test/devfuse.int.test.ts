@@ -83,6 +83,38 @@ describe.runIf(root)('devfuse backend', () => {
     expect(readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(mnt);
   });
 
+  it('requests of several mounts arrive as views of one reused buffer (no allocation per request); writes reach ops intact', async () => {
+    const k = realKernel();
+    const { mkdirSync } = await import('node:fs');
+    const seen = new Set<ArrayBufferLike>();
+    let requests = 0;
+    const filesA: Record<string, string> = { '/proc/uptime': 'A\n', '/proc/sys/x': '1\n' };
+    const filesB: Record<string, string> = { '/proc/uptime': 'B\n', '/proc/sys/x': '2\n' };
+    const tracing = (k2: typeof k): typeof k =>
+      Object.assign(Object.create(k2) as typeof k, {
+        fuseWatch: (fd: number, size: number, on: (b: Buffer) => void, close: (e: number) => void, spin?: number) =>
+          k2.fuseWatch(fd, size, (b) => (seen.add(b.buffer), requests++, on(b)), close, spin),
+      });
+    const mounts = [];
+    for (const [name, files] of [['sa', filesA], ['sb', filesB]] as const) {
+      const mnt = join(dir, name);
+      mkdirSync(mnt);
+      mounts.push(await devFuseBackend(tracing(k)).mount(mnt, simpleOps(files)));
+    }
+    try {
+      const reads = await Promise.all(Array.from({ length: 20 }, (_, i) => cat(join(dir, i % 2 ? 'sb' : 'sa', 'proc/uptime'))));
+      reads.forEach((r, i) => expect(r).toMatchObject({ out: i % 2 ? 'B\n' : 'A\n', code: 0 }));
+      // a WRITE's data outlives the request buffer (ops keep it after the next request overwrote the buffer)
+      await new Promise<void>((r) => execFile('sh', ['-c', `echo 55 > ${join(dir, 'sa', 'proc/sys/x')}; echo 66 > ${join(dir, 'sb', 'proc/sys/x')}`], () => r()));
+      expect(await cat(join(dir, 'sa', 'proc/uptime'))).toMatchObject({ out: 'A\n' });
+      expect([filesA['/proc/sys/x'], filesB['/proc/sys/x']]).toEqual(['55\n', '66\n']);
+      expect(requests).toBeGreaterThan(40);
+      expect(seen.size).toBe(1);
+    } finally {
+      for (const m of mounts) await m.unmount();
+    }
+  });
+
   it('sysbox-fs SIGKILLed and restarted keeps serving the same mount; reads in the gap wait', async () => {
     expect(existsSync(MAIN), `${MAIN} (pnpm build first)`).toBe(true);
     const k = realKernel();
