@@ -64,7 +64,7 @@ static int match_any(const char *a, const char *const *names, const char **value
   return 0;
 }
 
-static const char *const GLOBAL_VALUE[] = {"root", "log", "log-format", "criu", "rootless", NULL};
+static const char *const GLOBAL_VALUE[] = {"root", "log", "log-format", "criu", "rootless", "engine", NULL};
 static const char *const GLOBAL_BOOL[] = {"debug", "systemd-cgroup", NULL};
 static const char *const EXEC_VALUE[] = {"console-socket", "pidfd-socket", "cwd", "env", "e", "user", "u",
                                          "additional-gids", "g", "process", "p", "process-label", "apparmor",
@@ -288,14 +288,18 @@ int main(int argc, char **argv) {
   // global flags, then `exec`
   const char *root = "/run/sysbox-runc";
   int root_at = -1, root_inline = 0, i = 0;
+  char *drop = calloc((size_t)n + 1, 1); // arguments the engine doesn't get
   for (; i < n; i++) {
     const char *a = orig_argv[i], *v;
     if (a[0] != '-') break;
     if (match_any(a, GLOBAL_BOOL, &v)) continue;
     if (!match_any(a, GLOBAL_VALUE, &v)) fallback("unknown global flag");
-    int isroot = is_flag(a, "root", &v);
+    int isroot = is_flag(a, "root", &v), at = i;
+    int isengine = is_flag(a, "engine", &v);
     struct flagval f = take_value(&i, n, v, "global flag without value");
     if (isroot) root = f.v, root_at = f.at, root_inline = f.inl;
+    // sysbox-runc's own --engine is not the engine's (the container's engine is recorded at create)
+    if (isengine) drop[at] = drop[f.at] = 1;
   }
   if (i >= n || strcmp(orig_argv[i], "exec") != 0) fallback("not exec");
   // exec's flags, then the container id
@@ -392,6 +396,8 @@ int main(int argc, char **argv) {
     out[o++] = engine_root;
   }
   for (int k = 0; k < n; k++) {
+    if (drop[k])
+      continue;
     if (k == root_at)
       out[o++] = with_value(root_inline, orig_argv[k], engine_root);
     else if (k == process_at && procfd)

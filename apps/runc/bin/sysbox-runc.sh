@@ -38,7 +38,8 @@ for a in "$@"; do
       --root | -root) skip=root ;;
       --root=* | -root=*) root=${a#*=} ;;
       --log | -log | --log-format | -log-format | --criu | -criu | --rootless | -rootless) skip=value ;;
-      --debug | -debug | --systemd-cgroup | -systemd-cgroup | --log=* | -log=* | --log-format=* | -log-format=*) ;;
+      --engine | -engine) skip=value ;; # the container's own engine is recorded at create
+      --debug | -debug | --systemd-cgroup | -systemd-cgroup | --log=* | -log=* | --log-format=* | -log-format=* | --engine=* | -engine=*) ;;
       start | kill | delete) cmd=$a ;;
       exec) [ -x "$EXEC" ] && exec "$EXEC" "$0" "$@"; slow "$@" ;;
       *) slow "$@" ;;
@@ -70,11 +71,13 @@ fi
 read -r engine < "$enginefile" || slow "$@"
 [ -x "$engine" ] || slow "$@"
 
-# Rebuild the arguments with the global --root pointing at the engine's state.
+# Rebuild the arguments for the engine: the global --root pointing at the engine's state, sysbox-runc's own
+# global --engine left out.
 n=$#
 i=0
 found=
 skip=
+incmd=
 while [ $i -lt $n ]; do
   a=$1
   shift
@@ -82,10 +85,20 @@ while [ $i -lt $n ]; do
   if [ "$skip" = root ]; then
     a=$root/engine
     skip=
-  elif [ -z "$found" ]; then
+  elif [ "$skip" = engine ]; then
+    skip=
+    continue
+  elif [ -n "$skip" ]; then
+    skip=
+  elif [ -z "$incmd" ]; then
     case $a in
       --root | -root) skip=root; found=1 ;;
       --root=* | -root=*) a=--root=$root/engine; found=1 ;;
+      --engine | -engine) skip=engine; continue ;;
+      --engine=* | -engine=*) continue ;;
+      --log | -log | --log-format | -log-format | --criu | -criu | --rootless | -rootless) skip=value ;;
+      -*) ;;
+      *) incmd=1 ;;
     esac
   fi
   set -- "$@" "$a"

@@ -73,10 +73,16 @@ describe('sysbox-runc launcher', () => {
     expect(existsSync(join(root, 'sysbox', 'd2'))).toBe(true);
   });
 
+  test("sysbox-runc's own --engine (Docker's runtimeArgs) stays out of the engine's arguments", () => {
+    expect(run('--root', root, '--engine', 'crun', 'start', 'c1')).toEqual(['engine', '--root', `${root}/engine`, 'start', 'c1']);
+    expect(run('--engine=crun', '--root', root, '--log', '--engine', 'kill', 'c1', '--engine')).toEqual([
+      'engine', '--root', `${root}/engine`, '--log', '--engine', 'kill', 'c1', '--engine',
+    ]);
+  });
+
   test('everything else goes to Node, arguments untouched', () => {
     expect(run('--root', root, 'create', '--bundle', '/b', 'c1')).toEqual(['node', '/main.js', '--root', root, 'create', '--bundle', '/b', 'c1']);
     expect(run('--root', root, 'start', 'unknown')).toEqual(['node', '/main.js', '--root', root, 'start', 'unknown']);
-    expect(run('--root', root, '--engine', 'crun', 'start', 'c1')[0]).toBe('node');
     expect(run('--root', root, 'kill', '--bogus', 'c1')[0]).toBe('node');
     expect(run('--version')[0]).toBe('node');
     expect(run('--root', root, 'start', '../x')[0]).toBe('node');
@@ -124,6 +130,12 @@ describe('exec fast path (sysbox-runc-exec)', () => {
     expect(short[5]).toMatch(/^\/proc\/self\/fd\/\d+$/);
   });
 
+  test("sysbox-runc's own --engine stays out of the engine's arguments", () => {
+    const out = run('--engine', 'crun', '--root', root, 'exec', '--process', spec(docker(0)), 'x1');
+    expect(out.slice(0, 5)).toEqual(['engine', '--root', `${root}/engine`, 'exec', '--process']);
+    expect(run('--engine=crun', '--root', root, 'exec', 'x1', 'true')).toEqual(['engine', '--root', `${root}/engine`, 'exec', 'x1', 'true']);
+  });
+
   test('no --process: the argv form goes to the engine as it is', () => {
     expect(run('--root', root, 'exec', '--tty', 'x1', 'sh', '-c', 'true')).toEqual(['engine', '--root', `${root}/engine`, 'exec', '--tty', 'x1', 'sh', '-c', 'true']);
   });
@@ -134,7 +146,7 @@ describe('exec fast path (sysbox-runc-exec)', () => {
     ['malformed JSON', () => { const f = join(dir, 'bad.json'); writeFileSync(f, '{"user":{"uid":0},"capabilities":{"bounding":["CAP_KILL"'); return shim(f); }],
     ['a duplicate key', () => { const f = join(dir, 'dup.json'); writeFileSync(f, '{"capabilities":{"bounding":[]},"capabilities":{}}'); return shim(f); }],
     ['an unknown exec flag', () => ['--root', root, 'exec', '--frobnicate', 'x1']],
-    ['an unknown global flag', () => ['--root', root, '--engine', 'crun', 'exec', 'x1']],
+    ['an unknown global flag', () => ['--root', root, '--frob', 'crun', 'exec', 'x1']],
     ['a container without a record', () => ['--root', root, 'exec', '--process', spec(docker(0)), 'nobody']],
     ['a missing process file', () => shim('/nonexistent.json')],
   ])('%s: back to Node with the arguments untouched', (_what, args) => {
