@@ -11,6 +11,7 @@
 #endif
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <linux/seccomp.h>
 #include <poll.h>
 #include <sched.h>
@@ -979,6 +980,12 @@ Napi::Value FuseWatch(const Napi::CallbackInfo& info) {
   return handle;
 }
 
+// mallocTrim() -> bool: glibc's malloc_trim(0): returns free C-heap memory to the kernel, also the free pages
+// inside the heap (a burst of requests leaves it fragmented, with few live chunks pinning it).
+Napi::Value MallocTrim(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), malloc_trim(0) != 0);
+}
+
 // shutdown(fd, how): a pending recvFds/accept on the socket then completes (EOF / error) before close.
 Napi::Value Shutdown(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -1032,6 +1039,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"seccompAddFd", SeccompAddFd},
       {"seccompIdValid", SeccompIdValid},
       {"fuseWatch", FuseWatch},
+      {"mallocTrim", MallocTrim},
       {"writeFd", WriteFd},
       {"shutdown", Shutdown},
   };

@@ -434,6 +434,11 @@ export class FakeKernel implements Kernel {
     return { close: () => void this.fuseRequests.delete(fd) };
   }
 
+  mallocTrim(): boolean {
+    this.record('mallocTrim', []);
+    return false;
+  }
+
   shutdown(fd: number, how = 2): void {
     this.record('shutdown', [fd, how]);
     const s = this.fd(fd, 'socket', 'shutdown');

@@ -151,6 +151,8 @@ export interface Kernel {
    * before sleeping in the poll again (saves a wake-up per request when a reader's next one follows quickly).
    */
   fuseWatch(fd: number, bufSize: number, onRequest: (req: Buffer) => void, onClose: (errno: number) => void, spinUs?: number): Watcher;
+  /** glibc malloc_trim(0): gives free C-heap pages back to the kernel (e.g. after a burst); true if any were. */
+  mallocTrim(): boolean;
   /** shutdown(2) of a socket (how: 0 RD, 1 WR, 2 RDWR): a pending recvFds/accept on it completes. */
   shutdown(fd: number, how?: number): void;
   /** One write(2) of data (e.g. an answer on /dev/fuse); returns the bytes written. */

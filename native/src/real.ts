@@ -47,6 +47,7 @@ interface Addon {
   fuseWatch(fd: number, buf: Uint8Array, onRequest: (length: number) => void, onClose: (errno: number) => void, spinUs: number): { close(): void };
   writeFd(fd: number, data: Buffer): number;
   shutdown(fd: number, how: number): void;
+  mallocTrim(): boolean;
 }
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -206,6 +207,9 @@ class RealKernel implements Kernel {
     }
     const shared = buf;
     return call(() => this.a.fuseWatch(fd, shared, (n) => onRequest(shared.subarray(0, n)), onClose, spinUs));
+  }
+  mallocTrim(): boolean {
+    return this.a.mallocTrim();
   }
   shutdown(fd: number, how = 2): void {
     call(() => this.a.shutdown(fd, how));

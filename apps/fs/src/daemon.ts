@@ -1,5 +1,7 @@
 import { mkdir, readFile, unlink, writeFile, rename } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { serveFs, type IpcServer } from '@sysbox/ipc';
 import { hostEnv } from '@sysbox/procfs/host';
 import pino, { type Logger } from 'pino';
@@ -48,6 +50,25 @@ async function releasePidFile(path: string, pid = process.pid): Promise<void> {
   if (Number.parseInt(text.trim(), 10) === pid) await unlink(path).catch(() => {});
 }
 
+let gcFn: (() => void) | null | undefined;
+/** a full V8 GC (for the idle trim after a burst), without --expose-gc on the command line; undefined if unavailable */
+function fullGc(): (() => void) | undefined {
+  if (gcFn === undefined) {
+    try {
+      const g = (globalThis as { gc?: () => void }).gc;
+      if (typeof g === 'function') gcFn = g;
+      else {
+        setFlagsFromString('--expose-gc');
+        const f: unknown = runInNewContext('gc');
+        gcFn = typeof f === 'function' ? (f as () => void) : null;
+      }
+    } catch {
+      gcFn = null;
+    }
+  }
+  return gcFn ?? undefined;
+}
+
 type NativeModule = typeof import('@sysbox/native');
 
 async function loadNative(): Promise<NativeModule> {
@@ -94,6 +115,7 @@ export async function startDaemon(flags: FsFlags, opts: { log: Logger; fuse?: Fu
           onError: (what, err) => log.warn({ what, err: errText(err) }, 'FUSE request failed'),
           onClose: (mountpoint, errno) => log.info({ mountpoint, errno }, 'FUSE connection ended'),
           spinUs: flags.spinUs,
+          ...(fullGc() ? { gc: fullGc()! } : {}),
         });
         if (flags.fdStore !== 'none') keeper = new FdKeeper(k, flags.fdStore, log, () => service?.keptAll() ?? []);
       }

@@ -399,7 +399,7 @@ export class FuseSession {
 }
 
 /** What the backend needs of @sysbox/native's Kernel. */
-export type DevFuseKernel = Pick<Kernel, 'open' | 'close' | 'mount' | 'umount' | 'fuseWatch' | 'write'>;
+export type DevFuseKernel = Pick<Kernel, 'open' | 'close' | 'mount' | 'umount' | 'fuseWatch' | 'write'> & Partial<Pick<Kernel, 'mallocTrim'>>;
 
 export interface DevFuseMount extends FuseMount {
   /** the /dev/fuse fd of this mount (owned by the mount; a copy may be kept elsewhere to survive a restart) */
@@ -427,14 +427,58 @@ export interface DevFuseOptions {
   onClose?: (mountpoint: string, errno: number) => void;
   /** µs to keep reading /dev/fuse after a request before sleeping (see Kernel.fuseWatch); default 0 */
   spinUs?: number;
+  /**
+   * ms without a request after which a burst's garbage is given back: a full GC (when `gc` is given) then
+   * malloc_trim (Kernel.mallocTrim). Default 1000; 0 turns it off.
+   */
+  idleTrimMs?: number;
+  /** a full garbage collection (e.g. from v8 --expose-gc), run before the trim */
+  gc?: () => void;
+}
+
+/**
+ * After a burst of requests: once idle for ms, one full GC and malloc_trim. A read burst leaves V8's old space
+ * and the C heap (ArrayBuffer backing stores) holding freed pages that nothing returns on its own.
+ */
+export function idleTrimmer(ms: number, trim: () => void): () => void {
+  let count = 0;
+  let seen = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const check = (): void => {
+    if (count !== seen) {
+      seen = count;
+      timer = setTimeout(check, ms);
+      timer.unref();
+      return;
+    }
+    timer = undefined;
+    trim();
+  };
+  return () => {
+    count++;
+    if (!timer) {
+      seen = count;
+      timer = setTimeout(check, ms);
+      timer.unref();
+    }
+  };
 }
 
 export function devFuseBackend(k: DevFuseKernel, o: DevFuseOptions = {}): DevFuseBackend {
+  const trimMs = o.idleTrimMs ?? 1000;
+  const mallocTrim = k.mallocTrim?.bind(k);
+  const activity =
+    trimMs > 0 && mallocTrim
+      ? idleTrimmer(trimMs, () => {
+          o.gc?.();
+          mallocTrim();
+        })
+      : undefined;
   const serve = (mountpoint: string, fd: number, ops: FuseOps, adopted: boolean): DevFuseMount => {
     const session = new FuseSession(ops, (b) => void k.write(fd, b), { ...(o.onError ? { onError: o.onError } : {}) });
     if (adopted) session.initialized = true;
     let closed = false;
-    const watcher = k.fuseWatch(fd, adopted ? ADOPTED_REQ_BUF : REQ_BUF, (req) => session.handle(req), (errno) => {
+    const watcher = k.fuseWatch(fd, adopted ? ADOPTED_REQ_BUF : REQ_BUF, activity ? (req) => (activity(), session.handle(req)) : (req) => session.handle(req), (errno) => {
       if (!closed) o.onClose?.(mountpoint, errno);
     }, o.spinUs ?? 0);
     if (adopted) {

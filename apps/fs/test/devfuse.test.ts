@@ -1,6 +1,6 @@
 // The FUSE protocol of the /dev/fuse backend, with buffers (no kernel).
-import { describe, expect, it } from 'vitest';
-import { devFuseBackend, FuseSession, FUSE_NOTIFY_RESEND, IN_HEADER, nodeIdOf, OP, OUT_HEADER, parseRequest, u64 } from '../src/devfuse.js';
+import { describe, expect, it, vi } from 'vitest';
+import { devFuseBackend, idleTrimmer, FuseSession, FUSE_NOTIFY_RESEND, IN_HEADER, nodeIdOf, OP, OUT_HEADER, parseRequest, u64 } from '../src/devfuse.js';
 import { FuseError, type FuseOps } from '../src/fuse.js';
 
 let uniq = 100;
@@ -236,6 +236,62 @@ describe('FUSE protocol', () => {
     calls.length = 0;
     be.adopt('/m2', 12, ops({}));
     expect(calls).toEqual(['watch 12', `write 12 ${FUSE_NOTIFY_RESEND}`]);
+  });
+});
+
+describe('idle trim after a burst', () => {
+  it('one GC + malloc_trim once requests stop for idleTrimMs, not during a burst; again after the next burst', async () => {
+    vi.useFakeTimers();
+    try {
+      const calls: string[] = [];
+      let onRequest: ((b: Buffer) => void) | undefined;
+      const kernel = {
+        open: () => 9,
+        close: () => {},
+        mount: () => {},
+        umount: () => {},
+        fuseWatch: (_fd: number, _n: number, on: (b: Buffer) => void) => ((onRequest = on), { close: () => {} }),
+        write: (_fd: number, b: Buffer) => b.length,
+        mallocTrim: () => (calls.push('trim'), true),
+      };
+      const be = devFuseBackend(kernel, { idleTrimMs: 100, gc: () => calls.push('gc') });
+      await be.mount('/m', ops({}));
+      const getattr = () => onRequest!(req(OP.GETATTR, 1, Buffer.alloc(16)));
+      for (let i = 0; i < 10; i++) {
+        getattr();
+        vi.advanceTimersByTime(30); // a burst: never 100 ms without a request
+      }
+      expect(calls).toEqual([]);
+      vi.advanceTimersByTime(250);
+      expect(calls).toEqual(['gc', 'trim']);
+      vi.advanceTimersByTime(1000);
+      expect(calls).toEqual(['gc', 'trim']); // idle: nothing more
+      getattr();
+      vi.advanceTimersByTime(250);
+      expect(calls).toEqual(['gc', 'trim', 'gc', 'trim']);
+      // off with idleTrimMs 0
+      calls.length = 0;
+      await devFuseBackend(kernel, { idleTrimMs: 0 }).mount('/n', ops({}));
+      getattr();
+      vi.advanceTimersByTime(5000);
+      expect(calls).toEqual([]);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+  it('idleTrimmer: a timer per burst, not per request', () => {
+    vi.useFakeTimers();
+    try {
+      let trims = 0;
+      const touch = idleTrimmer(50, () => trims++);
+      for (let i = 0; i < 1000; i++) touch();
+      expect(vi.getTimerCount()).toBe(1);
+      vi.advanceTimersByTime(120);
+      expect(trims).toBe(1);
+      expect(vi.getTimerCount()).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
 
