@@ -109,15 +109,7 @@ async function prepareWith(
   } catch (e) {
     throw new CreateError(`rootfs ${rootfs}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such directory' : (e as Error).message}`);
   }
-  // Refusals first (SysboxSpecError carries the user-facing message), before anything is allocated.
-  spec.applySysboxRules(parsedSpec, { isHostNamespace });
-  clog.debug({}, 'spec parsed, rules applied');
-  // [mounts, issue 4] restricted host mounts and bad mount input refused here too; see ../mounts.ts.
-  const mounts = await import('../mounts.js');
-  clog.debug({}, 'mount library loaded');
-  const mountPlan = await mounts.planMounts(parsedSpec, id, rootfs);
-
-  // Claim our state dir first: it is what marks the id as taken.
+  // Claim our state dir: it is what marks the id as taken (and the liveness path mgr watches).
   mkdirSync(ctx.stateRoot, { recursive: true, mode: 0o700 });
   try {
     mkdirSync(stateDir, { mode: 0o700 });
@@ -131,34 +123,46 @@ async function prepareWith(
   let mgr: MgrClient | undefined;
   try {
     mgr = await mgrP;
-    // mgr reclaims the range by itself if our state dir disappears without an Unregister (e.g. a reboot).
     clog.debug({}, 'mgr connected');
-    // The three calls go out at once (mgr runs one container's calls in arrival order); register's outcome is
-    // looked at first, so a refused registration reports itself, not the NOT_FOUND of the calls behind it.
-    // replace: we just claimed the id (the engine doesn't know it, our state dir is new), so a registration
-    // mgr still holds for it is a deleted container's whose teardown hasn't run yet (docker restart).
+    // Register and PrepareRootfs go out now, so that mgr allocates and stages while the sysbox rules and the
+    // mount plan are checked here; a refusal below undoes them (mgr runs one container's calls in arrival
+    // order). replace: we just claimed the id (the engine doesn't know it, our state dir is new), so a
+    // registration mgr still holds for it is a deleted container's whose teardown hasn't run yet (docker
+    // restart). mgr reclaims the range by itself if our state dir disappears without an Unregister.
     const regP = mgr.register({ containerId: id, bundle, rootfs, livenessPath: stateDir, replace: true });
     const stagedP = mgr.prepareRootfs({ containerId: id, rootfs });
+    const early = Promise.allSettled([regP, stagedP]); // no unhandled rejection while we check
+    // On this connection while it is open (mgr takes it after the calls above), else on a new one (a failed
+    // engine create undoes after prepare returned).
+    const client = mgr;
+    undo.push('release ID range', async () => {
+      try {
+        await client.unregister({ containerId: id });
+        return;
+      } catch (e) {
+        if ((e as { code?: string }).code !== 'CLOSED') throw e;
+      }
+      const m = await connectMgr({ socketPath: ctx.mgrSocket });
+      try {
+        await m.unregister({ containerId: id });
+      } finally {
+        m.close();
+      }
+    });
+
+    // Refusals (SysboxSpecError carries the user-facing message).
+    spec.applySysboxRules(parsedSpec, { isHostNamespace });
+    clog.debug({}, 'spec parsed, rules applied');
+    // [mounts, issue 4] restricted host mounts and bad mount input refused here too; see ../mounts.ts.
+    const mounts = await import('../mounts.js');
+    clog.debug({}, 'mount library loaded');
+    const mountPlan = await mounts.planMounts(parsedSpec, id, rootfs);
     // [mounts] ID-mapped bind sources and special dirs, staged by mgr (Unregister unstages them).
     const mountsP = mounts.stageMounts(mgr, id, mountPlan, rootfs);
-    const settled = Promise.allSettled([stagedP, mountsP]); // no unhandled rejection while register is awaited
-    const release = () =>
-      undo.push('release ID range', () => connectMgr({ socketPath: ctx.mgrSocket }).then(async (m) => {
-        try {
-          await m.unregister({ containerId: id });
-        } finally {
-          m.close();
-        }
-      }));
-    let reg: Awaited<typeof regP>;
-    try {
-      reg = await regP;
-    } catch (e) {
-      // a register cut short by its deadline may still have registered
-      if ((e as { code?: string }).code === 'DEADLINE_EXCEEDED') release();
-      throw e;
-    }
-    release();
+    const settled = Promise.allSettled([early, mountsP]);
+
+    // register's outcome first: a refused registration reports itself, not the NOT_FOUND of the calls behind it
+    const reg = await regP;
     const idRange = reg.idRange;
     if (!idRange) throw new CreateError('sysbox-mgr returned no ID range');
     clog.debug({ idRange }, 'ID range allocated');
