@@ -6,43 +6,12 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import { IpcError, statusName, type ServiceName } from './errors.js';
 import { encodeHeaders, HpackDecoder } from './hpack.js';
+import { ACK, END_HEADERS, END_STREAM, ERR, frame, grpcFrame, PADDED, PREFACE, PRIORITY_FLAG, RECV_WINDOW, SETTINGS_ENABLE_PUSH, SETTINGS_INITIAL_WINDOW_SIZE, SETTINGS_MAX_FRAME_SIZE, T, u32 } from './h2frame.js';
 import type { CallOptions, MethodTable } from './rpc.js';
 
 export interface RawClient {
   call(method: string, req: unknown, opts?: CallOptions): Promise<any>;
   close(): void;
-}
-
-const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
-const T = { DATA: 0, HEADERS: 1, PRIORITY: 2, RST_STREAM: 3, SETTINGS: 4, PUSH_PROMISE: 5, PING: 6, GOAWAY: 7, WINDOW_UPDATE: 8, CONTINUATION: 9 } as const;
-const END_STREAM = 0x1;
-const ACK = 0x1;
-const END_HEADERS = 0x4;
-const PADDED = 0x8;
-const PRIORITY_FLAG = 0x20;
-const SETTINGS_ENABLE_PUSH = 0x2;
-const SETTINGS_INITIAL_WINDOW_SIZE = 0x4;
-const SETTINGS_MAX_FRAME_SIZE = 0x5;
-const CANCEL = 0x8;
-/** what we let the server send before we say more (per stream via SETTINGS, per connection via WINDOW_UPDATE) */
-const RECV_WINDOW = 1 << 24;
-
-function frame(type: number, flags: number, stream: number, payload: Uint8Array = Buffer.alloc(0)): Buffer {
-  const b = Buffer.allocUnsafe(9 + payload.length);
-  b.writeUIntBE(payload.length, 0, 3);
-  b[3] = type;
-  b[4] = flags;
-  b.writeUInt32BE(stream & 0x7fffffff, 5);
-  b.set(payload, 9);
-  return b;
-}
-
-function grpcFrame(msg: Uint8Array): Buffer {
-  const b = Buffer.allocUnsafe(5 + msg.length);
-  b[0] = 0; // not compressed
-  b.writeUInt32BE(msg.length, 1);
-  b.set(msg, 5);
-  return b;
 }
 
 function connError(service: ServiceName, socketPath: string, err: NodeJS.ErrnoException): IpcError {
@@ -134,10 +103,8 @@ class Connection {
     this.flush(id, s);
     return () => {
       if (!this.streams.has(id)) return;
-      const code = Buffer.alloc(4);
-      code.writeUInt32BE(CANCEL, 0);
       this.streams.delete(id);
-      this.sock.write(frame(T.RST_STREAM, 0, id, code));
+      this.sock.write(frame(T.RST_STREAM, 0, id, u32(ERR.CANCEL)));
     };
   }
 

@@ -7,21 +7,10 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { GRPC_STATUS, IpcError, statusOf, type ServiceName } from './errors.js';
 import { encodeHeaders, HpackDecoder } from './hpack.js';
-import { finishBind, prepareSocket, removeIfOurs } from './listen.js';
+import { ACK, END_HEADERS, END_STREAM, ERR, frame, grpcFrame, PADDED, PREFACE, PRIORITY_FLAG, RECV_WINDOW, SETTINGS_INITIAL_WINDOW_SIZE, SETTINGS_MAX_FRAME_SIZE, T, u32 } from './h2frame.js';
+import { checkHandlers, finishBind, prepareSocket, removeIfOurs } from './listen.js';
 import type { IpcServer, MethodSpec, MethodTable, ServeOptions } from './rpc.js';
 
-const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
-const T = { DATA: 0, HEADERS: 1, PRIORITY: 2, RST_STREAM: 3, SETTINGS: 4, PUSH_PROMISE: 5, PING: 6, GOAWAY: 7, WINDOW_UPDATE: 8, CONTINUATION: 9 } as const;
-const END_STREAM = 0x1;
-const ACK = 0x1;
-const END_HEADERS = 0x4;
-const PADDED = 0x8;
-const PRIORITY_FLAG = 0x20;
-const SETTINGS_INITIAL_WINDOW_SIZE = 0x4;
-const SETTINGS_MAX_FRAME_SIZE = 0x5;
-const ERR = { NO_ERROR: 0, PROTOCOL_ERROR: 1, FLOW_CONTROL_ERROR: 3, FRAME_SIZE_ERROR: 6, REFUSED_STREAM: 7, CANCEL: 8 } as const;
-/** what a peer may send before we say more: per stream (SETTINGS) and per connection (WINDOW_UPDATE) */
-const RECV_WINDOW = 1 << 24;
 /** largest request message (gRPC's default receive limit); larger ones answer RESOURCE_EXHAUSTED */
 export const MAX_REQUEST = 4 << 20;
 /** largest frame we accept (we advertise none, so the protocol's default) */
@@ -33,22 +22,6 @@ const RESPONSE_HEADERS = encodeHeaders([
 ]);
 const OK_TRAILERS = encodeHeaders([['grpc-status', '0']]);
 const EMPTY = Buffer.alloc(0);
-
-function frame(type: number, flags: number, stream: number, payload: Uint8Array = EMPTY): Buffer {
-  const b = Buffer.allocUnsafe(9 + payload.length);
-  b.writeUIntBE(payload.length, 0, 3);
-  b[3] = type;
-  b[4] = flags;
-  b.writeUInt32BE(stream & 0x7fffffff, 5);
-  b.set(payload, 9);
-  return b;
-}
-
-function u32(n: number): Buffer {
-  const b = Buffer.allocUnsafe(4);
-  b.writeUInt32BE(n >>> 0, 0);
-  return b;
-}
 
 /** grpc-message: UTF-8, bytes outside printable ASCII and '%' percent-encoded (gRPC over HTTP/2 spec). */
 export function percentEncode(s: string): string {
@@ -410,11 +383,7 @@ class Connection {
     try {
       if (code === 0 && res) {
         this.writeHeaders(c.id, RESPONSE_HEADERS, false);
-        const msg = Buffer.allocUnsafe(5 + res.length);
-        msg[0] = 0;
-        msg.writeUInt32BE(res.length, 1);
-        msg.set(res, 5);
-        c.pending = msg;
+        c.pending = grpcFrame(res);
         c.trailers = OK_TRAILERS;
         this.flush(c);
       } else {
@@ -480,9 +449,7 @@ export async function serveLean(
   socketPath: string,
   opts: ServeOptions,
 ): Promise<IpcServer> {
-  for (const m of Object.keys(table)) {
-    if (typeof impl[m] !== 'function') throw new IpcError('UNIMPLEMENTED', `${service} server: handler ${m} is missing`, service);
-  }
+  checkHandlers(service, table, impl);
   const byPath = new Map<string, [string, MethodSpec]>();
   for (const [m, spec] of Object.entries(table)) byPath.set(spec.path, [m, spec]);
   await prepareSocket(service, socketPath);

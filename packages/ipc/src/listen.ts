@@ -40,3 +40,10 @@ export async function removeIfOurs(socketPath: string, ino: number): Promise<voi
   const now = await lstat(socketPath).catch(() => undefined);
   if (now && now.ino === ino) await unlink(socketPath).catch(() => {});
 }
+
+/** Refuses to serve a method table without a handler for each of its methods. */
+export function checkHandlers(service: ServiceName, table: object, impl: Record<string, unknown>): void {
+  for (const m of Object.keys(table)) {
+    if (typeof impl[m] !== 'function') throw new IpcError('UNIMPLEMENTED', `${service} server: handler ${m} is missing`, service);
+  }
+}

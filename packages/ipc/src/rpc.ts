@@ -1,6 +1,6 @@
 // The gRPC layer. Loaded lazily by connect*/serve* (it pulls in @grpc/grpc-js), never at top level.
 import type * as Grpc from '@grpc/grpc-js';
-import { finishBind, prepareSocket, removeIfOurs } from './listen.js';
+import { checkHandlers, finishBind, prepareSocket, removeIfOurs } from './listen.js';
 import { IpcError, statusName, statusOf, type ServiceName } from './errors.js';
 
 export interface MessageFns<T> {
@@ -127,9 +127,7 @@ export async function serve(
   socketPath: string,
   opts: ServeOptions,
 ): Promise<IpcServer> {
-  for (const m of Object.keys(table)) {
-    if (typeof impl[m] !== 'function') throw new IpcError('UNIMPLEMENTED', `${service} server: handler ${m} is missing`, service);
-  }
+  checkHandlers(service, table, impl);
   const grpc = await loadGrpc();
   await prepareSocket(service, socketPath);
 

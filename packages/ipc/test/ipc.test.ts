@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { connectFs, connectMgr, IpcError, RpcError, serveFs, serveMgr, type MgrHandlers } from '../src/index.js';
+import { mgrHandlers } from './fixtures.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -13,21 +14,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const handlers = (over: Partial<MgrHandlers> = {}): MgrHandlers => ({
-  register: (r) => ({ idRange: { uid: 100000, gid: 100000, size: 65536 }, ...(r.containerId === 'x' ? {} : {}) }),
-  prepareRootfs: (r) => ({ rootfs: `/var/lib/sysbox/rootfs/${r.containerId}`, method: 'idmap-overlay' }),
-  prepareMounts: (r) => ({
-    mounts: r.mounts.map((m) => ({ index: m.index, source: `/var/lib/sysbox/mounts/${r.containerId}/${m.index}`, method: 'idmap' })),
-    specialDirs: r.specialDirs.map((d) => ({ destination: d, source: `/s${d}`, method: 'idmap', created: true })),
-  }),
-  unregister: (r) => ({ found: r.containerId === 'known' }),
-  get: (r) => {
-    throw new RpcError('NOT_FOUND', `container ${r.containerId} is not registered with sysbox-mgr`);
-  },
-  list: () => ({ containers: [{ containerId: 'a', registeredAtMs: 1_700_000_000_000, idRange: { uid: 1, gid: 2, size: 3 } }] }),
-  status: () => ({ version: '0.1.0', pid: process.pid, containers: 1, rangesTotal: 4096, rangesFree: 4095 }),
-  ...over,
-});
+const handlers = mgrHandlers;
 
 function expectIpcError(err: unknown, code: string, msg: string | RegExp) {
   expect(err).toBeInstanceOf(IpcError);
