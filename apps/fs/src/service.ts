@@ -60,15 +60,23 @@ export class FsService implements FsHandlers {
     if (!id || !ID_RE.test(id)) throw new RpcError('INVALID_ARGUMENT', `invalid container id ${JSON.stringify(id)}`);
     if (!req.initPid) throw new RpcError('INVALID_ARGUMENT', 'init_pid is required');
     const known = this.containers.get(id);
-    if (known && known.view.initPid === req.initPid) return { mountpoint: known.mount.mountpoint, covers: known.view.covers.map((c) => c.dir) };
+    if (known && known.view.initPid === req.initPid) return this.answer(known);
     if (known) await this.unregister({ containerId: id });
     let p = this.pending.get(id);
     if (!p) {
       p = this.mountContainer(req).finally(() => this.pending.delete(id));
       this.pending.set(id, p);
     }
-    const e = await p;
-    return { mountpoint: e.mount.mountpoint, covers: e.view.covers.map((c) => c.dir) };
+    return this.answer(await p);
+  }
+
+  /** Register's answer: the tree, its covers, and the files placed one by one (all outside the covers). */
+  private answer(e: Entry) {
+    const covers = e.view.covers.map((c) => c.dir);
+    const files = emulatedHandlers(this.o.env)
+      .map((h) => h.path)
+      .filter((p) => !covers.some((c) => p.startsWith(`${c}/`)));
+    return { mountpoint: e.mount.mountpoint, covers, files };
   }
 
   private async mountContainer(req: FsRegisterRequest): Promise<Entry> {

@@ -80,6 +80,9 @@ describe('FsService: /sys covers', () => {
     ]);
     const r = await svc.register({ containerId: 'c1', initPid: 5, idRange: undefined, options: { procfs: true, sysfs: true, cgroupPath: '', memoryLimitBytes: 0, cpuQuotaUs: 0, cpuPeriodUs: 0, cpuset: '' } });
     expect(r.covers).toEqual(['/sys/devices/virtual']);
+    // the files placed one by one: all outside the covers (the caller doesn't walk the tree)
+    expect(r.files).toContain('/proc/uptime');
+    expect(r.files.filter((f) => f.startsWith('/sys/devices/virtual/'))).toEqual([]);
     expect(fuse.mounted.get(r.mountpoint)!.readdir('/sys/devices/virtual').sort()).toEqual(['dmi', 'net', 'tty']);
     const reg = JSON.parse((svc as unknown as { registration(e: unknown): string }).registration((svc as unknown as { containers: Map<string, unknown> }).containers.get('c1')));
     expect(reg.covers).toEqual([{ dir: '/sys/devices/virtual', own: [{ name: 'net', type: 'dir' }, { name: 'tty', type: 'dir' }] }]);
@@ -98,5 +101,6 @@ describe('FsService: /sys covers', () => {
     // options.sysfs false: no cover
     const r2 = await svc.register({ containerId: 'c2', initPid: 5, idRange: undefined, options: { procfs: true, sysfs: false, cgroupPath: '', memoryLimitBytes: 0, cpuQuotaUs: 0, cpuPeriodUs: 0, cpuset: '' } });
     expect(r2.covers).toEqual([]);
+    expect(r2.files).toContain('/sys/devices/virtual/dmi/id/product_uuid');
   });
 });

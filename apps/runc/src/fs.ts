@@ -111,8 +111,9 @@ export async function attachFs(ctx: Context, o: AttachOptions): Promise<Attached
     const fs = (await o.client) ?? (await (await import('@sysbox/ipc')).connectFs({ socketPath, deadlineMs: 15_000 }));
     let mountpoint: string;
     let covers: string[];
+    let listed: string[];
     try {
-      ({ mountpoint, covers } = await fs.register({ containerId: o.containerId, initPid, idRange: o.idRange, options: { procfs: true, sysfs: true } }));
+      ({ mountpoint, covers, files: listed } = await fs.register({ containerId: o.containerId, initPid, idRange: o.idRange, options: { procfs: true, sysfs: true } }));
     } finally {
       fs.close();
     }
@@ -128,7 +129,8 @@ export async function attachFs(ctx: Context, o: AttachOptions): Promise<Attached
     let covered: string[] = [];
     let hidden: string[] = [];
     try {
-      const files = filesOf(mountpoint, new Set(covers));
+      // as Register lists them (each directory walked would be a FUSE round trip); an older sysbox-fs lists none
+      const files = listed.length > 0 ? listed : filesOf(mountpoint, new Set(covers));
       for (const p of [...files, ...covers]) fds.push(kernel.openTree(native.AT_FDCWD, join(mountpoint, p), native.OPEN_TREE_CLONE));
       // a cover is read-only, as the container's /sys is (its moved-back entries keep their own flags)
       clog.debug({ files: files.length }, 'sysbox-fs trees cloned');

@@ -75,7 +75,7 @@ test("dist: serveFs({ transport: 'lean' }) loads neither grpc-js nor node:http2,
   `;
   const out = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8' }));
   expect(out).toEqual({
-    register: { mountpoint: '/m/a', covers: [] },
+    register: { mountpoint: '/m/a', covers: [], files: [] },
     http2Loaded: false,
     grpcJs: { status: { version: 'v', pid: 0, containers: 0, mountRoot: '' }, err: ['NOT_FOUND', 'container x is not registered with sysbox-fs'] },
   });

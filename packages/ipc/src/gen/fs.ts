@@ -55,6 +55,11 @@ export interface RegisterResponse {
    * the tree is placed on its own.
    */
   covers: string[];
+  /**
+   * The tree's files that are placed one by one (container paths, e.g. /proc/uptime): every file outside the
+   * covers. Listed here so the caller doesn't walk the tree (each directory a FUSE round trip).
+   */
+  files: string[];
 }
 
 export interface UnregisterRequest {
@@ -386,7 +391,7 @@ export const RegisterRequest: MessageFns<RegisterRequest> = {
 };
 
 function createBaseRegisterResponse(): RegisterResponse {
-  return { mountpoint: "", covers: [] };
+  return { mountpoint: "", covers: [], files: [] };
 }
 
 export const RegisterResponse: MessageFns<RegisterResponse> = {
@@ -396,6 +401,9 @@ export const RegisterResponse: MessageFns<RegisterResponse> = {
     }
     for (const v of message.covers) {
       writer.uint32(18).string(v!);
+    }
+    for (const v of message.files) {
+      writer.uint32(26).string(v!);
     }
     return writer;
   },
@@ -429,6 +437,14 @@ export const RegisterResponse: MessageFns<RegisterResponse> = {
             message.covers.push(reader.string());
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.files.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -448,6 +464,7 @@ export const RegisterResponse: MessageFns<RegisterResponse> = {
     const message = createBaseRegisterResponse();
     message.mountpoint = object.mountpoint ?? "";
     message.covers = object.covers?.map((e) => e) || [];
+    message.files = object.files?.map((e) => e) || [];
     return message;
   },
 };
