@@ -11,15 +11,6 @@ import { CACHE_DIR, CRUN, DAEMON_JSON, DAEMON_JSON_LOCK, E2E_DIR, IMAGES, REPO_D
 
 export const log = (msg: string) => process.stderr.write(`[e2e harness] ${msg}\n`);
 
-function has(cmd: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 function dpkgInstalled(pkg: string): boolean {
   try {
     return execFileSync('dpkg-query', ['-W', '-f=${Status}', pkg], { encoding: 'utf8' }).includes('install ok installed');

@@ -1,12 +1,12 @@
 // One test per row of the DESIGN.md contract table, for runc (reference) and sysbox-runc side by side.
 // sysbox-runc expectations that don't hold yet are listed in src/pending.ts (they run as test.fails).
 import { describe, expect } from 'vitest';
-import { chownSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, chmodSync } from 'node:fs';
+import { chownSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { docker, dockerOk, run, uniqueName, withContainer, withContainers, waitFor, sleep, sh, tmpDir } from '../src/docker.ts';
 import { caseFor } from '../src/cases.ts';
-import { IMAGES, RUNTIMES, type Runtime } from '../src/paths.ts';
+import { IMAGES, RUNTIMES } from '../src/paths.ts';
 import {
   DEV_SET, DOCKER_DEFAULT_CAPS, IDENTITY_MAP, REFUSAL, capField, hostCapBnd, hostCpuCount, hostMemTotalKb, hostUptime,
   cgroupsMatching, mountsMatching, ociCreateFailed, overlaps, singleRange,

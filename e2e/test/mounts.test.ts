@@ -1,11 +1,11 @@
 // Issue 4 "Done when" (mount isolation): restricted host mounts, ID-mapped bind mounts and volumes, special dirs,
 // bad mount input — for runc (reference) and sysbox-runc side by side.
 import { describe, expect } from 'vitest';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { docker, dockerOk, run, uniqueName, withContainer, withContainers, sh, tmpDir } from '../src/docker.ts';
 import { caseFor } from '../src/cases.ts';
-import { IMAGES, MGR_DATA_DIR, RUNTIMES, type Runtime } from '../src/paths.ts';
+import { IMAGES, MGR_DATA_DIR, RUNTIMES } from '../src/paths.ts';
 import { REFUSAL, ociCreateFailed, singleRange } from '../src/host.ts';
 import { makeBundle, rawRuntime, runtimeBinary } from '../src/bundle.ts';
 

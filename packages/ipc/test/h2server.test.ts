@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { connectFs, connectMgr, IpcError, RpcError, serveFs, serveMgr, type MgrHandlers } from '../src/index.js';
+import { connectFs, connectMgr, IpcError, RpcError, serveFs, serveMgr } from '../src/index.js';
 import { percentEncode, parseTimeout } from '../src/h2server.js';
 import { mgrHandlers } from './fixtures.js';
 

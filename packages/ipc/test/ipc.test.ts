@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { connectFs, connectMgr, IpcError, RpcError, serveFs, serveMgr, type MgrHandlers } from '../src/index.js';
+import { connectFs, connectMgr, IpcError, serveFs, serveMgr } from '../src/index.js';
 import { mgrHandlers } from './fixtures.js';
 
 let dir: string;

@@ -14,7 +14,7 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Kernel } from '@sysbox/native';
-import { MNT_DETACH, isKernelError } from '@sysbox/native';
+import { isKernelError } from '@sysbox/native';
 import { mountsUnder, readMountinfo, StagingError, unmountAll } from './mountinfo.js';
 
 export type MountStagingLog = (obj: object, msg: string) => void;
