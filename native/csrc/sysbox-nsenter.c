@@ -10,8 +10,10 @@
  *
  *   move-mount --pid PID --target PATH [--mkdir] [--mount-fd N]
  *       mount fd (default 3) is moved onto PATH inside PID's mount namespace.
- *   move-mounts --pid PID [--skip-missing] [--cover FD:DIR]... FD:PATH...
+ *   move-mounts --pid PID [--root DIR] [--skip-missing] [--cover FD:DIR]... FD:PATH...
  *       each mount fd is moved onto its PATH inside PID's mount namespace (one setns for all).
+ *       --root DIR: PATHs (and DIRs) are the container's, resolved under DIR: its root before pivot_root, for
+ *       an engine's hook (output keeps the container's paths).
  *       --skip-missing: a PATH that does not exist there is skipped (stdout "skipped PATH").
  *       Prints "moved PATH" per mount moved. Stops at the first other failure.
  *       --cover FD:DIR (done first): covers DIR with the directory mount FD while keeping DIR's own entries:
@@ -156,6 +158,16 @@ static int op_move_mount(int argc, char **argv) {
 
 #define MAX_COVER_ENTRIES 1024
 
+/* move-mounts --root: the container's root as seen in its mount namespace before pivot_root; container paths
+ * are then resolved relative to it (the working directory), e.g. "/proc/uptime" as "proc/uptime". */
+static int rooted;
+
+static const char *at_root(const char *p) {
+  if (!rooted) return p;
+  while (*p == '/') p++;
+  return *p ? p : ".";
+}
+
 /* out = dir/name (out holds PATH_MAX); -1 with ENAMETOOLONG if it doesn't fit. */
 static int join_path(char *out, const char *dir, const char *name) {
   int n = snprintf(out, PATH_MAX, "%s/%s", dir, name);
@@ -173,7 +185,7 @@ static int cover_dir(int fd, const char *dir, int skip) {
   char path[PATH_MAX];
   int n = 0, i, rc = 0;
   struct dirent *de;
-  DIR *d = opendir(dir);
+  DIR *d = opendir(at_root(dir));
   if (!d) {
     if (skip && errno == ENOENT) {
       printf("skipped %s\n", dir);
@@ -206,24 +218,24 @@ static int cover_dir(int fd, const char *dir, int skip) {
     snprintf(names[n], sizeof names[n], "%s", de->d_name);
     n++;
   }
-  if (move_mount(fd, "", AT_FDCWD, dir, MOVE_MOUNT_F_EMPTY_PATH) != 0) {
+  if (move_mount(fd, "", AT_FDCWD, at_root(dir), MOVE_MOUNT_F_EMPTY_PATH) != 0) {
     rc = fail("move_mount", dir);
     goto out;
   }
   for (i = 0; i < n; i++) {
     if (join_path(path, dir, names[i]) != 0) {
       rc = fail("move_mount", dir);
-      if (umount2(dir, MNT_DETACH) != 0) fail("umount2 (undo)", dir);
+      if (umount2(at_root(dir), MNT_DETACH) != 0) fail("umount2 (undo)", dir);
       goto out;
     }
-    if (move_mount(fds[i], "", AT_FDCWD, path, MOVE_MOUNT_F_EMPTY_PATH) == 0) continue;
+    if (move_mount(fds[i], "", AT_FDCWD, at_root(path), MOVE_MOUNT_F_EMPTY_PATH) == 0) continue;
     if (errno == ENOENT) {
       printf("hidden %s\n", path);
       continue;
     }
     rc = fail("move_mount", path);
     /* undo: the container's directory as it was (the clones moved back so far go with the cover) */
-    if (umount2(dir, MNT_DETACH) != 0) fail("umount2 (undo)", dir);
+    if (umount2(at_root(dir), MNT_DETACH) != 0) fail("umount2 (undo)", dir);
     goto out;
   }
   printf("covered %s\n", dir);
@@ -235,19 +247,22 @@ out:
 
 static int op_move_mounts(int argc, char **argv) {
   int pid = -1, skip = 0, i, first = -1, ncover = 0;
+  const char *root = NULL;
   char *covers[16];
   for (i = 0; i < argc; i++) {
     if (!strcmp(argv[i], "--pid") && i + 1 < argc) {
       if (parse_int(argv[++i], &pid)) return usage("bad --pid");
     } else if (!strcmp(argv[i], "--skip-missing")) {
       skip = 1;
+    } else if (!strcmp(argv[i], "--root") && i + 1 < argc) {
+      root = argv[++i];
     } else if (!strcmp(argv[i], "--cover") && i + 1 < argc && ncover < 16) {
       covers[ncover++] = argv[++i];
     } else if (argv[i][0] != '-') {
       first = i;
       break;
     } else {
-      return usage("usage: move-mounts --pid PID [--skip-missing] [--cover FD:DIR]... FD:PATH...");
+      return usage("usage: move-mounts --pid PID [--root DIR] [--skip-missing] [--cover FD:DIR]... FD:PATH...");
     }
   }
   if (pid <= 0 || (first < 0 && ncover == 0)) return usage("--pid and at least one FD:PATH or --cover FD:DIR are required");
@@ -268,7 +283,12 @@ static int op_move_mounts(int argc, char **argv) {
     if (parse_int(argv[i], &fd)) return usage("bad FD in FD:PATH");
     *colon = ':';
   }
+  if (root && root[0] != '/') return usage("--root must be an absolute path");
   if (join_ns(pid, "mnt", CLONE_NEWNS)) return 1;
+  if (root) {
+    if (chdir(root) != 0) return fail("chdir", root);
+    rooted = 1;
+  }
   for (i = 0; i < ncover; i++) {
     char *colon = strchr(covers[i], ':');
     if (cover_dir(atoi(covers[i]), colon + 1, skip)) {
@@ -280,7 +300,7 @@ static int op_move_mounts(int argc, char **argv) {
     char *colon = strchr(argv[i], ':');
     const char *target = colon + 1;
     int fd = atoi(argv[i]);
-    if (move_mount(fd, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH) != 0) {
+    if (move_mount(fd, "", AT_FDCWD, at_root(target), MOVE_MOUNT_F_EMPTY_PATH) != 0) {
       if (skip && errno == ENOENT) {
         printf("skipped %s\n", target);
         continue;

@@ -92,12 +92,15 @@ export async function nsenterMoveMounts(opts: {
   mounts: Array<{ mountFd: number; target: string }>;
   covers?: Array<{ mountFd: number; target: string }>;
   skipMissing?: boolean;
+  /** the container's root as PID sees it before pivot_root (an engine's hook); targets are resolved under it */
+  root?: string;
   nsenter?: string;
 }): Promise<{ moved: string[]; skipped: string[]; covered: string[]; hidden: string[] }> {
   const covers = opts.covers ?? [];
   if (opts.mounts.length === 0 && covers.length === 0) return { moved: [], skipped: [], covered: [], hidden: [] };
   if (covers.length > 16) throw new RangeError(`nsenterMoveMounts: at most 16 covers (${covers.length} given)`);
   const args = ['--pid', String(opts.pid)];
+  if (opts.root !== undefined && opts.root !== '/') args.push('--root', opts.root);
   if (opts.skipMissing) args.push('--skip-missing');
   covers.forEach((c, i) => args.push('--cover', `${3 + opts.mounts.length + i}:${c.target}`));
   opts.mounts.forEach((m, i) => args.push(`${3 + i}:${m.target}`));
