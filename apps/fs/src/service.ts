@@ -88,8 +88,9 @@ export class FsService implements FsHandlers {
         containerId: id,
         initPid: req.initPid,
         owner: req.idRange ? { uid: req.idRange.uid, gid: req.idRange.gid } : { uid: 0, gid: 0 },
-        // the container's own sysfs dirs, listed now (before sysbox-runc places anything over them)
-        covers: req.options?.sysfs === false ? [] : sysCovers(env, req.initPid),
+        // the container's own sysfs dirs, listed now (before sysbox-runc places anything over them); under its
+        // rootfs when sysbox-runc registers from the engine's hook, before pivot_root
+        covers: req.options?.sysfs === false ? [] : sysCovers(env, req.initPid, req.root || '/'),
       });
     } catch (e) {
       if (e instanceof ProcfsError && e.errno === 'ENOENT') throw new RpcError('NOT_FOUND', e.message);

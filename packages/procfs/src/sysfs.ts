@@ -27,12 +27,15 @@ export function hostHasDmi(env: HostEnv): boolean {
 
 /**
  * The covers a container needs, read at registration from its own sysfs (`/proc/<initPid>/root/sys/...`,
- * before anything is placed there). None where the host has DMI. Throws nothing: a directory that can't be
- * listed gets no cover (the container then has no product_uuid, as on the host).
+ * before anything is placed there). `root`: the container's root as the init sees it when it registers
+ * before the engine's pivot_root (an OCI hook), e.g. /var/lib/sysbox/rootfs/<id>/merged; default "/".
+ * None where the host has DMI. Throws nothing: a directory that can't be listed gets no cover (the container
+ * then has no product_uuid, as on the host).
  */
-export function sysCovers(env: HostEnv, initPid: number): Cover[] {
+export function sysCovers(env: HostEnv, initPid: number, root = '/'): Cover[] {
   if (hostHasDmi(env) || !env.list) return [];
-  const own = env.list(`/proc/${initPid}/root${VIRTUAL_DEVICES}`);
+  const under = root.replace(/\/+$/, '');
+  const own = env.list(`/proc/${initPid}/root${under}${VIRTUAL_DEVICES}`);
   if (!own) return [];
   return [{ dir: VIRTUAL_DEVICES, own: own.filter((e) => e.name !== 'dmi' && (e.type === 'dir' || e.type === 'file')) }];
 }

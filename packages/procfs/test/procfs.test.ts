@@ -316,6 +316,10 @@ describe('/sys: DMI product_uuid and covers', () => {
     expect(readPath(env, newView(env, { containerId: 'a', initPid: 42 }), `${DMI_ID}/product_name`)).toBe('sysbox-ts\n');
     // symlinks (and dmi itself) get no placeholder
     expect(sysCovers(env, 42)).toEqual([{ dir: VIRTUAL_DEVICES, own: [virtualEntries[0], virtualEntries[1]] }]);
+    // registered from the engine's hook, before pivot_root: the container's sysfs is under its rootfs
+    env.setDir('/proc/42/root/rootfs/c1/sys/devices/virtual', [virtualEntries[0]!]);
+    expect(sysCovers(env, 42, '/rootfs/c1/')).toEqual([{ dir: VIRTUAL_DEVICES, own: [virtualEntries[0]] }]);
+    expect(sysCovers(env, 42, '/')).toEqual(sysCovers(env, 42));
     expect(() => writePath(env, newView(env, { containerId: 'a', initPid: 42 }), `${DMI_ID}/product_uuid`, 'x')).toThrow(
       expect.objectContaining({ errno: 'EACCES' }),
     );

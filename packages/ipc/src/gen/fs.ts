@@ -42,7 +42,14 @@ export interface RegisterRequest {
   /** host pid of the container's init (its namespaces are entered through it) */
   initPid: number;
   idRange: IdRange | undefined;
-  options: EmulationOptions | undefined;
+  options:
+    | EmulationOptions
+    | undefined;
+  /**
+   * The container's root directory as its init sees it, when registered before the engine's pivot_root (from
+   * an OCI hook, e.g. /var/lib/sysbox/rootfs/<id>/merged); empty: "/" (registered after the engine's create).
+   */
+  root: string;
 }
 
 export interface RegisterResponse {
@@ -296,7 +303,7 @@ export const EmulationOptions: MessageFns<EmulationOptions> = {
 };
 
 function createBaseRegisterRequest(): RegisterRequest {
-  return { containerId: "", initPid: 0, idRange: undefined, options: undefined };
+  return { containerId: "", initPid: 0, idRange: undefined, options: undefined, root: "" };
 }
 
 export const RegisterRequest: MessageFns<RegisterRequest> = {
@@ -312,6 +319,9 @@ export const RegisterRequest: MessageFns<RegisterRequest> = {
     }
     if (message.options !== undefined) {
       EmulationOptions.encode(message.options, writer.uint32(34).fork()).join();
+    }
+    if (message.root !== "") {
+      writer.uint32(42).string(message.root);
     }
     return writer;
   },
@@ -361,6 +371,14 @@ export const RegisterRequest: MessageFns<RegisterRequest> = {
             message.options = EmulationOptions.decode(reader, reader.uint32());
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.root = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -386,6 +404,7 @@ export const RegisterRequest: MessageFns<RegisterRequest> = {
     message.options = (object.options !== undefined && object.options !== null)
       ? EmulationOptions.fromPartial(object.options)
       : undefined;
+    message.root = object.root ?? "";
     return message;
   },
 };
