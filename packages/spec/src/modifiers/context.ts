@@ -21,6 +21,8 @@ export interface ConvertContext {
   stagedMounts?: Array<{ index: number; source: string }>;
   /** Special dirs (e.g. /var/lib/docker) backed by staged host dirs, added as bind mounts. */
   specialDirs?: Array<{ destination: string; source: string }>;
+  /** sysbox-runc's hook binary and the socket its create listens on (see hooksModifier). */
+  attachHooks?: { path: string; socket: string };
   /** Stat-based host-namespace check, passed on to applySysboxRules. */
   isHostNamespace?: HostNamespaceCheck;
 }

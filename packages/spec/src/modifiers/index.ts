@@ -4,6 +4,7 @@ import { capabilitiesModifier } from './capabilities.js';
 import { cgroupnsModifier } from './cgroupns.js';
 import type { ConvertContext, Modifier } from './context.js';
 import { devicesModifier } from './devices.js';
+import { hooksModifier } from './hooks.js';
 import { idmapModifier } from './idmap.js';
 import { mountsModifier } from './mounts.js';
 import { pathsModifier } from './paths.js';
@@ -15,6 +16,7 @@ export * from './capabilities.js';
 export * from './cgroupns.js';
 export * from './context.js';
 export * from './devices.js';
+export * from './hooks.js';
 export * from './idmap.js';
 export * from './mounts.js';
 export * from './paths.js';
@@ -33,6 +35,7 @@ export const MODIFIERS: ReadonlyArray<readonly [name: string, modifier: Modifier
   ['devices', devicesModifier],
   ['paths', pathsModifier],
   ['seccomp', seccompModifier],
+  ['hooks', hooksModifier],
 ] as const);
 
 /**
