@@ -2,7 +2,9 @@
 // sysbox-runc expectations that don't hold yet are listed in src/pending.ts (they run as test.fails).
 import { describe, expect } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { run, withContainer, withContainers, sleep } from '../src/docker.ts';
+import { join } from 'node:path';
+import { makeBundle, rawRuntime, runtimeBinary } from '../src/bundle.ts';
+import { run, withContainer, withContainers, sleep, uniqueName } from '../src/docker.ts';
 import { caseFor } from '../src/cases.ts';
 import { IMAGES, RUNTIMES, type Runtime } from '../src/paths.ts';
 import { hostCpuCount, hostMemTotalKb, hostUptime } from '../src/host.ts';
@@ -23,6 +25,45 @@ const daemons = restoreDaemonsAfterEach();
 describe.each(RUNTIMES)('%s', (rt) => {
   const t = caseFor(rt);
   const isRunc = rt === 'runc';
+
+  // With runc as engine the files are placed from sysbox-runc's two OCI hooks (under the rootfs, before
+  // pivot_root, while the container's other hooks run); with fsAttach "after-create" after the engine's create.
+  // Either way they are in the container's mount namespace before its process starts.
+  for (const mode of ['hooks', 'after-create'] as const) {
+    t(`procfs: emulated files placed before start (${mode})`, async () => {
+      const b = makeBundle(['sleep', '30']);
+      const id = uniqueName(`attach-${mode}`);
+      const bin = runtimeBinary(rt);
+      const log = join(b.dir, 'log.json');
+      try {
+        const r = await rawRuntime(bin, ['--root', b.stateRoot, '--debug', '--log', log, '--log-format', 'json', 'create', '--bundle', b.bundle, id], {
+          dir: b.dir,
+          env: { SYSBOX_FS_ATTACH: mode },
+        });
+        expect(r.code, r.stderr).toBe(0);
+        const st = await rawRuntime(bin, ['--root', b.stateRoot, 'state', id], { dir: b.dir });
+        const pid = (JSON.parse(st.stdout) as { pid: number; status: string }).pid;
+        const mountinfo = readFileSync(`/proc/${pid}/mountinfo`, 'utf8');
+        const fuseAt = (p: string) => mountinfo.split('\n').some((l) => l.split(' ')[4] === p && / - fuse/.test(l));
+        if (isRunc) {
+          expect(fuseAt('/proc/uptime')).toBe(false);
+          return;
+        }
+        expect(fuseAt('/proc/uptime')).toBe(true);
+        expect(fuseAt('/proc/meminfo')).toBe(true);
+        expect(readFileSync(log, 'utf8')).toContain(`"during":"${mode}"`);
+        const spec = JSON.parse(readFileSync(join(b.stateRoot, 'sysbox', id, 'bundle', 'config.json'), 'utf8')) as { hooks?: { prestart?: Array<{ args?: string[] }> } };
+        expect(spec.hooks?.prestart?.[0]?.args?.[1] === 'notify').toBe(mode === 'hooks');
+        const started = await rawRuntime(bin, ['--root', b.stateRoot, 'start', id], { dir: b.dir });
+        expect(started.code, started.stderr).toBe(0);
+        const up = Number.parseFloat(readFileSync(`/proc/${pid}/root/proc/uptime`, 'utf8'));
+        expect(up).toBeLessThan(30); // the container's uptime, not the host's
+      } finally {
+        await rawRuntime(bin, ['--root', b.stateRoot, 'delete', '--force', id], { dir: b.dir });
+        b.cleanup();
+      }
+    });
+  }
 
   t('procfs: /proc/uptime of a container started 2 s ago is ~2 s (host: much more)', async () => {
     await withContainer(rt, [BB, 'sleep', '300'], async (c) => {

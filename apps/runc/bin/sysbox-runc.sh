@@ -18,7 +18,10 @@ slow() {
   unset NODE_EXTRA_CA_CERTS NODE_OPTIONS
   NODE_COMPILE_CACHE=${SYSBOX_COMPILE_CACHE:-/var/cache/sysbox-ts/compile-cache}
   export NODE_COMPILE_CACHE
-  exec "$NODE" "$MAIN" "$@"
+  # V8 flags for a short-lived CLI: keep the start-up snapshot's hash seed instead of rehashing every table
+  # in it with a random one (~3.5 ms of each start; the random seed guards long-lived processes against
+  # hash flooding), and a young generation large enough that a create never runs a scavenge (~3 ms of GC).
+  exec "$NODE" --no-rehash-snapshot --min-semi-space-size=16 "$MAIN" "$@"
 }
 
 [ -n "$SYSBOX_RUNC_NO_FASTPATH" ] && slow "$@"

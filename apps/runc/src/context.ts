@@ -9,6 +9,8 @@ export interface SysboxConfig {
   enginePath?: string;
   mgrSocket?: string;
   fsSocket?: string;
+  /** where sysbox-fs's files are placed: during the engine's hooks (default with runc) or after its create */
+  fsAttach?: 'hooks' | 'after-create';
   mgrDeadlineMs?: number;
 }
 

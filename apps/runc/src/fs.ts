@@ -6,8 +6,9 @@
 // placeholders by sysbox-nsenter, in the same run.
 // Degrades: without sysbox-fs (no socket) or on a failure, the container runs without emulation and the
 // reason is logged as a warning.
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, existsSync, openSync, readFileSync, readdirSync, unlinkSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Context } from './context.js';
 import { runEngineCapture } from './engine.js';
 import { log } from './log.js';
@@ -51,6 +52,8 @@ export function preconnectFs(ctx: Context): Promise<FsClient | undefined> | unde
 
 export interface AttachOptions {
   containerId: string;
+  /** the container's root as its init sees it, when attaching before the engine's pivot_root (from a hook) */
+  root?: string;
   /** a connection from preconnectFs (attachFs closes it); attachFs connects itself without one */
   client?: Promise<FsClient | undefined> | undefined;
   idRange: { uid: number; gid: number; size: number };
@@ -115,7 +118,7 @@ export async function attachFs(ctx: Context, o: AttachOptions): Promise<Attached
     let covers: string[];
     let listed: string[];
     try {
-      ({ mountpoint, covers, files: listed } = await fs.register({ containerId: o.containerId, initPid, idRange: o.idRange, options: { procfs: true, sysfs: true } }));
+      ({ mountpoint, covers, files: listed } = await fs.register({ containerId: o.containerId, initPid, idRange: o.idRange, options: { procfs: true, sysfs: true }, ...(o.root ? { root: o.root } : {}) }));
     } finally {
       fs.close();
     }
@@ -139,6 +142,7 @@ export async function attachFs(ctx: Context, o: AttachOptions): Promise<Attached
       for (let i = files.length; i < fds.length; i++) kernel.mountSetattr(fds[i]!, '', native.AT_EMPTY_PATH, { attrSet: native.MOUNT_ATTR_RDONLY | native.MOUNT_ATTR_NOSUID | native.MOUNT_ATTR_NODEV | native.MOUNT_ATTR_NOEXEC });
       ({ moved: paths, skipped, covered, hidden } = await native.nsenterMoveMounts({
         pid: initPid,
+        ...(o.root ? { root: o.root } : {}),
         skipMissing: true,
         mounts: files.map((target, i) => ({ mountFd: fds[i]!, target })),
         covers: covers.map((target, i) => ({ mountFd: fds[files.length + i]!, target })),
@@ -174,4 +178,110 @@ export async function detachFs(ctx: Context, containerId: string): Promise<void>
   } catch (e) {
     log.child({ containerId }).warn({ err: (e as Error).message }, `sysbox-fs: could not unregister ${containerId}`);
   }
+}
+
+// ---- placing the files during the engine's hooks --------------------------------------------------------------
+//
+// runc runs a container's prestart and createRuntime hooks after it has mounted the container's /proc and /sys
+// under the rootfs and before pivot_root, while the container's init waits. Docker's own prestart hook
+// (libnetwork-setkey, which re-executes dockerd) takes ~90 ms there. sysbox-runc's create adds
+// `sysbox-runc-hook notify` before it and `sysbox-runc-hook wait` after every other hook (@sysbox/spec
+// hooksModifier) and listens on a socket in the container's state dir: notify brings the init pid, and the
+// files are placed under the rootfs meanwhile; wait holds the engine until they are. crun runs its prestart
+// hooks before the container's mounts, so it keeps the placement after its create.
+
+/** How sysbox-fs's files are placed: during the engine's hooks, or after its create. */
+export function fsAttachMode(ctx: Context): 'hooks' | 'after-create' {
+  const m = process.env['SYSBOX_FS_ATTACH'] ?? ctx.config.fsAttach;
+  if (m === 'after-create' || m === 'hooks') return m === 'hooks' && ctx.engine.name !== 'runc' ? 'after-create' : m;
+  return ctx.engine.name === 'runc' ? 'hooks' : 'after-create';
+}
+
+/** sysbox-runc-hook, built beside sysbox-nsenter in @sysbox/native (resolved without loading the addon). */
+export function hookBinary(): string {
+  const env = process.env['SYSBOX_RUNC_HOOK'];
+  if (env) return env;
+  return join(dirname(fileURLToPath(import.meta.resolve('@sysbox/native'))), '..', 'bin', 'sysbox-runc-hook');
+}
+
+/** The attach hooks for the spec (ConvertContext.attachHooks), or undefined to place the files after create. */
+export function attachHooksFor(ctx: Context, stateDir: string): { path: string; socket: string } | undefined {
+  if (fsAttachMode(ctx) !== 'hooks' || !existsSync(fsSocket(ctx))) return undefined;
+  let path: string;
+  try {
+    path = hookBinary();
+  } catch {
+    return undefined;
+  }
+  return existsSync(path) ? { path, socket: join(stateDir, 'hook.sock') } : undefined;
+}
+
+export interface HookAttach {
+  /** set once notify came: the placement under way (it never rejects) */
+  readonly attached: Promise<Attached | undefined> | undefined;
+  /** stops listening, drops open hook connections and removes the socket */
+  close(): void;
+}
+
+/**
+ * Listens on the hooks' socket. notify starts attachFs for the pid it brings (under `root`); wait is answered
+ * once that placement is over (at once if no notify came: the files are then placed after the engine's
+ * create). Resolves once listening; a socket path longer than sun_path is bound through its directory fd.
+ */
+export async function listenForHooks(socket: string, attach: (initPid: number) => Promise<Attached | undefined>): Promise<HookAttach> {
+  const net = await import('node:net');
+  let attached: Promise<Attached | undefined> | undefined;
+  const conns = new Set<import('node:net').Socket>();
+  const server = net.createServer((conn) => {
+    conns.add(conn);
+    conn.on('close', () => conns.delete(conn));
+    let buf = '';
+    conn.setEncoding('utf8');
+    conn.on('error', () => undefined);
+    conn.on('data', (d: string) => {
+      buf += d;
+      const nl = buf.indexOf('\n');
+      if (nl < 0) {
+        if (buf.length > 256) conn.destroy();
+        return;
+      }
+      const [op, arg] = buf.slice(0, nl).split(' ');
+      buf = '';
+      if (op === 'notify') {
+        const pid = Number(arg);
+        if (!attached && Number.isSafeInteger(pid) && pid > 0) attached = attach(pid);
+        conn.end('ok\n'); // the hook returns after this: the engine's next hook (wait) comes after the notify
+      } else if (op === 'wait') {
+        void (attached ?? Promise.resolve(undefined)).then((a) => conn.end(a ? `ok ${a.paths.length}\n` : 'ok\n'));
+      } else {
+        conn.destroy();
+      }
+    });
+  });
+  // kept open while listening: libuv unlinks the path it bound when the server closes
+  const dirFd = socket.length >= 108 ? openSync(dirname(socket), 'r') : -1;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(dirFd >= 0 ? `/proc/self/fd/${dirFd}/${basename(socket)}` : socket, () => resolve());
+    });
+  } catch (e) {
+    if (dirFd >= 0) closeSync(dirFd);
+    throw e;
+  }
+  return {
+    get attached() {
+      return attached;
+    },
+    close() {
+      server.close();
+      for (const c of conns) c.destroy(); // a hook still waiting: create is over (its wait fails)
+      if (dirFd >= 0) closeSync(dirFd);
+      try {
+        unlinkSync(socket);
+      } catch {
+        // gone already
+      }
+    },
+  };
 }

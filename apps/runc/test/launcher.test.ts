@@ -25,6 +25,8 @@ writeFileSync(
 );
 chmodSync(engine, 0o755);
 const execFast = join(__dirname, '..', 'node_modules', '@sysbox', 'native', 'bin', 'sysbox-runc-exec');
+// the V8 flags the launcher starts Node with (see bin/sysbox-runc.sh)
+const NODE_FLAGS = ['--no-rehash-snapshot', '--min-semi-space-size=16'];
 const launcher = join(dir, 'sysbox-runc');
 writeFileSync(
   launcher,
@@ -81,8 +83,8 @@ describe('sysbox-runc launcher', () => {
   });
 
   test('everything else goes to Node, arguments untouched', () => {
-    expect(run('--root', root, 'create', '--bundle', '/b', 'c1')).toEqual(['node', '/main.js', '--root', root, 'create', '--bundle', '/b', 'c1']);
-    expect(run('--root', root, 'start', 'unknown')).toEqual(['node', '/main.js', '--root', root, 'start', 'unknown']);
+    expect(run('--root', root, 'create', '--bundle', '/b', 'c1')).toEqual(['node', ...NODE_FLAGS, '/main.js', '--root', root, 'create', '--bundle', '/b', 'c1']);
+    expect(run('--root', root, 'start', 'unknown')).toEqual(['node', ...NODE_FLAGS, '/main.js', '--root', root, 'start', 'unknown']);
     expect(run('--root', root, 'kill', '--bogus', 'c1')[0]).toBe('node');
     expect(run('--version')[0]).toBe('node');
     expect(run('--root', root, 'start', '../x')[0]).toBe('node');
@@ -151,6 +153,6 @@ describe('exec fast path (sysbox-runc-exec)', () => {
     ['a missing process file', () => shim('/nonexistent.json')],
   ])('%s: back to Node with the arguments untouched', (_what, args) => {
     const a = args();
-    expect(run(...a)).toEqual(['node', '/main.js', ...a]);
+    expect(run(...a)).toEqual(['node', ...NODE_FLAGS, '/main.js', ...a]);
   });
 });

@@ -5,7 +5,7 @@ import { passFds, runEngine, runEngineAsync, runEngineForeground } from '../engi
 import { log } from '../log.js';
 import { containerIdArg, prepare, type Undo } from './prepare.js';
 import { cleanupContainer } from './delete.js';
-import { attachFs, preconnectFs } from '../fs.js'; // [sysbox-fs]
+import { attachFs, listenForHooks, preconnectFs, type HookAttach } from '../fs.js'; // [sysbox-fs]
 
 /** The engine failed (its error is in --log): remove whatever it left, then undo our part. */
 async function abandon(ctx: Context, id: string, undo: Undo): Promise<void> {
@@ -15,28 +15,44 @@ async function abandon(ctx: Context, id: string, undo: Undo): Promise<void> {
 
 export async function create(ctx: Context, parsed: ParsedArgs): Promise<number> {
   const id = containerIdArg(parsed);
-  const { record, undo } = await prepare(ctx, parsed, id);
+  const { record, undo, hookSocket } = await prepare(ctx, parsed, id);
   const fds = passFds(Number(get(parsed.flags, 'preserve-fds') ?? 0));
   const args = [...ctx.engineGlobals(), 'create', ...rewriteFlags(parsed, { bundle: record.privateBundle }), id];
   // [sysbox-fs] its connection is made while the engine works
   const fsClient = preconnectFs(ctx);
+  const attachOpts = { containerId: id, idRange: record.idRange, client: fsClient };
+  // [sysbox-fs] the spec's hooks bring the init pid before pivot_root: the files are placed under the rootfs
+  // while the engine runs the container's other hooks (see ../fs.ts)
+  let hooks: HookAttach | undefined;
+  if (hookSocket) {
+    try {
+      hooks = await listenForHooks(hookSocket, (initPid) => attachFs(ctx, { ...attachOpts, initPid, root: record.stagedRootfs }));
+    } catch (e) {
+      log.child({ containerId: id }).warn({ err: (e as Error).message, socket: hookSocket }, 'cannot listen for the attach hooks: sysbox-fs files are placed after the engine\'s create');
+    }
+  }
   let code: number;
   try {
     code = await runEngineAsync(ctx.engine, args, fds);
   } catch (e) {
+    await hooks?.attached;
+    hooks?.close();
     void fsClient?.then((c) => c?.close());
     await undo.run(id);
     throw e;
   }
+  const early = hooks?.attached;
+  hooks?.close();
   if (code !== 0) {
+    await early; // mgr's Unregister (undo) drops the sysbox-fs registration made meanwhile
     void fsClient?.then((c) => c?.close());
     await abandon(ctx, id, undo);
     return code;
   }
-  log.child({ containerId: id }).debug({}, 'engine create done');
+  log.child({ containerId: id }).debug({ during: early ? 'hooks' : 'after-create' }, 'engine create done');
   // [sysbox-fs] emulated /proc and /sys files, placed before the container's process starts (see ../fs.ts;
   // without sysbox-fs it logs a warning and the container runs without emulation).
-  await attachFs(ctx, { containerId: id, idRange: record.idRange, pidFile: get(parsed.flags, 'pid-file'), client: fsClient });
+  if (!early) await attachFs(ctx, { ...attachOpts, pidFile: get(parsed.flags, 'pid-file') });
   log.child({ containerId: id }).debug({ idRange: record.idRange, engine: ctx.engine.name }, 'created');
   return 0;
 }

@@ -8,7 +8,7 @@ import type { Context } from '../context.js';
 import { boundingSetMask, isHostNamespace } from '../host.js';
 import { log } from '../log.js';
 import { removeStateDir, writeRecord, type ContainerRecord } from '../state.js';
-import { emulatedPaths } from '../fs.js'; // [sysbox-fs]
+import { attachHooksFor, emulatedPaths } from '../fs.js'; // [sysbox-fs]
 import type { MgrClient } from '@sysbox/ipc';
 
 function readIfExists(path: string): string | undefined {
@@ -52,6 +52,8 @@ export function containerIdArg(parsed: ParsedArgs): string {
 export interface Prepared {
   record: ContainerRecord;
   undo: Undo;
+  /** [sysbox-fs] the socket the spec's attach hooks connect to; create listens on it (see ../fs.ts) */
+  hookSocket?: string;
 }
 
 export async function prepare(ctx: Context, parsed: ParsedArgs, id: string): Promise<Prepared> {
@@ -172,6 +174,7 @@ async function prepareWith(
     const stagedMounts = await mountsP;
 
     const hostCapabilities = spec.capsFromMask(boundingSetMask());
+    const attachHooks = attachHooksFor(ctx, stateDir); // [sysbox-fs]
     const converted = spec.convertSpec(parsedSpec, {
       isHostNamespace,
       idRange: { uid: idRange.uid, gid: idRange.gid, size: idRange.size },
@@ -179,6 +182,7 @@ async function prepareWith(
       rootfs: staged.rootfs,
       ...stagedMounts, // [mounts]
       ...emulatedPaths(ctx), // [sysbox-fs] /proc/sys writable (the kernel guards it) when sysbox-fs runs
+      ...(attachHooks ? { attachHooks } : {}), // [sysbox-fs] files placed during the engine's hooks
     });
     const privateBundle = join(stateDir, 'bundle');
     mkdirSync(privateBundle, { mode: 0o711 });
@@ -205,7 +209,7 @@ async function prepareWith(
     // ... and `delete` of an id nobody knows (Docker's second delete) to the engine last used here.
     const enginePath = join(ctx.root, 'engine-path');
     if (readIfExists(enginePath) !== `${ctx.engine.path}\n`) writeFileSync(enginePath, `${ctx.engine.path}\n`);
-    return { record, undo };
+    return { record, undo, ...(attachHooks ? { hookSocket: attachHooks.socket } : {}) };
   } catch (e) {
     await undo.run(id);
     throw e;
