@@ -65,6 +65,23 @@ describe.each(RUNTIMES)('%s', (rt) => {
     });
   }
 
+  // `run` (create and start in one; no later moment to place files): placed from the hooks as well
+  t('procfs: emulated /proc/uptime with the run verb (foreground)', async () => {
+    const b = makeBundle(['cat', '/proc/uptime']);
+    const id = uniqueName('run-verb');
+    try {
+      const r = await rawRuntime(runtimeBinary(rt), ['--root', b.stateRoot, 'run', '--bundle', b.bundle, id], { dir: b.dir });
+      expect(r.code, r.stderr).toBe(0);
+      const inside = Number.parseFloat(r.stdout);
+      if (isRunc) return expect(Math.abs(hostUptime() - inside)).toBeLessThan(5);
+      expect(inside).toBeLessThan(30);
+      expect(hostUptime() - inside).toBeGreaterThan(30);
+    } finally {
+      await rawRuntime(runtimeBinary(rt), ['--root', b.stateRoot, 'delete', '--force', id], { dir: b.dir });
+      b.cleanup();
+    }
+  });
+
   t('procfs: /proc/uptime of a container started 2 s ago is ~2 s (host: much more)', async () => {
     await withContainer(rt, [BB, 'sleep', '300'], async (c) => {
       await sleep(2000);
