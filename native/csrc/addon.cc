@@ -421,6 +421,7 @@ struct RecvReq {
   napi_async_context ctx = nullptr;
   int sock;
   bool accepting = false;  // accept4() instead of recvmsg()
+  bool exiting = false;    // sock is a pidfd: waitid() the child's exit status
   size_t maxFds, maxData;
   RecvReq(napi_env e) : env(e), deferred(Napi::Promise::Deferred::New(e)) {
     Napi::Object res = Napi::Object::New(e);
@@ -442,8 +443,16 @@ void OnRecvReady(uv_poll_t* h, int status, int /*events*/) {
   std::vector<char> data;
   int accepted = -1;
   int err;
+  int exitStatus = 0;
   if (status < 0) {
     err = -status;
+  } else if (r->exiting) {
+    siginfo_t si{};
+    int rc;
+    do rc = waitid(P_PIDFD, static_cast<id_t>(r->sock), &si, WEXITED | WNOHANG | __WALL);
+    while (rc < 0 && errno == EINTR);
+    err = rc < 0 ? errno : (si.si_pid == 0 ? EAGAIN : 0);
+    exitStatus = si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status;
   } else if (r->accepting) {
     do accepted = accept4(r->sock, nullptr, nullptr, SOCK_CLOEXEC);
     while (accepted < 0 && errno == EINTR);
@@ -457,8 +466,11 @@ void OnRecvReady(uv_poll_t* h, int status, int /*events*/) {
   // A callback scope, so promise reactions (microtasks) run when we are done, as after any I/O callback.
   napi_callback_scope cbScope = nullptr;
   napi_open_callback_scope(r->env, r->resource.Value(), r->ctx, &cbScope);
+  if (r->exiting) close(r->sock);
   if (err != 0) {
-    r->deferred.Reject(ErrnoError(env, err, r->accepting ? "accept4" : "recvmsg", nullptr).Value());
+    r->deferred.Reject(ErrnoError(env, err, r->exiting ? "waitid" : r->accepting ? "accept4" : "recvmsg", nullptr).Value());
+  } else if (r->exiting) {
+    r->deferred.Resolve(Napi::Number::New(env, exitStatus));
   } else if (r->accepting) {
     r->deferred.Resolve(Napi::Number::New(env, accepted));
   } else {
@@ -474,12 +486,13 @@ void OnRecvReady(uv_poll_t* h, int status, int /*events*/) {
 }
 
 // Waits on the loop until sock is readable, then receives (or accepts); settles a promise.
-Napi::Value WaitReadable(Napi::Env env, int sock, bool accepting, size_t maxFds, size_t maxData) {
+Napi::Value WaitReadable(Napi::Env env, int sock, bool accepting, size_t maxFds, size_t maxData, bool exiting = false) {
   uv_loop_t* loop = nullptr;
   if (napi_get_uv_event_loop(env, &loop) != napi_ok) return ThrowType(env, "no event loop");
   RecvReq* r = new RecvReq(env);
   r->sock = sock;
   r->accepting = accepting;
+  r->exiting = exiting;
   r->maxFds = maxFds;
   r->maxData = maxData;
   Napi::Promise p = r->deferred.Promise();
@@ -496,6 +509,95 @@ Napi::Value WaitReadable(Napi::Env env, int sock, bool accepting, size_t maxFds,
     uv_close(reinterpret_cast<uv_handle_t*>(&r->poll), OnRecvClosed);
   }
   return p;
+}
+
+// spawnWait(path, argv, fds) -> Promise<exit status (128 + signal if killed)>: a vfork-style child
+// (CLONE_VM|CLONE_VFORK: no page tables copied, unlike the fork() behind child_process.spawn in a large Node
+// process) that sets child fd i = fds[i] (others close on exec as O_CLOEXEC fds do), resets every signal to
+// its default and unblocks all, as child_process.spawn does, and execs path with this process's environment.
+// The exit is awaited on the loop through a pidfd (CLONE_PIDFD; libuv never sees the child).
+struct SpawnArgs {
+  const char* path;
+  char* const* argv;
+  const int* fds;
+  int nfds;
+  int err;  // errno of a failed exec (the child shares our memory)
+};
+
+struct KernelSigaction {  // the kernel's struct for rt_sigaction(2) on x86-64
+  void* handler;
+  unsigned long flags;
+  void* restorer;
+  uint64_t mask;
+};
+
+static int SpawnChild(void* p) {
+  SpawnArgs* a = static_cast<SpawnArgs*>(p);
+  // Raw syscalls only: this runs on our memory while the calling thread waits (the others keep running).
+  KernelSigaction dfl{};  // SIG_DFL
+  for (int sig = 1; sig <= 64; sig++)
+    if (sig != SIGKILL && sig != SIGSTOP) syscall(SYS_rt_sigaction, sig, &dfl, nullptr, sizeof(uint64_t));
+  for (int i = 0; i < a->nfds; i++) {
+    if (a->fds[i] == i) {
+      if (syscall(SYS_fcntl, i, F_SETFD, 0) != 0) goto fail;
+    } else if (syscall(SYS_dup2, a->fds[i], i) < 0) {
+      goto fail;
+    }
+  }
+  {
+    uint64_t none = 0;
+    syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, nullptr, sizeof none);
+  }
+  syscall(SYS_execve, a->path, a->argv, ::environ);
+fail:
+  a->err = errno;
+  syscall(SYS_exit, 127);
+  return 127;
+}
+
+Napi::Value SpawnWait(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  STR_ARG(path, 0);
+  if (info.Length() < 3 || !info[1].IsArray() || !info[2].IsArray()) return ThrowType(env, "spawnWait(path, argv[], fds[])");
+  Napi::Array av = info[1].As<Napi::Array>();
+  Napi::Array fa = info[2].As<Napi::Array>();
+  std::vector<std::string> args;
+  for (uint32_t i = 0; i < av.Length(); i++) args.push_back(av.Get(i).As<Napi::String>().Utf8Value());
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  std::vector<int> fds;
+  for (uint32_t i = 0; i < fa.Length(); i++) fds.push_back(fa.Get(i).As<Napi::Number>().Int32Value());
+  // dup2s run in order: a source below i must not be a child fd an earlier dup2 replaced
+  for (size_t i = 0; i < fds.size(); i++) {
+    int src = fds[i];
+    if (src < 0) return ThrowType(env, "spawnWait: negative fd");
+    if (static_cast<size_t>(src) < i && fds[static_cast<size_t>(src)] != src)
+      return ThrowType(env, "spawnWait: fd map reads a child fd already replaced");
+  }
+  SpawnArgs a{path.c_str(), argv.data(), fds.data(), static_cast<int>(fds.size()), 0};
+  const size_t stackSize = 64 * 1024;
+  void* stack = mmap(nullptr, stackSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (stack == MAP_FAILED) return ThrowErrno(env, errno, "mmap");
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);  // no handler of ours runs in the child before it resets them
+  int pidfd = -1;
+  // no exit signal: libuv's SIGCHLD handling never sees it; reaped by waitid(P_PIDFD, __WALL)
+  pid_t pid = clone(SpawnChild, static_cast<char*>(stack) + stackSize, CLONE_VM | CLONE_VFORK | CLONE_PIDFD, &a, &pidfd);
+  int cloneErr = errno;
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  munmap(stack, stackSize);  // the child has exec'd or exited (CLONE_VFORK)
+  if (pid < 0) return ThrowErrno(env, cloneErr, "clone");
+  if (a.err != 0) {
+    siginfo_t si{};
+    while (waitid(P_PIDFD, static_cast<id_t>(pidfd), &si, WEXITED | __WALL) < 0 && errno == EINTR) {
+    }
+    close(pidfd);
+    return ThrowErrno(env, a.err, "execve", &path);
+  }
+  fcntl(pidfd, F_SETFD, FD_CLOEXEC);
+  return WaitReadable(env, pidfd, false, 0, 0, true);
 }
 
 // recvFds(sockFd, maxFds, maxData) -> Promise<{fds, data}>; waits on the loop.
@@ -1015,6 +1117,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"pidfdGetfd", PidfdGetfd},
       {"sendFds", SendFds},
       {"recvFds", RecvFds},
+      {"spawnWait", SpawnWait},
       {"accept", Accept},
       {"listenUnix", ListenUnix},
       {"connectUnix", ConnectUnix},

@@ -366,6 +366,12 @@ export class FakeKernel implements Kernel {
     } else peer.queue.push(msg);
   }
 
+  /** Records the call; every spawned program "exits" with spawnExitStatus (default 0). */
+  spawnExitStatus = 0;
+  spawnWait(path: string, argv: string[], fds: number[]): Promise<number> {
+    this.record('spawnWait', [path, argv, fds]);
+    return Promise.resolve(this.spawnExitStatus);
+  }
   recvFds(sockFd: number, maxFds: number, maxData: number): Promise<{ fds: number[]; data: Buffer }> {
     try {
       this.record('recvFds', [sockFd, maxFds, maxData]);

@@ -127,6 +127,12 @@ export interface Kernel {
   pidfdGetfd(pidfd: number, targetFd: number): number;
   /** sendmsg(2) with SCM_RIGHTS. An empty data buffer sends one zero byte. */
   sendFds(sockFd: number, fds: number[], data: Buffer): void;
+  /**
+   * posix_spawn(3) of path with argv (argv[0] included); child fd i is fds[i] (others close on exec), signals
+   * default and unblocked, this process's environment. Resolves with the exit status (128 + signal if killed),
+   * awaited on the event loop through a pidfd. No fork(): cheap from a process with a large heap.
+   */
+  spawnWait(path: string, argv: string[], fds: number[]): Promise<number>;
   /** Waits on the event loop for one message; fds arrive O_CLOEXEC. EOF: no fds and empty data. One pending call per socket. */
   recvFds(sockFd: number, maxFds: number, maxData: number): Promise<{ fds: number[]; data: Buffer }>;
   /**

@@ -35,6 +35,7 @@ interface Addon {
   pidfdGetfd(pidfd: number, targetFd: number): number;
   sendFds(sock: number, fds: number[], data: Buffer): void;
   recvFds(sock: number, maxFds: number, maxData: number): Promise<{ fds: number[]; data: Buffer }>;
+  spawnWait(path: string, argv: string[], fds: number[]): Promise<number>;
   accept(sock: number): Promise<number>;
   listenUnix(path: string, backlog: number): number;
   connectUnix(path: string): number;
@@ -157,6 +158,13 @@ class RealKernel implements Kernel {
   }
   sendFds(sockFd: number, fds: number[], data: Buffer): void {
     call(() => this.a.sendFds(sockFd, fds, data));
+  }
+  async spawnWait(path: string, argv: string[], fds: number[]): Promise<number> {
+    try {
+      return await call(() => this.a.spawnWait(path, argv, fds));
+    } catch (e) {
+      throw toKernelError(e);
+    }
   }
   async recvFds(sockFd: number, maxFds: number, maxData: number): Promise<{ fds: number[]; data: Buffer }> {
     try {

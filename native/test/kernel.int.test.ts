@@ -50,6 +50,28 @@ describe.runIf(isRoot)('real kernel (root)', () => {
     expect(out.trim().split(/\s+/)).toEqual(['0', String(BASE), '65536']);
   });
 
+  it('spawnWait: exit statuses, fds mapped to the child, signals reset, the loop keeps running meanwhile', async () => {
+    expect(await k.spawnWait('/bin/sh', ['sh', '-c', 'exit 7'], [0, 1, 2])).toBe(7);
+    expect(await k.spawnWait('/bin/sh', ['sh', '-c', 'kill -TERM $$'], [0, 1, 2])).toBe(128 + 15);
+    // child fds 1 and 3 are an O_CLOEXEC socket (mapped, so open in the child)
+    const [a, b] = k.socketpair();
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 5);
+    const done = k.spawnWait('/bin/sh', ['sh', '-c', 'sleep 0.1; echo out; [ -e /proc/self/fd/3 ] || echo no-fd-3'], [0, b, 2, b]);
+    const code = await done;
+    clearInterval(timer);
+    expect(code).toBe(0);
+    expect(ticks).toBeGreaterThan(5);
+    k.shutdown(b, 1);
+    const got = await k.recvFds(a, 0, 100);
+    expect(got.data.toString()).toBe('out\n');
+    k.close(a);
+    k.close(b);
+    await expect(k.spawnWait('/nonexistent/x', ['x'], [0, 1, 2])).rejects.toMatchObject({ code: 'ENOENT' });
+    // signal dispositions reset: SIGPIPE is ignored by Node, default (terminating) in the child
+    expect(await k.spawnWait('/bin/sh', ['sh', '-c', 'grep -q "^SigIgn:\\s*0*$" /proc/self/status'], [0, 1, 2])).toBe(0);
+  });
+
   it('maps errors to KernelError with errno name, syscall and path', () => {
     const e = (() => {
       try {

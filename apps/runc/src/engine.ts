@@ -107,11 +107,35 @@ export function runEngine(engine: Engine, args: string[], fds: StdioOptions = [0
   return exitCode(r.status, r.signal);
 }
 
+let nativeSpawn: ((path: string, argv: string[], fds: number[]) => Promise<number>) | undefined;
+
+/**
+ * Loads the native addon in the background (e.g. while mgr answers), so that runEngineAsync can spawn the
+ * engine without fork(): child_process.spawn forks the whole Node process (~1.1 ms here, then copy-on-write
+ * faults), the addon's spawnWait clones a vfork-style child (~0.15 ms). Without the addon, spawn is used.
+ */
+export function preloadNativeSpawn(): void {
+  if (nativeSpawn || process.env['SYSBOX_RUNC_NODE_SPAWN']) return;
+  void import('@sysbox/native').then(
+    (n) => {
+      const k = n.realKernel();
+      nativeSpawn = (path, argv, fds) => k.spawnWait(path, argv, fds);
+    },
+    () => undefined,
+  );
+}
+
 /**
  * Runs the engine to completion like runEngine, without blocking the event loop: work that doesn't depend on
- * the engine (e.g. connecting to sysbox-fs) proceeds meanwhile.
+ * the engine (e.g. connecting to sysbox-fs) proceeds meanwhile. With the addon loaded (preloadNativeSpawn),
+ * without fork().
  */
 export function runEngineAsync(engine: Engine, args: string[], fds: StdioOptions = [0, 1, 2]): Promise<number> {
+  if (nativeSpawn && Array.isArray(fds) && fds.every((f) => typeof f === 'number')) {
+    return nativeSpawn(engine.path, [engine.path, ...args], fds as number[]).catch((e: Error) => {
+      throw new EngineError(`engine ${engine.name} (${engine.path}) failed to start: ${e.message}`);
+    });
+  }
   return new Promise((resolve, reject) => {
     const child = spawn(engine.path, args, { stdio: fds });
     child.once('error', (e) => reject(new EngineError(`engine ${engine.name} (${engine.path}) failed to start: ${e.message}`)));

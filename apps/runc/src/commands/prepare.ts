@@ -7,6 +7,7 @@ import { get, type ParsedArgs } from '../cli.js';
 import type { Context } from '../context.js';
 import { boundingSetMask, isHostNamespace } from '../host.js';
 import { log } from '../log.js';
+import { preloadNativeSpawn } from '../engine.js';
 import { removeStateDir, writeRecord, type ContainerRecord } from '../state.js';
 import { attachHooksFor, emulatedPaths } from '../fs.js'; // [sysbox-fs]
 import type { MgrClient } from '@sysbox/ipc';
@@ -68,6 +69,7 @@ export async function prepare(ctx: Context, parsed: ParsedArgs, id: string): Pro
   const mgrP = import('@sysbox/ipc').then(({ connectMgr }) => connectMgr({ socketPath: ctx.mgrSocket, deadlineMs: ctx.config.mgrDeadlineMs ?? 30_000 }));
   void mgrP.then((m) => m.status({})).catch(() => undefined); // register queues behind it on the same connection
   mgrP.catch(() => undefined);
+  preloadNativeSpawn(); // loads while mgr works: the engine is then spawned without fork()
   try {
     return await prepareWith(ctx, parsed, id, undo, mgrP);
   } catch (e) {
