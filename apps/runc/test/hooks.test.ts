@@ -17,6 +17,7 @@ function runHook(op: string, socket: string, state = ''): Promise<{ code: number
     let stderr = '';
     c.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     c.on('error', reject);
+    c.stdin!.on('error', () => undefined); // a hook that exits without reading its stdin (usage error)
     c.on('close', (code) => resolve({ code, stderr, endedAt: performance.now() }));
     c.stdin!.end(state);
   });
