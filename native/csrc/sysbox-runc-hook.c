@@ -114,8 +114,8 @@ int main(int argc, char **argv) {
   int notify = !strcmp(op, "notify");
   if (!notify && strcmp(op, "wait")) return usage();
   char msg[64];
+  long pid = state_pid(); // read by both: an engine may not like a hook that leaves its stdin unread
   if (notify) {
-    long pid = state_pid();
     if (pid <= 0) {
       fprintf(stderr, "sysbox-runc-hook: notify: no pid in the OCI state on stdin\n");
       return 0;
