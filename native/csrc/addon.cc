@@ -246,6 +246,30 @@ bool WriteFile(const std::string& path, const std::string& content) {
 // maps and opens /proc/<child>/ns/user; then the child is killed. The child shares this process's memory
 // (CLONE_VM: no page tables copied, unlike fork() of a daemon's large heap, ~1 ms) and runs on its own small
 // stack with every signal blocked, sleeping in pause() until SIGKILL: it touches nothing else.
+// clone(2) of fn on a small stack of its own, with every signal blocked in this thread meanwhile (the child
+// inherits the mask: no handler of ours runs in a child that shares our memory). Returns the pid, or -1 with
+// errno. The stack is freed on return: only for children that sleep on it until killed or are CLONE_VFORK.
+static pid_t CloneOnOwnStack(int (*fn)(void*), int flags, void* arg, int* pidfd, void** stackOut) {
+  const size_t stackSize = 64 * 1024;
+  void* stack = mmap(nullptr, stackSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (stack == MAP_FAILED) return -1;
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  pid_t pid = clone(fn, static_cast<char*>(stack) + stackSize, flags, arg, pidfd);
+  int e = errno;
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  if (stackOut != nullptr && pid >= 0) {
+    *stackOut = stack;
+  } else {
+    munmap(stack, stackSize);
+  }
+  errno = e;
+  return pid;
+}
+
+static void FreeCloneStack(void* stack) { munmap(stack, 64 * 1024); }
+
 static int UsernsHolder(void*) {
   for (;;) pause();
   return 0;
@@ -255,20 +279,11 @@ Napi::Value CreateUserns(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   STR_ARG(uidMap, 0);
   STR_ARG(gidMap, 1);
-  const size_t stackSize = 64 * 1024;
-  void* stack = mmap(nullptr, stackSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-  if (stack == MAP_FAILED) return ThrowErrno(env, errno, "mmap");
-  sigset_t all, old;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
-  // no exit signal: libuv's SIGCHLD handling never sees it; reaped below with __WALL
-  pid_t pid = clone(UsernsHolder, static_cast<char*>(stack) + stackSize, CLONE_NEWUSER | CLONE_VM, nullptr);
-  int cloneErr = errno;
-  pthread_sigmask(SIG_SETMASK, &old, nullptr);
-  if (pid < 0) {
-    munmap(stack, stackSize);
-    return ThrowErrno(env, cloneErr, "clone");
-  }
+  // no exit signal: libuv's SIGCHLD handling never sees it; reaped below with __WALL. The child sleeps on its
+  // stack until killed: the stack is freed after that.
+  void* stack = nullptr;
+  pid_t pid = CloneOnOwnStack(UsernsHolder, CLONE_NEWUSER | CLONE_VM, nullptr, nullptr, &stack);
+  if (pid < 0) return ThrowErrno(env, errno, "clone");
   int err = 0;
   const char* what = nullptr;
   std::string where;
@@ -286,7 +301,7 @@ Napi::Value CreateUserns(const Napi::CallbackInfo& info) {
   int st;
   while (waitpid(pid, &st, __WALL) < 0 && errno == EINTR) {
   }
-  munmap(stack, stackSize);
+  FreeCloneStack(stack);
   if (fd < 0) return ThrowErrno(env, err, what, where.empty() ? nullptr : &where);
   return Napi::Number::New(env, fd);
 }
@@ -576,19 +591,11 @@ Napi::Value SpawnWait(const Napi::CallbackInfo& info) {
       return ThrowType(env, "spawnWait: fd map reads a child fd already replaced");
   }
   SpawnArgs a{path.c_str(), argv.data(), fds.data(), static_cast<int>(fds.size()), 0};
-  const size_t stackSize = 64 * 1024;
-  void* stack = mmap(nullptr, stackSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-  if (stack == MAP_FAILED) return ThrowErrno(env, errno, "mmap");
-  sigset_t all, old;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);  // no handler of ours runs in the child before it resets them
   int pidfd = -1;
-  // no exit signal: libuv's SIGCHLD handling never sees it; reaped by waitid(P_PIDFD, __WALL)
-  pid_t pid = clone(SpawnChild, static_cast<char*>(stack) + stackSize, CLONE_VM | CLONE_VFORK | CLONE_PIDFD, &a, &pidfd);
-  int cloneErr = errno;
-  pthread_sigmask(SIG_SETMASK, &old, nullptr);
-  munmap(stack, stackSize);  // the child has exec'd or exited (CLONE_VFORK)
-  if (pid < 0) return ThrowErrno(env, cloneErr, "clone");
+  // no exit signal: libuv's SIGCHLD handling never sees it; reaped by waitid(P_PIDFD, __WALL). CLONE_VFORK:
+  // the child has exec'd or exited when clone returns, so its stack is freed at once.
+  pid_t pid = CloneOnOwnStack(SpawnChild, CLONE_VM | CLONE_VFORK | CLONE_PIDFD, &a, &pidfd, nullptr);
+  if (pid < 0) return ThrowErrno(env, errno, "clone");
   if (a.err != 0) {
     siginfo_t si{};
     while (waitid(P_PIDFD, static_cast<id_t>(pidfd), &si, WEXITED | __WALL) < 0 && errno == EINTR) {
