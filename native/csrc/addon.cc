@@ -249,8 +249,10 @@ bool WriteFile(const std::string& path, const std::string& content) {
 // clone(2) of fn on a small stack of its own, with every signal blocked in this thread meanwhile (the child
 // inherits the mask: no handler of ours runs in a child that shares our memory). Returns the pid, or -1 with
 // errno. The stack is freed on return: only for children that sleep on it until killed or are CLONE_VFORK.
+static const size_t kCloneStackSize = 64 * 1024;
+
 static pid_t CloneOnOwnStack(int (*fn)(void*), int flags, void* arg, int* pidfd, void** stackOut) {
-  const size_t stackSize = 64 * 1024;
+  const size_t stackSize = kCloneStackSize;
   void* stack = mmap(nullptr, stackSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
   if (stack == MAP_FAILED) return -1;
   sigset_t all, old;
@@ -268,7 +270,7 @@ static pid_t CloneOnOwnStack(int (*fn)(void*), int flags, void* arg, int* pidfd,
   return pid;
 }
 
-static void FreeCloneStack(void* stack) { munmap(stack, 64 * 1024); }
+static void FreeCloneStack(void* stack) { munmap(stack, kCloneStackSize); }
 
 static int UsernsHolder(void*) {
   for (;;) pause();

@@ -32,8 +32,9 @@ export function emulatedPaths(ctx: Context): { emulatedPaths?: string[] } {
 
 /**
  * Opens the sysbox-fs connection ahead of attachFs (e.g. while the engine creates the container) and warms it
- * with a Status call, so Register goes out on a ready connection; loads the native addon meanwhile (~4 ms that
- * would otherwise follow the engine). Undefined without sysbox-fs; never rejects.
+ * with a Status call, so Register goes out on a ready connection; makes sure the native addon is loading (create
+ * started it in prepare for spawnWait, unless SYSBOX_RUNC_NODE_SPAWN; a repeated import is a cache hit).
+ * Undefined without sysbox-fs; never rejects.
  */
 export function preconnectFs(ctx: Context): Promise<FsClient | undefined> | undefined {
   const socketPath = fsSocket(ctx);
@@ -193,7 +194,8 @@ export async function detachFs(ctx: Context, containerId: string): Promise<void>
 /** How sysbox-fs's files are placed: during the engine's hooks, or after its create. */
 export function fsAttachMode(ctx: Context): 'hooks' | 'after-create' {
   const m = process.env['SYSBOX_FS_ATTACH'] ?? ctx.config.fsAttach;
-  if (m === 'after-create' || m === 'hooks') return m === 'hooks' && ctx.engine.name !== 'runc' ? 'after-create' : m;
+  // hooks (set or default) only where the engine runs them after its mounts: runc
+  if (m === 'after-create') return m;
   return ctx.engine.name === 'runc' ? 'hooks' : 'after-create';
 }
 
