@@ -1,8 +1,8 @@
 import type { ContainerInfo, MgrHandlers, RegisterRequest, PrepareRootfsRequest, PrepareMountsRequest, PrepareMountsResponse, UnregisterRequest, GetRequest, Init, ListResponse, PrepareRootfsResponse, RegisterResponse, StatusResponse, UnregisterResponse } from '@sysbox/ipc';
 import { IdmapError, RangeAllocator, RangeExhaustedError, type AllocatorState, type IdPool, type IdRange, type Store } from '@sysbox/idmap';
 import type { Logger } from 'pino';
-import { stat } from 'node:fs/promises';
-import { isAbsolute } from 'node:path';
+import { readFile, stat } from 'node:fs/promises';
+import { isAbsolute, join } from 'node:path';
 import { errText, MgrError } from './errors.js';
 import type { Stager } from './stager.js';
 import { unavailableMountStager, type MountStager } from './mount-stager.js';
@@ -46,6 +46,22 @@ export interface MgrServiceOptions {
   onUnregister?: (containerId: string) => Promise<void>;
   /** called after a container with a liveness path is registered (e.g. to watch that path's directory) */
   onRegistered?: (containerId: string, livenessPath: string) => void;
+  /** how long a prestaged registration waits for its create's Register before it is torn down (ms, default 30 s) */
+  prestageTtlMs?: number;
+}
+
+/** A prestage hint: what sysbox-runc's launcher knows of a create before Node starts (see prestage()). */
+export interface PrestageRequest {
+  containerId: string;
+  bundle: string;
+  livenessPath: string;
+}
+
+interface Prestaged {
+  bundle: string;
+  rootfs: string;
+  livenessPath: string;
+  timer: ReturnType<typeof setTimeout>;
 }
 
 async function statExists(path: string): Promise<boolean> {
@@ -75,6 +91,8 @@ export class MgrService implements MgrHandlers {
   readonly allocator: RangeAllocator;
   private readonly containers = new Map<string, ContainerRecord>();
   private readonly locks = new Map<string, Promise<unknown>>();
+  /** registrations made by prestage() that no Register has taken over yet */
+  private readonly prestaged = new Map<string, Prestaged>();
   private persistChain: Promise<void> = Promise.resolve();
   private persistNext: Promise<void> | undefined;
   private readonly log: Logger;
@@ -170,7 +188,17 @@ export class MgrService implements MgrHandlers {
     return this.withLock(req.containerId, async () => {
       const log = this.child(req.containerId);
       const known = this.containers.get(req.containerId);
-      if (known && req.replace) {
+      const pre = this.prestaged.get(req.containerId);
+      if (known && pre) {
+        this.dropPrestaged(req.containerId);
+        if (pre.bundle === req.bundle && pre.rootfs === req.rootfs && pre.livenessPath === req.livenessPath) {
+          log.info({ idRange: known.idRange }, 'registered (prestaged)');
+          if (known.livenessPath) this.opts.onRegistered?.(known.containerId, known.livenessPath);
+          return { idRange: known.idRange };
+        }
+        log.info({ prestaged: { bundle: pre.bundle, rootfs: pre.rootfs }, bundle: req.bundle, rootfs: req.rootfs }, 'register: the prestaged registration is for another bundle; replacing it');
+        await this.teardown(known);
+      } else if (known && req.replace) {
         // A deleted container of the same id whose teardown (left to us by sysbox-runc's delete) hasn't run yet.
         log.info({ idRange: known.idRange }, 'register: replacing a stale registration of the same id');
         await this.teardown(known);
@@ -211,6 +239,84 @@ export class MgrService implements MgrHandlers {
     });
   }
 
+  /**
+   * A create's head start: sysbox-runc's launcher sends the container id, bundle and liveness path before Node
+   * starts (native/csrc/sysbox-runc-prestage.c, ./prestage-socket.ts), and the container is registered and its
+   * rootfs staged now, while the create process loads; its Register (same bundle, rootfs and liveness path) then
+   * takes the registration over instead of making one. Only a hint: anything unclear (an id mgr knows, a liveness
+   * path that exists, i.e. an id in use, an unreadable config.json or rootfs) skips it, and create does the work
+   * itself. A registration no Register takes over within prestageTtlMs is torn down (create failed before it
+   * reached mgr), as is one its create drops (Unregister with prestagedOnly). Resolves to what was done, for the
+   * log: 'prestaged', or why it was skipped.
+   */
+  async prestage(req: PrestageRequest): Promise<string> {
+    const { containerId: id, bundle, livenessPath } = req;
+    try {
+      checkContainerId(id);
+    } catch (err) {
+      return errText(err);
+    }
+    if (!isAbsolute(bundle) || !isAbsolute(livenessPath)) return 'bundle and liveness path must be absolute';
+    if (this.containers.has(id)) return 'container id is registered';
+    const exists = this.opts.pathExists ?? statExists;
+    if (await exists(livenessPath)) return 'liveness path exists';
+    let rootfs: string;
+    try {
+      const spec = JSON.parse(await readFile(join(bundle, 'config.json'), 'utf8')) as { root?: { path?: unknown } };
+      const p = spec?.root?.path;
+      if (typeof p !== 'string' || !p) return 'config.json has no root.path';
+      rootfs = isAbsolute(p) ? p : join(bundle, p);
+      if (!(await stat(rootfs)).isDirectory()) return 'rootfs is not a directory';
+    } catch (err) {
+      return `cannot read the bundle: ${errText(err)}`;
+    }
+    return this.withLock(id, async () => {
+      if (this.containers.has(id)) return 'container id is registered';
+      const log = this.child(id);
+      let idRange: IdRange;
+      try {
+        idRange = this.allocator.allocate(id);
+      } catch (err) {
+        return errText(err);
+      }
+      const rec: ContainerRecord = { containerId: id, idRange, rootfs, bundle, stagedRootfs: '', stagingMethod: '', registeredAt: this.now(), livenessPath };
+      this.containers.set(id, rec);
+      const entry = { bundle, rootfs, livenessPath } as Prestaged;
+      entry.timer = setTimeout(() => void this.expirePrestaged(id, entry), this.opts.prestageTtlMs ?? 30_000);
+      entry.timer.unref();
+      this.prestaged.set(id, entry);
+      try {
+        await this.persist();
+        log.info({ idRange }, 'prestaged: registered');
+        await this.stageRootfs(rec, rootfs, log);
+      } catch (err) {
+        // create's Register finds nothing to take over and does it all itself (and reports the error)
+        this.dropPrestaged(id);
+        await this.teardown(rec).catch(() => {});
+        return `prestage failed: ${errText(err)}`;
+      }
+      return 'prestaged';
+    });
+  }
+
+  private dropPrestaged(id: string): void {
+    const pre = this.prestaged.get(id);
+    if (!pre) return;
+    clearTimeout(pre.timer);
+    this.prestaged.delete(id);
+  }
+
+  private expirePrestaged(id: string, entry: Prestaged): Promise<void> {
+    return this.withLock(id, async () => {
+      if (this.prestaged.get(id) !== entry) return;
+      this.dropPrestaged(id);
+      const rec = this.containers.get(id);
+      if (!rec) return;
+      this.child(id).info('prestaged registration not taken over by a create: unregistering it');
+      await this.teardown(rec);
+    }).catch((err: unknown) => this.child(id).error({ err: errText(err) }, 'tearing down an expired prestaged registration failed'));
+  }
+
   async prepareRootfs(init: Init<PrepareRootfsRequest>): Promise<Init<PrepareRootfsResponse>> {
     const req = { containerId: init.containerId ?? '', rootfs: init.rootfs ?? '' };
     checkContainerId(req.containerId);
@@ -222,33 +328,38 @@ export class MgrService implements MgrHandlers {
       const rec = this.containers.get(req.containerId);
       if (!rec) throw new MgrError('NOT_FOUND', `container ${req.containerId} is not registered with sysbox-mgr`);
       if (rec.stagedRootfs && rec.rootfs === req.rootfs) return { rootfs: rec.stagedRootfs, method: rec.stagingMethod };
-      const { dataDir, stager } = this.opts;
-      if (rec.stagedRootfs) {
-        await stager.unstage({ containerId: rec.containerId, dataDir, log });
-        rec.stagedRootfs = '';
-        rec.stagingMethod = '';
-      }
-      let staged: { rootfs: string; method: string };
-      const t0 = performance.now();
-      try {
-        staged = await stager.stage({ containerId: rec.containerId, rootfs: req.rootfs, idRange: rec.idRange, dataDir, log });
-      } catch (err) {
-        log.error({ err: errText(err), rootfs: req.rootfs }, 'staging failed');
-        if (err instanceof MgrError) throw err;
-        throw new MgrError('INTERNAL', `cannot stage rootfs ${req.rootfs} of container ${req.containerId}: ${errText(err)}`, { cause: err });
-      }
-      Object.assign(rec, { rootfs: req.rootfs, stagedRootfs: staged.rootfs, stagingMethod: staged.method });
-      try {
-        await this.persist();
-      } catch (err) {
-        await stager.unstage({ containerId: rec.containerId, dataDir, log }).catch(() => {});
-        Object.assign(rec, { stagedRootfs: '', stagingMethod: '' });
-        throw err;
-      }
-      const level = staged.method === 'chown' ? 'warn' : 'info';
-      log[level]({ rootfs: req.rootfs, staged: staged.rootfs, method: staged.method, ms: Math.round(performance.now() - t0) }, 'rootfs staged');
-      return staged;
+      return this.stageRootfs(rec, req.rootfs, log);
     });
+  }
+
+  /** Stages rec's rootfs (caller holds its lock), replacing an earlier staging of another rootfs. */
+  private async stageRootfs(rec: ContainerRecord, rootfs: string, log: Logger): Promise<{ rootfs: string; method: string }> {
+    const { dataDir, stager } = this.opts;
+    if (rec.stagedRootfs) {
+      await stager.unstage({ containerId: rec.containerId, dataDir, log });
+      rec.stagedRootfs = '';
+      rec.stagingMethod = '';
+    }
+    let staged: { rootfs: string; method: string };
+    const t0 = performance.now();
+    try {
+      staged = await stager.stage({ containerId: rec.containerId, rootfs, idRange: rec.idRange, dataDir, log });
+    } catch (err) {
+      log.error({ err: errText(err), rootfs }, 'staging failed');
+      if (err instanceof MgrError) throw err;
+      throw new MgrError('INTERNAL', `cannot stage rootfs ${rootfs} of container ${rec.containerId}: ${errText(err)}`, { cause: err });
+    }
+    Object.assign(rec, { rootfs, stagedRootfs: staged.rootfs, stagingMethod: staged.method });
+    try {
+      await this.persist();
+    } catch (err) {
+      await stager.unstage({ containerId: rec.containerId, dataDir, log }).catch(() => {});
+      Object.assign(rec, { stagedRootfs: '', stagingMethod: '' });
+      throw err;
+    }
+    const level = staged.method === 'chown' ? 'warn' : 'info';
+    log[level]({ rootfs, staged: staged.rootfs, method: staged.method, ms: Math.round(performance.now() - t0) }, 'rootfs staged');
+    return staged;
   }
 
   async prepareMounts(init: Init<PrepareMountsRequest>): Promise<Init<PrepareMountsResponse>> {
@@ -290,6 +401,9 @@ export class MgrService implements MgrHandlers {
     const id = req.containerId ?? '';
     if (!id) return { found: false };
     return this.withLock(id, async () => {
+      // prestagedOnly: a create that failed before its Register drops what its launcher's hint made, nothing else
+      if (req.prestagedOnly && !this.prestaged.has(id)) return { found: false };
+      this.dropPrestaged(id);
       const rec = this.containers.get(id);
       if (!rec) {
         // A range held without a record (e.g. an older state) is released too.
@@ -374,11 +488,12 @@ export class MgrService implements MgrHandlers {
     const exists = this.opts.pathExists ?? statExists;
     const reaped: string[] = [];
     for (const rec of [...this.containers.values()]) {
-      if (!rec.livenessPath || (only && !only.has(rec.livenessPath)) || (await exists(rec.livenessPath))) continue;
+      // a prestaged container's liveness path appears only when its create claims the id
+      if (!rec.livenessPath || this.prestaged.has(rec.containerId) || (only && !only.has(rec.livenessPath)) || (await exists(rec.livenessPath))) continue;
       // Re-check and tear down under the container's lock: a delete may be unregistering it right now, or a
       // create of the same id re-registering it (it recreates the liveness path first).
       const gone = await this.withLock(rec.containerId, async () => {
-        if (this.containers.get(rec.containerId) !== rec || (await exists(rec.livenessPath!))) return false;
+        if (this.containers.get(rec.containerId) !== rec || this.prestaged.has(rec.containerId) || (await exists(rec.livenessPath!))) return false;
         this.child(rec.containerId).info({ livenessPath: rec.livenessPath }, 'container is gone (liveness path missing): unregistering it');
         await this.teardown(rec);
         return true;

@@ -331,3 +331,89 @@ describe('over gRPC', () => {
     await srv.close();
   });
 });
+
+describe('prestage (the launcher\'s head start on create)', () => {
+  async function bundle(rootPath = 'rootfs'): Promise<{ dir: string; rootfs: string }> {
+    const { mkdir, writeFile } = await import('node:fs/promises');
+    const dir = await mkdtemp(join(tmpdir(), 'prestage-'));
+    await mkdir(join(dir, 'rootfs'));
+    await writeFile(join(dir, 'config.json'), JSON.stringify({ ociVersion: '1.0.2', root: { path: rootPath } }));
+    return { dir, rootfs: join(dir, 'rootfs') };
+  }
+  async function make2(o: { live?: Set<string>; ttl?: number } = {}) {
+    const stager = new FakeStager();
+    const { log, lines } = logger();
+    const calls: string[] = [];
+    const live = o.live ?? new Set<string>();
+    const svc = await MgrService.open({
+      pool: pool(2), store: new MemoryStore(), stager, dataDir: '/d', log, version: 't',
+      pathExists: async (p) => live.has(p),
+      onRegistered: (id, p) => calls.push(`registered ${id} ${p}`),
+      ...(o.ttl ? { prestageTtlMs: o.ttl } : {}),
+    });
+    return { svc, stager, lines, calls, live };
+  }
+
+  test('registers and stages ahead; the create\'s Register takes it over (same range, no second staging)', async () => {
+    const { svc, stager, calls, live } = await make2();
+    const b = await bundle();
+    expect(await svc.prestage({ containerId: 'c', bundle: b.dir, livenessPath: '/run/s/c' })).toBe('prestaged');
+    const pre = await svc.get({ containerId: 'c' });
+    expect(pre.stagedRootfs).toBe('/d/rootfs/c/merged');
+    expect(stager.calls).toEqual(['stage c']);
+    // not reaped while its create hasn't claimed the liveness path yet
+    expect(await svc.reap()).toEqual([]);
+    expect(calls).toEqual([]); // watched only once taken over
+    live.add('/run/s/c');
+    const r = await svc.register({ containerId: 'c', bundle: b.dir, rootfs: b.rootfs, livenessPath: '/run/s/c', replace: true });
+    expect(r.idRange).toEqual(pre.idRange);
+    expect((await svc.prepareRootfs({ containerId: 'c', rootfs: b.rootfs })).rootfs).toBe('/d/rootfs/c/merged');
+    expect(stager.calls).toEqual(['stage c']);
+    expect(calls).toEqual(['registered c /run/s/c']);
+    // taken over: an Unregister with prestagedOnly leaves it alone
+    expect((await svc.unregister({ containerId: 'c', prestagedOnly: true })).found).toBe(false);
+    expect((await svc.status()).containers).toBe(1);
+  });
+
+  test('skipped when the id is registered or in use, or the bundle is unusable', async () => {
+    const { svc, stager, live } = await make2();
+    const b = await bundle();
+    await svc.register({ containerId: 'known', bundle: b.dir, rootfs: b.rootfs });
+    expect(await svc.prestage({ containerId: 'known', bundle: b.dir, livenessPath: '/run/s/known' })).toBe('container id is registered');
+    live.add('/run/s/used');
+    expect(await svc.prestage({ containerId: 'used', bundle: b.dir, livenessPath: '/run/s/used' })).toBe('liveness path exists');
+    expect(await svc.prestage({ containerId: 'x', bundle: '/nonexistent', livenessPath: '/run/s/x' })).toMatch(/^cannot read the bundle: .*ENOENT/);
+    expect(await svc.prestage({ containerId: 'x', bundle: (await bundle('missing')).dir, livenessPath: '/run/s/x' })).toMatch(/^cannot read the bundle: .*ENOENT/);
+    expect(await svc.prestage({ containerId: 'x', bundle: 'rel', livenessPath: '/run/s/x' })).toBe('bundle and liveness path must be absolute');
+    expect(await svc.prestage({ containerId: '../x', bundle: b.dir, livenessPath: '/run/s/x' })).toMatch(/invalid container id/);
+    expect((await svc.status()).containers).toBe(1);
+    expect(stager.calls).toEqual([]);
+  });
+
+  test('a create that fails before its Register drops it (prestagedOnly); one that never comes, after the TTL', async () => {
+    const { svc, stager } = await make2({ ttl: 50 });
+    const b = await bundle();
+    await svc.prestage({ containerId: 'a', bundle: b.dir, livenessPath: '/run/s/a' });
+    expect((await svc.unregister({ containerId: 'a', prestagedOnly: true })).found).toBe(true);
+    expect(stager.calls).toEqual(['stage a', 'unstage a']);
+    expect((await svc.status()).rangesFree).toBe(2);
+    await svc.prestage({ containerId: 'b', bundle: b.dir, livenessPath: '/run/s/b' });
+    expect((await svc.status()).containers).toBe(1);
+    await new Promise((r) => setTimeout(r, 120));
+    expect((await svc.status()).containers).toBe(0);
+    expect(stager.calls.at(-1)).toBe('unstage b');
+  });
+
+  test('a Register for another bundle replaces it; staging failure leaves nothing', async () => {
+    const { svc, stager } = await make2();
+    const b = await bundle();
+    const other = await bundle();
+    await svc.prestage({ containerId: 'c', bundle: b.dir, livenessPath: '/run/s/c' });
+    await svc.register({ containerId: 'c', bundle: other.dir, rootfs: other.rootfs, livenessPath: '/run/s/c' });
+    expect(stager.calls).toEqual(['stage c', 'unstage c']);
+    expect((await svc.get({ containerId: 'c' })).bundle).toBe(other.dir);
+    stager.failStage = true;
+    expect(await svc.prestage({ containerId: 'd', bundle: b.dir, livenessPath: '/run/s/d' })).toMatch(/^prestage failed: .*EINVAL/);
+    expect((await svc.list()).containers!.map((c) => c!.containerId)).toEqual(['c']);
+  });
+});

@@ -10,9 +10,14 @@
 # the engine last used (<root>/engine-path). Everything else goes to the Node program.
 # `exec` goes to sysbox-runc-exec (native/csrc/sysbox-runc-exec.c): it applies the capability sets recorded
 # at create to Docker's process spec and execs the engine, or comes back here for Node when unsure.
+# `create` goes to Node, after sysbox-runc-prestage (native/csrc/sysbox-runc-prestage.c) has sent the id, the
+# bundle and the state dir to sysbox-mgr's prestage socket (mgr-prestage.sock beside $SYSBOX_MGR_SOCKET, default
+# /run/sysbox/mgr.sock): sysbox-mgr registers the container and stages its rootfs while Node starts, and
+# create's Register takes that over. A hint only: it never waits, and create does the work if it was missed.
 NODE='@NODE@'
 MAIN='@MAIN@'
 EXEC='@EXEC@'
+PRESTAGE='@PRESTAGE@'
 
 slow() {
   unset NODE_EXTRA_CA_CERTS NODE_OPTIONS
@@ -22,6 +27,50 @@ slow() {
   # in it with a random one (~3.5 ms of each start; the random seed guards long-lived processes against
   # hash flooding), and a young generation large enough that a create never runs a scavenge (~3 ms of GC).
   exec "$NODE" --no-rehash-snapshot --min-semi-space-size=16 "$MAIN" "$@"
+}
+
+# The prestage hint for `create`: only for the command line Docker's shim uses (global flags, then create with
+# its known flags and the id), with absolute paths.
+prestage() {
+  [ -x "$PRESTAGE" ] || return 0
+  proot=/run/sysbox-runc
+  pbundle=$PWD
+  pid=
+  pskip=
+  increate=
+  for a in "$@"; do
+    if [ -n "$pskip" ]; then
+      [ "$pskip" = root ] && proot=$a
+      [ "$pskip" = bundle ] && pbundle=$a
+      pskip=
+      continue
+    fi
+    if [ -z "$increate" ]; then
+      case $a in
+        --root | -root) pskip=root ;;
+        --root=* | -root=*) proot=${a#*=} ;;
+        --log | -log | --log-format | -log-format | --engine | -engine | --criu | -criu | --rootless | -rootless) pskip=value ;;
+        create) increate=1 ;;
+        -*) ;;
+        *) return 0 ;;
+      esac
+    else
+      case $a in
+        --bundle | -bundle | -b) pskip=bundle ;;
+        --bundle=* | -bundle=* | -b=*) pbundle=${a#*=} ;;
+        --console-socket | -console-socket | --pid-file | -pid-file | --preserve-fds | -preserve-fds) pskip=value ;;
+        --console-socket=* | -console-socket=* | --pid-file=* | -pid-file=* | --preserve-fds=* | -preserve-fds=*) ;;
+        --no-pivot | -no-pivot | --no-new-keyring | -no-new-keyring) ;;
+        -*) return 0 ;;
+        *) [ -z "$pid" ] || return 0; pid=$a ;;
+      esac
+    fi
+  done
+  case $pid in '' | */* | .*) return 0 ;; esac
+  case $proot in /*) ;; *) return 0 ;; esac
+  case $pbundle in /*) ;; *) return 0 ;; esac
+  psock=${SYSBOX_MGR_SOCKET:-/run/sysbox/mgr.sock}
+  "$PRESTAGE" "${psock%/*}/mgr-prestage.sock" "$pid" "$pbundle" "${proot%/}/sysbox/$pid"
 }
 
 [ -n "$SYSBOX_RUNC_NO_FASTPATH" ] && slow "$@"
@@ -45,6 +94,7 @@ for a in "$@"; do
       --debug | -debug | --systemd-cgroup | -systemd-cgroup | --log=* | -log=* | --log-format=* | -log-format=* | --engine=* | -engine=*) ;;
       start | kill | delete) cmd=$a ;;
       exec) [ -x "$EXEC" ] && exec "$EXEC" "$0" "$@"; slow "$@" ;;
+      create) prestage "$@"; slow "$@" ;;
       *) slow "$@" ;;
     esac
   else

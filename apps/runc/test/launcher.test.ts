@@ -27,13 +27,25 @@ chmodSync(engine, 0o755);
 const execFast = join(__dirname, '..', 'node_modules', '@sysbox', 'native', 'bin', 'sysbox-runc-exec');
 // the V8 flags the launcher starts Node with (see bin/sysbox-runc.sh)
 const NODE_FLAGS = ['--no-rehash-snapshot', '--min-semi-space-size=16'];
+// the fake prestage sender records its arguments
+const prestageLog = join(dir, 'prestage.log');
+const prestage = join(dir, 'prestage');
+writeFileSync(prestage, `#!/bin/sh\nprintf '%s|' "$@" >> ${prestageLog}\necho >> ${prestageLog}\n`);
+chmodSync(prestage, 0o755);
+const prestaged = (): string[] => {
+  if (!existsSync(prestageLog)) return [];
+  const lines = readFileSync(prestageLog, 'utf8').trim().split('\n').filter(Boolean);
+  rmSync(prestageLog);
+  return lines;
+};
 const launcher = join(dir, 'sysbox-runc');
 writeFileSync(
   launcher,
   readFileSync(join(__dirname, '..', 'bin', 'sysbox-runc.sh'), 'utf8')
     .replaceAll('@NODE@', node)
     .replaceAll('@MAIN@', '/main.js')
-    .replaceAll('@EXEC@', execFast),
+    .replaceAll('@EXEC@', execFast)
+    .replaceAll('@PRESTAGE@', prestage),
 );
 chmodSync(launcher, 0o755);
 const root = join(dir, 'root');
@@ -88,6 +100,31 @@ describe('sysbox-runc launcher', () => {
     expect(run('--root', root, 'kill', '--bogus', 'c1')[0]).toBe('node');
     expect(run('--version')[0]).toBe('node');
     expect(run('--root', root, 'start', '../x')[0]).toBe('node');
+  });
+
+  test("create: sysbox-mgr's prestage hint (id, bundle, state dir) is sent first, for Docker's command lines only", () => {
+    prestaged();
+    const sock = '/run/sysbox/mgr-prestage.sock';
+    const docker = ['--root', root, '--log', '/l.json', '--log-format', 'json', 'create', '--bundle', '/b/c1', '--pid-file', '/b/c1/init.pid', '--console-socket', '/tmp/pty.sock', 'c1'];
+    expect(run(...docker)).toEqual(['node', ...NODE_FLAGS, '/main.js', ...docker]);
+    expect(prestaged()).toEqual([`${sock}|c1|/b/c1|${root}/sysbox/c1|`]);
+    run(`--root=${root}/`, 'create', '-b=/b2', '--no-pivot', 'c2');
+    expect(prestaged()).toEqual([`${sock}|c2|/b2|${root}/sysbox/c2|`]);
+    // default root and bundle (the working directory)
+    expect(execFileSync(launcher, ['create', 'c3'], { cwd: dir, encoding: 'utf8', env: { PATH: '/usr/bin:/bin', SYSBOX_MGR_SOCKET: '/s/m.sock' } }).split('\n')[0]).toBe('node');
+    expect(prestaged()).toEqual([`/s/mgr-prestage.sock|c3|${dir}|/run/sysbox-runc/sysbox/c3|`]);
+    // anything unexpected: no hint (Node still gets the command line)
+    for (const a of [
+      ['--root', 'rel', 'create', '--bundle', '/b', 'c4'],
+      ['--root', root, 'create', '--bundle', 'rel', 'c4'],
+      ['--root', root, 'create', '--bogus', 'c4'],
+      ['--root', root, 'create', '--bundle', '/b', 'c4', 'extra'],
+      ['--root', root, 'create', '--bundle', '/b', '../c4'],
+      ['--root', root, 'run', '--bundle', '/b', 'c4'],
+    ]) {
+      expect(run(...a)[0]).toBe('node');
+      expect(prestaged()).toEqual([]);
+    }
   });
 });
 

@@ -70,11 +70,31 @@ export async function prepare(ctx: Context, parsed: ParsedArgs, id: string): Pro
   void mgrP.then((m) => m.status({})).catch(() => undefined); // register queues behind it on the same connection
   mgrP.catch(() => undefined);
   preloadNativeSpawn(); // loads while mgr works: the engine is then spawned without fork()
+  const sent = { register: false };
   try {
-    return await prepareWith(ctx, parsed, id, undo, mgrP);
+    return await prepareWith(ctx, parsed, id, undo, mgrP, sent);
   } catch (e) {
-    void mgrP.then((m) => m.close(), () => undefined);
+    // Before our Register, a refusal leaves nothing of ours in mgr, but the launcher's prestage hint (see
+    // bin/sysbox-runc.sh) may have registered the id: drop that (and only that) registration.
+    if (!sent.register) await dropPrestaged(mgrP, id);
+    else void mgrP.then((m) => m.close(), () => undefined);
     throw e;
+  }
+}
+
+async function dropPrestaged(mgrP: Promise<MgrClient>, id: string): Promise<void> {
+  let mgr: MgrClient;
+  try {
+    mgr = await mgrP;
+  } catch {
+    return;
+  }
+  try {
+    await mgr.unregister({ containerId: id, prestagedOnly: true });
+  } catch (e) {
+    log.child({ containerId: id }).warn({ err: (e as Error).message }, 'cannot drop the prestaged registration: sysbox-mgr drops it by itself within 30 s');
+  } finally {
+    mgr.close();
   }
 }
 
@@ -84,6 +104,7 @@ async function prepareWith(
   id: string,
   undo: Undo,
   mgrP: Promise<MgrClient>,
+  sent: { register: boolean },
 ): Promise<Prepared> {
   const clog = log.child({ containerId: id });
   const bundle = resolve(get(parsed.flags, 'bundle') ?? process.cwd());
@@ -133,7 +154,9 @@ async function prepareWith(
     // order). replace: we just claimed the id (the engine doesn't know it, our state dir is new), so a
     // registration mgr still holds for it is a deleted container's whose teardown hasn't run yet (docker
     // restart). mgr reclaims the range by itself if our state dir disappears without an Unregister.
+    // (a registration made ahead by the launcher's prestage hint for this bundle is taken over: see bin/sysbox-runc.sh)
     const regP = mgr.register({ containerId: id, bundle, rootfs, livenessPath: stateDir, replace: true });
+    sent.register = true;
     const stagedP = mgr.prepareRootfs({ containerId: id, rootfs });
     const early = Promise.allSettled([regP, stagedP]); // no unhandled rejection while we check
     // On this connection while it is open (mgr takes it after the calls above), else on a new one (a failed

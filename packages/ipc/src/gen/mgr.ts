@@ -111,6 +111,11 @@ export interface PrepareMountsResponse {
 
 export interface UnregisterRequest {
   containerId: string;
+  /**
+   * Only a registration sysbox-mgr made ahead of the create from its launcher's prestage hint and that no
+   * Register has taken over yet (a create that failed before its Register); anything else stays (found=false).
+   */
+  prestagedOnly: boolean;
 }
 
 export interface UnregisterResponse {
@@ -958,13 +963,16 @@ export const PrepareMountsResponse: MessageFns<PrepareMountsResponse> = {
 };
 
 function createBaseUnregisterRequest(): UnregisterRequest {
-  return { containerId: "" };
+  return { containerId: "", prestagedOnly: false };
 }
 
 export const UnregisterRequest: MessageFns<UnregisterRequest> = {
   encode(message: UnregisterRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.containerId !== "") {
       writer.uint32(10).string(message.containerId);
+    }
+    if (message.prestagedOnly !== false) {
+      writer.uint32(16).bool(message.prestagedOnly);
     }
     return writer;
   },
@@ -990,6 +998,14 @@ export const UnregisterRequest: MessageFns<UnregisterRequest> = {
             message.containerId = reader.string();
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.prestagedOnly = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1008,6 +1024,7 @@ export const UnregisterRequest: MessageFns<UnregisterRequest> = {
   fromPartial(object: DeepPartial<UnregisterRequest>): UnregisterRequest {
     const message = createBaseUnregisterRequest();
     message.containerId = object.containerId ?? "";
+    message.prestagedOnly = object.prestagedOnly ?? false;
     return message;
   },
 };
