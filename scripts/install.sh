@@ -36,7 +36,7 @@ EOS
 }
 # sysbox-runc's launcher sends start/kill/delete straight to the engine, exec through sysbox-runc-exec
 # (apps/runc/bin/sysbox-runc.sh).
-sed -e "s#@NODE@#$NODE_BIN#" -e "s#@MAIN@#$PREFIX/runc/dist/main.js#" \
+sed -e "s#@NODE@#$NODE_BIN#" -e "s#@MAIN@#$PREFIX/runc/dist/load.cjs#" \
   -e "s#@EXEC@#$PREFIX/runc/node_modules/@sysbox/native/bin/sysbox-runc-exec#" \
   -e "s#@PRESTAGE@#$PREFIX/runc/node_modules/@sysbox/native/bin/sysbox-runc-prestage#" apps/runc/bin/sysbox-runc.sh > /usr/local/bin/sysbox-runc.tmp
 chmod 755 /usr/local/bin/sysbox-runc.tmp && mv /usr/local/bin/sysbox-runc.tmp /usr/local/bin/sysbox-runc

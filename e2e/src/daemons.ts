@@ -24,7 +24,7 @@ export interface DaemonSpec {
 function launcher(installed: string, app: string): { file: string; args: string[] } | undefined {
   if (existsSync(installed)) return { file: installed, args: [] };
   const dist = join(REPO_DIR, 'apps', app, 'dist');
-  for (const f of ['main.js', 'cli.js', 'bin.js', `${app}.js`, `sysbox-${app}.js`]) {
+  for (const f of ['load.cjs', 'main.js', 'cli.js', 'bin.js', `${app}.js`, `sysbox-${app}.js`]) {
     if (existsSync(join(dist, f))) return { file: process.execPath, args: [join(dist, f)] };
   }
   try {

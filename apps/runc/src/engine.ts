@@ -4,6 +4,7 @@ import { spawnSync, spawn, type SpawnSyncReturns, type StdioOptions } from 'node
 import { statSync, readFileSync, writeFileSync, mkdirSync, renameSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { constants as osConstants } from 'node:os';
+import { loadNative } from './native.js';
 
 export type EngineName = 'runc' | 'crun';
 
@@ -116,13 +117,14 @@ let nativeSpawn: ((path: string, argv: string[], fds: number[]) => Promise<numbe
  */
 export function preloadNativeSpawn(): void {
   if (nativeSpawn || process.env['SYSBOX_RUNC_NODE_SPAWN']) return;
-  void import('@sysbox/native').then(
-    (n) => {
-      const k = n.realKernel();
+  setImmediate(() => {
+    try {
+      const k = loadNative().realKernel();
       nativeSpawn = (path, argv, fds) => k.spawnWait(path, argv, fds);
-    },
-    () => undefined,
-  );
+    } catch {
+      // no addon: child_process.spawn
+    }
+  });
 }
 
 /**

@@ -8,10 +8,11 @@
 // reason is logged as a warning.
 import { closeSync, existsSync, openSync, readFileSync, readdirSync, unlinkSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
 import type { Context } from './context.js';
 import { runEngineCapture } from './engine.js';
 import { log } from './log.js';
+import { loadNative } from './native.js';
 import type { FsClient } from '@sysbox/ipc';
 
 export const DEFAULT_FS_SOCKET = '/run/sysbox/fs.sock';
@@ -32,14 +33,12 @@ export function emulatedPaths(ctx: Context): { emulatedPaths?: string[] } {
 
 /**
  * Opens the sysbox-fs connection ahead of attachFs (e.g. while the engine creates the container) and warms it
- * with a Status call, so Register goes out on a ready connection; makes sure the native addon is loading (create
- * started it in prepare for spawnWait, unless SYSBOX_RUNC_NODE_SPAWN; a repeated import is a cache hit).
- * Undefined without sysbox-fs; never rejects.
+ * with a Status call, so Register goes out on a ready connection (the native addon the attach needs is loaded in
+ * prepare, for spawnWait). Undefined without sysbox-fs; never rejects.
  */
 export function preconnectFs(ctx: Context): Promise<FsClient | undefined> | undefined {
   const socketPath = fsSocket(ctx);
   if (!existsSync(socketPath)) return undefined;
-  void import('@sysbox/native').catch(() => undefined);
   return import('@sysbox/ipc')
     .then(({ connectFs }) => connectFs({ socketPath, deadlineMs: 15_000 }))
     .then(
@@ -124,7 +123,7 @@ export async function attachFs(ctx: Context, o: AttachOptions): Promise<Attached
       fs.close();
     }
     clog.debug({ covers: covers.length }, 'sysbox-fs registered');
-    const native = await import('@sysbox/native');
+    const native = loadNative();
     const kernel = native.realKernel();
     // one sysbox-nsenter run for all files (targets missing in the container, e.g. a knob of a module the
     // container's network namespace lacks, are skipped)
@@ -203,7 +202,7 @@ export function fsAttachMode(ctx: Context): 'hooks' | 'after-create' {
 export function hookBinary(): string {
   const env = process.env['SYSBOX_RUNC_HOOK'];
   if (env) return env;
-  return join(dirname(fileURLToPath(import.meta.resolve('@sysbox/native'))), '..', 'bin', 'sysbox-runc-hook');
+  return join(dirname(createRequire(import.meta.url).resolve('@sysbox/native')), '..', 'bin', 'sysbox-runc-hook');
 }
 
 /** The attach hooks for the spec (ConvertContext.attachHooks), or undefined to place the files after create. */
@@ -231,7 +230,8 @@ export interface HookAttach {
  * create). Resolves once listening; a socket path longer than sun_path is bound through its directory fd.
  */
 export async function listenForHooks(socket: string, attach: (initPid: number) => Promise<Attached | undefined>): Promise<HookAttach> {
-  const net = await import('node:net');
+  // (a require, not import(): dist/load.cjs runs the bundle through vm.Script, which has no ESM loader)
+  const net = createRequire(import.meta.url)('node:net') as typeof import('node:net');
   let attached: Promise<Attached | undefined> | undefined;
   const conns = new Set<import('node:net').Socket>();
   const server = net.createServer((conn) => {

@@ -6,6 +6,7 @@ import { writeSync } from 'node:fs';
 import { get, isSet, parseArgs, UsageError, type ParsedArgs } from './cli.js';
 import { Context } from './context.js';
 import { configureLog, log } from './log.js';
+import type { CodeCacheHook } from './load.js';
 
 const VERSION = '0.1.0';
 
@@ -85,7 +86,10 @@ async function main(argv: string[]): Promise<number> {
     return parsed.command === undefined && !isSet(g, 'help') ? 1 : 0;
   }
   try {
-    return await dispatch(new Context(parsed), parsed);
+    const code = await dispatch(new Context(parsed), parsed);
+    // dist/load.cjs keeps the code a create compiled for the next ones (see load.ts)
+    if (code === 0 && parsed.command === 'create') (globalThis as { sysboxCodeCache?: CodeCacheHook }).sysboxCodeCache?.save();
+    return code;
   } catch (e) {
     fail((e as Error).message, e as Error);
     return 1;
