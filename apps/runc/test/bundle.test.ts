@@ -16,6 +16,12 @@ describe.skipIf(!built)('the built CLI', () => {
     expect(text.match(/\bimport\(\s*["'`][^"'`]*["'`]\s*\)/g) ?? []).toEqual([]);
   });
 
+  test("@grpc/grpc-js is left out (ipc's lean client is what sysbox-runc uses; see tsup.config.ts)", () => {
+    const text = readFileSync(join(dist, 'main.cjs'), 'utf8');
+    expect(text).not.toContain('@grpc/grpc-js/build');
+    expect(text).toContain('sysbox-runc is built without @grpc/grpc-js');
+  });
+
   test('load.cjs runs it, with and without a cache dir; a verb other than create writes no cache', () => {
     const run = (env: Record<string, string>, ...args: string[]) =>
       execFileSync(process.execPath, [join(dist, 'load.cjs'), ...args], { encoding: 'utf8', env: { PATH: '/usr/bin:/bin', ...env } });
