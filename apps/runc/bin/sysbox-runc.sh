@@ -30,41 +30,30 @@ slow() {
 }
 
 # The prestage hint for `create`: only for the command line Docker's shim uses (global flags, then create with
-# its known flags and the id), with absolute paths.
+# its known flags and the id), with absolute paths. $1: the --root parsed below, $2: the position of `create` in
+# the command line that follows.
 prestage() {
   [ -x "$PRESTAGE" ] || return 0
-  proot=/run/sysbox-runc
+  proot=$1
+  shift $((2 + $2))
   pbundle=$PWD
   pid=
   pskip=
-  increate=
   for a in "$@"; do
     if [ -n "$pskip" ]; then
-      [ "$pskip" = root ] && proot=$a
       [ "$pskip" = bundle ] && pbundle=$a
       pskip=
       continue
     fi
-    if [ -z "$increate" ]; then
-      case $a in
-        --root | -root) pskip=root ;;
-        --root=* | -root=*) proot=${a#*=} ;;
-        --log | -log | --log-format | -log-format | --engine | -engine | --criu | -criu | --rootless | -rootless) pskip=value ;;
-        create) increate=1 ;;
-        -*) ;;
-        *) return 0 ;;
-      esac
-    else
-      case $a in
-        --bundle | -bundle | -b) pskip=bundle ;;
-        --bundle=* | -bundle=* | -b=*) pbundle=${a#*=} ;;
-        --console-socket | -console-socket | --pid-file | -pid-file | --preserve-fds | -preserve-fds) pskip=value ;;
-        --console-socket=* | -console-socket=* | --pid-file=* | -pid-file=* | --preserve-fds=* | -preserve-fds=*) ;;
-        --no-pivot | -no-pivot | --no-new-keyring | -no-new-keyring) ;;
-        -*) return 0 ;;
-        *) [ -z "$pid" ] || return 0; pid=$a ;;
-      esac
-    fi
+    case $a in
+      --bundle | -bundle | -b) pskip=bundle ;;
+      --bundle=* | -bundle=* | -b=*) pbundle=${a#*=} ;;
+      --console-socket | -console-socket | --pid-file | -pid-file | --preserve-fds | -preserve-fds) pskip=value ;;
+      --console-socket=* | -console-socket=* | --pid-file=* | -pid-file=* | --preserve-fds=* | -preserve-fds=*) ;;
+      --no-pivot | -no-pivot | --no-new-keyring | -no-new-keyring) ;;
+      -*) return 0 ;;
+      *) [ -z "$pid" ] || return 0; pid=$a ;;
+    esac
   done
   case $pid in '' | */* | .*) return 0 ;; esac
   case $proot in /*) ;; *) return 0 ;; esac
@@ -79,7 +68,9 @@ root=/run/sysbox-runc
 cmd=
 skip=
 id=
+n=0
 for a in "$@"; do
+  n=$((n + 1))
   if [ -n "$skip" ]; then
     [ "$skip" = root ] && root=$a
     skip=
@@ -94,7 +85,7 @@ for a in "$@"; do
       --debug | -debug | --systemd-cgroup | -systemd-cgroup | --log=* | -log=* | --log-format=* | -log-format=* | --engine=* | -engine=*) ;;
       start | kill | delete) cmd=$a ;;
       exec) [ -x "$EXEC" ] && exec "$EXEC" "$0" "$@"; slow "$@" ;;
-      create) prestage "$@"; slow "$@" ;;
+      create) prestage "$root" "$n" "$@"; slow "$@" ;;
       *) slow "$@" ;;
     esac
   else
