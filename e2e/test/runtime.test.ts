@@ -628,6 +628,13 @@ describe.each(RUNTIMES)('%s', (rt) => {
     problem: /rootfs|root\.path|no such file|not exist|no-such-rootfs/i,
   });
 
+  // Refused by the OCI checks, before sysbox-runc's own Register: the registration the launcher's prestage hint
+  // had sysbox-mgr make ahead for this bundle goes too (checked with everything else below).
+  badInput('runtime: bad input: invalid spec (relative process.cwd), refused before registering with mgr', {
+    edit: (spec) => { spec.process.cwd = 'relative/dir'; },
+    problem: /cwd/i,
+  });
+
   badInput('runtime: bad input: duplicate container id', {
     before: async (bin, b, id) => {
       const first = await rawRuntime(bin, ['--root', b.stateRoot, 'create', '--bundle', b.bundle, id], { dir: b.dir, timeoutMs: 60_000 });
