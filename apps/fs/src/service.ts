@@ -4,7 +4,7 @@ import { mkdir, readdir, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FsHandlers, FsRegisterRequest, FsUnregisterRequest } from '@sysbox/ipc';
 import { RpcError } from '@sysbox/ipc';
-import { emulatedHandlers, newView, ProcfsError, snapshotKnobs, sysCovers, type ContainerView, type Cover, type HostEnv } from '@sysbox/procfs';
+import { emulatedHandlers, newView, ProcfsError, snapshotKnobs, sysCovers, type ContainerView, type Cover, type Handler, type HostEnv } from '@sysbox/procfs';
 import type { Logger } from 'pino';
 import type { FuseBackend, FuseMount, FuseOps } from './fuse.js';
 import type { FdKeeper, Kept } from './keeper.js';
@@ -15,6 +15,8 @@ const ID_RE = /^[\w+\-.]+$/;
 interface Entry {
   view: ContainerView;
   mount: FuseMount & { readonly fd?: number };
+  /** emulatedHandlers(env) when the tree was mounted: each call reads every knob on the host */
+  handlers: Handler[];
 }
 
 /** What the fd store keeps beside a container's /dev/fuse fd: enough to serve it again after a restart. */
@@ -73,7 +75,7 @@ export class FsService implements FsHandlers {
   /** Register's answer: the tree, its covers, and the files placed one by one (all outside the covers). */
   private answer(e: Entry) {
     const covers = e.view.covers.map((c) => c.dir);
-    const files = emulatedHandlers(this.o.env)
+    const files = e.handlers
       .map((h) => h.path)
       .filter((p) => !covers.some((c) => p.startsWith(`${c}/`)));
     return { mountpoint: e.mount.mountpoint, covers, files };
@@ -102,9 +104,9 @@ export class FsService implements FsHandlers {
     const mountpoint = join(this.o.mountRoot, id);
     await mkdir(mountpoint, { recursive: true, mode: 0o700 });
     const clog = log.child({ containerId: id });
-    const ops = this.opsFor(view, mountpoint, clog);
+    const ops = this.opsFor(view, mountpoint, clog, handlers);
     const mount: Entry['mount'] = await this.o.fuse.mount(mountpoint, ops);
-    const entry = { view, mount };
+    const entry = { view, mount, handlers };
     this.containers.set(id, entry);
     if (mount.fd !== undefined) this.o.keeper?.put(this.kept(entry)!);
     clog.info({ initPid: req.initPid, mountpoint, files: handlers.length, covers: view.covers.map((c) => c.dir) }, 'registered');
@@ -112,9 +114,9 @@ export class FsService implements FsHandlers {
   }
 
   /** The tree's operations; a write (a per-container knob) is also recorded in the fd store. */
-  private opsFor(view: ContainerView, mountpoint: string, clog: Logger): FuseOps {
+  private opsFor(view: ContainerView, mountpoint: string, clog: Logger, handlers: Handler[]): FuseOps {
     const { env } = this.o;
-    const ops = treeOps({ env, view, handlers: emulatedHandlers(env), onError: (path, err) => clog.warn({ path, err: (err as Error).message }, 'emulated file failed') });
+    const ops = treeOps({ env, view, handlers, onError: (path, err) => clog.warn({ path, err: (err as Error).message }, 'emulated file failed') });
     const keeper = this.o.keeper;
     if (!keeper) return ops;
     const write = ops.write.bind(ops);
@@ -194,8 +196,9 @@ export class FsService implements FsHandlers {
       for (const [k, v] of r.knobs ?? []) view.knobs.set(k, v);
       snapshotKnobs(env, view);
       const clog = log.child({ containerId: r.containerId });
-      const mount = fuse.adopt(r.mountpoint, e.fd, this.opsFor(view, r.mountpoint, clog));
-      this.containers.set(r.containerId, { view, mount });
+      const handlers = emulatedHandlers(env);
+      const mount = fuse.adopt(r.mountpoint, e.fd, this.opsFor(view, r.mountpoint, clog, handlers));
+      this.containers.set(r.containerId, { view, mount, handlers });
       adopted.push(r.containerId);
     }
     return { adopted, dropped };
