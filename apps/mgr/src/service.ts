@@ -206,37 +206,43 @@ export class MgrService implements MgrHandlers {
         log.debug({ idRange: known.idRange }, 'register: already registered');
         return { idRange: known.idRange };
       }
-      let idRange: IdRange;
-      try {
-        idRange = this.allocator.allocate(req.containerId);
-      } catch (err) {
-        if (err instanceof RangeExhaustedError) throw new MgrError('RESOURCE_EXHAUSTED', err.message, { cause: err });
-        if (err instanceof IdmapError && err.code === 'INVALID') throw new MgrError('INVALID_ARGUMENT', err.message, { cause: err });
-        throw err;
-      }
-      const rec: ContainerRecord = {
-        containerId: req.containerId,
-        idRange,
-        rootfs: req.rootfs,
-        bundle: req.bundle,
-        stagedRootfs: '',
-        stagingMethod: '',
-        registeredAt: this.now(),
-        ...(req.livenessPath ? { livenessPath: req.livenessPath } : {}),
-      };
-      this.containers.set(req.containerId, rec);
-      try {
-        await this.persist();
-      } catch (err) {
-        this.containers.delete(req.containerId);
-        this.allocator.release(req.containerId);
-        log.error({ err: errText(err) }, 'register failed');
-        throw err;
-      }
-      log.info({ idRange }, 'registered');
+      const rec = await this.addRecord(req, log);
+      log.info({ idRange: rec.idRange }, 'registered');
       if (rec.livenessPath) this.opts.onRegistered?.(rec.containerId, rec.livenessPath);
-      return { idRange };
+      return { idRange: rec.idRange };
     });
+  }
+
+  /** Allocates a range and records the container, persisted (caller holds its lock); undone if the write fails. */
+  private async addRecord(req: { containerId: string; bundle: string; rootfs: string; livenessPath: string }, log: Logger): Promise<ContainerRecord> {
+    let idRange: IdRange;
+    try {
+      idRange = this.allocator.allocate(req.containerId);
+    } catch (err) {
+      if (err instanceof RangeExhaustedError) throw new MgrError('RESOURCE_EXHAUSTED', err.message, { cause: err });
+      if (err instanceof IdmapError && err.code === 'INVALID') throw new MgrError('INVALID_ARGUMENT', err.message, { cause: err });
+      throw err;
+    }
+    const rec: ContainerRecord = {
+      containerId: req.containerId,
+      idRange,
+      rootfs: req.rootfs,
+      bundle: req.bundle,
+      stagedRootfs: '',
+      stagingMethod: '',
+      registeredAt: this.now(),
+      ...(req.livenessPath ? { livenessPath: req.livenessPath } : {}),
+    };
+    this.containers.set(req.containerId, rec);
+    try {
+      await this.persist();
+    } catch (err) {
+      this.containers.delete(req.containerId);
+      this.allocator.release(req.containerId);
+      log.error({ err: errText(err) }, 'register failed');
+      throw err;
+    }
+    return rec;
   }
 
   /**
@@ -273,21 +279,19 @@ export class MgrService implements MgrHandlers {
     return this.withLock(id, async () => {
       if (this.containers.has(id)) return 'container id is registered';
       const log = this.child(id);
-      let idRange: IdRange;
+      let rec: ContainerRecord;
       try {
-        idRange = this.allocator.allocate(id);
+        rec = await this.addRecord({ containerId: id, bundle, rootfs, livenessPath }, log);
       } catch (err) {
-        return errText(err);
+        return `prestage failed: ${errText(err)}`;
       }
-      const rec: ContainerRecord = { containerId: id, idRange, rootfs, bundle, stagedRootfs: '', stagingMethod: '', registeredAt: this.now(), livenessPath };
-      this.containers.set(id, rec);
+      // (reap() skips it from here on; until now it held our lock)
       const entry = { bundle, rootfs, livenessPath } as Prestaged;
       entry.timer = setTimeout(() => void this.expirePrestaged(id, entry), this.opts.prestageTtlMs ?? 30_000);
       entry.timer.unref();
       this.prestaged.set(id, entry);
+      log.info({ idRange: rec.idRange }, 'prestaged: registered');
       try {
-        await this.persist();
-        log.info({ idRange }, 'prestaged: registered');
         await this.stageRootfs(rec, rootfs, log);
       } catch (err) {
         // create's Register finds nothing to take over and does it all itself (and reports the error)

@@ -15,7 +15,7 @@
 // esbuild turns those of bundled and external packages into require(); test/bundle.test.ts checks the rest.
 import { readFileSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import Module from 'node:module';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { Script } from 'node:vm';
 
 /** What main.cjs calls once a create has succeeded (see main.ts). */
@@ -52,9 +52,9 @@ const hook: CodeCacheHook = {
       const tmp = `${path}.${process.pid}`;
       writeFileSync(tmp, script.createCachedData());
       renameSync(tmp, path);
-      const name = path.slice(dirname(path).length + 1);
+      const keep = basename(path);
       for (const f of readdirSync(dirname(path))) {
-        if (f.startsWith('sysbox-runc-') && f.endsWith('.cache') && f !== name) unlinkSync(join(dirname(path), f));
+        if (f.startsWith('sysbox-runc-') && f.endsWith('.cache') && f !== keep) unlinkSync(join(dirname(path), f));
       }
     } catch {
       // a read-only or full disk: the next create tries again
