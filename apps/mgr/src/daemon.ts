@@ -13,6 +13,7 @@ import { loadMountStager, watchDockerContainers } from './mount-daemon.js';
 import { watchLiveness, type LivenessWatch } from './liveness-watch.js';
 import type { MountStager } from './mount-stager.js';
 import { servePrestage, type PrestageServer } from './prestage-socket.js';
+import { guessMounts } from './prestage-mounts.js';
 
 declare const __MGR_VERSION__: string | undefined;
 export const VERSION = typeof __MGR_VERSION__ === 'string' ? __MGR_VERSION__ : '0.0.0-dev';
@@ -191,6 +192,7 @@ export async function startDaemon(flags: MgrFlags, opts: StartOptions): Promise<
       store: new FileStore(statePath),
       stager,
       mountStager,
+      guessMounts,
       dataDir,
       log,
       version: VERSION,

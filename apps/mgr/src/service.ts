@@ -5,7 +5,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { errText, MgrError } from './errors.js';
 import type { Stager } from './stager.js';
-import { unavailableMountStager, type MountStager } from './mount-stager.js';
+import { unavailableMountStager, type MountStageRequest, type MountStageResult, type MountStager } from './mount-stager.js';
 
 /** One registered container, as persisted in state.json. */
 export interface ContainerRecord {
@@ -48,6 +48,11 @@ export interface MgrServiceOptions {
   onRegistered?: (containerId: string, livenessPath: string) => void;
   /** how long a prestaged registration waits for its create's Register before it is torn down (ms, default 30 s) */
   prestageTtlMs?: number;
+  /**
+   * What prestage() stages besides the rootfs: the PrepareMounts request create is expected to send, from the
+   * parsed config.json (see ./prestage-mounts.ts); undefined (or no option) stages no mounts ahead.
+   */
+  guessMounts?: (spec: unknown) => { mounts: MountStageRequest[]; specialDirs: string[] } | undefined;
 }
 
 /** A prestage hint: what sysbox-runc's launcher knows of a create before Node starts (see prestage()). */
@@ -74,6 +79,11 @@ async function statExists(path: string): Promise<boolean> {
   }
 }
 
+/** One PrepareMounts request as a comparable string (prestaged mounts answer only the same request). */
+function mountsKey(mounts: readonly MountStageRequest[], specialDirs: readonly string[], rootfs: string): string {
+  return JSON.stringify([mounts.map((m) => [m.index, m.source, m.destination, m.readonly, m.recursive]), specialDirs, rootfs]);
+}
+
 const ID_RE = /^[\w+.-]{1,1024}$/;
 
 function checkContainerId(id: string): void {
@@ -93,6 +103,8 @@ export class MgrService implements MgrHandlers {
   private readonly locks = new Map<string, Promise<unknown>>();
   /** registrations made by prestage() that no Register has taken over yet */
   private readonly prestaged = new Map<string, Prestaged>();
+  /** mounts prestage() staged ahead, by the request they answer; taken (or replaced) by the next PrepareMounts */
+  private readonly prestagedMounts = new Map<string, { key: string; result: MountStageResult }>();
   private persistChain: Promise<void> = Promise.resolve();
   private persistNext: Promise<void> | undefined;
   private readonly log: Logger;
@@ -267,8 +279,9 @@ export class MgrService implements MgrHandlers {
     const exists = this.opts.pathExists ?? statExists;
     if (await exists(livenessPath)) return 'liveness path exists';
     let rootfs: string;
+    let spec: { root?: { path?: unknown } };
     try {
-      const spec = JSON.parse(await readFile(join(bundle, 'config.json'), 'utf8')) as { root?: { path?: unknown } };
+      spec = JSON.parse(await readFile(join(bundle, 'config.json'), 'utf8')) as { root?: { path?: unknown } };
       const p = spec?.root?.path;
       if (typeof p !== 'string' || !p) return 'config.json has no root.path';
       rootfs = isAbsolute(p) ? p : join(bundle, p);
@@ -299,8 +312,24 @@ export class MgrService implements MgrHandlers {
         await this.teardown(rec).catch(() => {});
         return `prestage failed: ${errText(err)}`;
       }
+      await this.prestageMounts(rec, spec, log);
       return 'prestaged';
     });
+  }
+
+  /** prestage()'s mounts: staged now if create's PrepareMounts can be guessed; a failure is left for create to meet. */
+  private async prestageMounts(rec: ContainerRecord, spec: unknown, log: Logger): Promise<void> {
+    const guess = this.opts.guessMounts?.(spec);
+    const stager = this.opts.mountStager;
+    if (!guess || !stager || (guess.mounts.length === 0 && guess.specialDirs.length === 0)) return;
+    const t0 = performance.now();
+    try {
+      const result = await stager.stage({ containerId: rec.containerId, idRange: rec.idRange, dataDir: this.opts.dataDir, ...guess, rootfs: rec.rootfs, log });
+      this.prestagedMounts.set(rec.containerId, { key: mountsKey(guess.mounts, guess.specialDirs, rec.rootfs), result });
+      log.info({ mounts: result.mounts.length, specialDirs: result.specialDirs.length, ms: Math.round(performance.now() - t0) }, 'prestaged: mounts staged');
+    } catch (err) {
+      log.info({ err: errText(err) }, 'prestaged: mounts not staged ahead (create stages them)');
+    }
   }
 
   private dropPrestaged(id: string): void {
@@ -385,10 +414,18 @@ export class MgrService implements MgrHandlers {
       const log = this.child(containerId);
       const rec = this.containers.get(containerId);
       if (!rec) throw new MgrError('NOT_FOUND', `container ${containerId} is not registered with sysbox-mgr`);
+      const rootfs = init.rootfs || rec.rootfs;
+      const pre = this.prestagedMounts.get(containerId);
+      this.prestagedMounts.delete(containerId);
+      if (pre && pre.key === mountsKey(mounts, specialDirs, rootfs)) {
+        log.info({ mounts: pre.result.mounts.length, specialDirs: pre.result.specialDirs.length }, 'mounts staged (prestaged)');
+        return pre.result;
+      }
+      if (pre) log.info('prepare mounts: the request differs from what prestage staged; staging it again');
       const stager = this.opts.mountStager ?? unavailableMountStager('not configured');
       const t0 = performance.now();
       try {
-        const r = await stager.stage({ containerId, idRange: rec.idRange, dataDir: this.opts.dataDir, mounts, specialDirs, rootfs: init.rootfs || rec.rootfs, log });
+        const r = await stager.stage({ containerId, idRange: rec.idRange, dataDir: this.opts.dataDir, mounts, specialDirs, rootfs, log });
         const fallbacks = [...r.mounts, ...r.specialDirs].filter((m) => m.method !== 'idmap').length;
         log[fallbacks ? 'warn' : 'info']({ mounts: r.mounts.length, specialDirs: r.specialDirs.length, fallbacks, ms: Math.round(performance.now() - t0) }, 'mounts staged');
         return r;
@@ -426,6 +463,7 @@ export class MgrService implements MgrHandlers {
   private async teardown(rec: ContainerRecord): Promise<string> {
     const id = rec.containerId;
     const log = this.child(id);
+    this.prestagedMounts.delete(id);
     if (this.opts.onUnregister) {
       try {
         await this.opts.onUnregister(id);

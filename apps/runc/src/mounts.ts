@@ -8,6 +8,7 @@ import {
   applyAdminPolicy,
   BadMountError,
   bindMounts,
+  bindsToStage,
   checkMounts,
   DEFAULT_POLICY_FILE,
   defaultPolicy,
@@ -15,7 +16,7 @@ import {
   parseAdminPolicy,
   PolicyFileError,
   specialDirsFor,
-  wantsIdmap,
+  type BindMount,
   type MountCandidate,
   type MountDecision,
   type PolicyConfig,
@@ -101,10 +102,10 @@ export function checkDestination(rootfs: string, destination: string): void {
 }
 
 /** Resolves every bind mount's source (I/O) and refuses bad input with a clear message. */
-export function resolveCandidates(spec: Spec): { candidates: MountCandidate[]; recursive: Map<number, boolean> } {
+export function resolveCandidates(spec: Spec): { candidates: MountCandidate[]; binds: BindMount[] } {
   const candidates: MountCandidate[] = [];
-  const recursive = new Map<number, boolean>();
-  for (const b of bindMounts(spec.mounts)) {
+  const binds = bindMounts(spec.mounts);
+  for (const b of binds) {
     if (!b.source) throw new BadMountError(`bind mount at ${b.destination} has no source`);
     if (!isAbsolute(b.source)) throw new BadMountError(`mount source ${JSON.stringify(b.source)} (for ${b.destination}) is not an absolute path`);
     let resolved: string;
@@ -117,9 +118,8 @@ export function resolveCandidates(spec: Spec): { candidates: MountCandidate[]; r
       throw new BadMountError(`mount source ${b.source} (for ${b.destination}): ${(e as Error).message}`);
     }
     candidates.push({ index: b.index, destination: b.destination, source: b.source, resolved, readonly: b.readonly });
-    recursive.set(b.index, b.recursive);
   }
-  return { candidates, recursive };
+  return { candidates, binds };
 }
 
 /** Image annotations of CRI runtimes (containerd's CRI plugin, CRI-O): the image without asking anyone. */
@@ -168,14 +168,13 @@ export function dockerImageOf(containerId: string, socketPath = '/var/run/docker
  */
 export async function planMounts(spec: Spec, containerId: string, rootfs: string, opts: PlanOptions = {}): Promise<MountPlan> {
   const policy = loadPolicy(opts.policyFile);
-  const { candidates, recursive } = resolveCandidates(spec);
+  const { candidates, binds } = resolveCandidates(spec);
   for (const m of spec.mounts ?? []) checkDestination(rootfs, m.destination);
   const ctx: { containerId: string; image?: string; imageId?: string } = { containerId };
   if (needsImage(candidates, policy)) Object.assign(ctx, imageFromAnnotations(spec) ?? (await dockerImageOf(containerId, opts.dockerSocket)));
   const decisions = checkMounts(candidates, policy, ctx);
-  const toStage = candidates
-    .filter((c) => wantsIdmap(c.resolved))
-    .map((c) => ({ index: c.index, source: c.resolved, destination: c.destination, readonly: c.readonly, recursive: recursive.get(c.index) ?? false }));
+  const resolvedOf = new Map(candidates.map((c) => [c.index, c.resolved]));
+  const toStage = bindsToStage(binds, (b) => resolvedOf.get(b.index)!);
   const special = (opts.specialDirs ?? process.env['SYSBOX_SPECIAL_DIRS'] !== '0') ? specialDirsFor(spec.mounts) : [];
   log.child({ containerId }).debug({ decisions: decisions.filter((d) => d.kind !== 'allowed').map((d) => `${d.source}: ${d.reason}`), staged: toStage.length, special }, 'mounts planned');
   return { candidates, decisions, toStage, specialDirs: special };

@@ -61,3 +61,26 @@ export function specialDirsFor(mounts: readonly OciMount[] | undefined): string[
   const dests = (mounts ?? []).map((m) => normalizePath(m.destination));
   return SPECIAL_DIRS.filter((d) => !dests.some((x) => isUnder(x, d) || (x !== '/' && isUnder(d, x))));
 }
+
+/** A bind mount sysbox-mgr stages as an ID-mapped view (its PrepareMounts request entry). */
+export interface StagedBind {
+  index: number;
+  /** the resolved source */
+  source: string;
+  destination: string;
+  readonly: boolean;
+  recursive: boolean;
+}
+
+/**
+ * The bind mounts to stage ID-mapped, in spec order, each with its resolved source. sysbox-runc's create and
+ * sysbox-mgr's prestage both build PrepareMounts requests with it, so that mgr can stage ahead what create asks.
+ */
+export function bindsToStage(binds: readonly BindMount[], resolved: (b: BindMount) => string): StagedBind[] {
+  const out: StagedBind[] = [];
+  for (const b of binds) {
+    const source = resolved(b);
+    if (wantsIdmap(source)) out.push({ index: b.index, source, destination: b.destination, readonly: b.readonly, recursive: b.recursive });
+  }
+  return out;
+}

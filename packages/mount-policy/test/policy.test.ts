@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   applyAdminPolicy,
   bindMounts,
+  bindsToStage,
   checkMounts,
   decideMount,
   defaultPolicy,
@@ -145,6 +146,13 @@ describe('bind mounts, ID-mapping, special dirs', () => {
       { index: 1, destination: '/a', source: '/root', readonly: true, recursive: true },
       { index: 2, destination: '/b', source: '/x', readonly: false, recursive: false },
       { index: 3, destination: '/etc/hosts', source: '/h', readonly: false, recursive: true },
+    ]);
+  });
+  it('stages the ID-mappable binds with their resolved sources, in spec order', () => {
+    const resolved: Record<string, string> = { '/root': '/root', '/x': '/dev/shm/x', '/h': '/var/lib/h' };
+    expect(bindsToStage(bindMounts(mounts), (b) => resolved[b.source]!)).toEqual([
+      { index: 1, source: '/root', destination: '/a', readonly: true, recursive: true },
+      { index: 3, source: '/var/lib/h', destination: '/etc/hosts', readonly: false, recursive: true },
     ]);
   });
   it('ID-maps all but host /proc, /sys, /dev', () => {
