@@ -1,10 +1,22 @@
 // The OCI engine sysbox-runc drives (runc by default, crun selectable). Its path and version are checked
 // once and cached in a small file keyed by the binary's identity (path, size, mtime), not on every call.
-import { spawnSync, spawn, type SpawnSyncReturns, type StdioOptions } from 'node:child_process';
+import type { SpawnSyncReturns, StdioOptions } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { statSync, readFileSync, writeFileSync, mkdirSync, renameSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { constants as osConstants } from 'node:os';
 import { loadNative } from './native.js';
+
+/**
+ * node:child_process on first use: loading it (with net, dgram and the stream internals it pulls in) costs a
+ * create ~2 ms before its first useful step, and a create spawns the engine through the addon (see
+ * preloadNativeSpawn) unless the addon is missing.
+ */
+let childProcess: typeof import('node:child_process') | undefined;
+function cp(): typeof import('node:child_process') {
+  childProcess ??= createRequire(import.meta.url)('node:child_process') as typeof import('node:child_process');
+  return childProcess;
+}
 
 export type EngineName = 'runc' | 'crun';
 
@@ -59,7 +71,7 @@ export function resolveEngine(name: EngineName, explicitPath: string | undefined
   }
   const hit = cache[path];
   if (hit && hit.size === st.size && hit.mtimeMs === st.mtimeMs) return { name, path, version: hit.version };
-  const r = spawnSync(path, ['--version'], { encoding: 'utf8', timeout: 10_000 });
+  const r = cp().spawnSync(path, ['--version'], { encoding: 'utf8', timeout: 10_000 });
   if (r.status !== 0) throw new EngineError(`engine ${name} at ${path} does not run: ${(r.stderr || r.error?.message || '').trim()}`);
   const m = /version\s+(\S+)/.exec(r.stdout);
   const version = m?.[1] ?? r.stdout.split('\n')[0]!.trim();
@@ -103,7 +115,7 @@ export function passFds(preserveFds: number): number[] {
 
 /** Runs the engine to completion with our stdio passed straight through. Returns its exit code. */
 export function runEngine(engine: Engine, args: string[], fds: StdioOptions = [0, 1, 2]): number {
-  const r: SpawnSyncReturns<Buffer> = spawnSync(engine.path, args, { stdio: fds });
+  const r: SpawnSyncReturns<Buffer> = cp().spawnSync(engine.path, args, { stdio: fds });
   if (r.error) throw new EngineError(`engine ${engine.name} (${engine.path}) failed to start: ${r.error.message}`);
   return exitCode(r.status, r.signal);
 }
@@ -139,7 +151,7 @@ export function runEngineAsync(engine: Engine, args: string[], fds: StdioOptions
     });
   }
   return new Promise((resolve, reject) => {
-    const child = spawn(engine.path, args, { stdio: fds });
+    const child = cp().spawn(engine.path, args, { stdio: fds });
     child.once('error', (e) => reject(new EngineError(`engine ${engine.name} (${engine.path}) failed to start: ${e.message}`)));
     child.once('exit', (code, signal) => resolve(exitCode(code, signal)));
   });
@@ -147,7 +159,7 @@ export function runEngineAsync(engine: Engine, args: string[], fds: StdioOptions
 
 /** Runs the engine capturing its stdout (stdin and stderr passed through). */
 export function runEngineCapture(engine: Engine, args: string[]): { code: number; stdout: Buffer } {
-  const r = spawnSync(engine.path, args, { stdio: [0, 'pipe', 2], maxBuffer: 64 * 1024 * 1024 });
+  const r = cp().spawnSync(engine.path, args, { stdio: [0, 'pipe', 2], maxBuffer: 64 * 1024 * 1024 });
   if (r.error) throw new EngineError(`engine ${engine.name} (${engine.path}) failed to start: ${r.error.message}`);
   return { code: exitCode(r.status, r.signal), stdout: r.stdout };
 }
@@ -155,7 +167,7 @@ export function runEngineCapture(engine: Engine, args: string[]): { code: number
 /** Runs the engine in the foreground, forwarding signals to it (for `run` without --detach). */
 export function runEngineForeground(engine: Engine, args: string[], fds: number[]): Promise<number> {
   return new Promise((resolve, reject) => {
-    const child = spawn(engine.path, args, { stdio: fds });
+    const child = cp().spawn(engine.path, args, { stdio: fds });
     const sigs: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
     const fwd = (s: NodeJS.Signals) => child.kill(s);
     for (const s of sigs) process.on(s, fwd);
