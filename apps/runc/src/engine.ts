@@ -1,11 +1,11 @@
 // The OCI engine sysbox-runc drives (runc by default, crun selectable). Its path and version are checked
 // once and cached in a small file keyed by the binary's identity (path, size, mtime), not on every call.
 import type { SpawnSyncReturns, StdioOptions } from 'node:child_process';
-import { createRequire } from 'node:module';
 import { statSync, readFileSync, writeFileSync, mkdirSync, renameSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { constants as osConstants } from 'node:os';
 import { loadNative } from './native.js';
+import { requireLazily } from './require.js';
 
 /**
  * node:child_process on first use: loading it (with net, dgram and the stream internals it pulls in) costs a
@@ -14,7 +14,7 @@ import { loadNative } from './native.js';
  */
 let childProcess: typeof import('node:child_process') | undefined;
 function cp(): typeof import('node:child_process') {
-  childProcess ??= createRequire(import.meta.url)('node:child_process') as typeof import('node:child_process');
+  childProcess ??= requireLazily('node:child_process') as typeof import('node:child_process');
   return childProcess;
 }
 

@@ -8,11 +8,11 @@
 // reason is logged as a warning.
 import { closeSync, existsSync, openSync, readFileSync, readdirSync, unlinkSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { createRequire } from 'node:module';
 import type { Context } from './context.js';
 import { runEngineCapture } from './engine.js';
 import { log } from './log.js';
 import { loadNative } from './native.js';
+import { requireLazily } from './require.js';
 import type { FsClient } from '@sysbox/ipc';
 
 export const DEFAULT_FS_SOCKET = '/run/sysbox/fs.sock';
@@ -202,7 +202,7 @@ export function fsAttachMode(ctx: Context): 'hooks' | 'after-create' {
 export function hookBinary(): string {
   const env = process.env['SYSBOX_RUNC_HOOK'];
   if (env) return env;
-  return join(dirname(createRequire(import.meta.url).resolve('@sysbox/native')), '..', 'bin', 'sysbox-runc-hook');
+  return join(dirname(requireLazily.resolve('@sysbox/native')), '..', 'bin', 'sysbox-runc-hook');
 }
 
 /** The attach hooks for the spec (ConvertContext.attachHooks), or undefined to place the files after create. */
@@ -231,7 +231,7 @@ export interface HookAttach {
  */
 export async function listenForHooks(socket: string, attach: (initPid: number) => Promise<Attached | undefined>): Promise<HookAttach> {
   // (a require, not import(): dist/load.cjs runs the bundle through vm.Script, which has no ESM loader)
-  const net = createRequire(import.meta.url)('node:net') as typeof import('node:net');
+  const net = requireLazily('node:net') as typeof import('node:net');
   let attached: Promise<Attached | undefined> | undefined;
   const conns = new Set<import('node:net').Socket>();
   const server = net.createServer((conn) => {

@@ -2,7 +2,8 @@
 // errors from that file as JSON lines with `level`, `msg`, `time` (logrus' shape), so pino is set up to
 // write exactly those keys. pino is loaded lazily: most invocations never log.
 import type { Logger } from 'pino';
-import { createRequire } from 'node:module';
+import { appendFileSync } from 'node:fs';
+import { requireLazily } from './require.js';
 
 export interface LogOptions {
   file?: string | undefined;
@@ -20,8 +21,7 @@ export function configureLog(o: LogOptions): void {
 
 function root(): Logger {
   if (logger) return logger;
-  const require = createRequire(import.meta.url);
-  const pino = require('pino') as typeof import('pino');
+  const pino = requireLazily('pino') as typeof import('pino');
   const dest = pino.destination({ dest: opts.file ?? '/dev/null', sync: true, append: true, mkdir: false });
   const base = {
     base: null,
@@ -50,9 +50,7 @@ function make(bindings: object): Log {
     const fields = Object.entries({ ...bindings, ...obj })
       .map(([k, v]) => `${k}=${JSON.stringify(typeof v === 'string' ? v : JSON.stringify(v))}`)
       .join(' ');
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const fs = createRequire(import.meta.url)('node:fs') as typeof import('node:fs');
-    fs.appendFileSync(opts.file, `time="${new Date().toISOString()}" level=${level} msg=${JSON.stringify(msg)}${fields ? ' ' + fields : ''}\n`);
+    appendFileSync(opts.file, `time="${new Date().toISOString()}" level=${level} msg=${JSON.stringify(msg)}${fields ? ' ' + fields : ''}\n`);
     return true;
   };
   return {

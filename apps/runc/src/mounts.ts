@@ -2,7 +2,6 @@
 // sysbox-mgr that stages ID-mapped bind sources and special dirs. prepare.ts calls planMounts() right after the
 // sysbox rules (before anything is allocated) and stageMounts() after the rootfs is staged.
 import { lstatSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { isAbsolute, join, posix } from 'node:path';
 import {
   applyAdminPolicy,
@@ -24,6 +23,7 @@ import {
 import type { MgrClient } from '@sysbox/ipc';
 import type { Spec } from '@sysbox/spec';
 import { log } from './log.js';
+import { requireLazily } from './require.js';
 
 export interface MountPlan {
   candidates: MountCandidate[];
@@ -139,7 +139,7 @@ export function dockerImageOf(containerId: string, socketPath = '/var/run/docker
   return new Promise((resolve) => {
     // node:http through require, and only here: its ESM facade would evaluate every lazy export (loading
     // undici, ~10 ms) on each create, though only creates that mount the Docker socket ask Docker.
-    const { request } = createRequire(import.meta.url)('node:http') as typeof import('node:http');
+    const { request } = requireLazily('node:http') as typeof import('node:http');
     const req = request({ socketPath, path: `/containers/json?all=1&filters=${filters}`, method: 'GET', timeout: timeoutMs }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
