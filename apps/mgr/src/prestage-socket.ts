@@ -1,6 +1,6 @@
 // The prestage socket: sysbox-runc's launcher sends one message per `create` before it starts Node
 // (native/csrc/sysbox-runc-prestage.c), "prestage\0<id>\0<bundle>\0<liveness path>\0", and closes. sysbox-mgr
-// registers the container and stages its rootfs meanwhile (MgrService.prestage). No answer is sent: it is a
+// registers the container and stages its rootfs and mounts meanwhile (MgrService.prestage). No answer is sent: it is a
 // hint, and the create's own Register is what counts. Root-only (0600), like the gRPC socket.
 import { createServer, type Server } from 'node:net';
 import { chmod, unlink } from 'node:fs/promises';

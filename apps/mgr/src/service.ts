@@ -261,7 +261,8 @@ export class MgrService implements MgrHandlers {
    * A create's head start: sysbox-runc's launcher sends the container id, bundle and liveness path before Node
    * starts (native/csrc/sysbox-runc-prestage.c, ./prestage-socket.ts), and the container is registered and its
    * rootfs staged now, while the create process loads; its Register (same bundle, rootfs and liveness path) then
-   * takes the registration over instead of making one. Only a hint: anything unclear (an id mgr knows, a liveness
+   * takes the registration over instead of making one. Its mounts are staged too when the PrepareMounts request
+   * can be guessed from config.json (prestageMounts). Only a hint: anything unclear (an id mgr knows, a liveness
    * path that exists, i.e. an id in use, an unreadable config.json or rootfs) skips it, and create does the work
    * itself. A registration no Register takes over within prestageTtlMs is torn down (create failed before it
    * reached mgr), as is one its create drops (Unregister with prestagedOnly). Resolves to what was done, for the

@@ -12,8 +12,8 @@
 # at create to Docker's process spec and execs the engine, or comes back here for Node when unsure.
 # `create` goes to Node, after sysbox-runc-prestage (native/csrc/sysbox-runc-prestage.c) has sent the id, the
 # bundle and the state dir to sysbox-mgr's prestage socket (mgr-prestage.sock beside $SYSBOX_MGR_SOCKET, default
-# /run/sysbox/mgr.sock): sysbox-mgr registers the container and stages its rootfs while Node starts, and
-# create's Register takes that over. A hint only: it never waits, and create does the work if it was missed.
+# /run/sysbox/mgr.sock): sysbox-mgr registers the container and stages its rootfs and mounts while Node starts,
+# and create's Register and PrepareMounts take that over. A hint only: it never waits, and create does the work if it was missed.
 NODE='@NODE@'
 MAIN='@MAIN@'
 EXEC='@EXEC@'
