@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the built sysbox-ts on this host (as root): deploys sysbox-runc, sysbox-mgr and sysbox-fs under
-# /usr/local/lib/sysbox-ts, writes launchers in /usr/local/bin, starts sysbox-mgr and sysbox-fs, and registers
+# /usr/local/lib/sysbox-ts, writes launchers in /usr/local/bin, starts sysbox-mgr, sysbox-fs and sysbox-runc's
+# create server, and registers
 # sysbox-runc with Docker (runc stays Docker's default). Run after `pnpm build` (scripts/run.sh does both).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,7 +39,8 @@ EOS
 # (apps/runc/bin/sysbox-runc.sh).
 sed -e "s#@NODE@#$NODE_BIN#" -e "s#@MAIN@#$PREFIX/runc/dist/load.cjs#" \
   -e "s#@EXEC@#$PREFIX/runc/node_modules/@sysbox/native/bin/sysbox-runc-exec#" \
-  -e "s#@PRESTAGE@#$PREFIX/runc/node_modules/@sysbox/native/bin/sysbox-runc-prestage#" apps/runc/bin/sysbox-runc.sh > /usr/local/bin/sysbox-runc.tmp
+  -e "s#@PRESTAGE@#$PREFIX/runc/node_modules/@sysbox/native/bin/sysbox-runc-prestage#" \
+  -e "s#@CREATE@#$PREFIX/runc/node_modules/@sysbox/native/bin/sysbox-runc-create#" apps/runc/bin/sysbox-runc.sh > /usr/local/bin/sysbox-runc.tmp
 chmod 755 /usr/local/bin/sysbox-runc.tmp && mv /usr/local/bin/sysbox-runc.tmp /usr/local/bin/sysbox-runc
 write_launcher sysbox-mgr mgr
 # sysbox-fs: V8's young generation capped at 1 MiB semi-spaces (default up to 16 MiB): its garbage is
@@ -76,6 +78,20 @@ log "starting sysbox-fs"
   --log-file /var/log/sysbox-fs.log </dev/null >>/var/log/sysbox-fs.log 2>&1) &
 for _ in $(seq 1 100); do [ -S /run/sysbox/fs.sock ] && break; sleep 0.1; done
 [ -S /run/sysbox/fs.sock ] || { log "sysbox-fs did not start; see /var/log/sysbox-fs.log"; tail -5 /var/log/sysbox-fs.log >&2; exit 1; }
+
+# sysbox-runc's create server (`sysbox-runc serve`): runs creates in a warm Node, so that a `docker run` doesn't wait
+# for a Node start (apps/runc/src/server.ts). Restarted from the new build; the creates under way finish first.
+# Without it, sysbox-runc runs each create in its own Node.
+if [ -f /run/sysbox/runc.pid ] && kill -0 "$(cat /run/sysbox/runc.pid)" 2>/dev/null; then
+  log "stopping the running sysbox-runc create server"
+  kill -TERM "$(cat /run/sysbox/runc.pid)"
+  for _ in $(seq 1 100); do kill -0 "$(cat /run/sysbox/runc.pid 2>/dev/null)" 2>/dev/null || break; sleep 0.1; done
+fi
+log "starting the sysbox-runc create server"
+(close_inherited; exec setsid /usr/local/bin/sysbox-runc serve --socket /run/sysbox/runc.sock --pid-file /run/sysbox/runc.pid \
+  --log-file /var/log/sysbox-runc-server.log </dev/null >>/var/log/sysbox-runc-server.log 2>&1) &
+for _ in $(seq 1 100); do [ -S /run/sysbox/runc.sock ] && break; sleep 0.1; done
+[ -S /run/sysbox/runc.sock ] || { log "the sysbox-runc create server did not start; see /var/log/sysbox-runc-server.log"; tail -5 /var/log/sysbox-runc-server.log >&2; exit 1; }
 
 # Register sysbox-runc with Docker, keeping every other runtime.
 start_dockerd

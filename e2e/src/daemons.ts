@@ -1,5 +1,5 @@
-// sysbox daemons for the e2e suites: start sysbox-mgr (and sysbox-fs once it exists) from the build if not
-// running, wait for the socket, stop after the suite. Tests that kill a daemon call ensureDaemons() to restore it.
+// sysbox daemons for the e2e suites: start sysbox-mgr, sysbox-fs and sysbox-runc's create server from the build if
+// not running, wait for the socket, stop after the suite. Tests that kill a daemon call ensureDaemons() to restore it.
 import { spawn } from 'node:child_process';
 import { afterEach } from 'vitest';
 import { existsSync, mkdirSync, openSync, readFileSync, closeSync, readdirSync, writeFileSync } from 'node:fs';
@@ -7,11 +7,11 @@ import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import {
   FS_LOG_FILE, FS_PID_FILE, FS_SOCKET, MGR_DATA_DIR, MGR_LOG_FILE, MGR_PID_FILE, MGR_SOCKET, REPO_DIR,
-  SYSBOX_FS, SYSBOX_MGR,
+  RUNC_SERVER_LOG_FILE, RUNC_SERVER_PID_FILE, RUNC_SERVER_SOCKET, SYSBOX_FS, SYSBOX_MGR, SYSBOX_RUNC,
 } from './paths.ts';
 
 export interface DaemonSpec {
-  name: 'sysbox-mgr' | 'sysbox-fs';
+  name: 'sysbox-mgr' | 'sysbox-fs' | 'sysbox-runc-server';
   socket: string;
   pidFile: string;
   logFile: string;
@@ -53,6 +53,16 @@ export const FS: DaemonSpec = {
   logFile: FS_LOG_FILE,
   command: () => launcher(SYSBOX_FS, 'fs'),
   args: ['--socket', FS_SOCKET, '--pid-file', FS_PID_FILE, '--log-file', FS_LOG_FILE],
+};
+
+/** sysbox-runc's create server: `sysbox-runc serve` (creates fall back to a Node per create without it). */
+export const RUNC_SERVER: DaemonSpec = {
+  name: 'sysbox-runc-server',
+  socket: RUNC_SERVER_SOCKET,
+  pidFile: RUNC_SERVER_PID_FILE,
+  logFile: RUNC_SERVER_LOG_FILE,
+  command: () => launcher(SYSBOX_RUNC, 'runc'),
+  args: ['serve', '--socket', RUNC_SERVER_SOCKET, '--pid-file', RUNC_SERVER_PID_FILE, '--log-file', RUNC_SERVER_LOG_FILE],
 };
 
 export function readPid(spec: DaemonSpec): number | undefined {
@@ -180,9 +190,9 @@ export async function killDaemon(spec: DaemonSpec, signal: NodeJS.Signals): Prom
   return pid;
 }
 
-/** The daemons this build has (mgr always; fs once its launcher exists). */
+/** The daemons this build has (mgr always; fs and the create server once their launchers exist). */
 export function daemonSpecs(): DaemonSpec[] {
-  return FS.command() ? [MGR, FS] : [MGR];
+  return [MGR, ...(FS.command() ? [FS] : []), ...(RUNC_SERVER.command() ? [RUNC_SERVER] : [])];
 }
 
 /** Makes sure every built daemon runs. Returns, per daemon, what happened. */

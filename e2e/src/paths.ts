@@ -22,6 +22,11 @@ export const FS_SOCKET = '/run/sysbox/fs.sock';
 export const FS_PID_FILE = '/run/sysbox/fs.pid';
 export const FS_LOG_FILE = '/var/log/sysbox-fs.log';
 
+/** sysbox-runc's create server (`sysbox-runc serve`, apps/runc/src/server.ts) */
+export const RUNC_SERVER_SOCKET = '/run/sysbox/runc.sock';
+export const RUNC_SERVER_PID_FILE = '/run/sysbox/runc.pid';
+export const RUNC_SERVER_LOG_FILE = '/var/log/sysbox-runc-server.log';
+
 export const DAEMON_JSON = '/etc/docker/daemon.json';
 export const DAEMON_JSON_LOCK = '/tmp/daemon-json.lock';
 export const CACHE_DIR = '/var/cache/sysbox-ts';

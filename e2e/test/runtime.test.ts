@@ -10,7 +10,7 @@ import {
   CAP_NET_RAW, DEV_SET, DOCKER_DEFAULT_CAPS, IDENTITY_MAP, REFUSAL, capField, cgroupDirOf, cgroupsMatching, hostCapBnd,
   mountsMatching, ociCreateFailed, overlaps, singleRange, type IdMapLine,
 } from '../src/host.ts';
-import { MGR, assertHarnessOwns, harnessOwns, isRunning, killDaemon, mgrDataEntriesMatching, mgrStateText, startDaemon, stopDaemon, restoreDaemonsAfterEach } from '../src/daemons.ts';
+import { MGR, RUNC_SERVER, assertHarnessOwns, harnessOwns, isRunning, killDaemon, mgrDataEntriesMatching, mgrStateText, startDaemon, stopDaemon, restoreDaemonsAfterEach } from '../src/daemons.ts';
 import { entriesMatching, makeBundle, rawRuntime, runtimeBinary } from '../src/bundle.ts';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -532,6 +532,48 @@ describe.each(RUNTIMES)('%s', (rt) => {
       await docker(['rm', '-f', a!.name], { timeoutMs: 60_000 });
       expect(await leftoversAfterRemoval(rt, idA)).toEqual([]);
     });
+  }, 180_000);
+
+  t("runtime: creates go through sysbox-runc's create server, and still work without it (stopped, or killed leaving its socket)", async () => {
+    const served = (id: string) => {
+      try {
+        return readFileSync(RUNC_SERVER.logFile, 'utf8').split('\n').some((l) => l.includes('"create served"') && l.includes(`"containerId":"${id}"`));
+      } catch {
+        return false;
+      }
+    };
+    const runOne = async (): Promise<string> => {
+      const name = uniqueName('srv');
+      try {
+        const r = await docker(['run', '-d', `--runtime=${rt}`, '--name', name, ...labelArgs(), BB, 'sleep', '300'], { timeoutMs: 60_000 });
+        expect(r.code, r.stderr).toBe(0);
+        const id = (await dockerOk(['inspect', '-f', '{{.Id}}', name])).trim();
+        expectRange(rt, (await docker(['exec', name, 'cat', '/proc/self/uid_map'])).stdout);
+        return id;
+      } finally {
+        await docker(['rm', '-f', name], { timeoutMs: 60_000 });
+      }
+    };
+    const first = await runOne();
+    if (isRunc) return;
+    expect(await isRunning(RUNC_SERVER), 'the create server runs').toBe(true);
+    expect(served(first), `${RUNC_SERVER.logFile} has "create served" for ${first}`).toBe(true);
+    assertHarnessOwns(RUNC_SERVER);
+    daemons.touched();
+    // stopped: the launcher finds no socket and runs the create in its own Node
+    await stopDaemon(RUNC_SERVER);
+    expect(existsSync(RUNC_SERVER.socket), 'the socket is gone').toBe(false);
+    const second = await runOne();
+    expect(served(second)).toBe(false);
+    // killed: the socket file stays, nobody answers; the client falls back
+    expect((await startDaemon(RUNC_SERVER)).available).toBe(true);
+    await killDaemon(RUNC_SERVER, 'SIGKILL');
+    expect(existsSync(RUNC_SERVER.socket), 'the stale socket stays').toBe(true);
+    const third = await runOne();
+    expect(served(third)).toBe(false);
+    // started again over the stale socket: serves again
+    expect((await startDaemon(RUNC_SERVER)).available).toBe(true);
+    expect(served(await runOne())).toBe(true);
   }, 180_000);
 
   t('runtime: image files keep owners and ctimes after a container ran', async () => {

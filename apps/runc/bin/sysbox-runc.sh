@@ -10,14 +10,20 @@
 # the engine last used (<root>/engine-path). Everything else goes to the Node program.
 # `exec` goes to sysbox-runc-exec (native/csrc/sysbox-runc-exec.c): it applies the capability sets recorded
 # at create to Docker's process spec and execs the engine, or comes back here for Node when unsure.
-# `create` goes to Node, after sysbox-runc-prestage (native/csrc/sysbox-runc-prestage.c) has sent the id, the
-# bundle and the state dir to sysbox-mgr's prestage socket (mgr-prestage.sock beside $SYSBOX_MGR_SOCKET, default
-# /run/sysbox/mgr.sock): sysbox-mgr registers the container and stages its rootfs and mounts while Node starts,
-# and create's Register and PrepareMounts take that over. A hint only: it never waits, and create does the work if it was missed.
+# `create`: first sysbox-runc-prestage (native/csrc/sysbox-runc-prestage.c) sends the id, the bundle and the
+# state dir to sysbox-mgr's prestage socket (mgr-prestage.sock beside $SYSBOX_MGR_SOCKET, default
+# /run/sysbox/mgr.sock): sysbox-mgr registers the container and stages its rootfs and mounts ahead, and create's
+# Register and PrepareMounts take that over (a hint only: it never waits, and create does the work if it was
+# missed). Then sysbox-runc-create (native/csrc/sysbox-runc-create.c) has the create server (`sysbox-runc serve`,
+# listening on $SYSBOX_RUNC_SOCKET, default /run/sysbox/runc.sock) run the create in its warm Node, and forks the
+# engine itself when the server asks; with no server, or a create it doesn't serve, it comes back here with
+# SYSBOX_RUNC_NO_FASTPATH=1 and Node runs the create.
+# `serve` starts the create server (a daemon: Node without the short-lived CLI's V8 flags).
 NODE='@NODE@'
 MAIN='@MAIN@'
 EXEC='@EXEC@'
 PRESTAGE='@PRESTAGE@'
+CREATE='@CREATE@'
 
 slow() {
   unset NODE_EXTRA_CA_CERTS NODE_OPTIONS
@@ -63,6 +69,10 @@ prestage() {
 }
 
 [ -n "$SYSBOX_RUNC_NO_FASTPATH" ] && slow "$@"
+if [ "$1" = serve ]; then
+  unset NODE_EXTRA_CA_CERTS NODE_OPTIONS NODE_COMPILE_CACHE
+  exec "$NODE" "$MAIN" "$@"
+fi
 
 root=/run/sysbox-runc
 cmd=
@@ -85,7 +95,11 @@ for a in "$@"; do
       --debug | -debug | --systemd-cgroup | -systemd-cgroup | --log=* | -log=* | --log-format=* | -log-format=* | --engine=* | -engine=*) ;;
       start | kill | delete) cmd=$a ;;
       exec) [ -x "$EXEC" ] && exec "$EXEC" "$0" "$@"; slow "$@" ;;
-      create) prestage "$root" "$n" "$@"; slow "$@" ;;
+      create)
+        prestage "$root" "$n" "$@"
+        csock=${SYSBOX_RUNC_SOCKET:-/run/sysbox/runc.sock}
+        [ -x "$CREATE" ] && [ -S "$csock" ] && exec "$CREATE" "$0" "$csock" "$@"
+        slow "$@" ;;
       *) slow "$@" ;;
     esac
   else

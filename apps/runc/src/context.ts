@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { get, isSet, type ParsedArgs } from './cli.js';
 import { resolveEngine, globalArgs, type Engine, type EngineName } from './engine.js';
+import { env } from './invocation.js';
 
 export interface SysboxConfig {
   engine?: EngineName;
@@ -21,7 +22,7 @@ export class ConfigError extends Error {
 export const DEFAULT_ROOT = '/run/sysbox-runc';
 export const DEFAULT_CONFIG = '/etc/sysbox/config.json';
 
-export function loadConfig(path = process.env['SYSBOX_CONFIG'] ?? DEFAULT_CONFIG): SysboxConfig {
+export function loadConfig(path = env('SYSBOX_CONFIG') ?? DEFAULT_CONFIG): SysboxConfig {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -55,7 +56,7 @@ export class Context {
   }
 
   get engineName(): EngineName {
-    const n = get(this.args.global, 'engine') ?? process.env['SYSBOX_ENGINE'] ?? this.config.engine ?? 'runc';
+    const n = get(this.args.global, 'engine') ?? env('SYSBOX_ENGINE') ?? this.config.engine ?? 'runc';
     if (n !== 'runc' && n !== 'crun') throw new ConfigError(`--engine: must be runc or crun, got ${JSON.stringify(n)}`);
     return n;
   }
@@ -69,7 +70,7 @@ export class Context {
   }
 
   get mgrSocket(): string {
-    return process.env['SYSBOX_MGR_SOCKET'] ?? this.config.mgrSocket ?? '/run/sysbox/mgr.sock';
+    return env('SYSBOX_MGR_SOCKET') ?? this.config.mgrSocket ?? '/run/sysbox/mgr.sock';
   }
 
   /** The engine's global flags: ours, with --root pointing at the engine's own state under ours. */

@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path';
 import { constants as osConstants } from 'node:os';
 import { loadNative } from './native.js';
 import { requireLazily } from './require.js';
+import { env } from './invocation.js';
 
 /**
  * node:child_process on first use: loading it (with net, dgram and the stream internals it pulls in) costs a
@@ -34,7 +35,7 @@ const SEARCH_PATH = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin
 
 function which(name: string): string | undefined {
   if (name.includes('/')) return name;
-  const dirs = (process.env['PATH'] ?? '').split(':').filter(Boolean).concat(SEARCH_PATH);
+  const dirs = (env('PATH') ?? '').split(':').filter(Boolean).concat(SEARCH_PATH);
   for (const d of dirs) {
     const p = join(d, name);
     try {
@@ -128,7 +129,7 @@ let nativeSpawn: ((path: string, argv: string[], fds: number[]) => Promise<numbe
  * faults), the addon's spawnWait clones a vfork-style child (~0.15 ms). Without the addon, spawn is used.
  */
 export function preloadNativeSpawn(): void {
-  if (nativeSpawn || process.env['SYSBOX_RUNC_NODE_SPAWN']) return;
+  if (nativeSpawn || env('SYSBOX_RUNC_NODE_SPAWN')) return;
   setImmediate(() => {
     try {
       const k = loadNative().realKernel();

@@ -14,11 +14,12 @@ import { log } from './log.js';
 import { loadNative } from './native.js';
 import { requireLazily } from './require.js';
 import type { FsClient } from '@sysbox/ipc';
+import { bindInvocation, env } from './invocation.js';
 
 export const DEFAULT_FS_SOCKET = '/run/sysbox/fs.sock';
 
 export function fsSocket(ctx: Context): string {
-  return process.env['SYSBOX_FS_SOCKET'] ?? ctx.config.fsSocket ?? DEFAULT_FS_SOCKET;
+  return env('SYSBOX_FS_SOCKET') ?? ctx.config.fsSocket ?? DEFAULT_FS_SOCKET;
 }
 
 /**
@@ -192,7 +193,7 @@ export async function detachFs(ctx: Context, containerId: string): Promise<void>
 
 /** How sysbox-fs's files are placed: during the engine's hooks, or after its create. */
 export function fsAttachMode(ctx: Context): 'hooks' | 'after-create' {
-  const m = process.env['SYSBOX_FS_ATTACH'] ?? ctx.config.fsAttach;
+  const m = env('SYSBOX_FS_ATTACH') ?? ctx.config.fsAttach;
   // hooks (set or default) only where the engine runs them after its mounts: runc
   if (m === 'after-create') return m;
   return ctx.engine.name === 'runc' ? 'hooks' : 'after-create';
@@ -200,8 +201,8 @@ export function fsAttachMode(ctx: Context): 'hooks' | 'after-create' {
 
 /** sysbox-runc-hook, built beside sysbox-nsenter in @sysbox/native (resolved without loading the addon). */
 export function hookBinary(): string {
-  const env = process.env['SYSBOX_RUNC_HOOK'];
-  if (env) return env;
+  const hook = env('SYSBOX_RUNC_HOOK');
+  if (hook) return hook;
   return join(dirname(requireLazily.resolve('@sysbox/native')), '..', 'bin', 'sysbox-runc-hook');
 }
 
@@ -234,6 +235,9 @@ export async function listenForHooks(socket: string, attach: (initPid: number) =
   const net = requireLazily('node:net') as typeof import('node:net');
   let attached: Promise<Attached | undefined> | undefined;
   const conns = new Set<import('node:net').Socket>();
+  // bound: the hooks' connections come outside this create's promises, and in the create server its placement
+  // must still log to its own --log
+  const place = bindInvocation(attach);
   const server = net.createServer((conn) => {
     conns.add(conn);
     conn.on('close', () => conns.delete(conn));
@@ -251,7 +255,7 @@ export async function listenForHooks(socket: string, attach: (initPid: number) =
       buf = '';
       if (op === 'notify') {
         const pid = Number(arg);
-        if (!attached && Number.isSafeInteger(pid) && pid > 0) attached = attach(pid);
+        if (!attached && Number.isSafeInteger(pid) && pid > 0) attached = place(pid);
         conn.end('ok\n'); // the hook returns after this: the engine's next hook (wait) comes after the notify
       } else if (op === 'wait') {
         void (attached ?? Promise.resolve(undefined)).then((a) => conn.end(a ? `ok ${a.paths.length}\n` : 'ok\n'));

@@ -1,26 +1,25 @@
-// One logger per process, written only to --log (never to the container's stdio). Docker reads runtime
+// One logger per invocation (for the CLI: per process), written only to --log (never to the container's stdio). Docker reads runtime
 // errors from that file as JSON lines with `level`, `msg`, `time` (logrus' shape), so pino is set up to
 // write exactly those keys. pino is loaded lazily: most invocations never log.
+// The settings and the logger belong to the invocation (./invocation.ts): the create server runs many at once,
+// each with its own --log.
 import type { Logger } from 'pino';
 import { appendFileSync } from 'node:fs';
+import { invocation, type LogSettings } from './invocation.js';
 import { requireLazily } from './require.js';
 
-export interface LogOptions {
-  file?: string | undefined;
-  format?: 'text' | 'json';
-  debug?: boolean;
-}
-
-let opts: LogOptions = {};
-let logger: Logger | undefined;
+export type LogOptions = LogSettings;
 
 export function configureLog(o: LogOptions): void {
-  opts = o;
-  logger = undefined;
+  const inv = invocation();
+  inv.log = o;
+  inv.logger = undefined;
 }
 
 function root(): Logger {
-  if (logger) return logger;
+  const inv = invocation();
+  if (inv.logger) return inv.logger as Logger;
+  const opts = inv.log;
   const pino = requireLazily('pino') as typeof import('pino');
   const dest = pino.destination({ dest: opts.file ?? '/dev/null', sync: true, append: true, mkdir: false });
   const base = {
@@ -30,7 +29,9 @@ function root(): Logger {
     timestamp: () => `,"time":"${new Date().toISOString()}"`,
     formatters: { level: (label: string) => ({ level: label }) },
   };
-  logger = pino.default ? pino.default(base, dest) : (pino as unknown as typeof pino.default)(base, dest);
+  const logger = pino.default ? pino.default(base, dest) : (pino as unknown as typeof pino.default)(base, dest);
+  inv.logger = logger;
+  inv.closeLog = () => dest.end();
   return logger;
 }
 
@@ -45,6 +46,7 @@ export interface Log {
 function make(bindings: object): Log {
   const l = (): Logger => (Object.keys(bindings).length ? root().child(bindings) : root());
   const textLine = (level: string, obj: object, msg: string): boolean => {
+    const opts = invocation().log;
     if (opts.format === 'json' || !opts.file) return false;
     if (level === 'debug' && !opts.debug) return true;
     const fields = Object.entries({ ...bindings, ...obj })
@@ -56,7 +58,7 @@ function make(bindings: object): Log {
   return {
     // Debug lines carry `t`: ms since the process started, to see where an invocation spends its time.
     debug: (o, m) => {
-      if (!opts.debug) return;
+      if (!invocation().log.debug) return;
       const ot = { ...o, t: Math.round(performance.now() * 10) / 10 };
       if (!textLine('debug', ot, m)) l().debug(ot, m);
     },

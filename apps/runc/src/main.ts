@@ -2,9 +2,9 @@
 // delete) load what they need lazily; every other verb goes straight to the engine, so the common path
 // stays a Node start plus one spawn. The container's stdio is never read or written here: it is passed to
 // the engine as raw fds, and messages go to --log (and, like runc, one line to fd 2 on failure).
-import { writeSync } from 'node:fs';
 import { get, isSet, parseArgs, UsageError, type ParsedArgs } from './cli.js';
 import { Context } from './context.js';
+import { invocation, writeAll } from './invocation.js';
 import { configureLog, log } from './log.js';
 import type { CodeCacheHook } from './load.js';
 
@@ -30,10 +30,10 @@ GLOBAL OPTIONS:
    --engine value      runc or crun (default: from /etc/sysbox/config.json, else runc)
 `;
 
-function out(fd: number, text: string): void {
-  const b = Buffer.from(text);
-  let off = 0;
-  while (off < b.length) off += writeSync(fd, b, off);
+/** stdout for help and version (a CLI's own); the invocation's stderr for the rest */
+function out(fd: 1 | 2, text: string): void {
+  if (fd === 1) writeAll(1, text);
+  else invocation().stderr(text);
 }
 
 async function dispatch(ctx: Context, parsed: ParsedArgs): Promise<number> {
@@ -62,7 +62,8 @@ async function dispatch(ctx: Context, parsed: ParsedArgs): Promise<number> {
   }
 }
 
-async function main(argv: string[]): Promise<number> {
+/** One invocation of the CLI: its exit code. The create server (server.ts) runs it for each create it serves. */
+export async function main(argv: string[]): Promise<number> {
   let parsed: ParsedArgs;
   try {
     parsed = parseArgs(argv);
@@ -88,7 +89,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     const code = await dispatch(new Context(parsed), parsed);
     // dist/load.cjs keeps the code a create compiled for the next ones (see load.ts)
-    if (code === 0 && parsed.command === 'create') (globalThis as { sysboxCodeCache?: CodeCacheHook }).sysboxCodeCache?.save();
+    if (code === 0 && parsed.command === 'create' && !invocation().served) (globalThis as { sysboxCodeCache?: CodeCacheHook }).sysboxCodeCache?.save();
     return code;
   } catch (e) {
     fail((e as Error).message, e as Error);
@@ -102,8 +103,13 @@ function fail(msg: string, err?: Error): void {
   out(2, `${msg}\n`);
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
+const argv = process.argv.slice(2);
+// `sysbox-runc serve ...` (not a runc verb): the create server, a daemon (see server.ts)
+const program = argv[0] === 'serve' ? import('./server.js').then((s) => s.serveMain(argv.slice(1), main)) : main(argv);
+program.then(
+  (code) => {
+    if (code !== undefined) process.exit(code);
+  },
   (e: unknown) => {
     out(2, `sysbox-runc: ${(e as Error).message}\n`);
     process.exit(1);

@@ -24,6 +24,7 @@ import type { MgrClient } from '@sysbox/ipc';
 import type { Spec } from '@sysbox/spec';
 import { log } from './log.js';
 import { requireLazily } from './require.js';
+import { env } from './invocation.js';
 
 export interface MountPlan {
   candidates: MountCandidate[];
@@ -44,7 +45,7 @@ export interface PlanOptions {
 }
 
 /** The default policy with the admin file's changes. A malformed file refuses every create (fail closed). */
-export function loadPolicy(file = process.env['SYSBOX_MOUNT_POLICY'] ?? DEFAULT_POLICY_FILE): PolicyConfig {
+export function loadPolicy(file = env('SYSBOX_MOUNT_POLICY') ?? DEFAULT_POLICY_FILE): PolicyConfig {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -175,7 +176,7 @@ export async function planMounts(spec: Spec, containerId: string, rootfs: string
   const decisions = checkMounts(candidates, policy, ctx);
   const resolvedOf = new Map(candidates.map((c) => [c.index, c.resolved]));
   const toStage = bindsToStage(binds, (b) => resolvedOf.get(b.index)!);
-  const special = (opts.specialDirs ?? process.env['SYSBOX_SPECIAL_DIRS'] !== '0') ? specialDirsFor(spec.mounts) : [];
+  const special = (opts.specialDirs ?? env('SYSBOX_SPECIAL_DIRS') !== '0') ? specialDirsFor(spec.mounts) : [];
   log.child({ containerId }).debug({ decisions: decisions.filter((d) => d.kind !== 'allowed').map((d) => `${d.source}: ${d.reason}`), staged: toStage.length, special }, 'mounts planned');
   return { candidates, decisions, toStage, specialDirs: special };
 }

@@ -3,6 +3,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, wr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { capsFromMask, convertProcess, execCapsRecord, DOCKER_DEFAULT_CAPS, type Process } from '@sysbox/spec';
+import { createServer } from 'node:net';
 import { afterAll, describe, expect, test } from 'vitest';
 
 // The launcher's fast path: start/kill/delete of a sysbox container go straight to its engine, exec through
@@ -38,6 +39,8 @@ const prestaged = (): string[] => {
   rmSync(prestageLog);
   return lines;
 };
+// the fake create-server client prints its arguments
+const createClient = fake('create-client');
 const launcher = join(dir, 'sysbox-runc');
 writeFileSync(
   launcher,
@@ -45,14 +48,18 @@ writeFileSync(
     .replaceAll('@NODE@', node)
     .replaceAll('@MAIN@', '/main.js')
     .replaceAll('@EXEC@', execFast)
-    .replaceAll('@PRESTAGE@', prestage),
+    .replaceAll('@PRESTAGE@', prestage)
+    .replaceAll('@CREATE@', createClient),
 );
 chmodSync(launcher, 0o755);
 const root = join(dir, 'root');
 mkdirSync(join(root, 'sysbox', 'c1'), { recursive: true });
 writeFileSync(join(root, 'sysbox', 'c1', 'engine'), `${engine}\n`);
 
-const run = (...args: string[]) => execFileSync(launcher, args, { encoding: 'utf8', env: { PATH: '/usr/bin:/bin' } }).trim().split('\n');
+// (no create server unless a test says so: this host's own may listen at the default socket)
+const noServer = join(dir, 'no-server.sock');
+const run = (...args: string[]) =>
+  execFileSync(launcher, args, { encoding: 'utf8', env: { PATH: '/usr/bin:/bin', SYSBOX_RUNC_SOCKET: noServer } }).trim().split('\n');
 
 describe('sysbox-runc launcher', () => {
   test('start of a sysbox container goes to its engine with --root rewritten', () => {
@@ -111,7 +118,7 @@ describe('sysbox-runc launcher', () => {
     run(`--root=${root}/`, 'create', '-b=/b2', '--no-pivot', 'c2');
     expect(prestaged()).toEqual([`${sock}|c2|/b2|${root}/sysbox/c2|`]);
     // default root and bundle (the working directory)
-    expect(execFileSync(launcher, ['create', 'c3'], { cwd: dir, encoding: 'utf8', env: { PATH: '/usr/bin:/bin', SYSBOX_MGR_SOCKET: '/s/m.sock' } }).split('\n')[0]).toBe('node');
+    expect(execFileSync(launcher, ['create', 'c3'], { cwd: dir, encoding: 'utf8', env: { PATH: '/usr/bin:/bin', SYSBOX_MGR_SOCKET: '/s/m.sock', SYSBOX_RUNC_SOCKET: noServer } }).split('\n')[0]).toBe('node');
     expect(prestaged()).toEqual([`/s/mgr-prestage.sock|c3|${dir}|/run/sysbox-runc/sysbox/c3|`]);
     // anything unexpected: no hint (Node still gets the command line)
     for (const a of [
@@ -125,6 +132,36 @@ describe('sysbox-runc launcher', () => {
       expect(run(...a)[0]).toBe('node');
       expect(prestaged()).toEqual([]);
     }
+  });
+});
+
+describe('create through the create server (sysbox-runc-create)', () => {
+  test('with a socket at $SYSBOX_RUNC_SOCKET, create goes to the client (after the prestage hint) with the launcher, the socket and the arguments', async () => {
+    const sock = join(dir, 'runc.sock');
+    const server = createServer();
+    await new Promise<void>((r) => server.listen(sock, r));
+    try {
+      prestaged();
+      const args = ['--root', root, '--log', '/l.json', 'create', '--bundle', '/b/c1', 'c1'];
+      const out = execFileSync(launcher, args, { encoding: 'utf8', env: { PATH: '/usr/bin:/bin', SYSBOX_RUNC_SOCKET: sock } }).trim().split('\n');
+      expect(out).toEqual(['create-client', launcher, sock, ...args]);
+      expect(prestaged()).toHaveLength(1);
+      // only create: run, and the rest, still go to Node
+      expect(execFileSync(launcher, ['run', 'c1'], { encoding: 'utf8', env: { PATH: '/usr/bin:/bin', SYSBOX_RUNC_SOCKET: sock } }).split('\n')[0]).toBe('node');
+    } finally {
+      server.close();
+    }
+  });
+
+  test('the client sends a create back with SYSBOX_RUNC_NO_FASTPATH=1: Node, with the arguments untouched', () => {
+    const args = ['--root', root, 'create', '--bundle', '/b', 'c1'];
+    const out = execFileSync(launcher, args, { encoding: 'utf8', env: { PATH: '/usr/bin:/bin', SYSBOX_RUNC_NO_FASTPATH: '1' } }).trim().split('\n');
+    expect(out).toEqual(['node', ...NODE_FLAGS, '/main.js', ...args]);
+  });
+
+  test('serve: Node without the CLI flags and without the compile cache', () => {
+    const out = execFileSync(launcher, ['serve', '--socket', '/s'], { encoding: 'utf8', env: { PATH: '/usr/bin:/bin', NODE_COMPILE_CACHE: '/c' } }).trim().split('\n');
+    expect(out).toEqual(['node', '/main.js', 'serve', '--socket', '/s']);
   });
 });
 

@@ -2,6 +2,7 @@
 import { get, isSet, rewriteFlags, type ParsedArgs } from '../cli.js';
 import type { Context } from '../context.js';
 import { passFds, runEngine, runEngineAsync, runEngineForeground } from '../engine.js';
+import { invocation } from '../invocation.js';
 import { log } from '../log.js';
 import { containerIdArg, prepare, type Undo } from './prepare.js';
 import { cleanupContainer } from './delete.js';
@@ -45,7 +46,7 @@ export async function create(ctx: Context, parsed: ParsedArgs): Promise<number> 
   const hooks = await hookListener(ctx, record, hookSocket, attachOpts);
   let code: number;
   try {
-    code = await runEngineAsync(ctx.engine, args, fds);
+    code = await (invocation().runEngine ?? runEngineAsync)(ctx.engine, args, fds);
   } catch (e) {
     await hooks?.attached;
     hooks?.close();

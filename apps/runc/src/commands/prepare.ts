@@ -8,6 +8,7 @@ import type { Context } from '../context.js';
 import { boundingSetMask, isHostNamespace } from '../host.js';
 import { log } from '../log.js';
 import { preloadNativeSpawn } from '../engine.js';
+import { invocation } from '../invocation.js';
 import { removeStateDir, writeRecord, type ContainerRecord } from '../state.js';
 import { attachHooksFor, emulatedPaths } from '../fs.js'; // [sysbox-fs]
 import type { MgrClient } from '@sysbox/ipc';
@@ -107,7 +108,7 @@ async function prepareWith(
   sent: { register: boolean },
 ): Promise<Prepared> {
   const clog = log.child({ containerId: id });
-  const bundle = resolve(get(parsed.flags, 'bundle') ?? process.cwd());
+  const bundle = resolve(invocation().cwd(), get(parsed.flags, 'bundle') ?? '.');
   const stateDir = ctx.stateDir(id);
 
   let text: string;

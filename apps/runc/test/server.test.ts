@@ -1,0 +1,158 @@
+import { spawn } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { invocation } from '../src/invocation.js';
+import { CreateServer, decodeFrames, encodeFrame, parseRequest, PROTOCOL, unservable } from '../src/server.js';
+
+// The create server (src/server.ts) with the real client (native/csrc/sysbox-runc-create.c): a fake `main` stands
+// for the CLI, fake launcher and engine scripts record what reaches them.
+const clientBin = join(__dirname, '..', 'node_modules', '@sysbox', 'native', 'bin', 'sysbox-runc-create');
+const dir = mkdtempSync(join(tmpdir(), 'create-server-'));
+const sock = join(dir, 'runc.sock');
+const script = (name: string, body: string) => {
+  const p = join(dir, name);
+  writeFileSync(p, `#!/bin/sh\n${body}\n`);
+  chmodSync(p, 0o755);
+  return p;
+};
+const launcher = script('launcher', 'echo "LAUNCHER NO_FASTPATH=$SYSBOX_RUNC_NO_FASTPATH $*"');
+const engine = script('engine', 'echo "ENGINE $* cwd=$PWD FOO=$FOO fds=$(ls /proc/self/fd | tr "\\n" " ")"\n[ "$3" = slow ] && { echo $$ > "$4"; exec sleep 30; }\nexit 3');
+const CREATE = ['--root', '/run/x', 'create', '--bundle', '/b', 'c1'];
+
+let served: Array<{ argv: string[]; engineCode?: number }> = [];
+let lastDone: ((code: number) => void) | undefined;
+const main = async (argv: string[]): Promise<number> => {
+  const inv = invocation();
+  const rec: { argv: string[]; engineCode?: number } = { argv };
+  served.push(rec);
+  if (argv.includes('refuse')) {
+    inv.stderr('error in the container spec: refused for the test\n');
+    return 1;
+  }
+  const fds = argv.includes('keep-fd3') ? [0, 1, 2, 3] : [0, 1, 2];
+  const args = argv.includes('slow') ? ['create', 'x', 'slow', join(dir, 'engine.pid')] : ['create', '--bundle', '/b', 'c1'];
+  const code = await inv.runEngine!({ name: 'runc', path: engine, version: 'test' }, args, fds);
+  rec.engineCode = code;
+  lastDone?.(code);
+  inv.stderr(`engine exited ${code}; FOO=${inv.env['FOO']} cwd=${inv.cwd()}\n`);
+  return code === 3 ? 0 : 9;
+};
+
+let server: CreateServer;
+const haveClient = existsSync(clientBin);
+
+function runClient(args: string[], opts: { env?: Record<string, string>; extraFd?: boolean } = {}): Promise<{ code: number | null; out: string; err: string; pid: number }> {
+  return new Promise((resolve) => {
+    const child = spawn(clientBin, [launcher, sock, ...args], {
+      cwd: dir,
+      env: { PATH: '/usr/bin:/bin', ...opts.env },
+      stdio: opts.extraFd ? ['ignore', 'pipe', 'pipe', 'pipe'] : ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('close', (code) => resolve({ code, out, err, pid: child.pid! }));
+  });
+}
+
+beforeAll(async () => {
+  server = new CreateServer(main, { socket: sock });
+  await server.listen();
+});
+afterAll(async () => {
+  await server?.close(1000);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('create server protocol', () => {
+  test('frames round-trip, also split across reads; an oversized one is refused', () => {
+    const a = encodeFrame('S', ['3', '/usr/sbin/runc', '', 'x y']);
+    const b = encodeFrame('D', ['0', '']);
+    const all = Buffer.concat([a, b]);
+    const first = decodeFrames(all.subarray(0, a.length + 2));
+    expect(first.frames).toEqual([{ type: 'S', fields: ['3', '/usr/sbin/runc', '', 'x y'] }]);
+    const second = decodeFrames(Buffer.concat([first.rest, all.subarray(a.length + 2)]));
+    expect(second.frames).toEqual([{ type: 'D', fields: ['0', ''] }]);
+    expect(second.rest.length).toBe(0);
+    const huge = Buffer.alloc(5);
+    huge.write('R');
+    huge.writeUInt32LE(64 << 20, 1);
+    expect(() => decodeFrames(huge)).toThrow(/frame of/);
+  });
+
+  test('requests: protocol, cwd, argv and environment; malformed ones refused', () => {
+    expect(parseRequest([PROTOCOL, '/w', '2', 'create', 'c1', '2', 'A=1', 'B=x=y'])).toEqual({ cwd: '/w', argv: ['create', 'c1'], env: { A: '1', B: 'x=y' } });
+    expect(() => parseRequest(['other/1', '/w', '0', '0'])).toThrow(/unknown protocol/);
+    expect(() => parseRequest([PROTOCOL, 'rel', '0', '0'])).toThrow(/malformed/);
+    expect(() => parseRequest([PROTOCOL, '/w', '3', 'create', '0'])).toThrow(/malformed/);
+    expect(() => parseRequest([PROTOCOL, '/w', '0', '2', 'A=1'])).toThrow(/malformed/);
+  });
+
+  test('only create is served, and only with absolute --log and --pid-file', () => {
+    expect(unservable(CREATE)).toBeUndefined();
+    expect(unservable(['--log', '/l', 'create', '--pid-file', '/p', 'c1'])).toBeUndefined();
+    expect(unservable(['state', 'c1'])).toMatch(/only create/);
+    expect(unservable(['run', 'c1'])).toMatch(/only create/);
+    expect(unservable(['--log', 'rel.log', 'create', 'c1'])).toMatch(/--log/);
+    expect(unservable(['create', '--pid-file', 'p', 'c1'])).toMatch(/--pid-file/);
+    // a usage error is the CLI's to report, with the same words: served
+    expect(unservable(['create', '--bogus', 'c1'])).toBeUndefined();
+  });
+});
+
+describe.skipIf(!haveClient)('create server with sysbox-runc-create', () => {
+  test('a create is served: the client runs the engine with its own stdio, cwd and environment; the exit code and error text come back', async () => {
+    served = [];
+    const r = await runClient(CREATE, { env: { FOO: 'bar' } });
+    expect(r.out).toMatch(new RegExp(`^ENGINE create --bundle /b c1 cwd=${dir} FOO=bar fds=0 1 2 3 \\n$`)); // 3: ls's own dir fd
+    expect(r.err).toBe(`engine exited 3; FOO=bar cwd=${dir}\n`);
+    expect(r.code).toBe(0);
+    expect(served.map((s) => s.argv)).toEqual([CREATE]);
+  });
+
+  test('the engine gets fds 0..n-1 only: a preserved fd reaches it when asked for, else not', async () => {
+    const kept = await runClient([...CREATE.slice(0, -1), 'keep-fd3'], { extraFd: true });
+    expect(kept.out).toMatch(/fds=0 1 2 3 4 \n/);
+    const closed = await runClient(CREATE, { extraFd: true });
+    expect(closed.out).toMatch(/fds=0 1 2 3 \n/);
+  });
+
+  test("a refusal: the server's one line on stderr and its exit code, no engine", async () => {
+    served = [];
+    const r = await runClient([...CREATE.slice(0, -1), 'refuse']);
+    expect(r).toMatchObject({ code: 1, out: '', err: 'error in the container spec: refused for the test\n' });
+    expect(served[0]!.engineCode).toBeUndefined();
+  });
+
+  test('another verb is not served: the client goes back to the launcher for the Node CLI, with the same arguments', async () => {
+    served = [];
+    const r = await runClient(['--root', '/run/x', 'state', 'c1']);
+    expect(r.out).toBe('LAUNCHER NO_FASTPATH=1 --root /run/x state c1\n');
+    expect(r.code).toBe(0);
+    expect(served).toEqual([]);
+  });
+
+  test('no server listening: the launcher, for the Node CLI', async () => {
+    const child = spawn(clientBin, [launcher, join(dir, 'none.sock'), ...CREATE], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const code = await new Promise((r) => child.on('close', r));
+    expect(out).toBe(`LAUNCHER NO_FASTPATH=1 ${CREATE.join(' ')}\n`);
+    expect(code).toBe(0);
+  });
+
+  test('the client killed while the engine runs: the create sees a killed engine (and undoes), the server goes on', async () => {
+    const pidFile = join(dir, 'engine.pid');
+    const done = new Promise<number>((r) => (lastDone = r));
+    const child = spawn(clientBin, [launcher, sock, ...CREATE.slice(0, -1), 'slow'], { stdio: 'ignore' });
+    for (let i = 0; i < 100 && !existsSync(pidFile); i++) await new Promise((r) => setTimeout(r, 20));
+    child.kill('SIGKILL');
+    expect(await done).toBe(137);
+    process.kill(Number(readFileSync(pidFile, 'utf8')), 'SIGKILL');
+    const r = await runClient(CREATE);
+    expect(r.code).toBe(0);
+  });
+});
