@@ -558,6 +558,23 @@ describe.each(RUNTIMES)('%s', (rt) => {
     if (isRunc) return;
     expect(await isRunning(RUNC_SERVER), 'the create server runs').toBe(true);
     expect(served(first), `${RUNC_SERVER.logFile} has "create served" for ${first}`).toBe(true);
+    // a served create logs to its own --log, its sysbox-fs placement (from the engine's hooks) included
+    const b = makeBundle(['sleep', '30']);
+    const rawId = uniqueName('srvlog');
+    try {
+      const logFile = join(b.dir, 'create.log');
+      const r = await rawRuntime(runtimeBinary(rt), ['--root', b.stateRoot, '--debug', '--log', logFile, 'create', '--bundle', b.bundle, rawId], { dir: b.dir });
+      expect(r.code, r.stderr).toBe(0);
+      expect(served(rawId)).toBe(true);
+      const text = readFileSync(logFile, 'utf8');
+      expect(text).toContain('spec converted');
+      expect(text).toContain('sysbox-fs views placed');
+      const serverLines = readFileSync(RUNC_SERVER.logFile, 'utf8').split('\n').filter((l) => l.includes(`"${rawId}"`));
+      expect(serverLines.filter((l) => !l.includes('"create served"'))).toEqual([]);
+    } finally {
+      await rawRuntime(runtimeBinary(rt), ['--root', b.stateRoot, 'delete', '--force', rawId], { dir: b.dir });
+      b.cleanup();
+    }
     assertHarnessOwns(RUNC_SERVER);
     daemons.touched();
     // stopped: the launcher finds no socket and runs the create in its own Node

@@ -30,6 +30,8 @@ export interface Invocation {
   stderr(text: string): void;
   /** runs the engine with the caller's stdio (fds 0..2 and preserved ones); undefined: this process spawns it */
   runEngine?: (engine: Engine, args: string[], fds: StdioOptions) => Promise<number>;
+  /** when it started (performance.now()): `--debug` lines carry `t`, ms since then (0 for the CLI: its process start) */
+  t0: number;
   /** served by `sysbox-runc serve`: the code cache is not written from it (other V8 flags) */
   served?: boolean;
 }
@@ -45,6 +47,7 @@ const processInvocation: Invocation = {
   cwd: () => process.cwd(),
   log: {},
   stderr: (text) => writeAll(2, text),
+  t0: 0,
 };
 
 let provider: () => Invocation | undefined = () => undefined;

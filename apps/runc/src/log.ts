@@ -56,10 +56,11 @@ function make(bindings: object): Log {
     return true;
   };
   return {
-    // Debug lines carry `t`: ms since the process started, to see where an invocation spends its time.
+    // Debug lines carry `t`: ms since the invocation started (the CLI's: its process), to see where it spends its time.
     debug: (o, m) => {
-      if (!invocation().log.debug) return;
-      const ot = { ...o, t: Math.round(performance.now() * 10) / 10 };
+      const inv = invocation();
+      if (!inv.log.debug) return;
+      const ot = { ...o, t: Math.round((performance.now() - inv.t0) * 10) / 10 };
       if (!textLine('debug', ot, m)) l().debug(ot, m);
     },
     info: (o, m) => void (textLine('info', o, m) || l().info(o, m)),

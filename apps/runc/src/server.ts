@@ -107,6 +107,18 @@ export function unservable(argv: string[]): string | undefined {
 
 type Main = (argv: string[]) => Promise<number>;
 
+/** The invocations of this process's servers: one store, made the source of invocation() once a server exists. */
+const store = new AsyncLocalStorage<Invocation>();
+let storeInUse = false;
+function useInvocationStore(): void {
+  if (storeInUse) return;
+  storeInUse = true;
+  setInvocationProvider(
+    () => store.getStore(),
+    (inv, fn) => store.run(inv, fn),
+  );
+}
+
 /** One client connection: at most one create. */
 class Session {
   private buf: Buffer = Buffer.alloc(0);
@@ -192,8 +204,9 @@ class Session {
       stderr: (t) => void (stderr += t),
       runEngine: this.runEngine,
       served: true,
+      t0: performance.now(),
     };
-    const t0 = performance.now();
+    const t0 = inv.t0;
     let code: number;
     try {
       code = await this.server.run(inv, req.argv);
@@ -222,7 +235,6 @@ export interface ServeOptions {
 export class CreateServer {
   readonly log = log.child({ component: 'create-server' });
   draining = false;
-  private readonly als = new AsyncLocalStorage<Invocation>();
   private readonly inflight = new Set<Promise<unknown>>();
   private server: Server | undefined;
 
@@ -230,15 +242,12 @@ export class CreateServer {
     private readonly main: Main,
     private readonly opts: ServeOptions,
   ) {
-    setInvocationProvider(
-      () => this.als.getStore(),
-      (inv, fn) => this.als.run(inv, fn),
-    );
+    useInvocationStore();
   }
 
   /** Runs one invocation in its own store; the server keeps count until it is over. */
   run(inv: Invocation, argv: string[]): Promise<number> {
-    const p = this.als.run(inv, () => this.main(argv));
+    const p = store.run(inv, () => this.main(argv));
     this.inflight.add(p);
     void p.finally(() => this.inflight.delete(p)).catch(() => undefined);
     return p;
@@ -267,7 +276,8 @@ export class CreateServer {
   /** Stops accepting, lets the creates under way finish (up to graceMs), removes the pid file. */
   async close(graceMs = 30_000): Promise<void> {
     this.draining = true;
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    // (its callback would wait for every open connection: the grace period below bounds that)
+    this.server?.close();
     const all = Promise.allSettled([...this.inflight]);
     await Promise.race([all, new Promise((r) => setTimeout(r, graceMs).unref())]);
     if (this.opts.pidFile) {

@@ -156,3 +156,31 @@ describe.skipIf(!haveClient)('create server with sysbox-runc-create', () => {
     expect(r.code).toBe(0);
   });
 });
+
+describe.skipIf(!haveClient)('create server shutdown', () => {
+  test('close(): the create under way finishes (its client gets its answer); the socket is gone, so new creates go to Node', async () => {
+    const sock2 = join(dir, 'runc2.sock');
+    const second = new CreateServer(main, { socket: sock2 });
+    await second.listen();
+    const pidFile = join(dir, 'engine.pid');
+    rmSync(pidFile, { force: true });
+    const child = spawn(clientBin, [launcher, sock2, ...CREATE.slice(0, -1), 'slow'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const exited = new Promise<number | null>((r) => child.on('close', r));
+    for (let i = 0; i < 100 && !existsSync(pidFile); i++) await new Promise((r) => setTimeout(r, 20));
+    const closing = second.close(10_000);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(existsSync(sock2), 'no longer listening').toBe(false);
+    const later = spawn(clientBin, [launcher, sock2, ...CREATE], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    later.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    await new Promise((r) => later.on('close', r));
+    expect(out).toMatch(/^LAUNCHER NO_FASTPATH=1 /);
+    // the engine ends (killed here: exit 137 reaches the create, which answers 9)
+    process.kill(Number(readFileSync(pidFile, 'utf8')), 'SIGKILL');
+    expect(await exited).toBe(9);
+    expect(err).toMatch(/engine exited 137/);
+    await closing;
+  });
+});
