@@ -10,9 +10,9 @@
 // with the create's exit code.
 //
 // No server (no socket, nobody listening), or a create the server does not serve (another verb, a relative
-// --log, a server shutting down: it says so before doing anything), or the server gone before answering: back to
-// the launcher with SYSBOX_RUNC_NO_FASTPATH=1, i.e. to the Node CLI, which does the whole create itself. Once the
-// engine ran, a lost server is an error (exit 1), never a second create.
+// --log, a server shutting down: it says so before doing anything), or the server gone before it accepted the
+// create: back to the launcher with SYSBOX_RUNC_NO_FASTPATH=1, i.e. to the Node CLI, which does the whole create
+// itself. Once the server accepted it (frame A), a lost server is an error (exit 1), never a second create.
 //
 // Frames (both ways): [type: 1 byte][length: u32 little-endian][payload: fields separated by NUL].
 #define _GNU_SOURCE
@@ -191,11 +191,11 @@ int main(int argc, char **argv) {
   if (req.n > MAX_FRAME) fallback("request too large", NULL);
   if (send_frame(fd, 'R', &req) < 0) fallback("server gone", strerror(errno));
 
-  int engine_ran = 0;
+  int accepted = 0;
   for (;;) {
     char head[5];
     if (read_all(fd, head, 5) < 0) {
-      if (!engine_ran) fallback("server gone before answering", NULL);
+      if (!accepted) fallback("server gone before accepting the create", NULL);
       fprintf(stderr, "sysbox-runc: the create server (%s) closed the connection during the create of this container\n", path);
       return 1;
     }
@@ -211,21 +211,31 @@ int main(int argc, char **argv) {
       return 1;
     }
     if (len && read_all(fd, payload, len) < 0) {
-      if (!engine_ran) fallback("server gone before answering", NULL);
+      if (!accepted) fallback("server gone before accepting the create", NULL);
       fprintf(stderr, "sysbox-runc: the create server (%s) closed the connection during the create of this container\n", path);
       return 1;
     }
     payload[len] = '\0';
     switch (head[0]) {
     case 'F':
+      if (accepted) {
+        fprintf(stderr, "sysbox-runc: the create server (%s) sent back a create it had accepted\n", path);
+        return 1;
+      }
       fallback("unserved", payload);
       break;
+    case 'A':
+      accepted = 1;
+      break;
     case 'S': {
+      if (!accepted) {
+        fprintf(stderr, "sysbox-runc: the create server (%s) asked for the engine before accepting the create\n", path);
+        return 1;
+      }
       char **fields = calloc((size_t)len + 2, sizeof(char *));
       if (!fields) return 1;
       size_t nf = split(payload, len, fields, (size_t)len + 1);
       fields[nf] = NULL;
-      engine_ran = 1;
       int code = run_engine(fields, nf);
       free(fields);
       struct buf x = {0};

@@ -16,11 +16,12 @@
 //
 // Protocol, frames of [type: 1 byte][length: u32 LE][payload], fields NUL-separated:
 //   client → server  R  "sysbox-runc-create/1", cwd, argc, argv..., envc, env...
+//   server → client  A                         (accepted: from here on, a lost server is an error, not a fallback)
 //   server → client  S  nfds, path, argv...    fork and exec the engine with the client's fds 0..nfds-1 (stdio and
 //                                              preserved fds), environment and cwd
 //   client → server  X  exit status            (of the engine: its code, or 128 + the signal)
 //   server → client  D  exit code, stderr text  (the create is over; the client writes the text to fd 2 and exits)
-//   server → client  F  reason                 (unserved: the client runs the Node CLI)
+//   server → client  F  reason                 (unserved, before A: the client runs the Node CLI)
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { StdioOptions } from 'node:child_process';
 import { chmodSync, chownSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -35,7 +36,7 @@ export const DEFAULT_SERVER_SOCKET = '/run/sysbox/runc.sock';
 export const PROTOCOL = 'sysbox-runc-create/1';
 const MAX_FRAME = 1 << 20;
 
-export type FrameType = 'R' | 'S' | 'X' | 'D' | 'F';
+export type FrameType = 'R' | 'A' | 'S' | 'X' | 'D' | 'F';
 
 export function encodeFrame(type: FrameType, fields: string[]): Buffer {
   const payload = Buffer.from(fields.join('\0'), 'utf8');
@@ -196,6 +197,7 @@ class Session {
       this.conn.end();
       return;
     }
+    this.send('A', []);
     let stderr = '';
     const inv: Invocation = {
       env: req.env,

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { invocation } from '../src/invocation.js';
@@ -142,6 +143,35 @@ describe.skipIf(!haveClient)('create server with sysbox-runc-create', () => {
     const code = await new Promise((r) => child.on('close', r));
     expect(out).toBe(`LAUNCHER NO_FASTPATH=1 ${CREATE.join(' ')}\n`);
     expect(code).toBe(0);
+  });
+
+  test('a server lost before it accepted the create: the Node CLI does it; lost after: an error, never a second create', async () => {
+    const raw = (acceptFirst: boolean) => {
+      const path = join(dir, `raw-${acceptFirst}.sock`);
+      const srv = createServer((c) => {
+        c.once('data', () => {
+          if (acceptFirst) c.write(encodeFrame('A', []));
+          c.end();
+        });
+      });
+      return new Promise<{ path: string; srv: Server }>((r) => srv.listen(path, () => r({ path, srv })));
+    };
+    for (const acceptFirst of [false, true]) {
+      const { path, srv } = await raw(acceptFirst);
+      const child = spawn(clientBin, [launcher, path, ...CREATE], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      const code = await new Promise((r) => child.on('close', r));
+      srv.close();
+      if (acceptFirst) {
+        expect({ code, out }).toEqual({ code: 1, out: '' });
+        expect(err).toMatch(/closed the connection during the create/);
+      } else {
+        expect({ code, out }).toEqual({ code: 0, out: `LAUNCHER NO_FASTPATH=1 ${CREATE.join(' ')}\n` });
+      }
+    }
   });
 
   test('the client killed while the engine runs: the create sees a killed engine (and undoes), the server goes on', async () => {
