@@ -36,8 +36,8 @@ Flags:
   --fd-store <path>     fd store socket: keeps sysbox-fs's /dev/fuse fds across its restarts, or "none"
                         (default mgr-fds.sock beside --socket)
   --prestage-socket <path>
-                        where sysbox-runc's launcher sends a create's id and bundle before Node starts, so
-                        that the container is registered and its rootfs and mounts staged meanwhile, or "none"
+                        where sysbox-runc's launcher sends a create's id and bundle before the create runs,
+                        so that the container is registered and its rootfs and mounts staged meanwhile, or "none"
                         (default mgr-prestage.sock beside --socket)
   --fs-socket <path>    sysbox-fs's socket: a torn-down container's /proc and /sys views are dropped
                         there too, or "none" (default /run/sysbox/fs.sock)

@@ -55,7 +55,7 @@ export interface MgrServiceOptions {
   guessMounts?: (spec: unknown) => { mounts: MountStageRequest[]; specialDirs: string[] } | undefined;
 }
 
-/** A prestage hint: what sysbox-runc's launcher knows of a create before Node starts (see prestage()). */
+/** A prestage hint: what sysbox-runc's launcher knows of a create before the create runs (see prestage()). */
 export interface PrestageRequest {
   containerId: string;
   bundle: string;
@@ -258,9 +258,9 @@ export class MgrService implements MgrHandlers {
   }
 
   /**
-   * A create's head start: sysbox-runc's launcher sends the container id, bundle and liveness path before Node
-   * starts (native/csrc/sysbox-runc-prestage.c, ./prestage-socket.ts), and the container is registered and its
-   * rootfs staged now, while the create process loads; its Register (same bundle, rootfs and liveness path) then
+   * A create's head start: sysbox-runc's launcher sends the container id, bundle and liveness path before the
+   * create runs (native/csrc/sysbox-runc-prestage.c, ./prestage-socket.ts), and the container is registered and
+   * its rootfs staged now, while the create gets going (a Node start without sysbox-runc's create server); its Register (same bundle, rootfs and liveness path) then
    * takes the registration over instead of making one. Its mounts are staged too when the PrepareMounts request
    * can be guessed from config.json (prestageMounts). Only a hint: anything unclear (an id mgr knows, a liveness
    * path that exists, i.e. an id in use, an unreadable config.json or rootfs) skips it, and create does the work

@@ -2,6 +2,8 @@
 // delete) load what they need lazily; every other verb goes straight to the engine, so the common path
 // stays a Node start plus one spawn. The container's stdio is never read or written here: it is passed to
 // the engine as raw fds, and messages go to --log (and, like runc, one line to fd 2 on failure).
+// Docker's creates usually don't start this program: the launcher sends them to the create server
+// (`sysbox-runc serve`, ./server.ts), which runs main() below for each, in a warm process.
 import { get, isSet, parseArgs, UsageError, type ParsedArgs } from './cli.js';
 import { Context } from './context.js';
 import { invocation, writeAll } from './invocation.js';
@@ -19,6 +21,7 @@ USAGE:
 COMMANDS:
    create run start state kill delete exec ps list pause resume events update features spec
    (checkpoint and restore are not supported)
+   serve: the create server, a daemon that runs creates in a warm process (sysbox-runc serve --help)
 
 GLOBAL OPTIONS:
    --root value        root directory for container state (default: "/run/sysbox-runc")

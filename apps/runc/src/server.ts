@@ -29,7 +29,7 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 import { dirname, isAbsolute } from 'node:path';
 import { get, parseArgs } from './cli.js';
 import { EngineError, type Engine } from './engine.js';
-import { invocation, setInvocationProvider, type Invocation } from './invocation.js';
+import { setInvocationProvider, writeAll, type Invocation } from './invocation.js';
 import { configureLog, log } from './log.js';
 
 export const DEFAULT_SERVER_SOCKET = '/run/sysbox/runc.sock';
@@ -333,7 +333,7 @@ export async function serveMain(args: string[], main: Main): Promise<number | un
     else if (name === 'log-file') opts.logFile = value();
     else if (name === 'log-level') opts.logLevel = value();
     else if (name === 'help' || name === 'h') {
-      invocation().stderr(SERVE_HELP);
+      writeAll(1, SERVE_HELP);
       return 0;
     } else throw new Error(`serve: flag provided but not defined: ${a}`);
   }
