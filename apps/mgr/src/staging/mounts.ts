@@ -3,7 +3,6 @@
 // what container root writes is stored as uid 0 on disk; and host-backed special dirs (/var/lib/docker & co).
 //
 // Layout (every level the engine must traverse from inside the user namespace is mode 0711):
-//   <dataDir>/mounts/<containerId>/state.json   what was staged (for unstage and gc)
 //   <dataDir>/mounts/<containerId>/m<index>     ID-mapped view of spec.mounts[index].source (dir, or file placeholder)
 //   <dataDir>/mounts/<containerId>/s-<name>     ID-mapped view of the special dir's backing dir
 // Backing dirs of special dirs, stored 0-based (mode 0700 parents), one per special dir:
@@ -85,17 +84,8 @@ function mkdirTraversable(dir: string): void {
   if ((mode & 0o011) !== 0o011) chmodSync(dir, mode | 0o011);
 }
 
-interface MountsState {
-  containerId: string;
-  targets: string[];
-}
 
-function writeState(dir: string, st: MountsState): void {
-  writeFileSync(join(dir, 'state.json'), `${JSON.stringify(st)}\n`, { mode: 0o600 });
-}
-
-
-/** Removes the unmounted staging dir of a container: placeholders and state only, never through a mount. */
+/** Removes the unmounted staging dir of a container: placeholders only (and an older build's state.json), never through a mount. */
 function removeMountsDir(kernel: Kernel, dir: string, log?: MountStagingLog): void {
   unmountAll(kernel, dir, log, 'mount staging');
   if (!existsSync(dir)) return;
@@ -160,8 +150,6 @@ export async function stageMounts(kernel: Kernel, opts: StageMountsOptions): Pro
   mkdirTraversable(mountsDir(dataDir));
   mkdirSync(dir, { mode: 0o711 });
   chmodSync(dir, 0o711);
-  const state: MountsState = { containerId, targets: [] };
-  writeState(dir, state);
   const r = opts.idRange;
   let usernsFd = -1;
   try {
@@ -176,8 +164,6 @@ export async function stageMounts(kernel: Kernel, opts: StageMountsOptions): Pro
       }
       const at = join(dir, `m${m.index}`);
       placeholder(at, st.isDirectory());
-      state.targets.push(at);
-      writeState(dir, state);
       const err = tryIdmap(kernel, m.source, at, usernsFd, m);
       if (err) {
         log?.({ containerId, source: m.source, destination: m.destination, err: err.message }, 'mount staging: ID-mapped bind refused by the file system; falling back to the plain source (owners appear as nobody inside)');
@@ -202,8 +188,6 @@ export async function stageMounts(kernel: Kernel, opts: StageMountsOptions): Pro
         }
         const at = join(dir, `s-${name}`);
         placeholder(at, true);
-        state.targets.push(at);
-        writeState(dir, state);
         const err = tryIdmap(kernel, backing, at, usernsFd, { recursive: false });
         if (err) {
           log?.({ containerId, backing, destination: dest, err: err.message }, 'mount staging: ID-mapped special dir refused by the file system; falling back to the plain dir');
