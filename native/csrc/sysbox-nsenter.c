@@ -8,6 +8,8 @@
  *
  * Exit codes: 0 ok, 1 operation failed (errno), 2 usage error.
  *
+ *   [--timeout-ms N] before the operation: ends by SIGALRM after N ms.
+ *
  *   move-mount --pid PID --target PATH [--mkdir] [--mount-fd N]
  *       mount fd (default 3) is moved onto PATH inside PID's mount namespace.
  *   move-mounts --pid PID [--root DIR] [--skip-missing] [--cover FD:DIR]... FD:PATH...
@@ -37,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -434,6 +437,19 @@ static int op_sysctl(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
+  // --timeout-ms N (first): this process ends by SIGALRM after N ms. The caller's own deadline where it can't
+  // kill a child it spawned without a pid (@sysbox/native's runNsenter through the addon's vfork spawn).
+  if (argc >= 3 && !strcmp(argv[1], "--timeout-ms")) {
+    char *end;
+    long ms = strtol(argv[2], &end, 10);
+    if (*end || ms < 0) return usage("--timeout-ms: milliseconds expected");
+    if (ms > 0) {
+      struct itimerval t = {.it_interval = {0, 0}, .it_value = {ms / 1000, (ms % 1000) * 1000}};
+      setitimer(ITIMER_REAL, &t, NULL);
+    }
+    argc -= 2;
+    argv += 2;
+  }
   if (argc < 2) {
     fprintf(stderr, "usage: sysbox-nsenter move-mount|move-mounts|overlay|sysctl [options]\n");
     return 2;

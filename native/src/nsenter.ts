@@ -4,6 +4,8 @@ import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import type { Kernel } from './kernel.js';
 import { KernelError } from './kernel.js';
+import { O_CLOEXEC, O_RDONLY } from './constants.js';
+import { realKernel } from './real.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -37,11 +39,100 @@ export interface NsenterRunOptions {
 // "sysbox-nsenter: <op>: <step> <path>: <text> (<ERRNO>)"
 const errLine = /^sysbox-nsenter: ([^:]+): (\S+(?: \S+)?)(?: (\/[^:]*))?: .* \((E[A-Z0-9]+)\)$/;
 
-/** Runs one operation; resolves with stdout. A failure with an errno becomes a KernelError. */
-export function runNsenter(op: string, args: string[], opts: NsenterRunOptions = {}): Promise<string> {
+/**
+ * Runs one operation; resolves with stdout. A failure with an errno becomes a KernelError.
+ *
+ * With the addon, the child is the addon's vfork-style spawn (spawnWait): child_process.spawn forks the whole
+ * calling process first, ~2 ms in a daemon's Node (sysbox-mgr stages every rootfs's overlay through here, on
+ * the create's path). Its stdout and stderr come back over socket pairs, and the deadline is the child's own
+ * (`--timeout-ms`: spawnWait gives no pid to kill). Without the addon, or if it can't map the fds, child_process.
+ */
+export async function runNsenter(op: string, args: string[], opts: NsenterRunOptions = {}): Promise<string> {
   const bin = opts.nsenter ?? nsenterPath();
-  if (!existsSync(bin))
-    return Promise.reject(new NsenterError(op, null, '', `sysbox-nsenter is not built (no ${bin}); run \`pnpm --filter @sysbox/native build\``));
+  if (!existsSync(bin)) throw new NsenterError(op, null, '', `sysbox-nsenter is not built (no ${bin}); run \`pnpm --filter @sysbox/native build\``);
+  const timeoutMs = opts.timeoutMs ?? 10_000;
+  const k = addonKernel();
+  const ran = k ? await spawnWithAddon(k, bin, ['--timeout-ms', String(timeoutMs), op, ...args], opts.fds ?? []) : undefined;
+  if (!ran) return runForked(bin, op, args, opts);
+  if (ran.status === 0) return ran.out;
+  if (ran.status === 128 + SIGALRM) throw new NsenterError(op, null, ran.err, `sysbox-nsenter ${op}: timed out after ${timeoutMs} ms`);
+  throw failure(op, ran.status, null, ran.err);
+}
+
+const SIGALRM = 14;
+
+let addon: Kernel | null | undefined;
+/** The addon's kernel, or undefined where it isn't built. */
+function addonKernel(): Kernel | undefined {
+  if (addon === undefined) {
+    try {
+      addon = realKernel();
+    } catch {
+      addon = null;
+    }
+  }
+  return addon ?? undefined;
+}
+
+/**
+ * spawnWait with stdin /dev/null, stdout and stderr captured, `fds` as 3, 4, ...; undefined when nothing ran (no
+ * socket pair, an fd map spawnWait refuses, a failed exec), so the caller may run it another way. A failure once
+ * the child ran (its output, its exit status) is thrown: the operation is never run twice.
+ */
+async function spawnWithAddon(k: Kernel, bin: string, argv: string[], fds: number[]): Promise<{ status: number; out: string; err: string } | undefined> {
+  const ours: number[] = [];
+  const theirs: number[] = [];
+  try {
+    let exited: Promise<{ status: number } | { refused: unknown }>;
+    try {
+      const [outR, outW] = k.socketpair();
+      ours.push(outR);
+      theirs.push(outW);
+      const [errR, errW] = k.socketpair();
+      ours.push(errR);
+      theirs.push(errW);
+      const nul = k.open('/dev/null', O_RDONLY | O_CLOEXEC);
+      theirs.push(nul);
+      exited = k.spawnWait(bin, [bin, ...argv], [nul, outW, errW, ...fds]).then(
+        (status) => ({ status }),
+        (refused: unknown) => ({ refused }),
+      );
+    } catch {
+      return undefined;
+    }
+    // The clone has exec'd (or failed) when spawnWait returns: our copies of the child's ends go, so that EOF
+    // comes with its exit (at once if it never ran).
+    for (const fd of theirs.splice(0)) k.close(fd);
+    const [r, out, err] = await Promise.all([exited, drain(k, ours[0]!), drain(k, ours[1]!)]);
+    if ('status' in r) return { status: r.status, out, err };
+    // waitid failing means the child ran; anything else (fd map, clone, exec) is refused before it could
+    if (r.refused instanceof KernelError && r.refused.syscall === 'waitid') throw r.refused;
+    return undefined;
+  } finally {
+    for (const fd of [...theirs, ...ours]) k.close(fd);
+  }
+}
+
+/** Reads a stream socket to EOF. */
+async function drain(k: Kernel, fd: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  for (;;) {
+    const { fds, data } = await k.recvFds(fd, 0, 65536);
+    for (const f of fds) k.close(f);
+    if (data.length === 0) return Buffer.concat(chunks).toString('utf8');
+    chunks.push(data);
+  }
+}
+
+function failure(op: string, code: number | null, signal: NodeJS.Signals | null, err: string): Error {
+  const line = err.trim().split('\n').pop() ?? '';
+  const m = errLine.exec(line);
+  if (code === 1 && m) return new KernelError(m[4]!, `sysbox-nsenter ${op}: ${m[2]}`, m[3], line);
+  return new NsenterError(op, code, err, signal ? `sysbox-nsenter ${op}: killed by ${signal}` : undefined);
+}
+
+/** runNsenter through child_process (no addon). */
+function runForked(bin: string, op: string, args: string[], opts: NsenterRunOptions): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(bin, [op, ...args], {
       stdio: ['ignore', 'pipe', 'pipe', ...(opts.fds ?? [])],
@@ -55,10 +146,7 @@ export function runNsenter(op: string, args: string[], opts: NsenterRunOptions =
     child.on('error', (e) => reject(new NsenterError(op, null, err, `sysbox-nsenter ${op}: ${e.message}`)));
     child.on('close', (code, signal) => {
       if (code === 0) return resolve(out);
-      const line = err.trim().split('\n').pop() ?? '';
-      const m = errLine.exec(line);
-      if (code === 1 && m) return reject(new KernelError(m[4]!, `sysbox-nsenter ${op}: ${m[2]}`, m[3], line));
-      reject(new NsenterError(op, code, err, signal ? `sysbox-nsenter ${op}: killed by ${signal}` : undefined));
+      reject(failure(op, code, signal, err));
     });
   });
 }

@@ -21,6 +21,7 @@ import {
   nsenterPath,
   nsenterSysctlRead,
   nsenterSysctlWrite,
+  runNsenter,
 } from '../src/index.js';
 import { mountPoints, scratch } from './helpers.js';
 
@@ -445,6 +446,30 @@ describe.runIf(isRoot)('real kernel (root)', () => {
         expect([st.uid, st.gid], f).toEqual([0, 0]);
       }
       expect(readFileSync(d('l1/a'), 'utf8')).toBe('a'); // copied up, lower untouched
+    } finally {
+      s.cleanup();
+    }
+  });
+
+  it("runNsenter (the addon's vfork spawn): output and fds reach the child; its deadline is its own (--timeout-ms, SIGALRM)", async () => {
+    const s = scratch(k, 'sbx-nsrun-');
+    try {
+      // a stand-in binary: prints its arguments and its fd 3, or dies by SIGALRM as sysbox-nsenter does at its deadline
+      const fake = join(s.dir, 'fake-nsenter');
+      writeFileSync(fake, '#!/bin/sh\ncase $3 in alarm) kill -ALRM $$ ;; fail) echo oops >&2; exit 3 ;; esac\necho "args $*"\ncat <&3\n');
+      chmodSync(fake, 0o755);
+      writeFileSync(join(s.dir, 'in'), 'fd three\n');
+      const fd = k.open(join(s.dir, 'in'), 0);
+      try {
+        expect(await runNsenter('echo', ['a b'], { nsenter: fake, fds: [fd], timeoutMs: 1234 })).toBe('args --timeout-ms 1234 echo a b\nfd three\n');
+      } finally {
+        k.close(fd);
+      }
+      await expect(runNsenter('alarm', [], { nsenter: fake, timeoutMs: 50 })).rejects.toThrow('sysbox-nsenter alarm: timed out after 50 ms');
+      await expect(runNsenter('fail', [], { nsenter: fake })).rejects.toMatchObject({ name: 'NsenterError', exitCode: 3, stderr: 'oops\n' });
+      // the real one takes the deadline first, and refuses a bad one
+      const r = spawnSync(nsenterPath(), ['--timeout-ms', 'soon', 'sysctl'], { encoding: 'utf8' });
+      expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 2, stderr: 'sysbox-nsenter: ?: --timeout-ms: milliseconds expected\n' });
     } finally {
       s.cleanup();
     }
