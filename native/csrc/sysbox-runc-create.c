@@ -50,6 +50,12 @@ static void fallback(const char *why, const char *detail) {
   _exit(1);
 }
 
+/** The server went away after it accepted the create: an error, never a second create. */
+static int lost(const char *path) {
+  fprintf(stderr, "sysbox-runc: the create server (%s) closed the connection during the create of this container\n", path);
+  return 1;
+}
+
 static int write_all(int fd, const char *p, size_t n) {
   while (n > 0) {
     ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
@@ -196,8 +202,7 @@ int main(int argc, char **argv) {
     char head[5];
     if (read_all(fd, head, 5) < 0) {
       if (!accepted) fallback("server gone before accepting the create", NULL);
-      fprintf(stderr, "sysbox-runc: the create server (%s) closed the connection during the create of this container\n", path);
-      return 1;
+      return lost(path);
     }
     uint32_t len = (uint32_t)(unsigned char)head[1] | (uint32_t)(unsigned char)head[2] << 8 |
                    (uint32_t)(unsigned char)head[3] << 16 | (uint32_t)(unsigned char)head[4] << 24;
@@ -212,8 +217,7 @@ int main(int argc, char **argv) {
     }
     if (len && read_all(fd, payload, len) < 0) {
       if (!accepted) fallback("server gone before accepting the create", NULL);
-      fprintf(stderr, "sysbox-runc: the create server (%s) closed the connection during the create of this container\n", path);
-      return 1;
+      return lost(path);
     }
     payload[len] = '\0';
     switch (head[0]) {
@@ -242,8 +246,7 @@ int main(int argc, char **argv) {
       snprintf(num, sizeof(num), "%d", code);
       field(&x, num, 1);
       if (send_frame(fd, 'X', &x) < 0) {
-        fprintf(stderr, "sysbox-runc: the create server (%s) closed the connection during the create of this container\n", path);
-        return 1;
+        return lost(path);
       }
       free(x.p);
       break;

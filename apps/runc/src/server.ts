@@ -208,7 +208,6 @@ class Session {
       served: true,
       t0: performance.now(),
     };
-    const t0 = inv.t0;
     let code: number;
     try {
       code = await this.server.run(inv, req.argv);
@@ -223,7 +222,7 @@ class Session {
       }
     }
     const id = req.argv[req.argv.length - 1];
-    this.server.log.info({ containerId: id, code, ms: Math.round((performance.now() - t0) * 10) / 10 }, 'create served');
+    this.server.log.info({ containerId: id, code, ms: Math.round((performance.now() - inv.t0) * 10) / 10 }, 'create served');
     this.send('D', [String(code), stderr]);
     this.conn.end();
   }
