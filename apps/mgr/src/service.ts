@@ -105,6 +105,12 @@ export class MgrService implements MgrHandlers {
   private readonly prestaged = new Map<string, Prestaged>();
   /** mounts prestage() staged ahead, by the request they answer; taken (or replaced) by the next PrepareMounts */
   private readonly prestagedMounts = new Map<string, { key: string; result: MountStageResult }>();
+  /**
+   * Ids a create dropped (Unregister with prestagedOnly) before its launcher's hint was handled: the hint may still
+   * be on its way (a create refused within a millisecond or two, e.g. by sysbox-runc's warm create server), and is
+   * skipped when it comes. Each is forgotten after the prestage TTL, or when its hint comes.
+   */
+  private readonly droppedEarly = new Map<string, NodeJS.Timeout>();
   private persistChain: Promise<void> = Promise.resolve();
   private persistNext: Promise<void> | undefined;
   private readonly log: Logger;
@@ -291,6 +297,12 @@ export class MgrService implements MgrHandlers {
       return `cannot read the bundle: ${errText(err)}`;
     }
     return this.withLock(id, async () => {
+      const dropped = this.droppedEarly.get(id);
+      if (dropped) {
+        clearTimeout(dropped);
+        this.droppedEarly.delete(id);
+        return 'its create was refused already';
+      }
       if (this.containers.has(id)) return 'container id is registered';
       const log = this.child(id);
       let rec: ContainerRecord;
@@ -338,6 +350,13 @@ export class MgrService implements MgrHandlers {
     if (!pre) return;
     clearTimeout(pre.timer);
     this.prestaged.delete(id);
+  }
+
+  private dropEarly(id: string): void {
+    clearTimeout(this.droppedEarly.get(id));
+    const timer = setTimeout(() => this.droppedEarly.delete(id), this.opts.prestageTtlMs ?? 30_000);
+    timer.unref();
+    this.droppedEarly.set(id, timer);
   }
 
   private expirePrestaged(id: string, entry: Prestaged): Promise<void> {
@@ -444,7 +463,11 @@ export class MgrService implements MgrHandlers {
     if (!id) return { found: false };
     return this.withLock(id, async () => {
       // prestagedOnly: a create that failed before its Register drops what its launcher's hint made, nothing else
-      if (req.prestagedOnly && !this.prestaged.has(id)) return { found: false };
+      if (req.prestagedOnly && !this.prestaged.has(id)) {
+        // nothing prestaged, nothing registered: the hint may not have been handled yet
+        if (!this.containers.has(id)) this.dropEarly(id);
+        return { found: false };
+      }
       this.dropPrestaged(id);
       const rec = this.containers.get(id);
       if (!rec) {

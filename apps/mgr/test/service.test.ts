@@ -404,6 +404,26 @@ describe('prestage (the launcher\'s head start on create)', () => {
     expect(stager.calls.at(-1)).toBe('unstage b');
   });
 
+  test('a create dropped before its hint was handled: the hint that comes after is skipped (once, within the TTL)', async () => {
+    const { svc, stager } = await make2({ ttl: 50 });
+    const b = await bundle();
+    expect((await svc.unregister({ containerId: 'e', prestagedOnly: true })).found).toBe(false);
+    expect(await svc.prestage({ containerId: 'e', bundle: b.dir, livenessPath: '/run/s/e' })).toBe('its create was refused already');
+    expect((await svc.status()).containers).toBe(0);
+    expect(stager.calls).toEqual([]);
+    // consumed: the next hint for the id is taken
+    expect(await svc.prestage({ containerId: 'e', bundle: b.dir, livenessPath: '/run/s/e' })).toBe('prestaged');
+    expect((await svc.unregister({ containerId: 'e', prestagedOnly: true })).found).toBe(true);
+    // forgotten after the TTL when no hint comes
+    expect((await svc.unregister({ containerId: 'f', prestagedOnly: true })).found).toBe(false);
+    await new Promise((r) => setTimeout(r, 120));
+    expect(await svc.prestage({ containerId: 'f', bundle: b.dir, livenessPath: '/run/s/f' })).toBe('prestaged');
+    // a registered (taken-over) container is left alone and leaves no mark
+    await svc.register({ containerId: 'g', bundle: b.dir, rootfs: b.rootfs, livenessPath: '/run/s/g' });
+    expect((await svc.unregister({ containerId: 'g', prestagedOnly: true })).found).toBe(false);
+    expect((await svc.get({ containerId: 'g' })).bundle).toBe(b.dir);
+  });
+
   test('a Register for another bundle replaces it; staging failure leaves nothing', async () => {
     const { svc, stager } = await make2();
     const b = await bundle();
