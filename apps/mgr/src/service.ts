@@ -106,11 +106,13 @@ export class MgrService implements MgrHandlers {
   /** mounts prestage() staged ahead, by the request they answer; taken (or replaced) by the next PrepareMounts */
   private readonly prestagedMounts = new Map<string, { key: string; result: MountStageResult }>();
   /**
-   * Ids a create dropped (Unregister with prestagedOnly) before its launcher's hint was handled: the hint may still
-   * be on its way (a create refused within a millisecond or two, e.g. by sysbox-runc's warm create server), and is
-   * skipped when it comes. Each is forgotten after the prestage TTL, or when its hint comes.
+   * Ids whose create got to mgr before its launcher's hint was handled: a Register that found nothing prestaged,
+   * or an Unregister with prestagedOnly that found nothing. The hint may still be on its way (with sysbox-runc's
+   * warm create server a create reaches mgr within milliseconds, and may even have been refused and undone
+   * already); it is stale and skipped when it comes. Each is forgotten when its hint comes, or after the
+   * prestage TTL.
    */
-  private readonly droppedEarly = new Map<string, NodeJS.Timeout>();
+  private readonly staleHints = new Map<string, NodeJS.Timeout>();
   private persistChain: Promise<void> = Promise.resolve();
   private persistNext: Promise<void> | undefined;
   private readonly log: Logger;
@@ -225,6 +227,9 @@ export class MgrService implements MgrHandlers {
         return { idRange: known.idRange };
       }
       const rec = await this.addRecord(req, log);
+      // Nothing prestaged: a hint of this create's launcher still to come is stale (it would otherwise stage the
+      // container again, possibly after this create was refused and undone).
+      if (!pre) this.markHintStale(req.containerId);
       log.info({ idRange: rec.idRange }, 'registered');
       if (rec.livenessPath) this.opts.onRegistered?.(rec.containerId, rec.livenessPath);
       return { idRange: rec.idRange };
@@ -282,7 +287,10 @@ export class MgrService implements MgrHandlers {
       return errText(err);
     }
     if (!isAbsolute(bundle) || !isAbsolute(livenessPath)) return 'bundle and liveness path must be absolute';
-    if (this.containers.has(id)) return 'container id is registered';
+    if (this.containers.has(id)) {
+      this.forgetStaleHint(id);
+      return 'container id is registered';
+    }
     const exists = this.opts.pathExists ?? statExists;
     if (await exists(livenessPath)) return 'liveness path exists';
     let rootfs: string;
@@ -297,12 +305,7 @@ export class MgrService implements MgrHandlers {
       return `cannot read the bundle: ${errText(err)}`;
     }
     return this.withLock(id, async () => {
-      const dropped = this.droppedEarly.get(id);
-      if (dropped) {
-        clearTimeout(dropped);
-        this.droppedEarly.delete(id);
-        return 'its create was refused already';
-      }
+      if (this.forgetStaleHint(id)) return 'its create got to sysbox-mgr first';
       if (this.containers.has(id)) return 'container id is registered';
       const log = this.child(id);
       let rec: ContainerRecord;
@@ -352,11 +355,21 @@ export class MgrService implements MgrHandlers {
     this.prestaged.delete(id);
   }
 
-  private dropEarly(id: string): void {
-    clearTimeout(this.droppedEarly.get(id));
-    const timer = setTimeout(() => this.droppedEarly.delete(id), this.opts.prestageTtlMs ?? 30_000);
+  /** Marks id's launcher hint, if one is still to come, as stale (see staleHints). */
+  private markHintStale(id: string): void {
+    clearTimeout(this.staleHints.get(id));
+    const timer = setTimeout(() => this.staleHints.delete(id), this.opts.prestageTtlMs ?? 30_000);
     timer.unref();
-    this.droppedEarly.set(id, timer);
+    this.staleHints.set(id, timer);
+  }
+
+  /** Forgets id's stale-hint mark; true if there was one. */
+  private forgetStaleHint(id: string): boolean {
+    const timer = this.staleHints.get(id);
+    if (!timer) return false;
+    clearTimeout(timer);
+    this.staleHints.delete(id);
+    return true;
   }
 
   private expirePrestaged(id: string, entry: Prestaged): Promise<void> {
@@ -465,7 +478,7 @@ export class MgrService implements MgrHandlers {
       // prestagedOnly: a create that failed before its Register drops what its launcher's hint made, nothing else
       if (req.prestagedOnly && !this.prestaged.has(id)) {
         // nothing prestaged, nothing registered: the hint may not have been handled yet
-        if (!this.containers.has(id)) this.dropEarly(id);
+        if (!this.containers.has(id)) this.markHintStale(id);
         return { found: false };
       }
       this.dropPrestaged(id);
