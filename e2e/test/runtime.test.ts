@@ -715,4 +715,49 @@ describe.each(RUNTIMES)('%s', (rt) => {
     runcSucceeds: true, // plain runc has no mgr: create works
     problem: /sysbox-mgr/,
   });
+
+  // The launcher's prestage hint races the create itself (with the create server, the create reaches sysbox-mgr
+  // first about one time in five): a refused create must leave nothing behind whichever comes first, and checked
+  // at once, not after mgr's 30 s prestage TTL. Two refusals: one before sysbox-runc's Register (a relative
+  // process.cwd) and one after it (a spec joining the host's mount namespace, for sysbox-runc only: runc would
+  // set its rootfs up in the host's mount namespace). A CI run once caught a leftover of the second kind.
+  t('runtime: 60 refused creates in a row leave nothing behind at once (the prestage hint racing the create)', async () => {
+    const bin = runtimeBinary(rt);
+    const cwd = { b: makeBundle(['true'], (spec) => { spec.process.cwd = 'relative/dir'; }), problem: /cwd/i };
+    const mntns = isRunc ? cwd : {
+      b: makeBundle(['true'], (spec) => {
+        (spec.linux.namespaces as { type: string; path?: string }[]).find((n) => n.type === 'mount')!.path = '/proc/1/ns/mnt';
+      }),
+      problem: /share namespaces \[mount\]/,
+    };
+    const kinds = [cwd, mntns, mntns]; // the second kind caught 1 in 10 before the fix
+    const leftOf = (id: string) => [
+      ...mountsMatching(id).map((l) => `${id}: mount ${l}`),
+      ...cgroupsMatching(id).map((p) => `${id}: cgroup ${p}`),
+      ...(isRunc ? [] : [
+        ...(mgrStateText().includes(id) ? [`${id}: in mgr's state`] : []),
+        ...mgrDataEntriesMatching(id).map((p) => `${id}: mgr data ${p}`),
+      ]),
+    ];
+    try {
+      const ids: string[] = [];
+      const left: string[] = [];
+      for (let i = 0; i < 60; i++) {
+        const { b, problem } = kinds[i % kinds.length]!;
+        const id = uniqueName('refused');
+        ids.push(id);
+        const r = await rawRuntime(bin, ['--root', b.stateRoot, '--log-format', 'json', 'create', '--bundle', b.bundle, id], { dir: b.dir, timeoutMs: 60_000 });
+        expect(r.code, 'non-zero exit').not.toBe(0);
+        expect(r.stderr).toMatch(problem);
+        left.push(...leftOf(id)); // as the create returns
+      }
+      // and once more for all of them: a late hint would have staged its container again by now
+      await sleep(200);
+      for (const id of ids) left.push(...leftOf(id));
+      expect(left).toEqual([]);
+    } finally {
+      cwd.b.cleanup();
+      if (mntns !== cwd) mntns.b.cleanup();
+    }
+  });
 });
