@@ -3,7 +3,7 @@
 #   bash scripts/run.sh main   install everything, build, install sysbox-ts, start its daemons, register
 #                              sysbox-runc with Docker and run a system container printing /proc/self/uid_map
 #   bash scripts/run.sh test   install everything, build, and run the whole test suite (unit, integration, e2e)
-# The heaviest suite (many system containers at once, full benchmark): bash scripts/run.sh heavy
+# The heaviest suite (SYSBOX_HEAVY=1: 100 containers at once instead of 20) and the full benchmark: bash scripts/run.sh heavy
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
