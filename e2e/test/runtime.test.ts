@@ -736,14 +736,7 @@ describe.each(RUNTIMES)('%s', (rt) => {
       problem: /share namespaces \[mount\]/,
     };
     const kinds = [cwd, mntns, mntns]; // the second kind caught 1 in 10 before the fix
-    const leftOf = (id: string) => [
-      ...mountsMatching(id).map((l) => `${id}: mount ${l}`),
-      ...cgroupsMatching(id).map((p) => `${id}: cgroup ${p}`),
-      ...(isRunc ? [] : [
-        ...(mgrStateText().includes(id) ? [`${id}: in mgr's state`] : []),
-        ...mgrDataEntriesMatching(id).map((p) => `${id}: mgr data ${p}`),
-      ]),
-    ];
+    const leftOf = (id: string) => leftovers(rt, id).map((l) => `${id}: ${l}`);
     try {
       const ids: string[] = [];
       const left: string[] = [];
