@@ -10,6 +10,7 @@ export type {
   SeccompNotify,
   Watcher,
   IdmappedBindOptions,
+  BindCloneOptions,
 } from './kernel.js';
 export { KernelError, isKernelError, errnoName, errnoNumber } from './kernel.js';
 export * from './constants.js';

@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join, dirname } from 'node:path';
-import type { Kernel, IdMapping, MountSetattrAttr, Statx, SeccompNotification, IdmappedBindOptions } from './kernel.js';
+import type { Kernel, IdMapping, MountSetattrAttr, Statx, SeccompNotification, IdmappedBindOptions, BindCloneOptions } from './kernel.js';
 import { KernelError } from './kernel.js';
 import {
   AT_FDCWD,
@@ -134,12 +134,15 @@ class RealKernel implements Kernel {
     return call(() => this.a.createUserns(mapText(uidMap), mapText(gidMap)));
   }
   idmappedBind(source: string, target: string, opts: IdmappedBindOptions): void {
+    this.bindClone(source, target, opts);
+  }
+  bindClone(source: string, target: string, opts: BindCloneOptions): void {
     const fd = this.openTree(AT_FDCWD, source, OPEN_TREE_CLONE | (opts.recursive ? AT_RECURSIVE : 0));
     try {
-      const attrSet = MOUNT_ATTR_IDMAP | (opts.readonly ? MOUNT_ATTR_RDONLY : 0);
+      const attrSet = (opts.usernsFd !== undefined ? MOUNT_ATTR_IDMAP : 0) | (opts.readonly ? MOUNT_ATTR_RDONLY : 0);
       this.mountSetattr(fd, '', AT_EMPTY_PATH | (opts.recursive ? AT_RECURSIVE : 0), {
         attrSet,
-        usernsFd: opts.usernsFd,
+        ...(opts.usernsFd !== undefined ? { usernsFd: opts.usernsFd } : {}),
         propagation: opts.propagation ?? MS_PRIVATE,
       });
       this.moveMount(fd, '', AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH);
