@@ -383,6 +383,20 @@ export class FakeKernel implements Kernel {
     this.record('spawnWait', [path, argv, fds]);
     return Promise.resolve(this.spawnExitStatus);
   }
+  setChildSubreaper(): void {
+    this.record('setChildSubreaper', []);
+  }
+  /** Records the call and consumes the pidfd; the child "exits" with spawnExitStatus. */
+  pidfdWait(pidfd: number): Promise<number> {
+    try {
+      this.record('pidfdWait', [pidfd]);
+      this.fd(pidfd, 'pidfd', 'waitid');
+      this.fds.delete(pidfd);
+      return Promise.resolve(this.spawnExitStatus);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
   recvFds(sockFd: number, maxFds: number, maxData: number): Promise<{ fds: number[]; data: Buffer }> {
     try {
       this.record('recvFds', [sockFd, maxFds, maxData]);

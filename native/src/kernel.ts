@@ -144,6 +144,10 @@ export interface Kernel {
    * awaited on the event loop through a pidfd. No fork(): cheap from a process with a large heap.
    */
   spawnWait(path: string, argv: string[], fds: number[]): Promise<number>;
+  /** prctl(PR_SET_CHILD_SUBREAPER): orphaned descendants become this process's children (e.g. a container's init). */
+  setChildSubreaper(): void;
+  /** Waits on the event loop for the exit of a child through its pidfd and reaps it; the pidfd is consumed (closed). Exit status as spawnWait's. */
+  pidfdWait(pidfd: number): Promise<number>;
   /** Waits on the event loop for one message; fds arrive O_CLOEXEC. EOF: no fds and empty data. One pending call per socket. */
   recvFds(sockFd: number, maxFds: number, maxData: number): Promise<{ fds: number[]; data: Buffer }>;
   /**

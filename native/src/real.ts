@@ -36,6 +36,8 @@ interface Addon {
   sendFds(sock: number, fds: number[], data: Buffer): void;
   recvFds(sock: number, maxFds: number, maxData: number): Promise<{ fds: number[]; data: Buffer }>;
   spawnWait(path: string, argv: string[], fds: number[]): Promise<number>;
+  setChildSubreaper(): void;
+  pidfdWait(pidfd: number): Promise<number>;
   accept(sock: number): Promise<number>;
   listenUnix(path: string, backlog: number): number;
   connectUnix(path: string): number;
@@ -165,6 +167,16 @@ class RealKernel implements Kernel {
   async spawnWait(path: string, argv: string[], fds: number[]): Promise<number> {
     try {
       return await call(() => this.a.spawnWait(path, argv, fds));
+    } catch (e) {
+      throw toKernelError(e);
+    }
+  }
+  setChildSubreaper(): void {
+    call(() => this.a.setChildSubreaper());
+  }
+  async pidfdWait(pidfd: number): Promise<number> {
+    try {
+      return await call(() => this.a.pidfdWait(pidfd));
     } catch (e) {
       throw toKernelError(e);
     }
