@@ -12,8 +12,6 @@ import { unavailableStager, type Stager } from './stager.js';
 import { loadMountStager, watchDockerContainers } from './mount-daemon.js';
 import { watchLiveness, type LivenessWatch } from './liveness-watch.js';
 import type { MountStager } from './mount-stager.js';
-import { servePrestage, type PrestageServer } from './prestage-socket.js';
-import { guessMounts } from './prestage-mounts.js';
 
 declare const __MGR_VERSION__: string | undefined;
 export const VERSION = typeof __MGR_VERSION__ === 'string' ? __MGR_VERSION__ : '0.0.0-dev';
@@ -112,10 +110,6 @@ export function fdStorePath(flags: Pick<MgrFlags, 'socket' | 'fdStore'>): string
   return flags.fdStore ?? join(dirname(flags.socket), 'mgr-fds.sock');
 }
 
-export function prestageSocketPath(flags: Pick<MgrFlags, 'socket' | 'prestageSocket'>): string {
-  return flags.prestageSocket ?? join(dirname(flags.socket), 'mgr-prestage.sock');
-}
-
 /**
  * The fd store: sysbox-fs keeps a duplicate of each container's /dev/fuse fd here (with its registration), and
  * takes them back when it restarts, so its FUSE connections outlive it. Not started if the addon can't load.
@@ -192,7 +186,6 @@ export async function startDaemon(flags: MgrFlags, opts: StartOptions): Promise<
       store: new FileStore(statePath),
       stager,
       mountStager,
-      guessMounts,
       dataDir,
       log,
       version: VERSION,
@@ -220,14 +213,6 @@ export async function startDaemon(flags: MgrFlags, opts: StartOptions): Promise<
     const dockerWatch = watchDockerContainers(service, opts.dockerContainersDir ?? '/var/lib/docker/containers', log);
     // before the gRPC socket: whoever waits for mgr.sock (install.sh, then a restart of sysbox-fs) finds the store up
     const fdStore = await startFdStore(flags, log);
-    const prestagePath = prestageSocketPath(flags);
-    let prestage: PrestageServer | undefined;
-    if (prestagePath !== 'none') {
-      prestage = await servePrestage(prestagePath, (req) => service.prestage(req), log).catch((err: unknown) => {
-        log.warn({ err: errText(err), path: prestagePath }, 'prestage socket unavailable: creates register and stage without a head start');
-        return undefined;
-      });
-    }
     const server = await serveMgr(service, {
       socketPath: flags.socket,
       onCall: ({ method, ms, error }) => {
@@ -237,7 +222,7 @@ export async function startDaemon(flags: MgrFlags, opts: StartOptions): Promise<
     }).catch((err: unknown) => {
       throw new StartError(errText(err));
     });
-    log.info({ socket: flags.socket, dataDir, version: VERSION, containers: service.size, fdStore: fdStore ? fdStorePath(flags) : 'none', prestage: prestage ? prestagePath : 'none' }, 'sysbox-mgr ready');
+    log.info({ socket: flags.socket, dataDir, version: VERSION, containers: service.size, fdStore: fdStore ? fdStorePath(flags) : 'none' }, 'sysbox-mgr ready');
     let stopping: Promise<void> | undefined;
     return {
       service,
@@ -248,7 +233,6 @@ export async function startDaemon(flags: MgrFlags, opts: StartOptions): Promise<
           liveness?.close();
           dockerWatch.close();
           fdStore?.close();
-          prestage?.close();
           await server.close();
           await service.flush();
           await releasePidFile(flags.pidFile);

@@ -12,8 +12,6 @@ export interface MgrFlags {
   reapInterval: number;
   /** the fd store socket (sysbox-fs keeps its /dev/fuse fds there), 'none'; default mgr-fds.sock beside --socket */
   fdStore?: string;
-  /** the prestage socket (sysbox-runc's launcher's head start on create), 'none'; default mgr-prestage.sock beside --socket */
-  prestageSocket?: string;
   /** sysbox-fs's gRPC socket: a container's views there are dropped when it is unregistered, or 'none' */
   fsSocket: string;
   help: boolean;
@@ -35,10 +33,6 @@ Flags:
                         (by the liveness path their Register gave; default 30, 0: only at start)
   --fd-store <path>     fd store socket: keeps sysbox-fs's /dev/fuse fds across its restarts, or "none"
                         (default mgr-fds.sock beside --socket)
-  --prestage-socket <path>
-                        where sysbox-runc's launcher sends a create's id and bundle before the create runs,
-                        so that the container is registered and its rootfs and mounts staged meanwhile, or "none"
-                        (default mgr-prestage.sock beside --socket)
   --fs-socket <path>    sysbox-fs's socket: a torn-down container's /proc and /sys views are dropped
                         there too, or "none" (default /run/sysbox/fs.sock)
   -h, --help            this help
@@ -67,7 +61,6 @@ export function parseFlags(argv: string[]): MgrFlags {
         'range-size': { type: 'string', default: '65536' },
         'reap-interval': { type: 'string', default: '30' },
         'fd-store': { type: 'string' },
-        'prestage-socket': { type: 'string' },
         'fs-socket': { type: 'string', default: '/run/sysbox/fs.sock' },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -104,7 +97,6 @@ export function parseFlags(argv: string[]): MgrFlags {
     rangeSize,
     reapInterval,
     ...(values['fd-store'] ? { fdStore: values['fd-store'] } : {}),
-    ...(values['prestage-socket'] ? { prestageSocket: values['prestage-socket'] } : {}),
     fsSocket: values['fs-socket'],
     help: values.help,
   };

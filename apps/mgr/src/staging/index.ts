@@ -11,6 +11,7 @@
 //   merged       the staged rootfs (an overlay, or an ID-mapped bind for a plain dir)
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmdirSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import type { IdRange } from '@sysbox/idmap';
 import type { Kernel } from '@sysbox/native';
 import {
   AT_FDCWD,
@@ -39,7 +40,7 @@ export interface StageRootfsOptions {
   containerId: string;
   /** The rootfs the engine would use (Docker: /var/lib/docker/overlay2/<id>/merged, already mounted). */
   rootfs: string;
-  idRange: { uid: number; gid: number; size: number };
+  idRange: IdRange;
   /** Default /var/lib/sysbox. */
   dataDir: string;
   /** sysbox-nsenter binary; default the one built in @sysbox/native. */

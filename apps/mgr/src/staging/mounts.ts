@@ -12,6 +12,7 @@
 import { execFileSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { IdRange } from '@sysbox/idmap';
 import type { Kernel } from '@sysbox/native';
 import { isKernelError } from '@sysbox/native';
 import { mountsUnder, readMountinfo, StagingError, unmountAll } from './mountinfo.js';
@@ -47,7 +48,7 @@ export interface StagedSpecialDirResult {
 
 export interface StageMountsOptions {
   containerId: string;
-  idRange: { uid: number; gid: number; size: number };
+  idRange: IdRange;
   dataDir: string;
   mounts: MountRequest[];
   specialDirs?: string[];
