@@ -1,9 +1,10 @@
-import { chmod, mkdir, readFile, stat, unlink } from 'node:fs/promises';
+import { chmod, mkdir, stat, unlink } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { FileStore, ensureSysboxHost, writeFileAtomic } from '@sysbox/idmap/host';
+import { holdingPidFile, StartError } from '@sysbox/daemon-kit';
+import { FileStore, ensureSysboxHost } from '@sysbox/idmap/host';
 import { serveFdStore, serveMgr, type FdStoreServer, type IpcServer } from '@sysbox/ipc';
-import pino, { type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { errText } from './errors.js';
 import { stagingLog } from './staging-log.js';
 import type { MgrFlags } from './flags.js';
@@ -16,39 +17,7 @@ import type { MountStager } from './mount-stager.js';
 declare const __MGR_VERSION__: string | undefined;
 export const VERSION = typeof __MGR_VERSION__ === 'string' ? __MGR_VERSION__ : '0.0.0-dev';
 
-/** A startup failure: main prints `sysbox-mgr: <message>` and exits 1. */
-export class StartError extends Error {
-  override readonly name = 'StartError';
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** Refuses to start when the pid file names a live sysbox-mgr; then writes our pid. */
-export async function claimPidFile(path: string, pid = process.pid): Promise<void> {
-  const text = await readFile(path, 'utf8').catch(() => '');
-  const other = Number.parseInt(text.trim(), 10);
-  if (Number.isSafeInteger(other) && other > 0 && other !== pid && alive(other)) {
-    // A pid reused by an unrelated process (after a crash) does not count.
-    const cmdline = await readFile(`/proc/${other}/cmdline`, 'utf8').catch(() => undefined);
-    if (cmdline === undefined || /mgr/.test(cmdline)) {
-      throw new StartError(`sysbox-mgr is already running (pid ${other}, from ${path})`);
-    }
-  }
-  await mkdir(dirname(path), { recursive: true, mode: 0o755 });
-  await writeFileAtomic(path, `${pid}\n`, 0o644);
-}
-
-async function releasePidFile(path: string, pid = process.pid): Promise<void> {
-  const text = await readFile(path, 'utf8').catch(() => '');
-  if (Number.parseInt(text.trim(), 10) === pid) await unlink(path).catch(() => {});
-}
+export { StartError };
 
 /** mkdir dataDir 0711; its parents must let the containers' ranges traverse (the engine reaches staged rootfs). */
 async function prepareDataDir(dataDir: string, log: Logger): Promise<void> {
@@ -156,10 +125,7 @@ function fsUnregister(flags: Pick<MgrFlags, 'fsSocket'>, log: Logger): ((contain
 export async function startDaemon(flags: MgrFlags, opts: StartOptions): Promise<Daemon> {
   const { log } = opts;
   const dataDir = resolve(flags.dataDir);
-  await claimPidFile(flags.pidFile).catch((err: unknown) => {
-    throw err instanceof StartError ? err : new StartError(`cannot write pid file ${flags.pidFile}: ${errText(err)}`);
-  });
-  try {
+  return holdingPidFile('sysbox-mgr', /mgr/, flags.pidFile, async () => {
     const { userCreated, pool } = await (opts.host ?? ensureSysboxHost)({}).catch((err: unknown) => {
       throw new StartError(`cannot set up the sysbox user and its subordinate ids: ${errText(err)}`);
     });
@@ -223,45 +189,20 @@ export async function startDaemon(flags: MgrFlags, opts: StartOptions): Promise<
       throw new StartError(errText(err));
     });
     log.info({ socket: flags.socket, dataDir, version: VERSION, containers: service.size, fdStore: fdStore ? fdStorePath(flags) : 'none' }, 'sysbox-mgr ready');
-    let stopping: Promise<void> | undefined;
     return {
       service,
       server,
-      stop() {
-        stopping ??= (async () => {
-          clearInterval(reapTimer);
-          liveness?.close();
-          dockerWatch.close();
-          fdStore?.close();
-          await server.close();
-          await service.flush();
-          await releasePidFile(flags.pidFile);
-          log.info('sysbox-mgr stopped');
-        })();
-        return stopping;
+      async stop() {
+        clearInterval(reapTimer);
+        liveness?.close();
+        dockerWatch.close();
+        fdStore?.close();
+        await server.close();
+        await service.flush();
+        log.info('sysbox-mgr stopped');
       },
     };
-  } catch (err) {
-    await releasePidFile(flags.pidFile);
-    throw err;
-  }
-}
-
-/** pino to a file (async, flushed at exit) or stderr. */
-export function makeLogger(flags: Pick<MgrFlags, 'logFile' | 'logLevel'>): { log: Logger; flush(): void } {
-  const dest =
-    flags.logFile === 'stderr' ? pino.destination({ fd: 2, sync: true }) : pino.destination({ dest: flags.logFile, sync: false, mkdir: true });
-  const log = pino({ level: flags.logLevel, base: { name: 'sysbox-mgr', pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime }, dest);
-  return {
-    log,
-    flush() {
-      try {
-        dest.flushSync();
-      } catch {
-        /* nothing buffered or already closed */
-      }
-    },
-  };
+  });
 }
 
 export const selfPath = fileURLToPath(import.meta.url);
