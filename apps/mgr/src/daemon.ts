@@ -6,11 +6,11 @@ import { FileStore, ensureSysboxHost } from '@sysbox/idmap/host';
 import { serveFdStore, serveMgr, type FdStoreServer, type IpcServer } from '@sysbox/ipc';
 import type { Logger } from 'pino';
 import { errText } from './errors.js';
-import { stagingLog } from './staging-log.js';
 import type { MgrFlags } from './flags.js';
 import { MgrService } from './service.js';
-import { unavailableStager, type Stager } from './stager.js';
-import { loadMountStager, watchDockerContainers } from './mount-daemon.js';
+import type { Stager } from './stager.js';
+import { watchDockerContainers } from './mount-daemon.js';
+import { loadStagers } from './staging.js';
 import { watchLiveness, type LivenessWatch } from './liveness-watch.js';
 import type { MountStager } from './mount-stager.js';
 
@@ -31,31 +31,6 @@ async function prepareDataDir(dataDir: string, log: Logger): Promise<void> {
 }
 
 
-/** Loads src/staging and @sysbox/native at run time; if either is missing, staging answers why. */
-export async function loadStager(log: Logger): Promise<Stager> {
-  // Non-literal specifiers: the bundler leaves them alone, and the build does not depend on them existing.
-  const nativeSpec = '@sysbox/native';
-  const stagingSpec = './staging/index.js';
-  try {
-    const native = (await import(nativeSpec)) as { realKernel(): unknown };
-    const staging = (await import(stagingSpec)) as {
-      stageRootfs(k: unknown, o: object): Promise<{ rootfs: string; method: string }>;
-      unstageRootfs(k: unknown, o: object): Promise<void>;
-      gcStaging(k: unknown, o: object): Promise<string[] | void>;
-    };
-    const kernel = native.realKernel();
-    return {
-      stage: ({ log: l, ...o }) => staging.stageRootfs(kernel, { ...o, log: stagingLog(l ?? log) }),
-      unstage: ({ log: l, ...o }) => staging.unstageRootfs(kernel, { ...o, log: stagingLog(l ?? log) }),
-      gc: (o) => staging.gcStaging(kernel, { ...o, log: stagingLog(log) }),
-    };
-  } catch (err) {
-    const reason = errText(err);
-    log.warn({ err: reason }, 'rootfs staging unavailable: PrepareRootfs will fail');
-    return unavailableStager(reason);
-  }
-}
-
 export interface Daemon {
   readonly service: MgrService;
   readonly server: IpcServer;
@@ -65,9 +40,9 @@ export interface Daemon {
 
 export interface StartOptions {
   log: Logger;
-  /** default: loadStager */
+  /** default: loadStagers' (@sysbox/staging over the real kernel) */
   stager?: Stager;
-  /** default: loadMountStager */
+  /** default: loadStagers' */
   mountStager?: MountStager;
   /** Docker's containers dir, watched to remove special dirs of removed containers (default /var/lib/docker/containers) */
   dockerContainersDir?: string;
@@ -140,8 +115,9 @@ export async function startDaemon(flags: MgrFlags, opts: StartOptions): Promise<
     await prepareDataDir(dataDir, log).catch((err: unknown) => {
       throw new StartError(`cannot prepare data dir ${dataDir}: ${errText(err)}`);
     });
-    const stager = opts.stager ?? (await loadStager(log));
-    const mountStager = opts.mountStager ?? (await loadMountStager(log));
+    const loaded = opts.stager && opts.mountStager ? undefined : await loadStagers(log);
+    const stager = opts.stager ?? loaded!.stager;
+    const mountStager = opts.mountStager ?? loaded!.mountStager;
     const statePath = join(dataDir, 'state.json');
     let liveness: LivenessWatch | undefined;
     const service = await MgrService.open({
