@@ -72,8 +72,9 @@ async function createSequence(ctx: Context, parsed: ParsedArgs, id: string, verb
     throw e;
   }
   const early = await placed(hooks);
-  if (!early) closeFs(); // (a placement closes it)
+  // (a placement closes the sysbox-fs client; without one, the placement after the engine's create does)
   if ((early && !early.ok) || (code !== 0 && (verb === 'create' || detached))) {
+    if (!early) closeFs();
     await abandon(ctx, id, p.undo);
     // a placement that failed in the hooks failed the engine: its reason is the create's error (the last in --log)
     if (early && !early.ok) throw early.error;
@@ -81,6 +82,7 @@ async function createSequence(ctx: Context, parsed: ParsedArgs, id: string, verb
   }
   if (verb === 'run') {
     // the engine's run has ended (or, detached, started the container)
+    if (!early) closeFs();
     if (!detached && !isSet(parsed.flags, 'keep')) await cleanupContainer(ctx, id);
     return code;
   }
