@@ -191,6 +191,8 @@ async function prepareWith(ctx: Context, parsed: ParsedArgs, id: string, undo: U
   writeFileSync(join(stateDir, 'engine'), `${ctx.engine.path}\n`);
   const execCaps = spec.execCapsRecord(parsedSpec.process, hostCapabilities);
   if (execCaps) writeFileSync(join(stateDir, 'exec-caps'), execCaps);
+  // ... and `kill` with SIGTERM as the init's own stop signal (systemd: SIGRTMIN+3, also when the image declares none)
+  if (spec.isSystemdInit(parsedSpec)) writeFileSync(join(stateDir, 'stop-signal'), `${spec.SYSTEMD_STOP_SIGNAL}\n`);
   // ... and `delete` of an id nobody knows (Docker's second delete) to the engine last used here.
   const enginePath = join(ctx.root, 'engine-path');
   if (readIfExists(enginePath) !== `${ctx.engine.path}\n`) writeFileSync(enginePath, `${ctx.engine.path}\n`);

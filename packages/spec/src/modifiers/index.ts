@@ -2,6 +2,7 @@ import { applySysboxRules } from '../rules.js';
 import type { Spec } from '../types.js';
 import { capabilitiesModifier } from './capabilities.js';
 import { cgroupnsModifier } from './cgroupns.js';
+import { cgroupsModifier } from './cgroups.js';
 import type { ConvertContext, Modifier } from './context.js';
 import { devicesModifier } from './devices.js';
 import { hooksModifier } from './hooks.js';
@@ -11,9 +12,11 @@ import { pathsModifier } from './paths.js';
 import { rootfsModifier } from './rootfs.js';
 import { seccompModifier } from './seccomp.js';
 import { sysctlModifier } from './sysctl.js';
+import { systemdModifier } from './systemd.js';
 
 export * from './capabilities.js';
 export * from './cgroupns.js';
+export * from './cgroups.js';
 export * from './context.js';
 export * from './devices.js';
 export * from './hooks.js';
@@ -23,6 +26,7 @@ export * from './paths.js';
 export * from './rootfs.js';
 export * from './seccomp.js';
 export * from './sysctl.js';
+export * from './systemd.js';
 
 /** The conversion, in order. Each entry is one concern; the composition lives only here. */
 export const MODIFIERS: ReadonlyArray<readonly [name: string, modifier: Modifier]> = Object.freeze([
@@ -34,6 +38,8 @@ export const MODIFIERS: ReadonlyArray<readonly [name: string, modifier: Modifier
   ['capabilities', capabilitiesModifier],
   ['devices', devicesModifier],
   ['paths', pathsModifier],
+  ['cgroups', cgroupsModifier],
+  ['systemd', systemdModifier],
   ['seccomp', seccompModifier],
   ['hooks', hooksModifier],
 ] as const);
