@@ -11,7 +11,8 @@ export const DROP_READING_MIN_DEFAULTS = Math.ceil(DOCKER_DEFAULT_CAPS.length / 
 /**
  * How the system-container rule reads the capability list Docker (or another caller) resolved from its flags. Docker
  * hands over only the resolved list L (the bounding set, else permitted, else effective), never the flags, so:
- * - no capabilities section: no flags → every capability the host has;
+ * - no capabilities section: every capability the host has (a section whose sets are all absent or null, as Docker
+ *   writes `--cap-drop ALL`, is an empty list);
  * - L keeps at least DROP_READING_MIN_DEFAULTS (7) of Docker's 14 defaults: the defaults L lacks were dropped with
  *   `--cap-drop`, and everything else is granted → every host capability except those. This covers no flags
  *   (all 14: everything), `--cap-add X` (everything), `--cap-drop X` (all but X), `--cap-drop X --cap-add Y`;
@@ -26,9 +27,9 @@ export function readDockerCaps(
   hostCapabilities: readonly string[],
 ): { granted: string[]; dropped: string[]; exact: boolean } {
   const host = [...new Set(hostCapabilities)];
-  const incoming = caps?.bounding ?? caps?.permitted ?? caps?.effective;
-  if (!incoming) return { granted: host, dropped: [], exact: false };
-  const have = new Set(incoming);
+  if (!caps) return { granted: host, dropped: [], exact: false };
+  // (Docker writes `--cap-drop ALL` as null sets: Go's nil slices)
+  const have = new Set(caps.bounding ?? caps.permitted ?? caps.effective ?? []);
   const missing = DOCKER_DEFAULT_CAPS.filter((c) => !have.has(c));
   if (DOCKER_DEFAULT_CAPS.length - missing.length >= DROP_READING_MIN_DEFAULTS) {
     const drop = new Set(missing);

@@ -90,6 +90,12 @@ describe("one capability rule, as users read Docker's flags", () => {
     expect(rootCaps({}).effective).toEqual(HOST_CAPS);
   });
 
+  test('--cap-drop ALL as Docker writes it (null sets): none', () => {
+    const nulls = { bounding: null, effective: null, permitted: null, inheritable: null } as never;
+    expect(convertCapabilities(nulls, 0, HOST_CAPS).capabilities.effective).toEqual([]);
+    expect(convertCapabilities({}, 0, HOST_CAPS).capabilities.bounding).toEqual([]);
+  });
+
   test('--cap-drop ALL: none', () => {
     const c = rootCaps({ drop: ['ALL'] });
     expect(c.effective).toEqual([]);
