@@ -202,8 +202,9 @@ describe.each(RUNTIMES)('%s', (rt) => {
         ['uid maps only', maps(pool.start), undefined, 'linux.gidMappings: missing (linux.uidMappings is given; sysbox needs both or neither)'],
       ];
       if (held) {
-        const at = held.outside + 1000;
-        cases.push(['overlapping a running container', maps(at), maps(at), `linux.uidMappings: uid range ${at}-${at + 65535} overlaps the uid range ${held.outside}-${held.outside + 65535} of container "${await c.inspect('{{.Id}}')}"`]);
+        // exactly its range: a shifted one could overlap a neighbour's first (other containers may run meanwhile)
+        const at = held.outside;
+        cases.push(['overlapping a running container', maps(at), maps(at), `linux.uidMappings: uid range ${at}-${at + 65535} overlaps the uid range ${at}-${at + 65535} of container "${await c.inspect('{{.Id}}')}"`]);
       }
       for (const [what, uid, gid, detail] of cases) {
         if (isRunc && !gid) continue; // runc needs both maps
