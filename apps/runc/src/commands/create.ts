@@ -47,16 +47,18 @@ async function createSequence(ctx: Context, parsed: ParsedArgs, id: string, verb
     closeFs();
     throw e;
   }
+  const regular = p.record.syscontMode === false; // SYSBOX_SYSCONT_MODE=FALSE: no sysbox-fs files to place
   try {
     await fs;
   } catch (e) {
-    await p.undo.run();
-    throw e;
+    if (!regular) {
+      await p.undo.run();
+      throw e;
+    }
   }
   const detached = verb === 'run' && isSet(parsed.flags, 'detach');
   const fds = passFds(Number(get(parsed.flags, 'preserve-fds') ?? 0));
   const args = [...ctx.engineGlobals(), verb, ...rewriteFlags(parsed, engineBundleFlags(ctx, p.record)), id];
-  const regular = p.record.syscontMode === false; // SYSBOX_SYSCONT_MODE=FALSE: no sysbox-fs files to place
   // [sysbox-fs] the files placed while the engine runs its hooks (see ../fs.ts); `run` can't place them later
   const hooks = await listenIfHooks(ctx, p, fs, verb === 'run');
   if (verb === 'run' && !hooks && !regular) {
