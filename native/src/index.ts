@@ -11,6 +11,8 @@ export type {
   Watcher,
   IdmappedBindOptions,
   BindCloneOptions,
+  NamespaceInfo,
+  NamespaceType,
 } from './kernel.js';
 export { KernelError, isKernelError, errnoName, errnoNumber } from './kernel.js';
 export * from './constants.js';

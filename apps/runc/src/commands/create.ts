@@ -12,6 +12,7 @@ import { cleanupContainer, removeContainer } from './delete.js';
 import { attachFs, hooksAvailable, initPidOf, listenForHooks, type Attached, type HookAttach, type Placement } from '../fs.js'; // [sysbox-fs]
 import { delegateCgroups } from '../cgroups.js';
 import type { FsClient } from '@sysbox/ipc';
+import { engineBundleFlags, removeStagedDevices } from '../conformance.js';
 
 /** The engine failed (its error is in --log): remove whatever it left, then undo our part. */
 async function abandon(ctx: Context, id: string, undo: Undo): Promise<void> {
@@ -47,18 +48,21 @@ async function createSequence(ctx: Context, parsed: ParsedArgs, id: string, verb
     closeFs();
     throw e;
   }
+  const regular = p.record.syscontMode === false; // SYSBOX_SYSCONT_MODE=FALSE: no sysbox-fs files to place
   try {
     await fs;
   } catch (e) {
-    await p.undo.run();
-    throw e;
+    if (!regular) {
+      await p.undo.run();
+      throw e;
+    }
   }
   const detached = verb === 'run' && isSet(parsed.flags, 'detach');
   const fds = passFds(Number(get(parsed.flags, 'preserve-fds') ?? 0));
-  const args = [...ctx.engineGlobals(), verb, ...rewriteFlags(parsed, { bundle: p.record.privateBundle }), id];
+  const args = [...ctx.engineGlobals(), verb, ...rewriteFlags(parsed, engineBundleFlags(ctx, p.record)), id];
   // [sysbox-fs] the files placed while the engine runs its hooks (see ../fs.ts); `run` can't place them later
   const hooks = await listenIfHooks(ctx, p, fs, verb === 'run');
-  if (verb === 'run' && !hooks) {
+  if (verb === 'run' && !hooks && !regular) {
     closeFs();
     await p.undo.run();
     throw new Error(`run: cannot listen on ${p.hookSocket} for the engine's hooks, which place the /proc and /sys emulation of container ${id}`);
@@ -73,6 +77,7 @@ async function createSequence(ctx: Context, parsed: ParsedArgs, id: string, verb
     throw e;
   }
   const early = await placed(hooks);
+  removeStagedDevices(p.devicesDir); // bound in by the engine (the binds keep the nodes), or not needed any more
   // (a placement closes the sysbox-fs client; without one, the placement after the engine's create does)
   if ((early && !early.ok) || (code !== 0 && (verb === 'create' || detached))) {
     if (!early) closeFs();
@@ -88,8 +93,10 @@ async function createSequence(ctx: Context, parsed: ParsedArgs, id: string, verb
     return code;
   }
   clog.debug({ during: early ? 'hooks' : 'after-create' }, 'engine create done');
-  // the rest of the system container inside it, before its process starts (from the hooks, or now)
-  if (!early) {
+  // the rest of the system container inside it, before its process starts (from the hooks, or now); a regular
+  // container (SYSBOX_SYSCONT_MODE=FALSE) has none
+  if (!early && regular) closeFs();
+  else if (!early) {
     try {
       await finishInside(ctx, p, fs, await initPidOf(ctx, id, get(parsed.flags, 'pid-file')));
     } catch (e) {
