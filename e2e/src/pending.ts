@@ -13,6 +13,5 @@ export const PENDING: ReadonlySet<string> = new Set<string>([
   // mount vetting: `mount -t tmpfs` inside fails with EINVAL
   'contract: tmpfs mounted inside can be remounted ro and rw',
   // system workloads
-  'contract: systemd boots as PID 1',
   'contract: Docker-in-Docker without --privileged',
 ]);
