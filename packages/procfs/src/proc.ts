@@ -118,15 +118,6 @@ export function renderStat(env: HostEnv, v: ContainerView, cg: CgroupReadings = 
   return [`cpu  ${sum.join(' ')}`, ...per, ...rest].join('\n') + '\n';
 }
 
-/** /proc/loadavg: the host's load figures; running/total from the container's cgroup task count. */
-export function renderLoadavg(env: HostEnv, v: ContainerView, cg: CgroupReadings = readings(env, v, ['tasks'])): string {
-  const f = need(env, '/proc/loadavg').trim().split(/\s+/);
-  if (f.length < 5) return f.join(' ') + '\n';
-  const tasks = cg.tasks ?? Number(f[3]!.split('/')[1]);
-  const running = Math.min(Number(f[3]!.split('/')[0]), Math.max(1, tasks));
-  return `${f[0]} ${f[1]} ${f[2]} ${running}/${tasks} ${f[4]}\n`;
-}
-
 /**
  * /proc/diskstats: devices the container did I/O on, with its own read/write counts and sectors (512 B)
  * from the blkio/io cgroup; other fields 0. Without cgroup I/O figures: the host's devices with zeros.
