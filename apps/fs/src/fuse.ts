@@ -22,6 +22,10 @@ export interface FuseOps {
   write(path: string, fh: number, data: Buffer, pos: number): number;
   truncate(path: string, size: number): void;
   release(path: string, fh: number): void;
+  /** a symbolic link's target (getattr reports links with S_IFLNK); EINVAL for anything else */
+  readlink?(path: string): string;
+  /** every path of the tree, also those a readdir doesn't list now (a backend that must know all nodes up front) */
+  nodes?(): string[];
 }
 
 export interface FuseMount {
@@ -98,6 +102,14 @@ export function fuseNativeBackend(): FuseBackend {
           try {
             const s = ops.getattr(p);
             cb(0, { ...s, mtime: now, atime: now, ctime: now, nlink: s.mode & 0o040000 ? 2 : 1 });
+          } catch (e) {
+            cb(code(e));
+          }
+        },
+        readlink(p: string, cb: (e: number, target?: string) => void) {
+          try {
+            if (!ops.readlink) throw new FuseError('EINVAL');
+            cb(0, ops.readlink(p));
           } catch (e) {
             cb(code(e));
           }

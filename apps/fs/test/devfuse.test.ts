@@ -1,6 +1,6 @@
 // The FUSE protocol of the /dev/fuse backend, with buffers (no kernel).
 import { describe, expect, it, vi } from 'vitest';
-import { devFuseBackend, idleTrimmer, FuseSession, FUSE_NOTIFY_RESEND, IN_HEADER, nodeIdOf, OP, OUT_HEADER, parseRequest, u64 } from '../src/devfuse.js';
+import { devFuseBackend, idleTrimmer, FuseSession, FUSE_NOTIFY_RESEND, IN_HEADER, nodeIdOf, OP, OUT_HEADER, u64 } from '../src/devfuse.js';
 import { FuseError, type FuseOps } from '../src/fuse.js';
 
 let uniq = 100;
@@ -72,12 +72,19 @@ function session(files: Record<string, string> = { '/proc/uptime': '1.00 2.00\n'
 }
 
 describe('FUSE protocol', () => {
-  it('parses a request header', () => {
-    const r = parseRequest(req(OP.GETATTR, 0x1_0000_0003, Buffer.from('ab'), 9));
-    expect(r).toMatchObject({ opcode: OP.GETATTR, nodeid: 0x1_0000_0003, pid: 42, len: IN_HEADER + 2 });
-    expect(r.body.toString()).toBe('ab');
-    expect(Number(r.unique.readBigUInt64LE(0))).toBe(9);
-    expect(() => parseRequest(Buffer.alloc(10))).toThrow(RangeError);
+  it('echoes the unique id; a short or overlong request is reported and not answered', () => {
+    const errors: string[] = [];
+    const out: Buffer[] = [];
+    const s = new FuseSession(ops({ '/proc/uptime': '1\n' }), (b) => void out.push(Buffer.from(b)), { onError: (what) => errors.push(what) });
+    s.handle(req(OP.GETATTR, 0x1_0000_0003, Buffer.from('ab'), 0x1_0000_0009));
+    expect(Number(out[0]!.readBigUInt64LE(8))).toBe(0x1_0000_0009);
+    expect(out[0]!.readInt32LE(4)).toBe(-116); // ESTALE: no such node
+    s.handle(Buffer.alloc(10));
+    const long = req(OP.GETATTR, 1);
+    long.writeUInt32LE(long.length + 1, 0);
+    s.handle(long);
+    expect(errors).toEqual(['request', 'request']);
+    expect(out).toHaveLength(1);
   });
 
   it('node ids are stable 52-bit hashes, 1 for the root', () => {

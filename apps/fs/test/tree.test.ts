@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { FakeHostEnv, emulatedHandlers, newView, sysCovers } from '@sysbox/procfs';
+import { CPU_DIR, CPU_ONLINE, FakeHostEnv, emulatedHandlers, emulatedLinks, newView, sampleLoad, sysCovers } from '@sysbox/procfs';
 import { FuseError } from '../src/fuse.js';
 import { parseFlags, UsageError } from '../src/flags.js';
 import { placeholdersOf, treeOps } from '../src/tree.js';
 
-function setup() {
+function setup(now: () => number = () => 0) {
   const env = new FakeHostEnv({
     '/proc/uptime': '500.00 900.00\n',
     '/proc/9/stat': '9 (init) S 1 9 9 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 20000 0 0',
@@ -13,7 +13,7 @@ function setup() {
     '/proc/sys/fs/inotify/max_user_watches': '8192\n',
   });
   const view = newView(env, { containerId: 'c', initPid: 9, owner: { uid: 100000, gid: 100000 } });
-  const ops = treeOps({ env, view, handlers: emulatedHandlers(env) });
+  const ops = treeOps({ env, view, handlers: emulatedHandlers(env), now });
   return { env, view, ops };
 }
 
@@ -29,16 +29,70 @@ describe('FUSE tree', () => {
     // yama is not on this (fake) host: not in the tree
     expect(() => ops.getattr('/proc/sys/kernel/yama/ptrace_scope')).toThrow(FuseError);
   });
-  it('reads snapshot the content at open; release forgets the handle', () => {
-    const { env, ops } = setup();
+  it('a read from 0 takes the current rendering (served again while fresh); reads further on continue it', () => {
+    let t = 0;
+    const { env, ops } = setup(() => t);
     const fh = ops.open('/proc/uptime', 0);
     env.set('/proc/uptime', '600.00 900.00\n');
-    expect(ops.read('/proc/uptime', fh, 4096, 0).toString()).toBe('300.00 540.00\n');
+    const first = ops.read('/proc/uptime', fh, 4096, 0);
+    expect(first.toString()).toBe('400.00 600.00\n');
+    // within uptime's 10 ms: the same rendering (the same buffer: no new render), for every handle
+    env.set('/proc/uptime', '700.00 900.00\n');
+    t = 9;
+    expect(ops.read('/proc/uptime', ops.open('/proc/uptime', 0), 4096, 0)).toBe(first);
+    t = 10;
+    expect(ops.read('/proc/uptime', fh, 3, 3).toString()).toBe('.00'); // the snapshot goes on
     expect(ops.read('/proc/uptime', fh, 4096, 100).length).toBe(0);
+    // read again from 0 (as top does with a kept fd): fresh
+    expect(ops.read('/proc/uptime', fh, 4096, 0).toString()).toBe('500.00 642.86\n');
     ops.release('/proc/uptime', fh);
-    expect(ops.openFiles).toBe(0);
-    const fh2 = ops.open('/proc/uptime', 0);
-    expect(ops.read('/proc/uptime', fh2, 3, 0).toString()).toBe('400');
+    expect(ops.openFiles).toBe(1);
+    // a handle of an earlier process (0): rendered for the read
+    expect(ops.read('/proc/uptime', 0, 3, 0).toString()).toBe('500');
+  });
+  it('loadavg is rendered again when the sampler looked; a knob when written', () => {
+    const { env, view, ops } = setup();
+    const a = ops.read('/proc/loadavg', ops.open('/proc/loadavg', 0), 4096, 0);
+    expect(ops.read('/proc/loadavg', ops.open('/proc/loadavg', 0), 4096, 0)).toBe(a);
+    env.set('/proc/9/stat', '9 (init) R 1 9 9 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 20000 0 0');
+    env.set('/sys/fs/cgroup/unified/cgroup.threads', '9\n');
+    env.set('/sys/fs/cgroup/unified/cgroup.controllers', '');
+    sampleLoad(env, view);
+    expect(ops.read('/proc/loadavg', ops.open('/proc/loadavg', 0), 4096, 0).toString()).toBe('0.08 0.02 0.01 1/1 0\n');
+    const k = '/proc/sys/kernel/panic';
+    expect(ops.read(k, ops.open(k, 0), 100, 0).toString()).toBe('0\n');
+    ops.write(k, ops.open(k, 1), Buffer.from('5\n'), 0);
+    expect(ops.read(k, ops.open(k, 0), 100, 0).toString()).toBe('5\n');
+  });
+  it('the cpu cover lists the cpuN dirs of the container\'s CPUs only; the dmi link; every node for an adopter', () => {
+    const env = new FakeHostEnv({
+      '/proc/uptime': '500.00 900.00\n',
+      '/proc/stat': 'cpu  0\ncpu0 0\ncpu1 0\n',
+      '/proc/9/stat': '9 (init) S 1 9 9 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 20000 0 0',
+      '/proc/9/cgroup': '3:cpuset:/c\n',
+      '/sys/fs/cgroup/cpuset/c/cpuset.cpus': '1\n',
+      [CPU_ONLINE]: '0-1\n',
+    });
+    env.setDir(`/proc/9/root${CPU_DIR}`, [
+      { name: 'cpu0', type: 'dir' },
+      { name: 'cpu1', type: 'dir' },
+      { name: 'online', type: 'file' },
+      { name: 'possible', type: 'file' },
+    ]);
+    env.setDir('/proc/9/root/sys/devices/virtual', [{ name: 'net', type: 'dir' }]);
+    env.setDir('/proc/9/root/sys/class', [{ name: 'net', type: 'dir' }]);
+    const view = newView(env, { containerId: 'c', initPid: 9, covers: sysCovers(env, 9) });
+    const ops = treeOps({ env, view, handlers: emulatedHandlers(env), links: emulatedLinks(env) });
+    expect(ops.readdir(CPU_DIR).sort()).toEqual(['cpu1', 'online', 'possible']);
+    expect(ops.getattr(`${CPU_DIR}/cpu0`).mode).toBe(0o040555); // hidden from the listing, still there by name
+    expect(ops.read(CPU_ONLINE, ops.open(CPU_ONLINE, 0), 100, 0).toString()).toBe('1\n');
+    env.set('/sys/fs/cgroup/cpuset/c/cpuset.cpus', '0-1\n');
+    expect(ops.readdir(CPU_DIR).sort()).toEqual(['cpu0', 'cpu1', 'online', 'possible']);
+    expect(ops.readdir('/sys/class').sort()).toEqual(['dmi', 'net']);
+    expect(ops.getattr('/sys/class/dmi/id').mode).toBe(0o120777);
+    expect(ops.readlink!('/sys/class/dmi/id')).toBe('../../devices/virtual/dmi/id');
+    expect(() => ops.readlink!('/sys/class/net')).toThrow(expect.objectContaining({ errno: 'EINVAL' }));
+    expect(ops.nodes!()).toEqual(expect.arrayContaining([`${CPU_DIR}/cpu0`, '/sys/class/dmi/id', CPU_ONLINE, `${CPU_DIR}/possible`]));
   });
   it('writes: stored per container, EINVAL on garbage, EACCES on read-only files', () => {
     const { env, ops } = setup();
