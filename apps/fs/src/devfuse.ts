@@ -45,8 +45,13 @@ const FATTR_UID = 1 << 1;
 const FATTR_GID = 1 << 2;
 const FATTR_SIZE = 1 << 3;
 const FOPEN_DIRECT_IO = 1 << 0;
+const FOPEN_KEEP_CACHE = 1 << 1;
 const FUSE_BIG_WRITES = 1 << 5;
+/** on every read of a cached file, attributes past their timeout are asked again, and a changed size or mtime drops the pages */
+const FUSE_AUTO_INVAL_DATA = 1 << 12;
 const FUSE_PARALLEL_DIROPS = 1 << 18;
+/** FUSE_NOTIFY_INVAL_INODE: drop an inode's cached attributes and pages */
+export const FUSE_NOTIFY_INVAL_INODE = 2;
 /** FUSE_NOTIFY_RESEND (kernel ≥ 6.9): requests read by a dead daemon but never answered go back to the queue. */
 export const FUSE_NOTIFY_RESEND = 7;
 /**
@@ -79,8 +84,12 @@ function answerOf(length: number): Buffer {
   }
   return v;
 }
-/** seconds the kernel may cache entries and attributes (libfuse's default) */
-const TTL = 1;
+/** ms the kernel may cache entries, and attributes unless the tree says otherwise (libfuse's default: 1 s) */
+const TTL_MS = 1000;
+/** the FUSE_NOTIFY_INVAL_INODE message: header + { ino, off = 0, len = 0 (every page) } */
+const INVAL = Buffer.alloc(OUT_HEADER + 24);
+INVAL.writeUInt32LE(INVAL.length, 0);
+INVAL.writeInt32LE(FUSE_NOTIFY_INVAL_INODE, 4);
 
 /** Reads a little-endian u64 as a Number (node ids and handles here stay below 2^53). */
 export function u64(b: Buffer, off: number): number {
@@ -90,6 +99,13 @@ export function u64(b: Buffer, off: number): number {
 function w64(b: Buffer, off: number, n: number): void {
   b.writeUInt32LE(n >>> 0, off);
   b.writeUInt32LE(Math.floor(n / 0x1_0000_0000) >>> 0, off + 4);
+}
+
+/** a timeout of `ms` as FUSE's u64 seconds (at `secAt`) and u32 nanoseconds (at `nsecAt`) */
+function wTimeout(b: Buffer, secAt: number, nsecAt: number, ms: number): void {
+  const sec = Math.floor(ms / 1000);
+  w64(b, secAt, sec);
+  b.writeUInt32LE(Math.round((ms - sec * 1000) * 1e6) >>> 0, nsecAt);
 }
 
 /** A stable node id for a path: 1 for the root, else a 52-bit FNV-1a hash (never 0 or 1). */
@@ -141,7 +157,12 @@ export class FuseSession {
   readonly generation: number;
   initialized = false;
   kernelMinor = 0;
-  private readonly now = Math.floor(Date.now() / 1000);
+  /**
+   * Whether files may be served through the kernel's page cache (ops.openCached): only on a connection this session
+   * set up itself with FUSE_AUTO_INVAL_DATA (an adopted one was negotiated by an earlier process).
+   */
+  pageCache = false;
+  private readonly nowMs = Date.now();
   /** the request being answered (valid during handle()) */
   private req: Buffer = ANSWER;
 
@@ -199,12 +220,14 @@ export class FuseSession {
 
   private attr(b: Buffer, off: number, path: string, st: FuseStat): void {
     const dir = (st.mode & 0o170000) === 0o040000;
+    const ms = st.mtimeMs ?? this.nowMs;
+    const sec = Math.floor(ms / 1000);
+    const nsec = Math.floor((ms - sec * 1000) * 1e6) >>> 0;
     w64(b, off, nodeIdOf(path));
     w64(b, off + 8, st.size);
     w64(b, off + 16, Math.ceil(st.size / 512));
-    w64(b, off + 24, this.now);
-    w64(b, off + 32, this.now);
-    w64(b, off + 40, this.now);
+    for (const at of [24, 32, 40]) w64(b, off + at, sec);
+    for (const at of [48, 52, 56]) b.writeUInt32LE(nsec, off + at);
     b.writeUInt32LE(st.mode >>> 0, off + 60);
     b.writeUInt32LE(dir ? 2 : 1, off + 64);
     b.writeUInt32LE(st.uid >>> 0, off + 68);
@@ -215,7 +238,7 @@ export class FuseSession {
   /** fuse_attr_out at ANSWER's payload; returns its size */
   private attrOut(path: string, st: FuseStat): number {
     const at = this.payload(16 + ATTR_SIZE);
-    w64(ANSWER, at, TTL);
+    wTimeout(ANSWER, at, at + 8, st.ttlMs ?? TTL_MS);
     this.attr(ANSWER, at + 16, path, st);
     return 16 + ATTR_SIZE;
   }
@@ -224,10 +247,20 @@ export class FuseSession {
   private entryOut(path: string, st: FuseStat): number {
     const at = this.payload(40 + ATTR_SIZE);
     w64(ANSWER, at, nodeIdOf(path));
-    w64(ANSWER, at + 16, TTL);
-    w64(ANSWER, at + 24, TTL);
+    wTimeout(ANSWER, at + 16, at + 32, TTL_MS);
+    wTimeout(ANSWER, at + 24, at + 36, st.ttlMs ?? TTL_MS);
     this.attr(ANSWER, at + 40, path, st);
     return 40 + ATTR_SIZE;
+  }
+
+  /** Tells the kernel to drop a node's cached attributes and pages (ENOENT: it has none, nothing to do). */
+  private invalidate(nodeid: number): void {
+    w64(INVAL, OUT_HEADER, nodeid);
+    try {
+      this.send(INVAL);
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'ENOENT') this.o.onError?.('invalidate', e);
+    }
   }
 
   /** The handle ops gave out, or 0 for a handle of an earlier process (ops then read fresh). */
@@ -252,11 +285,15 @@ export class FuseSession {
       if (path === undefined) throw new FuseError('ESTALE');
       switch (opcode) {
         case OP.OPEN: {
-          const fh = this.ops.open(path, buf.readUInt32LE(B));
+          const flags = buf.readUInt32LE(B);
+          // through the page cache where the tree allows it (dropped first if the content changed), else direct I/O
+          const cached = this.pageCache ? this.ops.openCached?.(path, flags) : undefined;
+          if (cached?.invalidate) this.invalidate(nodeid);
+          const fh = cached ? cached.fh : this.ops.open(path, flags);
           const at = this.payload(16);
           ANSWER.writeUInt32LE(fh >>> 0, at);
           ANSWER.writeUInt32LE(this.generation, at + 4);
-          ANSWER.writeUInt32LE(FOPEN_DIRECT_IO, at + 8);
+          ANSWER.writeUInt32LE(cached ? FOPEN_KEEP_CACHE : FOPEN_DIRECT_IO, at + 8);
           return this.reply(0, 16);
         }
         case OP.READ: {
@@ -284,17 +321,17 @@ export class FuseSession {
           const nul = buf.indexOf(0, B);
           const name = buf.toString('utf8', B, nul < 0 || nul > len ? len : nul);
           const p = childPath(path, name);
-          const st = this.ops.getattr(p);
+          const st = this.ops.getattr(p, this.pageCache);
           this.paths.set(nodeIdOf(p), p);
           return this.reply(0, this.entryOut(p, st));
         }
         case OP.GETATTR:
-          return this.reply(0, this.attrOut(path, this.ops.getattr(path)));
+          return this.reply(0, this.attrOut(path, this.ops.getattr(path, this.pageCache)));
         case OP.SETATTR: {
           const valid = buf.readUInt32LE(B);
           if (valid & (FATTR_MODE | FATTR_UID | FATTR_GID)) throw new FuseError('EPERM');
           if (valid & FATTR_SIZE) this.ops.truncate(path, u64(buf, B + 16));
-          return this.reply(0, this.attrOut(path, this.ops.getattr(path)));
+          return this.reply(0, this.attrOut(path, this.ops.getattr(path, this.pageCache)));
         }
         case OP.READLINK: {
           if (!this.ops.readlink) throw new FuseError('EINVAL');
@@ -387,12 +424,13 @@ export class FuseSession {
     ANSWER.writeUInt32LE(7, at);
     ANSWER.writeUInt32LE(Math.min(minor, 31), at + 4);
     ANSWER.writeUInt32LE(maxReadahead, at + 8);
-    ANSWER.writeUInt32LE((flags & (FUSE_BIG_WRITES | FUSE_PARALLEL_DIROPS)) >>> 0, at + 12);
+    ANSWER.writeUInt32LE((flags & (FUSE_BIG_WRITES | FUSE_PARALLEL_DIROPS | FUSE_AUTO_INVAL_DATA)) >>> 0, at + 12);
     ANSWER.writeUInt16LE(16, at + 16); // max_background
     ANSWER.writeUInt16LE(12, at + 18); // congestion_threshold
     ANSWER.writeUInt32LE(MAX_WRITE, at + 20);
     ANSWER.writeUInt32LE(1, at + 24); // time_gran
     this.initialized = true;
+    this.pageCache = (flags & FUSE_AUTO_INVAL_DATA) !== 0;
     return this.reply(0, 64);
   }
 }

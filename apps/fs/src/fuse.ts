@@ -10,11 +10,20 @@ export interface FuseStat {
   uid: number;
   gid: number;
   size: number;
+  /** modification time (ms since the epoch); default: the backend's start */
+  mtimeMs?: number;
+  /** how long the kernel may keep these attributes (ms); default 1 s */
+  ttlMs?: number;
 }
 
 /** errno names (ENOENT, EACCES, ...) are answered as errors; any handler may also throw one. */
 export interface FuseOps {
-  getattr(path: string): FuseStat;
+  /**
+   * `pageCache`: the answer goes to a kernel that may keep the content of files opened with openCached: their exact
+   * size is answered (and the reads that follow get that very content). Otherwise (a listing's types, a backend
+   * without page-cached files) sizes are only hints.
+   */
+  getattr(path: string, pageCache?: boolean): FuseStat;
   readdir(path: string): string[];
   /** returns a handle for read/write/release */
   open(path: string, flags: number): number;
@@ -26,6 +35,12 @@ export interface FuseOps {
   readlink?(path: string): string;
   /** every path of the tree, also those a readdir doesn't list now (a backend that must know all nodes up front) */
   nodes?(): string[];
+  /**
+   * Opens a file the kernel may keep in its page cache (read-only opens of files whose content changes only at
+   * known moments), or returns undefined: then open() serves it with direct I/O. `invalidate`: its content changed
+   * since the kernel last got it, which must drop its cached pages and attributes before the open is answered.
+   */
+  openCached?(path: string, flags: number): { fh: number; invalidate: boolean } | undefined;
 }
 
 export interface FuseMount {

@@ -1,7 +1,15 @@
 // A container's FUSE tree: every emulated handler as a file at its container path, directories in between, the
-// covers' placeholders and links. A read at offset 0 takes the file's current rendering (procfs's seq_file
-// semantics: a reader that keeps the file open and reads again from 0, as top does, sees fresh content); reads at
-// other offsets continue that snapshot. Renderings are shared by all reads while fresh (cache.ts: Renderings).
+// covers' placeholders and links. Two ways to serve a file:
+// - direct I/O (the default): every read asks. A read at offset 0 takes the file's current rendering (procfs's
+//   seq_file semantics: a reader that keeps the file open and reads again from 0, as top does, sees fresh content);
+//   reads at other offsets continue that snapshot.
+// - the kernel's page cache, for read-only opens of files whose content changes only at known moments (handlers
+//   with `kernelCache`: knobs, DMI, cpu/online, loadavg, uptime): the kernel is told the exact size (LOOKUP/GETATTR)
+//   and reads the content once per change; an open after a change has it drop the old pages and attributes first
+//   (openCached → invalidate). Attributes time out after the file's maxAgeMs (at most 1 s), so a reader keeping the
+//   file open sees a change within that (FUSE_AUTO_INVAL_DATA). Then an open+read+close is one round trip (OPEN;
+//   RELEASE is asynchronous) instead of three (OPEN, READ, READ at EOF).
+// Renderings are shared by all reads while fresh (cache.ts: Renderings).
 import { ProcfsError, coverHidden, directoriesOf, type ContainerView, type Handler, type HostEnv, type Link } from '@sysbox/procfs';
 import { Renderings } from './cache.js';
 import { FuseError, type FuseOps, type FuseStat } from './fuse.js';
@@ -11,6 +19,8 @@ const S_IFREG = 0o100000;
 const S_IFLNK = 0o120000;
 /** the answer to reads at or past the end, and the content of a placeholder file */
 const EMPTY = Buffer.alloc(0);
+/** the mark of a handle opened through the page cache (openCached) */
+const CACHED = Buffer.alloc(0);
 
 /**
  * The size getattr reports. Not 0 (as procfs does): the kernel serves sendfile/splice (e.g. busybox cat)
@@ -69,6 +79,18 @@ export function treeOps(o: TreeOptions): FuseOps & { readonly openFiles: number 
   for (const [p, kind] of holders) if (kind === 'dir') dirs.set(p, new Set());
   const covers = new Set(o.view.covers.map((c) => c.dir));
   const renderings = new Renderings(o.env, o.view, o.now);
+  // page-cached files: the rendering whose size and content the kernel was given last, and its mtime
+  const given = new Map<string, { buf: Buffer; mtimeMs: number }>();
+  let lastMtime = 0;
+  const give = (path: string, buf: Buffer): { buf: Buffer; mtimeMs: number } => {
+    const g = given.get(path);
+    if (g?.buf === buf) return g;
+    // a new rendering gets a later mtime (a changed mtime or size makes the kernel drop its pages)
+    lastMtime = Math.max(Date.now(), lastMtime + 0.001);
+    const n = { buf, mtimeMs: lastMtime };
+    given.set(path, n);
+    return n;
+  };
   // per open handle: the snapshot being read (null: nothing read yet, or opened to write)
   const open = new Map<number, Buffer | null>();
   let next = 1;
@@ -92,9 +114,19 @@ export function treeOps(o: TreeOptions): FuseOps & { readonly openFiles: number 
     get openFiles() {
       return open.size;
     },
-    getattr(path): FuseStat {
+    getattr(path, pageCache): FuseStat {
       if (dirs.has(path)) return { mode: S_IFDIR | 0o555, uid, gid, size: 0 };
       const h = files.get(path);
+      if (h?.kernelCache && pageCache) {
+        // the kernel keeps this size: the reads that follow get this very rendering
+        let g: { buf: Buffer; mtimeMs: number } | undefined;
+        try {
+          g = give(path, render(path));
+        } catch {
+          g = undefined; // answered at read
+        }
+        if (g) return { mode: S_IFREG | h.mode, uid, gid, size: g.buf.length, mtimeMs: g.mtimeMs, ttlMs: Math.min(h.maxAgeMs, 1000) };
+      }
       if (!h) {
         const target = links.get(path);
         if (target !== undefined) return { mode: S_IFLNK | 0o777, uid, gid, size: Buffer.byteLength(target) };
@@ -126,6 +158,20 @@ export function treeOps(o: TreeOptions): FuseOps & { readonly openFiles: number 
     nodes() {
       return [...dirs.keys(), ...files.keys(), ...links.keys(), ...[...holders].filter(([, k]) => k === 'file').map(([p]) => p)];
     },
+    openCached(path, flags) {
+      const h = files.get(path);
+      if (!h?.kernelCache || (flags & 3) !== 0) return undefined;
+      let current: Buffer;
+      try {
+        current = render(path);
+      } catch {
+        return undefined; // direct I/O: the read answers the error
+      }
+      // unknown (e.g. after a restart) or changed since the kernel got it: its pages and attributes go first
+      const invalidate = given.get(path)?.buf !== current;
+      if (invalidate) given.delete(path);
+      return { fh: handle(CACHED), invalidate };
+    },
     open(path, flags) {
       const h = files.get(path);
       const acc = flags & 3;
@@ -138,8 +184,10 @@ export function treeOps(o: TreeOptions): FuseOps & { readonly openFiles: number 
     read(path, fh, len, pos) {
       let content = open.get(fh);
       if (content === EMPTY) return EMPTY;
+      // page-cached: the rendering the kernel was told the size of (or, none yet, the current one from now on)
+      if (content === CACHED) content = given.get(path)?.buf ?? give(path, render(path)).buf;
       // from 0 (or on a handle of an earlier process): the current rendering, kept for reads further on
-      if (pos === 0 || content === undefined || content === null) {
+      else if (pos === 0 || content === undefined || content === null) {
         content = render(path);
         if (open.has(fh)) open.set(fh, content);
       }

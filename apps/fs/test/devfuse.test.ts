@@ -164,6 +164,64 @@ describe('FUSE protocol', () => {
     expect(o.released).toEqual([5]);
   });
 
+  it('OPEN through the page cache where ops allow it, once INIT negotiated FUSE_AUTO_INVAL_DATA; a changed file is invalidated first', () => {
+    const out: Buffer[] = [];
+    const o = ops({ '/proc/uptime': '1.00 2.00\n', '/proc/sys/x': '1\n' });
+    let invalidate = true;
+    o.openCached = (p) => (p === '/proc/uptime' ? { fh: 9, invalidate } : undefined);
+    const s = new FuseSession(o, (b) => void out.push(Buffer.from(b)), { generation: 5 });
+    const id = nodeIdOf('/proc/uptime');
+    const init = (flags: number) => {
+      const b = Buffer.alloc(64);
+      b.writeUInt32LE(7, 0);
+      b.writeUInt32LE(41, 4);
+      b.writeUInt32LE(flags, 12);
+      return req(OP.INIT, 0, b);
+    };
+    // a kernel without FUSE_AUTO_INVAL_DATA (or a connection adopted from an earlier process): direct I/O only
+    s.handle(init(0));
+    expect(s.pageCache).toBe(false);
+    s.handle(req(OP.OPEN, id, Buffer.alloc(8)));
+    expect(out.pop()!.readUInt32LE(OUT_HEADER + 8)).toBe(1); // FOPEN_DIRECT_IO
+    s.handle(init(1 << 12));
+    expect(out.pop()!.readUInt32LE(OUT_HEADER + 12) & (1 << 12)).not.toBe(0); // FUSE_AUTO_INVAL_DATA accepted
+    expect(s.pageCache).toBe(true);
+    out.length = 0;
+    s.handle(req(OP.OPEN, id, Buffer.alloc(8), 31));
+    // first the notification (unique 0, FUSE_NOTIFY_INVAL_INODE, the node, every page), then the answer
+    expect(out).toHaveLength(2);
+    expect(out[0]!.readUInt32LE(0)).toBe(40);
+    expect(out[0]!.readInt32LE(4)).toBe(2);
+    expect(out[0]!.readBigUInt64LE(8)).toBe(0n);
+    expect(Number(out[0]!.readBigUInt64LE(16))).toBe(id);
+    expect(out[0]!.readBigInt64LE(24)).toBe(0n);
+    expect(out[0]!.readBigInt64LE(32)).toBe(0n);
+    expect(Number(out[1]!.readBigUInt64LE(8))).toBe(31);
+    expect(out[1]!.readBigUInt64LE(OUT_HEADER)).toBe((5n << 32n) | 9n);
+    expect(out[1]!.readUInt32LE(OUT_HEADER + 8)).toBe(2); // FOPEN_KEEP_CACHE, not DIRECT_IO
+    invalidate = false;
+    out.length = 0;
+    s.handle(req(OP.OPEN, id, Buffer.alloc(8)));
+    expect(out).toHaveLength(1);
+    expect(out[0]!.readUInt32LE(OUT_HEADER + 8)).toBe(2);
+    // other files: direct I/O as before
+    s.handle(req(OP.OPEN, nodeIdOf('/proc/sys/x'), Buffer.alloc(8)));
+    expect(out.pop()!.readUInt32LE(OUT_HEADER + 8)).toBe(1);
+  });
+
+  it('attributes carry the mtime and timeout ops give (ms → seconds + nanoseconds)', () => {
+    const { s, last, o } = session();
+    const getattr = o.getattr.bind(o);
+    o.getattr = (p, pc) => (p === '/proc/uptime' ? { ...getattr(p, pc), size: 10, mtimeMs: 1_700_000_000_123.5, ttlMs: 10 } : getattr(p, pc));
+    s.handle(req(OP.GETATTR, nodeIdOf('/proc/uptime'), Buffer.alloc(16)));
+    const b = last().body;
+    expect(u64(b, 0)).toBe(0); // attr_valid: 0 s
+    expect(b.readUInt32LE(8)).toBe(10_000_000); // + 10 ms
+    expect(u64(b, 16 + 8)).toBe(10); // size
+    expect(u64(b, 16 + 32)).toBe(1_700_000_000); // mtime
+    expect(b.readUInt32LE(16 + 52)).toBe(123_500_000); // mtimensec
+  });
+
   it('WRITE hands the data to the handler; its errno is the answer', () => {
     const { s, last, files } = session();
     const id = nodeIdOf('/proc/sys/x');

@@ -64,6 +64,40 @@ describe('FUSE tree', () => {
     ops.write(k, ops.open(k, 1), Buffer.from('5\n'), 0);
     expect(ops.read(k, ops.open(k, 0), 100, 0).toString()).toBe('5\n');
   });
+  it('page-cached files: exact size to the kernel, that very rendering read; invalidated at the next open after a change', () => {
+    let t = 0;
+    const { env, ops } = setup(() => t);
+    const f = '/proc/uptime';
+    expect(ops.openCached!('/proc/meminfo', 0)).toBeUndefined(); // direct I/O
+    expect(ops.openCached!('/proc/sys/kernel/panic', 1)).toBeUndefined(); // opened to write: direct I/O
+    // nothing given to the kernel yet (or a restarted sysbox-fs): drop whatever it has
+    const first = ops.openCached!(f, 0)!;
+    expect(first.invalidate).toBe(true);
+    const st = ops.getattr(f, true);
+    expect(st).toMatchObject({ size: '300.00 540.00\n'.length, ttlMs: 10 });
+    expect(ops.getattr(f).size).toBe(4096); // a listing's look: a hint only
+    expect(ops.openCached!(f, 0)!.invalidate).toBe(false);
+    // the content changes after uptime's 10 ms; until the kernel asks again, reads get what it was told the size of
+    env.set('/proc/uptime', '1000.00 900.00\n');
+    t = 10;
+    expect(ops.read(f, first.fh, 4096, 0).toString()).toBe('300.00 540.00\n');
+    const next = ops.openCached!(f, 0)!;
+    expect(next.invalidate).toBe(true);
+    const st2 = ops.getattr(f, true);
+    expect(st2.size).toBe('800.00 720.00\n'.length);
+    expect(st2.mtimeMs).toBeGreaterThan(st.mtimeMs!);
+    expect(ops.read(f, next.fh, 4096, 0).toString()).toBe('800.00 720.00\n');
+    // a knob: changed by a write
+    const k = '/proc/sys/kernel/panic';
+    expect(ops.openCached!(k, 0)!.invalidate).toBe(true);
+    expect(ops.getattr(k, true)).toMatchObject({ size: 2, ttlMs: 1000 });
+    expect(ops.openCached!(k, 0)!.invalidate).toBe(false);
+    ops.write(k, ops.open(k, 1), Buffer.from('42\n'), 0);
+    const after = ops.openCached!(k, 0)!;
+    expect(after.invalidate).toBe(true);
+    expect(ops.getattr(k, true).size).toBe(3);
+    expect(ops.read(k, after.fh, 4096, 0).toString()).toBe('42\n');
+  });
   it('the cpu cover lists the cpuN dirs of the container\'s CPUs only; the dmi link; every node for an adopter', () => {
     const env = new FakeHostEnv({
       '/proc/uptime': '500.00 900.00\n',

@@ -41,9 +41,18 @@ export interface Handler {
   readonly maxAgeMs: number;
   /** a number that changes whenever the content may (loadavg: the sampler's count); compared at each read */
   generation?(v: ContainerView): number;
+  /**
+   * The kernel may keep the content between reads (the page cache): it changes only when the file is written, when
+   * `generation` changes, or at `maxAgeMs` boundaries, and its length seldom changes with it. sysbox-fs then tells
+   * the kernel to drop it at the first open after a change (and holders of an open file see it within the
+   * attribute timeout). Files whose every rendering may differ in length (meminfo, stat, ...) are read afresh by
+   * every open instead (direct I/O): a reader never mixes two renderings.
+   */
+  readonly kernelCache?: boolean;
 }
 
 const PROC_FILES: Array<[string, number, (env: HostEnv, v: ContainerView) => string, Handler['generation']?]> = [
+  // (uptime and loadavg are also kept by the kernel between changes: see KERNEL_CACHED)
   ['/proc/uptime', TICK_MS, renderUptime],
   ['/proc/meminfo', SETTLE_MS, (e, v) => renderMeminfo(e, v)],
   ['/proc/cpuinfo', SETTLE_MS, (e, v) => renderCpuinfo(e, v)],
@@ -54,6 +63,9 @@ const PROC_FILES: Array<[string, number, (env: HostEnv, v: ContainerView) => str
   ['/proc/diskstats', TICK_MS, (e, v) => renderDiskstats(e, v)],
 ];
 
+/** /proc files the kernel may keep between changes (their length changes only when a figure gains a digit) */
+const KERNEL_CACHED = new Set(['/proc/uptime', '/proc/loadavg']);
+
 function knobHandler(k: Knob): Handler {
   return {
     path: k.path,
@@ -61,6 +73,7 @@ function knobHandler(k: Knob): Handler {
     knob: k,
     needsHostFile: k.hostPath ?? k.path,
     maxAgeMs: Infinity,
+    kernelCache: true,
     read: (env, v) => readKnob(env, v, k),
     write: (env, v, data) => void writeKnob(env, v, k, data),
   };
@@ -68,11 +81,20 @@ function knobHandler(k: Knob): Handler {
 
 /** Every handler, independent of the host. */
 export const HANDLERS: readonly Handler[] = Object.freeze([
-  ...PROC_FILES.map(([path, maxAgeMs, read, generation]): Handler => ({ path, mode: 0o444, maxAgeMs, read, ...(generation ? { generation } : {}) })),
+  ...PROC_FILES.map(([path, maxAgeMs, read, generation]): Handler => ({
+    path,
+    mode: 0o444,
+    maxAgeMs,
+    read,
+    ...(generation ? { generation } : {}),
+    ...(KERNEL_CACHED.has(path) ? { kernelCache: true } : {}),
+  })),
   ...KNOBS.filter((k) => k.kind === 'container' || k.kind === 'max').map(knobHandler),
-  { path: CPU_ONLINE, mode: 0o444, needsHostFile: CPU_ONLINE, maxAgeMs: SETTLE_MS, read: renderCpuOnline },
-  { path: `${DMI_ID}/product_uuid`, mode: 0o400, maxAgeMs: Infinity, read: productUuid },
-  ...Object.entries(SYNTHETIC_DMI).map(([name, value]): Handler => ({ path: `${DMI_ID}/${name}`, mode: 0o444, noHostDmi: true, maxAgeMs: Infinity, read: () => value })),
+  { path: CPU_ONLINE, mode: 0o444, needsHostFile: CPU_ONLINE, maxAgeMs: SETTLE_MS, kernelCache: true, read: renderCpuOnline },
+  { path: `${DMI_ID}/product_uuid`, mode: 0o400, maxAgeMs: Infinity, kernelCache: true, read: productUuid },
+  ...Object.entries(SYNTHETIC_DMI).map(
+    ([name, value]): Handler => ({ path: `${DMI_ID}/${name}`, mode: 0o444, noHostDmi: true, maxAgeMs: Infinity, kernelCache: true, read: () => value }),
+  ),
 ]);
 
 const byPath = new Map(HANDLERS.map((h) => [h.path, h]));
