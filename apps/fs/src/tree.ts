@@ -21,6 +21,16 @@ const S_IFLNK = 0o120000;
 const EMPTY = Buffer.alloc(0);
 /** the mark of a handle opened through the page cache (openCached) */
 const CACHED = Buffer.alloc(0);
+/** the longest a page-cached file keeps a rendering of another length than the current one (see mayGive) */
+export const LENGTH_SWITCH_MS = 1000;
+
+/** a rendering given to the kernel (its size answered): the kernel may keep its pages */
+interface Given {
+  buf: Buffer;
+  mtimeMs: number;
+  /** when it was given (the tree's clock) */
+  at: number;
+}
 
 /**
  * The size getattr reports. Not 0 (as procfs does): the kernel serves sendfile/splice (e.g. busybox cat)
@@ -78,19 +88,31 @@ export function treeOps(o: TreeOptions): FuseOps & { readonly openFiles: number 
   const dirs = directoriesOf([...files.keys(), ...links.keys(), ...holders.keys()]);
   for (const [p, kind] of holders) if (kind === 'dir') dirs.set(p, new Set());
   const covers = new Set(o.view.covers.map((c) => c.dir));
-  const renderings = new Renderings(o.env, o.view, o.now);
-  // page-cached files: the rendering whose size and content the kernel was given last, and its mtime
-  const given = new Map<string, { buf: Buffer; mtimeMs: number }>();
+  const now = o.now ?? (() => performance.now());
+  const renderings = new Renderings(o.env, o.view, now);
+  // page-cached files: the rendering whose size and content the kernel was given last, its mtime and when
+  const given = new Map<string, Given>();
+  // page-cached handles open per file (opened with openCached, not yet released)
+  const cachedOpen = new Map<string, number>();
   let lastMtime = 0;
-  const give = (path: string, buf: Buffer): { buf: Buffer; mtimeMs: number } => {
+  const give = (path: string, buf: Buffer): Given => {
     const g = given.get(path);
     if (g?.buf === buf) return g;
     // a new rendering gets a later mtime (a changed mtime or size makes the kernel drop its pages)
     lastMtime = Math.max(Date.now(), lastMtime + 0.001);
-    const n = { buf, mtimeMs: lastMtime };
+    const n = { buf, mtimeMs: lastMtime, at: now() };
     given.set(path, n);
     return n;
   };
+  /**
+   * May the kernel be given `current` in place of `g`? A reader reads a file in two read(2) calls at least (the
+   * content, then 0 at EOF) over the same cached size: a change of the same length can't show in between (the second
+   * call finds EOF where the first stopped), a change of length could (its second call would read the new
+   * rendering's tail). So a change of length waits until no page-cached handle of the file is open, or at most
+   * LENGTH_SWITCH_MS; meanwhile new opens get direct I/O (the fresh content, their own snapshot).
+   */
+  const mayGive = (path: string, g: Given | undefined, current: Buffer): boolean =>
+    g === undefined || g.buf.length === current.length || !cachedOpen.get(path) || now() - g.at >= LENGTH_SWITCH_MS;
   // per open handle: the snapshot being read (null: nothing read yet, or opened to write)
   const open = new Map<number, Buffer | null>();
   let next = 1;
@@ -119,11 +141,12 @@ export function treeOps(o: TreeOptions): FuseOps & { readonly openFiles: number 
       const h = files.get(path);
       if (h?.kernelCache && pageCache) {
         // the kernel keeps this size: the reads that follow get this very rendering
-        let g: { buf: Buffer; mtimeMs: number } | undefined;
+        let g = given.get(path);
         try {
-          g = give(path, render(path));
+          const current = render(path);
+          if (g?.buf !== current && mayGive(path, g, current)) g = give(path, current);
         } catch {
-          g = undefined; // answered at read
+          /* answered at read */
         }
         if (g) return { mode: S_IFREG | h.mode, uid, gid, size: g.buf.length, mtimeMs: g.mtimeMs, ttlMs: Math.min(h.maxAgeMs, 1000) };
       }
@@ -168,8 +191,11 @@ export function treeOps(o: TreeOptions): FuseOps & { readonly openFiles: number 
         return undefined; // direct I/O: the read answers the error
       }
       // unknown (e.g. after a restart) or changed since the kernel got it: its pages and attributes go first
-      const invalidate = given.get(path)?.buf !== current;
+      const g = given.get(path);
+      const invalidate = g?.buf !== current;
+      if (invalidate && !mayGive(path, g, current)) return undefined; // another length, page-cached readers open
       if (invalidate) given.delete(path);
+      cachedOpen.set(path, (cachedOpen.get(path) ?? 0) + 1);
       return { fh: handle(CACHED), invalidate };
     },
     open(path, flags) {
@@ -212,7 +238,12 @@ export function treeOps(o: TreeOptions): FuseOps & { readonly openFiles: number 
       if (!h) throw new FuseError('ENOENT');
       if (!h.write) throw new FuseError('EACCES');
     },
-    release(_path, fh) {
+    release(path, fh) {
+      if (open.get(fh) === CACHED) {
+        const n = (cachedOpen.get(path) ?? 1) - 1;
+        if (n > 0) cachedOpen.set(path, n);
+        else cachedOpen.delete(path);
+      }
       open.delete(fh);
     },
   };

@@ -10,7 +10,7 @@ import { realKernel } from '@sysbox/native';
 import { emulatedHandlers, FakeHostEnv, newView } from '@sysbox/procfs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { devFuseBackend, type DevFuseMount } from '../src/devfuse.js';
-import { treeOps } from '../src/tree.js';
+import { LENGTH_SWITCH_MS, treeOps } from '../src/tree.js';
 
 const root = process.getuid?.() === 0 && existsSync('/dev/fuse');
 
@@ -48,7 +48,7 @@ describe.runIf(root)('page-cached emulated files, real FUSE', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('uses the page cache for knobs and uptime, direct I/O for meminfo', async () => {
+  it('negotiates FUSE_AUTO_INVAL_DATA: files with kernelCache go through the page cache', async () => {
     // the connection negotiated FUSE_AUTO_INVAL_DATA (else every file is direct I/O)
     await sh(`cat ${mnt}/proc/uptime`);
     expect(mount.session.pageCache).toBe(true);
@@ -81,7 +81,7 @@ describe.runIf(root)('page-cached emulated files, real FUSE', () => {
     expect(bad.out).toBe('3\t4\t1\t7\n');
   });
 
-  it('a reader that keeps the file open sees a change after the attribute timeout (1 s for knobs)', async () => {
+  it('a reader that keeps the file open sees a change after the attribute timeout (1 s for knobs; another length at most LENGTH_SWITCH_MS later)', async () => {
     const f = join(mnt, 'proc/sys/kernel/panic');
     const child = spawn('python3', ['-c', `import os,sys\nfd=os.open('${f}',os.O_RDONLY)\nprint(os.pread(fd,4096,0).decode().strip(),flush=True)\nsys.stdin.readline()\nprint(os.pread(fd,4096,0).decode().strip(),flush=True)`], {
       stdio: ['pipe', 'pipe', 'inherit'],
@@ -91,13 +91,15 @@ describe.runIf(root)('page-cached emulated files, real FUSE', () => {
     for (let i = 0; i < 100 && !out.includes('\n'); i++) await sleep(20);
     expect(out).toBe('0\n');
     expect((await sh(write(f, '12'))).err).toBe('');
+    // past the attribute timeout (the kernel's clock) and, the value being longer, LENGTH_SWITCH_MS (the tree's)
     await sleep(1200);
+    clock += LENGTH_SWITCH_MS;
     child.stdin.end('go\n');
     await new Promise((r) => child.on('exit', r));
     expect(out).toBe('0\n12\n');
   });
 
-  it('meminfo (direct I/O) reads afresh every open', async () => {
+  it('meminfo (length-stable, page-cached): a fresh open after a change reads it', async () => {
     const f = join(mnt, 'proc/meminfo');
     expect((await sh(`cat ${f}`)).out).toMatch(/^MemTotal:\s+8000000 kB\n$/);
     env.set('/proc/meminfo', 'MemTotal:        8000001 kB\n');

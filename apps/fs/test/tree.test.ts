@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { CPU_DIR, CPU_ONLINE, FakeHostEnv, emulatedHandlers, emulatedLinks, newView, sampleLoad, sysCovers } from '@sysbox/procfs';
 import { FuseError } from '../src/fuse.js';
 import { parseFlags, UsageError } from '../src/flags.js';
-import { placeholdersOf, treeOps } from '../src/tree.js';
+import { LENGTH_SWITCH_MS, placeholdersOf, treeOps } from '../src/tree.js';
 
 function setup(now: () => number = () => 0) {
   const env = new FakeHostEnv({
@@ -89,14 +89,52 @@ describe('FUSE tree', () => {
     expect(ops.read(f, next.fh, 4096, 0).toString()).toBe('800.00 720.00\n');
     // a knob: changed by a write
     const k = '/proc/sys/kernel/panic';
-    expect(ops.openCached!(k, 0)!.invalidate).toBe(true);
+    const k1 = ops.openCached!(k, 0)!;
+    expect(k1.invalidate).toBe(true);
     expect(ops.getattr(k, true)).toMatchObject({ size: 2, ttlMs: 1000 });
-    expect(ops.openCached!(k, 0)!.invalidate).toBe(false);
+    const k2 = ops.openCached!(k, 0)!;
+    expect(k2.invalidate).toBe(false);
+    ops.release(k, k1.fh);
+    ops.release(k, k2.fh);
     ops.write(k, ops.open(k, 1), Buffer.from('42\n'), 0);
     const after = ops.openCached!(k, 0)!;
     expect(after.invalidate).toBe(true);
     expect(ops.getattr(k, true).size).toBe(3);
     expect(ops.read(k, after.fh, 4096, 0).toString()).toBe('42\n');
+  });
+  it('page-cached files: a change of length waits for the page-cached readers (at most LENGTH_SWITCH_MS); the same length switches at once', () => {
+    let t = 0;
+    const { env, ops } = setup(() => t);
+    const f = '/proc/uptime';
+    const a = ops.openCached!(f, 0)!;
+    const given = ops.getattr(f, true);
+    expect(given.size).toBe('300.00 540.00\n'.length);
+    // the same length: the next open switches, even with a's handle open
+    env.set('/proc/uptime', '600.00 900.00\n');
+    t = 10;
+    const b = ops.openCached!(f, 0)!;
+    expect(b.invalidate).toBe(true);
+    expect(ops.getattr(f, true).size).toBe('400.00 600.00\n'.length);
+    // another length (the uptime gains a digit) while a and b are open: direct I/O for new opens, the kernel keeps
+    // the old size (a reader between its read and its EOF read must not see the longer file)
+    env.set('/proc/uptime', '5000.00 900.00\n');
+    t = 20;
+    expect(ops.openCached!(f, 0)).toBeUndefined();
+    expect(ops.getattr(f, true).size).toBe('400.00 600.00\n'.length);
+    ops.release(f, a.fh);
+    expect(ops.openCached!(f, 0)).toBeUndefined(); // b is still open
+    ops.release(f, b.fh);
+    const c = ops.openCached!(f, 0)!; // none open: switch
+    expect(c.invalidate).toBe(true);
+    expect(ops.getattr(f, true).size).toBe('4800.00 864.00\n'.length);
+    expect(ops.read(f, c.fh, 4096, 0).toString()).toBe('4800.00 864.00\n');
+    // a reader that keeps the file open: another length is given at most LENGTH_SWITCH_MS later
+    env.set('/proc/uptime', '50000.00 900.00\n');
+    t = 30;
+    expect(ops.openCached!(f, 0)).toBeUndefined();
+    expect(ops.getattr(f, true).size).toBe('4800.00 864.00\n'.length);
+    t = 30 + LENGTH_SWITCH_MS;
+    expect(ops.getattr(f, true).size).toBe('49800.00 896.40\n'.length);
   });
   it('the cpu cover lists the cpuN dirs of the container\'s CPUs only; the dmi link; every node for an adopter', () => {
     const env = new FakeHostEnv({

@@ -42,17 +42,18 @@ export interface Handler {
   /** a number that changes whenever the content may (loadavg: the sampler's count); compared at each read */
   generation?(v: ContainerView): number;
   /**
-   * The kernel may keep the content between reads (the page cache): it changes only when the file is written, when
-   * `generation` changes, or at `maxAgeMs` boundaries, and its length seldom changes with it. sysbox-fs then tells
-   * the kernel to drop it at the first open after a change (and holders of an open file see it within the
-   * attribute timeout). Files whose every rendering may differ in length (meminfo, stat, ...) are read afresh by
-   * every open instead (direct I/O): a reader never mixes two renderings.
+   * The kernel may keep the content between reads (the page cache): its length seldom changes (fixed-width figures,
+   * or figures that rarely gain a digit; knobs and DMI change only when written, loadavg every 5 s). sysbox-fs tells
+   * the kernel to drop it at the first open after a change, and holders of an open file see a change within the
+   * attribute timeout; a change of length waits for the page-cached readers (apps/fs tree.ts). Files whose length
+   * changes every second or so (stat: its counters; diskstats, cpuinfo's MHz) are read afresh by every open
+   * instead (direct I/O).
    */
   readonly kernelCache?: boolean;
 }
 
 const PROC_FILES: Array<[string, number, (env: HostEnv, v: ContainerView) => string, Handler['generation']?]> = [
-  // (uptime and loadavg are also kept by the kernel between changes: see KERNEL_CACHED)
+  // (some are also kept by the kernel between changes: see KERNEL_CACHED)
   ['/proc/uptime', TICK_MS, renderUptime],
   ['/proc/meminfo', SETTLE_MS, (e, v) => renderMeminfo(e, v)],
   ['/proc/cpuinfo', SETTLE_MS, (e, v) => renderCpuinfo(e, v)],
@@ -63,8 +64,11 @@ const PROC_FILES: Array<[string, number, (env: HostEnv, v: ContainerView) => str
   ['/proc/diskstats', TICK_MS, (e, v) => renderDiskstats(e, v)],
 ];
 
-/** /proc files the kernel may keep between changes (their length changes only when a figure gains a digit) */
-const KERNEL_CACHED = new Set(['/proc/uptime', '/proc/loadavg']);
+/**
+ * /proc files the kernel may keep between changes: their length changes only when a figure gains a digit (uptime,
+ * loadavg, swaps) or never (meminfo prints every figure 8 wide: it changes length only past 99,999,999 kB).
+ */
+const KERNEL_CACHED = new Set(['/proc/uptime', '/proc/loadavg', '/proc/meminfo', '/proc/swaps']);
 
 function knobHandler(k: Knob): Handler {
   return {
