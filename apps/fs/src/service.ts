@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import type { FuseBackend, FuseMount, FuseOps } from './fuse.js';
 import type { FdKeeper, Kept } from './keeper.js';
 import { LoadSampler } from './loadavg.js';
-import { treeOps } from './tree.js';
+import { emptyDirsOf, treeOps } from './tree.js';
 
 const ID_RE = /^[\w+\-.]+$/;
 
@@ -80,9 +80,14 @@ export class FsService implements FsHandlers {
   }
 
   /**
-   * Register's answer: the tree, its covers, and the files placed one by one: those outside the covers, and those
-   * inside a cover where the container has its own file (e.g. /sys/devices/system/cpu/online): sysbox-nsenter
-   * mounts the container's file back over the cover's entry, so the emulated one is placed on top of it.
+   * Register's answer: the tree, its covers, and the paths placed one by one:
+   * - the files outside the covers;
+   * - the files inside a cover where the container has its own file of that name (e.g.
+   *   /sys/devices/system/cpu/online): sysbox-nsenter mounts the container's file back over the cover's, so the
+   *   emulated one is placed on top of it;
+   * - the emulated empty dirs, always (/sys/kernel/debug...): each is then a mountpoint, as on a host where debugfs,
+   *   tracefs, securityfs and configfs are mounted, so systemd's sys-kernel-*.mount units find them mounted and
+   *   don't try a mount the kernel refuses in a user namespace.
    */
   private answer(e: Entry) {
     const covers = e.view.covers;
@@ -91,7 +96,8 @@ export class FsService implements FsHandlers {
       .filter((p) => {
         const c = covers.find((c) => p.startsWith(`${c.dir}/`));
         return !c || c.own.some((own) => `${c.dir}/${own.name}` === p);
-      });
+      })
+      .concat(emptyDirsOf(e.view));
     return { mountpoint: e.mount.mountpoint, covers: covers.map((c) => c.dir), files };
   }
 

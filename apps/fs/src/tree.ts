@@ -10,7 +10,7 @@
 //   file open sees a change within that (FUSE_AUTO_INVAL_DATA). Then an open+read+close is one round trip (OPEN;
 //   RELEASE is asynchronous) instead of three (OPEN, READ, READ at EOF).
 // Renderings are shared by all reads while fresh (cache.ts: Renderings).
-import { ProcfsError, coverHidden, directoriesOf, type ContainerView, type Handler, type HostEnv, type Link } from '@sysbox/procfs';
+import { EMPTY_DIRS, ProcfsError, coverHidden, directoriesOf, type ContainerView, type Handler, type HostEnv, type Link } from '@sysbox/procfs';
 import { Renderings } from './cache.js';
 import { FuseError, type FuseOps, type FuseStat } from './fuse.js';
 
@@ -64,13 +64,18 @@ function fail(err: unknown, path: string, onError?: (path: string, err: unknown)
   throw new FuseError('EIO', (err as Error)?.message);
 }
 
+/** The emulated empty directories (EMPTY_DIRS) inside the view's covers. */
+export function emptyDirsOf(view: Pick<ContainerView, 'covers'>): string[] {
+  return EMPTY_DIRS.filter((p) => view.covers.some((c) => p.startsWith(`${c.dir}/`)));
+}
+
 /**
  * The placeholders of the view's covers (container path → kind): one per entry the container's own directory
  * had, except where an emulated file, link or directory takes the name.
  */
 export function placeholdersOf(view: Pick<ContainerView, 'covers'>, handlers: readonly Handler[], links: readonly Link[] = []): Map<string, 'dir' | 'file'> {
   const out = new Map<string, 'dir' | 'file'>();
-  const taken = directoriesOf([...handlers.map((h) => h.path), ...links.map((l) => l.path)]);
+  const taken = directoriesOf([...handlers.map((h) => h.path), ...links.map((l) => l.path), ...emptyDirsOf(view)]);
   for (const c of view.covers) {
     const emulated = taken.get(c.dir) ?? new Set<string>();
     for (const e of c.own) {
@@ -85,8 +90,10 @@ export function treeOps(o: TreeOptions): FuseOps & { readonly openFiles: number 
   const files = new Map(o.handlers.map((h) => [h.path, h]));
   const links = new Map((o.links ?? []).map((l) => [l.path, l.target]));
   const holders = placeholdersOf(o.view, o.handlers, o.links);
-  const dirs = directoriesOf([...files.keys(), ...links.keys(), ...holders.keys()]);
+  const empty = emptyDirsOf(o.view);
+  const dirs = directoriesOf([...files.keys(), ...links.keys(), ...holders.keys(), ...empty]);
   for (const [p, kind] of holders) if (kind === 'dir') dirs.set(p, new Set());
+  for (const p of empty) dirs.set(p, new Set());
   const covers = new Set(o.view.covers.map((c) => c.dir));
   const now = o.now ?? (() => performance.now());
   const renderings = new Renderings(o.env, o.view, now);

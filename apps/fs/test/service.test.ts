@@ -123,6 +123,25 @@ describe('FsService: the cpu cover and the load average sampler', () => {
     expect(r.covers).toContain('/sys/devices/system/cpu');
     expect(r.files).toContain('/sys/devices/system/cpu/online');
   });
+  it('/sys/kernel: config, debug, security, tracing are empty dirs of the tree, each placed on its own (a mountpoint)', async () => {
+    const { env, svc, fuse } = setup();
+    env.setDir('/proc/5/root/sys/kernel', [
+      { name: 'debug', type: 'dir' },
+      { name: 'mm', type: 'dir' },
+      { name: 'tracing', type: 'dir' },
+      { name: 'uevent_seqnum', type: 'file' },
+    ]);
+    const r = await svc.register({ containerId: 'c1', initPid: 5, idRange: undefined, options: undefined, root: '' });
+    expect(r.covers).toContain('/sys/kernel');
+    // config and security are absent from the container's sysfs here: the cover holds them, and they are placed too
+    expect(r.files.filter((f) => f.startsWith('/sys/kernel/')).sort()).toEqual(['/sys/kernel/config', '/sys/kernel/debug', '/sys/kernel/security', '/sys/kernel/tracing']);
+    const ops = fuse.mounted.get(r.mountpoint)!;
+    expect(ops.readdir('/sys/kernel').sort()).toEqual(['config', 'debug', 'mm', 'security', 'tracing', 'uevent_seqnum']);
+    for (const d of ['config', 'debug', 'security', 'tracing']) {
+      expect(ops.getattr(`/sys/kernel/${d}`)).toMatchObject({ mode: 0o040555 });
+      expect(ops.readdir(`/sys/kernel/${d}`)).toEqual([]);
+    }
+  });
   it('one timer for all containers, only while some container is registered; each tick samples every container', async () => {
     const { env, svc } = setup();
     const timers: Array<{ fn: () => void; ms: number; cleared: boolean }> = [];

@@ -14,6 +14,14 @@ export const CLASS_DIR = '/sys/class';
 /** Always covered: its per-CPU dirs are listed only for the CPUs the container sees; `online` is emulated. */
 export const CPU_DIR = '/sys/devices/system/cpu';
 export const CPU_ONLINE = `${CPU_DIR}/online`;
+/**
+ * Always covered: config, debug, tracing and security are served as empty directories owned by the container's
+ * root (the kernel shows debugfs, tracefs and securityfs mountpoints owned by nobody inside a user namespace, and
+ * config only where configfs is loaded); every other entry is the container's own sysfs entry, mounted back.
+ */
+export const KERNEL_DIR = '/sys/kernel';
+/** The emulated empty directories (container paths), inside the KERNEL_DIR cover. */
+export const EMPTY_DIRS: readonly string[] = Object.freeze(['config', 'debug', 'security', 'tracing'].map((n) => `${KERNEL_DIR}/${n}`));
 
 /** A symbolic link of the FUSE tree (inside a cover). */
 export interface Link {
@@ -54,6 +62,7 @@ export function hostHasDmi(env: HostEnv): boolean {
  * before anything is placed there). `root`: the container's root as the init sees it when it registers
  * before the engine's pivot_root (an OCI hook), e.g. /var/lib/sysbox/rootfs/<id>/merged; default "/".
  * - /sys/devices/system/cpu, always: its cpuN dirs are listed only for the CPUs the container sees (coverHidden);
+ * - /sys/kernel, always: for its EMPTY_DIRS;
  * - where the host has no DMI, /sys/devices/virtual (dmi/ is added) and /sys/class (dmi/id is added, a link).
  * Throws nothing: a directory that can't be listed gets no cover (for DMI: the container then has no
  * product_uuid, as on the host).
@@ -73,6 +82,8 @@ export function sysCovers(env: HostEnv, initPid: number, root = '/'): Cover[] {
   }
   const cpu = own(CPU_DIR);
   if (cpu) out.push({ dir: CPU_DIR, own: cpu });
+  const kernel = own(KERNEL_DIR);
+  if (kernel) out.push({ dir: KERNEL_DIR, own: kernel });
   return out;
 }
 

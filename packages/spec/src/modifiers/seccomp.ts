@@ -6,14 +6,17 @@ import { type ConvertContext, type Report, noReport } from './context.js';
  * Syscalls a system container needs that Docker's default profile refuses (Docker allows most of them
  * only with CAP_SYS_ADMIN, which it did not grant): mounting and the new mount API, namespaces
  * (unshare, setns, clone/clone3 with namespace flags), pivot_root and chroot for inner runtimes,
- * hostname, the kernel keyring (namespaced per user namespace), name_to_handle_at and kcmp (systemd),
- * and reboot (in a child pid namespace it ends that namespace: systemd's poweroff). The kernel checks
- * each against the container's user namespace; mounts are vetted later through seccomp-notify.
+ * hostname, the kernel keyring (namespaced per user namespace), name_to_handle_at and kcmp (systemd).
+ * The kernel checks each against the container's user namespace; mounts are vetted through seccomp-notify.
+ * reboot is not here: Docker's profile refuses it (EPERM) unless CAP_SYS_BOOT was asked for, as under runc.
+ * That refusal is what makes `docker stop` of systemd end with 0: systemd-shutdown's reboot() fails with
+ * EPERM, so it exits 0 ("Exiting container."); allowed, the kernel would kill the namespace's init with
+ * SIGINT (exit code 130).
  */
 export const SYSCONT_SYSCALLS: readonly string[] = Object.freeze([
   'mount', 'umount', 'umount2', 'unshare', 'setns', 'pivot_root', 'chroot', 'clone', 'clone3',
   'fsopen', 'fsconfig', 'fsmount', 'fspick', 'move_mount', 'open_tree', 'mount_setattr',
-  'sethostname', 'setdomainname', 'keyctl', 'add_key', 'request_key', 'name_to_handle_at', 'kcmp', 'reboot',
+  'sethostname', 'setdomainname', 'keyctl', 'add_key', 'request_key', 'name_to_handle_at', 'kcmp',
 ]);
 
 /**
