@@ -1,9 +1,10 @@
 // The path of one `docker run`: the programs and the named sockets of ours that take part are exactly those the README
 // lists (section "One `docker run`"), at most 6 programs and 4 sockets. Checked with `strace -f -e trace=execve,connect`
 // attached to containerd (which starts the shims, which start the runtime) and to the sysbox daemons, during a
-// `docker run --rm`. runc's column: no program or socket of ours at all.
+// `docker run --rm`, plus the sockets the create server holds connections to (it keeps one per daemon across creates).
+// runc's column: no program or socket of ours at all.
 import { describe, expect } from 'vitest';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { run, sleep } from '../src/docker.ts';
@@ -78,6 +79,18 @@ function parseTrace(text: string, daemonTids: Set<number>): { programs: Set<stri
   return { programs, sockets };
 }
 
+/**
+ * The named sockets of ours that process `pid` holds connections to (from `ss -xpn`: its end of each connection is
+ * unnamed; the peer row, the daemon's end, names the socket). The create server keeps one connection per daemon
+ * open across creates, so a run need not connect() at all.
+ */
+function keptSockets(pid: number): string[] {
+  const rows = execFileSync('ss', ['-xpn'], { encoding: 'utf8' }).split('\n').map((l) => l.trim().split(/\s+/));
+  // Netid State Recv-Q Send-Q Local-Address Local-Inode Peer-Address Peer-Inode [users:(...)]
+  const peers = new Set(rows.filter((r) => r.slice(8).join(' ').includes(`pid=${pid},`)).map((r) => r[7]));
+  return rows.filter((r) => peers.has(r[5]) && r[4]?.startsWith('/run/sysbox/')).map((r) => basename(r[4]!));
+}
+
 function tidsOf(pid: number): number[] {
   return readdirSync(`/proc/${pid}/task`).map(Number);
 }
@@ -114,7 +127,7 @@ describe.each(RUNTIMES)('%s', (rt) => {
       }
       // the daemons take part by being there (they are not started for the run): they count as programs
       const programs = [...new Set([...seen.programs, 'sysbox-runc serve', 'sysbox-mgr', 'sysbox-fs'])].sort();
-      const sockets = [...seen.sockets].filter((s) => s !== 'mgr-fds.sock').sort();
+      const sockets = [...new Set([...seen.sockets, ...keptSockets(readPid(RUNC_SERVER)!)])].filter((s) => s !== 'mgr-fds.sock').sort();
       console.log(`one docker run: programs ${programs.join(', ')}; sockets ${sockets.join(', ')}`);
       expect(programs).toEqual(listed.programs);
       expect(sockets).toEqual(listed.sockets);

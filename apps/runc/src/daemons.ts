@@ -47,17 +47,14 @@ export async function reachDaemon<C extends Client>(
   name: DaemonName,
   socket: string,
   connect: () => Promise<C>,
-  o: { timeoutMs: number; startWaitMs?: number | undefined; verified?: WeakSet<object> },
+  o: { timeoutMs: number; startWaitMs?: number | undefined },
 ): Promise<C> {
   const end = Date.now() + (o.startWaitMs ?? DEFAULT_DAEMON_START_WAIT_MS);
   for (;;) {
     let c: C | undefined;
     try {
       c = await connect();
-      if (!o.verified?.has(c)) {
-        await c.status({}, { deadlineMs: o.timeoutMs });
-        o.verified?.add(c);
-      }
+      await c.status({}, { deadlineMs: o.timeoutMs });
       return c;
     } catch (e) {
       c?.close();
@@ -75,41 +72,37 @@ export async function reachDaemon<C extends Client>(
 }
 
 /**
- * In the create server, one connection per daemon socket is kept open across creates, and checked (Status) only when
- * it is made: callers' close() leaves it open, and a call that fails drops it (the next create connects anew). The
- * CLI connects, and checks, per invocation.
+ * In the create server, one connection per daemon socket is kept open across creates (callers' close() leaves it
+ * open; a call that fails with a connection error or deadline drops it, and the next create connects anew). It is
+ * still checked with Status on every reach: a daemon that died or hung meanwhile is waited for and reported as when
+ * connecting afresh. The CLI connects per invocation.
  */
 const kept = new Map<string, Client>();
 
-const verified = new WeakSet<object>();
-
-function keepOpen<C extends Client>(key: string, connect: () => Promise<C>): { connect: () => Promise<C>; verified: WeakSet<object> } {
-  return {
-    verified,
-    connect: async () => {
-      const have = kept.get(key) as C | undefined;
-      if (have) return have;
-      const c = await connect();
-      const drop = () => {
-        if (kept.get(key) === p) kept.delete(key);
-        c.close();
-      };
-      const p = new Proxy(c, {
-        get(target, prop, recv) {
-          if (prop === 'close') return () => undefined;
-          const v = Reflect.get(target, prop, recv) as unknown;
-          if (typeof v !== 'function') return v;
-          return (...a: unknown[]) =>
-            (v as (...x: unknown[]) => Promise<unknown>).apply(target, a).catch((e: unknown) => {
-              const code = (e as { code?: string }).code;
-              if (code === 'NOT_RUNNING' || code === 'UNAVAILABLE' || code === 'DEADLINE_EXCEEDED' || code === 'CLOSED') drop();
-              throw e;
-            });
-        },
-      });
-      kept.set(key, p);
-      return p;
-    },
+function keepOpen<C extends Client>(key: string, connect: () => Promise<C>): () => Promise<C> {
+  return async () => {
+    const have = kept.get(key) as C | undefined;
+    if (have) return have;
+    const c = await connect();
+    const drop = () => {
+      if (kept.get(key) === p) kept.delete(key);
+      c.close();
+    };
+    const p = new Proxy(c, {
+      get(target, prop, recv) {
+        if (prop === 'close') return () => undefined;
+        const v = Reflect.get(target, prop, recv) as unknown;
+        if (typeof v !== 'function') return v;
+        return (...a: unknown[]) =>
+          (v as (...x: unknown[]) => Promise<unknown>).apply(target, a).catch((e: unknown) => {
+            const code = (e as { code?: string }).code;
+            if (code === 'NOT_RUNNING' || code === 'UNAVAILABLE' || code === 'DEADLINE_EXCEEDED' || code === 'CLOSED') drop();
+            throw e;
+          });
+      },
+    });
+    kept.set(key, p);
+    return p;
   };
 }
 
@@ -118,8 +111,7 @@ export function reachMgr(ctx: Context): Promise<MgrClient> {
   const socketPath = ctx.mgrSocket;
   const deadlineMs = daemonTimeoutMs(ctx);
   const connect = async () => (await import('@sysbox/ipc')).connectMgr({ socketPath, deadlineMs });
-  const k = ctx.inv.served ? keepOpen(`mgr ${socketPath}`, connect) : undefined;
-  return reachDaemon('sysbox-mgr', socketPath, k?.connect ?? connect, { timeoutMs: deadlineMs, startWaitMs: ctx.config.daemonStartWaitMs, ...(k ? { verified: k.verified } : {}) });
+  return reachDaemon('sysbox-mgr', socketPath, ctx.inv.served ? keepOpen(`mgr ${socketPath}`, connect) : connect, { timeoutMs: deadlineMs, startWaitMs: ctx.config.daemonStartWaitMs });
 }
 
 /** sysbox-fs, reached (see reachDaemon). */
@@ -127,6 +119,5 @@ export function reachFs(ctx: Context): Promise<FsClient> {
   const socketPath = fsSocket(ctx);
   const deadlineMs = daemonTimeoutMs(ctx);
   const connect = async () => (await import('@sysbox/ipc')).connectFs({ socketPath, deadlineMs });
-  const k = ctx.inv.served ? keepOpen(`fs ${socketPath}`, connect) : undefined;
-  return reachDaemon('sysbox-fs', socketPath, k?.connect ?? connect, { timeoutMs: deadlineMs, startWaitMs: ctx.config.daemonStartWaitMs, ...(k ? { verified: k.verified } : {}) });
+  return reachDaemon('sysbox-fs', socketPath, ctx.inv.served ? keepOpen(`fs ${socketPath}`, connect) : connect, { timeoutMs: deadlineMs, startWaitMs: ctx.config.daemonStartWaitMs });
 }
