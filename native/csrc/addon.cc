@@ -707,6 +707,7 @@ Napi::Value Statx(const Napi::CallbackInfo& info) {
   uint64_t mntId = 0;
   if (st.stx_mask & STATX_MNT_ID) mntId = st.stx_mnt_id;
   o.Set("mntId", Napi::BigInt::New(env, mntId));
+  o.Set("attributes", Napi::BigInt::New(env, static_cast<uint64_t>(st.stx_attributes)));
   o.Set("atime", Ts(env, st.stx_atime));
   o.Set("btime", Ts(env, st.stx_btime));
   o.Set("ctime", Ts(env, st.stx_ctime));
@@ -728,6 +729,79 @@ Napi::Value ProcessVmReadv(const Napi::CallbackInfo& info) {
   if (n < 0) return ThrowErrno(env, errno, "process_vm_readv");
   if (n < length) return Napi::Buffer<char>::Copy(env, buf.Data(), static_cast<size_t>(n));
   return buf;
+}
+
+// ---------------------------------------------------------------- resolving a path in the libuv pool
+
+// resolveStat(dirfd, path, openFlags, resolve) -> Promise<{mntId, devMajor, devMinor, mode, attributes}>:
+// openat2(dirfd, path, O_PATH|O_CLOEXEC|openFlags, resolve) + statx(AT_EMPTY_PATH, STATX_MNT_ID) + close, in the
+// libuv pool: the path may cross this process's own FUSE mounts (sysbox-fs resolving a container's path), whose
+// requests the loop thread must stay free to answer.
+#ifndef RESOLVE_IN_ROOT
+#define RESOLVE_IN_ROOT 0x10
+#endif
+struct OpenHowCompat {
+  uint64_t flags, mode, resolve;
+};
+
+class ResolveStatWorker : public Napi::AsyncWorker {
+ public:
+  ResolveStatWorker(Napi::Env env, int dirfd, std::string path, int oflags, uint64_t resolve)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), dirfd_(dirfd), path_(std::move(path)),
+        oflags_(oflags), resolve_(resolve) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void Execute() override {
+    OpenHowCompat how = {static_cast<uint64_t>(O_PATH | O_CLOEXEC | oflags_), 0, resolve_};
+    long fd = syscall(SYS_openat2, dirfd_, path_.c_str(), &how, sizeof how);
+    if (fd < 0) {
+      err_ = errno;
+      step_ = "openat2";
+      return;
+    }
+    memset(&st_, 0, sizeof st_);
+    if (statx(static_cast<int>(fd), "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_TYPE | STATX_MNT_ID, &st_) != 0) {
+      err_ = errno;
+      step_ = "statx";
+    }
+    close(static_cast<int>(fd));
+  }
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (err_ != 0) {
+      deferred_.Reject(ErrnoError(env, err_, step_, &path_).Value());
+      return;
+    }
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("mntId", Napi::BigInt::New(env, (st_.stx_mask & STATX_MNT_ID) ? static_cast<uint64_t>(st_.stx_mnt_id) : 0));
+    o.Set("devMajor", Napi::Number::New(env, st_.stx_dev_major));
+    o.Set("devMinor", Napi::Number::New(env, st_.stx_dev_minor));
+    o.Set("mode", Napi::Number::New(env, st_.stx_mode));
+    o.Set("attributes", Napi::BigInt::New(env, static_cast<uint64_t>(st_.stx_attributes)));
+    deferred_.Resolve(o);
+  }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  int dirfd_;
+  std::string path_;
+  int oflags_;
+  uint64_t resolve_;
+  struct statx st_;
+  int err_ = 0;
+  const char* step_ = "";
+};
+
+Napi::Value ResolveStat(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  INT_ARG(dirfd, 0);
+  STR_ARG(path, 1);
+  INT_ARG(oflags, 2);
+  INT_ARG(resolve, 3);
+  auto* w = new ResolveStatWorker(env, static_cast<int>(dirfd), path, static_cast<int>(oflags), static_cast<uint64_t>(resolve));
+  Napi::Promise p = w->Promise();
+  w->Queue();
+  return p;
 }
 
 // ---------------------------------------------------------------- seccomp user notification
@@ -888,7 +962,7 @@ Napi::Value SeccompRespond(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// seccompAddFd(fd, id, srcFd, newFdFlags, setFd(-1 = any)) -> fd number in the target
+// seccompAddFd(fd, id, srcFd, newFdFlags, setFd(-1 = any), send(0|1)) -> fd number in the target
 Napi::Value SeccompAddFd(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   INT_ARG(fd, 0);
@@ -897,6 +971,8 @@ Napi::Value SeccompAddFd(const Napi::CallbackInfo& info) {
   INT_ARG(srcFd, 2);
   INT_ARG(newFdFlags, 3);
   INT_ARG(setFd, 4);
+  int64_t send = 0;
+  if (info.Length() > 5 && !ArgInt(info, 5, &send)) return env.Undefined();
   struct seccomp_notif_addfd a;
   memset(&a, 0, sizeof a);
   a.id = id;
@@ -906,6 +982,8 @@ Napi::Value SeccompAddFd(const Napi::CallbackInfo& info) {
     a.flags = SECCOMP_ADDFD_FLAG_SETFD;
     a.newfd = static_cast<uint32_t>(setFd);
   }
+  // SEND: install the fd and answer the notification with its number, atomically (kernel >= 5.14)
+  if (send != 0) a.flags |= SECCOMP_ADDFD_FLAG_SEND;
   int rc = ioctl(static_cast<int>(fd), SECCOMP_IOCTL_NOTIF_ADDFD, &a);
   if (rc < 0) return ThrowErrno(env, errno, "ioctl(SECCOMP_IOCTL_NOTIF_ADDFD)");
   return Napi::Number::New(env, rc);
@@ -1136,6 +1214,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"seccompRespond", SeccompRespond},
       {"seccompAddFd", SeccompAddFd},
       {"seccompIdValid", SeccompIdValid},
+      {"resolveStat", ResolveStat},
       {"fuseWatch", FuseWatch},
       {"mallocTrim", MallocTrim},
       {"writeFd", WriteFd},

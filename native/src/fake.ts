@@ -397,6 +397,16 @@ export class FakeKernel implements Kernel {
     };
   }
 
+  /** resolveStat answers by path (the path as given); any other path fails with ENOENT. */
+  readonly resolved = new Map<string, { mntId: bigint; devMajor: number; devMinor: number; mode?: number; attributes?: bigint }>();
+
+  async resolveStat(dirfd: number, path: string, openFlags: number, resolve: number): Promise<import('./kernel.js').ResolvedStat> {
+    this.record('resolveStat', [dirfd, path, openFlags, resolve]);
+    const r = this.resolved.get(path);
+    if (!r) throw new KernelError('ENOENT', 'openat2', path);
+    return { mode: 0o40755, attributes: 0n, ...r };
+  }
+
   processVmReadv(pid: number, address: bigint, length: number): Buffer {
     this.record('processVmReadv', [pid, address, length]);
     const mem = this.memory.get(pid);
@@ -487,7 +497,13 @@ export class FakeKernel implements Kernel {
       this.record('seccompNotify.addFd', [listenerFd, req]);
       this.fd(listenerFd, 'listener', 'ioctl(SECCOMP_IOCTL_NOTIF_ADDFD)');
       if (!this.pendingIds.has(req.id)) throw new KernelError('ENOENT', 'ioctl(SECCOMP_IOCTL_NOTIF_ADDFD)');
-      return req.setFd ?? 3;
+      const got = req.setFd ?? 3;
+      // SEND answers the notification with the fd's number
+      if (req.send) {
+        this.pendingIds.delete(req.id);
+        this.seccompResponses.push({ id: req.id, val: BigInt(got) });
+      }
+      return got;
     },
     idValid: (listenerFd: number, id: bigint): boolean => {
       this.record('seccompNotify.idValid', [listenerFd, id]);

@@ -10,6 +10,7 @@ export type {
   SeccompNotify,
   Watcher,
   IdmappedBindOptions,
+  ResolvedStat,
 } from './kernel.js';
 export { KernelError, isKernelError, errnoName, errnoNumber } from './kernel.js';
 export * from './constants.js';
@@ -25,5 +26,7 @@ export {
   nsenterSysctlRead,
   nsenterSysctlWrite,
   NsenterError,
+  nsenterAsCaller,
+  NotFuseError,
 } from './nsenter.js';
-export type { NsenterRunOptions } from './nsenter.js';
+export type { NsenterRunOptions, AsCallerOptions, CallerPath } from './nsenter.js';

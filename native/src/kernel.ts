@@ -26,6 +26,8 @@ export interface Statx {
   rdevMinor: number;
   /** Mount id (as in /proc/self/mountinfo); 0n unless STATX_MNT_ID was asked for. */
   mntId: bigint;
+  /** STATX_ATTR_* bits (e.g. STATX_ATTR_MOUNT_ROOT 0x2000: the path is the root of a mount). */
+  attributes?: bigint;
   atime: StatxTimestamp;
   btime: StatxTimestamp;
   ctime: StatxTimestamp;
@@ -70,6 +72,21 @@ export interface SeccompAddFd {
   newFdFlags?: number;
   /** Install at exactly this fd number (SECCOMP_ADDFD_FLAG_SETFD). */
   setFd?: number;
+  /**
+   * SECCOMP_ADDFD_FLAG_SEND: install the fd and answer the notification with its number in one step (the caller's
+   * syscall returns it); no respond() afterwards.
+   */
+  send?: boolean;
+}
+
+/** Where a path resolved to (resolveStat). */
+export interface ResolvedStat {
+  mntId: bigint;
+  devMajor: number;
+  devMinor: number;
+  mode: number;
+  /** STATX_ATTR_* (STATX_ATTR_MOUNT_ROOT 0x2000) */
+  attributes: bigint;
 }
 
 export interface Watcher {
@@ -147,6 +164,11 @@ export interface Kernel {
   /** A connected AF_UNIX socket pair (SOCK_STREAM unless given), both ends O_CLOEXEC. */
   socketpair(type?: number): [number, number];
   statx(dirfd: number, path: string, flags: number, mask: number): Statx;
+  /**
+   * openat2(dirfd, path, O_PATH|openFlags, resolve) + statx(STATX_MNT_ID) of what it opened, in the libuv pool: the
+   * path may cross this process's own FUSE mounts, whose requests the loop thread must stay free to answer.
+   */
+  resolveStat(dirfd: number, path: string, openFlags: number, resolve: number): Promise<ResolvedStat>;
   processVmReadv(pid: number, address: bigint, length: number): Buffer;
   seccompNotify: SeccompNotify;
   /**

@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join, dirname } from 'node:path';
-import type { Kernel, IdMapping, MountSetattrAttr, Statx, SeccompNotification, IdmappedBindOptions } from './kernel.js';
+import type { Kernel, IdMapping, MountSetattrAttr, Statx, SeccompNotification, IdmappedBindOptions, ResolvedStat } from './kernel.js';
 import { KernelError } from './kernel.js';
 import {
   AT_FDCWD,
@@ -43,7 +43,8 @@ interface Addon {
   processVmReadv(pid: number, address: bigint, length: number): Buffer;
   seccompWatch(fd: number, onNotify: (n: SeccompNotification) => void, onClose: () => void): { close(): void };
   seccompRespond(fd: number, id: bigint, error: number, val: bigint, flags: number): void;
-  seccompAddFd(fd: number, id: bigint, srcFd: number, newFdFlags: number, setFd: number): number;
+  seccompAddFd(fd: number, id: bigint, srcFd: number, newFdFlags: number, setFd: number, send: number): number;
+  resolveStat(dirfd: number, path: string, openFlags: number, resolve: number): Promise<ResolvedStat>;
   seccompIdValid(fd: number, id: bigint): boolean;
   fuseWatch(fd: number, buf: Uint8Array, onRequest: (length: number) => void, onClose: (errno: number) => void, spinUs: number): { close(): void };
   writeFd(fd: number, data: Buffer): number;
@@ -195,6 +196,13 @@ class RealKernel implements Kernel {
   processVmReadv(pid: number, address: bigint, length: number): Buffer {
     return call(() => this.a.processVmReadv(pid, address, length));
   }
+  async resolveStat(dirfd: number, path: string, openFlags: number, resolve: number): Promise<ResolvedStat> {
+    try {
+      return await call(() => this.a.resolveStat(dirfd, path, openFlags, resolve));
+    } catch (e) {
+      throw toKernelError(e);
+    }
+  }
   open(path: string, flags: number, mode = 0o666): number {
     return call(() => this.a.open(path, flags, mode));
   }
@@ -233,7 +241,7 @@ class RealKernel implements Kernel {
         this.a.seccompRespond(fd, r.id, -Math.abs(r.error ?? 0), r.val ?? 0n, r.continue ? SECCOMP_USER_NOTIF_FLAG_CONTINUE : 0),
       ),
     addFd: (fd: number, r: { id: bigint; srcFd: number; newFdFlags?: number; setFd?: number }) =>
-      call(() => this.a.seccompAddFd(fd, r.id, r.srcFd, r.newFdFlags ?? 0, r.setFd ?? -1)),
+      call(() => this.a.seccompAddFd(fd, r.id, r.srcFd, r.newFdFlags ?? 0, r.setFd ?? -1, r.send ? 1 : 0)),
     idValid: (fd: number, id: bigint) => call(() => this.a.seccompIdValid(fd, id)),
   };
 }
