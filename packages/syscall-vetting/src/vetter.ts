@@ -11,6 +11,7 @@ import {
   EINVAL,
   ENOSYS,
   EPERM,
+  MOUNT_ATTR_IDMAP,
   MOUNT_ATTR_RDONLY,
   MS_BIND,
   MS_MOVE,
@@ -47,7 +48,7 @@ export interface VetHost {
   /** the caller's thread group id (for /proc/self and dirfds) */
   tgid(tid: number): number;
   /** resolves `t` as the caller would (its root, cwd, fds); follow: the last component's symlink */
-  lookup(who: CallerIds, t: TargetRef, o: { follow: boolean }): Lookup;
+  lookup(who: CallerIds, t: TargetRef, o: { follow: boolean }): Lookup | Promise<Lookup>;
   /** the caller's mount namespace: a key that stays the same for it, and its table (read when asked) */
   mountNamespace(tid: number): { key: string; read(): MountEntry[] };
   /** the caller's effective capabilities (CapEff) */
@@ -142,9 +143,9 @@ function hasCap(ctx: Ctx, cap: number): boolean {
   return ((ctx.host.capEff(ctx.who.tid) >> BigInt(cap)) & 1n) === 1n;
 }
 
-function lookupOr(ctx: Ctx, t: TargetRef, follow: boolean): Lookup | VetError {
+async function lookupOr(ctx: Ctx, t: TargetRef, follow: boolean): Promise<Lookup | VetError> {
   try {
-    return ctx.host.lookup(ctx.who, t, { follow });
+    return await ctx.host.lookup(ctx.who, t, { follow });
   } catch (e) {
     if (e instanceof VetError) return e;
     return new VetError(EPERM, `cannot resolve ${describeTarget(t)}: ${(e as Error).message}`);
@@ -169,11 +170,11 @@ function coverRule(ctx: Ctx, target: TargetRef, l: Lookup): Decision | undefined
 
 // ---------------------------------------------------------------------------------------------- mount(2)
 
-function vetMount(ctx: Ctx, a: MountArgs): Decision {
+async function vetMount(ctx: Ctx, a: MountArgs): Promise<Decision> {
   const { flags } = a;
   if (flags & MS_NOUSER) return fail('mount-flags', EINVAL, 'MS_NOUSER is not a valid mount flag');
   const target = targetOf(a.target, -100, ctx.who);
-  const tl = lookupOr(ctx, target, true);
+  const tl = await lookupOr(ctx, target, true);
 
   // MS_REMOUNT (with or without MS_BIND): the kernel's order
   if (flags & MS_REMOUNT) {
@@ -202,7 +203,7 @@ function vetMount(ctx: Ctx, a: MountArgs): Decision {
     if (tl instanceof VetError) return fail('unresolved', tl.errno, `bind onto ${a.target}: ${tl.message}`);
     if (a.source === null) return fail('bind-no-source', 14, 'bind mount without a source');
     const source = targetOf(a.source, -100, ctx.who);
-    const sl = lookupOr(ctx, source, true);
+    const sl = await lookupOr(ctx, source, true);
     if (sl instanceof VetError) return fail('unresolved', sl.errno, `bind of ${a.source}: ${sl.message}`);
     const sp = protectionOf(ctx, sl);
     if (sp?.kind === 'emulated' && sl.mountRoot && tl.mountRoot && sl.mountId === tl.mountId) {
@@ -231,7 +232,7 @@ function vetMount(ctx: Ctx, a: MountArgs): Decision {
     if (cover) return cover;
     if (a.source === null) return fail('move-no-source', 14, 'move without a source');
     const source = targetOf(a.source, -100, ctx.who);
-    const sl = lookupOr(ctx, source, true);
+    const sl = await lookupOr(ctx, source, true);
     if (sl instanceof VetError) return fail('unresolved', sl.errno, `move of ${a.source}: ${sl.message}`);
     const sp = sl.mountRoot ? protectionOf(ctx, sl) : undefined;
     if (sp && sp.kind !== 'initial-ro') {
@@ -261,9 +262,9 @@ function vetMount(ctx: Ctx, a: MountArgs): Decision {
 
 // ---------------------------------------------------------------------------------------------- umount
 
-function vetUmount(ctx: Ctx, a: UmountArgs): Decision {
+async function vetUmount(ctx: Ctx, a: UmountArgs): Promise<Decision> {
   const target = targetOf(a.target, -100, ctx.who);
-  const l = lookupOr(ctx, target, (a.flags & UMOUNT_NOFOLLOW) === 0);
+  const l = await lookupOr(ctx, target, (a.flags & UMOUNT_NOFOLLOW) === 0);
   if (l instanceof VetError) return cont('umount-unresolved', `${a.target} doesn't resolve here (${l.message}): the kernel answers`);
   if (!l.mountRoot) return cont('umount-not-mountpoint', `${a.target} is not a mount point: the kernel answers`);
   const p = protectionOf(ctx, l);
@@ -274,11 +275,14 @@ function vetUmount(ctx: Ctx, a: UmountArgs): Decision {
 
 // ---------------------------------------------------------------------------------------------- mount_setattr
 
-function vetSetattr(ctx: Ctx, a: MountSetattrArgs): Decision {
+async function vetSetattr(ctx: Ctx, a: MountSetattrArgs): Promise<Decision> {
   const { attrSet, attrClr, propagation, usernsFd } = a.attr;
   if (attrSet === 0n && attrClr === 0n && propagation === 0n && usernsFd === 0n) return cont('setattr-noop', 'no attribute to change: the kernel answers 0');
+  if (attrSet & BigInt(MOUNT_ATTR_IDMAP)) {
+    return fail('setattr-idmap', EINVAL, "mount_setattr MOUNT_ATTR_IDMAP refused: it needs a detached mount, and the calls that make one (open_tree OPEN_TREE_CLONE, fsmount) are refused");
+  }
   const target = a.path === '' && a.atFlags & AT_EMPTY_PATH ? ({ kind: 'fd', pid: ctx.host.tgid(ctx.who.tid), fd: a.dirfd, rest: '' } as TargetRef) : targetOf(a.path, a.dirfd, { ...ctx.who, tgid: ctx.host.tgid(ctx.who.tid) });
-  const l = lookupOr(ctx, target, (a.atFlags & AT_SYMLINK_NOFOLLOW) === 0);
+  const l = await lookupOr(ctx, target, (a.atFlags & AT_SYMLINK_NOFOLLOW) === 0);
   if (l instanceof VetError) return fail('unresolved', l.errno, `mount_setattr of ${describeTarget(target)}: ${l.message}`);
   if (attrClr & BigInt(MOUNT_ATTR_RDONLY)) {
     const p = protectionOf(ctx, l);
@@ -310,12 +314,12 @@ function isBelow(byId: Map<number, MountEntry>, id: number, ancestor: number): b
 
 // ---------------------------------------------------------------------------------------------- openat2
 
-function vetOpenat2(ctx: Ctx, a: Openat2Args): Decision {
+async function vetOpenat2(ctx: Ctx, a: Openat2Args): Promise<Decision> {
   // only RESOLVE_NO_XDEV stops at sysbox-fs's mounts: without it the kernel reaches the emulated file itself
   if ((a.how.resolve & BigInt(RESOLVE_NO_XDEV)) === 0n) return cont('openat2', 'no RESOLVE_NO_XDEV: the kernel resolves (and reaches emulated files) itself');
   const who = { ...ctx.who, tgid: ctx.host.tgid(ctx.who.tid) };
   const target = targetOf(a.path, a.dirfd, who);
-  const l = lookupOr(ctx, target, (a.how.flags & BigInt(O_NOFOLLOW)) === 0n);
+  const l = await lookupOr(ctx, target, (a.how.flags & BigInt(O_NOFOLLOW)) === 0n);
   if (l instanceof VetError) return cont('openat2', `${a.path} doesn't resolve here (${l.message}): the kernel answers`);
   const emulated = ctx.c.tables().initial.fuseDevs.has(l.dev) || protectionOf(ctx, l)?.kind === 'emulated';
   if (!emulated) return cont('openat2', `${a.path} is not an emulated file: the kernel answers`);
@@ -326,7 +330,7 @@ function vetOpenat2(ctx: Ctx, a: Openat2Args): Decision {
 
 // ---------------------------------------------------------------------------------------------- the interceptor
 
-const HANDLERS: Record<VettedSyscall, (ctx: Ctx, a: DecodedArgs) => Decision> = {
+const HANDLERS: Record<VettedSyscall, (ctx: Ctx, a: DecodedArgs) => Promise<Decision>> = {
   mount: (ctx, a) => vetMount(ctx, a as MountArgs),
   umount: (ctx, a) => vetUmount(ctx, a as UmountArgs),
   umount2: (ctx, a) => vetUmount(ctx, a as UmountArgs),
@@ -337,8 +341,8 @@ const HANDLERS: Record<VettedSyscall, (ctx: Ctx, a: DecodedArgs) => Decision> = 
 /** The handlers' syscalls (what the spec must trap). */
 export const VETTED: readonly VettedSyscall[] = Object.freeze(Object.keys(HANDLERS) as VettedSyscall[]);
 
-/** Decides one notification. Never throws: a failure of the host or of a rule is an errno decision that says so. */
-export function vet(n: Notification, c: ContainerVetting, host: VetHost): Verdict {
+/** Decides one notification (lookups may wait on the host). Never rejects: a failure of the host or of a rule is an errno decision that says so. */
+export async function vet(n: Notification, c: ContainerVetting, host: VetHost): Promise<Verdict> {
   const id = identify(n.arch, n.syscall);
   const base = { containerId: c.containerId, pid: n.pid, arch: id?.arch ?? `0x${n.arch.toString(16)}` };
   const done = (decision: Decision, syscall: string, args: Record<string, string | number | null>, decoded?: DecodedArgs): Verdict => ({
@@ -369,7 +373,7 @@ export function vet(n: Notification, c: ContainerVetting, host: VetHost): Verdic
         return tgid;
       },
     };
-    return done(HANDLERS[name](ctx, args), name, described, args);
+    return done(await HANDLERS[name](ctx, args), name, described, args);
   } catch (e) {
     const errno = e instanceof VetError ? e.errno : EPERM;
     return done(fail('host-failure', errno, `${name}: cannot vet (${(e as Error).message}): refused`), name, described, args);

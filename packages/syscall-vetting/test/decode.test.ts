@@ -36,7 +36,7 @@ function errnoOf(f: () => unknown): number {
 }
 
 describe('strings', () => {
-  test('NULL, unmapped, unterminated at an unmapped page → EFAULT', () => {
+  test('NULL, unmapped, unterminated at an unmapped page → EFAULT', async () => {
     const m = new FakeMemory();
     expect(errnoOf(() => readString(m.read, 1, 0n, { what: 't', kind: 'path' }))).toBe(EFAULT);
     expect(errnoOf(() => readString(m.read, 1, 0xdead0000n, { what: 't', kind: 'path' }))).toBe(EFAULT);
@@ -44,7 +44,7 @@ describe('strings', () => {
     expect(errnoOf(() => readString(m.read, 1, at, { what: 't', kind: 'path' }))).toBe(EFAULT);
   });
 
-  test('PATH_MAX: a path of 4095 bytes is fine, 4096 without NUL is ENAMETOOLONG (EINVAL for mount strings)', () => {
+  test('PATH_MAX: a path of 4095 bytes is fine, 4096 without NUL is ENAMETOOLONG (EINVAL for mount strings)', async () => {
     const m = new FakeMemory();
     const ok = m.put(`/${'a'.repeat(4094)}`);
     expect(readString(m.read, 1, ok, { what: 't', kind: 'path' })).toHaveLength(4095);
@@ -53,20 +53,20 @@ describe('strings', () => {
     expect(errnoOf(() => readString(m.read, 1, long, { what: 't', kind: 'mount-string' }))).toBe(EINVAL);
   });
 
-  test('a string ending just before an unmapped page reads', () => {
+  test('a string ending just before an unmapped page reads', async () => {
     const m = new FakeMemory();
     const at = m.put('x'.repeat(4095), 0x50001n); // NUL at the last byte of the page 0x51000
     expect(readString(m.read, 1, at, { what: 't', kind: 'path' })).toHaveLength(4095);
   });
 
-  test('empty path → ENOENT', () => {
+  test('empty path → ENOENT', async () => {
     const m = new FakeMemory();
     expect(errnoOf(() => readString(m.read, 1, m.put(''), { what: 't', kind: 'path' }))).toBe(ENOENT);
   });
 });
 
 describe('mount(2)', () => {
-  test('MS_MGC_VAL discarded, data cut at its NUL, huge data read up to a page', () => {
+  test('MS_MGC_VAL discarded, data cut at its NUL, huge data read up to a page', async () => {
     const m = new FakeMemory();
     const a = decode(raw(m, 'mount', [m.put('none'), m.put('/t'), m.put('tmpfs'), BigInt(MS_MGC_VAL | MS_RDONLY), m.put(`size=1m\0garbage`)]), m.read);
     expect(a).toEqual({ syscall: 'mount', source: 'none', target: '/t', fstype: 'tmpfs', flags: MS_RDONLY, data: 'size=1m' });
@@ -75,7 +75,7 @@ describe('mount(2)', () => {
     expect(b.syscall === 'mount' && b.data?.length).toBe(4095);
   });
 
-  test("the kernel's order: a bad type is reported before a bad target", () => {
+  test("the kernel's order: a bad type is reported before a bad target", async () => {
     const m = new FakeMemory();
     expect(errnoOf(() => decode(raw(m, 'mount', [0n, 0xbad000n, m.put('x'.repeat(5000)), 0n, 0n]), m.read))).toBe(EINVAL);
     expect(errnoOf(() => decode(raw(m, 'mount', [0n, 0xbad000n, m.put('tmpfs'), 0n, 0n]), m.read))).toBe(EFAULT);
@@ -84,12 +84,12 @@ describe('mount(2)', () => {
 });
 
 describe('umount2, mount_setattr, openat2', () => {
-  test('unknown umount2 flags → EINVAL before the target is read', () => {
+  test('unknown umount2 flags → EINVAL before the target is read', async () => {
     const m = new FakeMemory();
     expect(errnoOf(() => decode(raw(m, 'umount2', [0xbad000n, 0x10n]), m.read))).toBe(EINVAL);
   });
 
-  test('versioned structs: too small EINVAL, over a page E2BIG, a non-zero tail E2BIG, a zero tail fine', () => {
+  test('versioned structs: too small EINVAL, over a page E2BIG, a non-zero tail E2BIG, a zero tail fine', async () => {
     const m = new FakeMemory();
     const p = m.put('/t');
     expect(errnoOf(() => decode(raw(m, 'mount_setattr', [-100n & 0xffffffffn, p, 0n, m.put(Buffer.alloc(32)), 16n]), m.read))).toBe(EINVAL);
@@ -105,10 +105,10 @@ describe('umount2, mount_setattr, openat2', () => {
 });
 
 describe('bad input through the interceptor', () => {
-  test("garbage pointers, over-long paths and unknown file systems get the kernel's errno, never a throw", () => {
+  test("garbage pointers, over-long paths and unknown file systems get the kernel's errno, never a throw", async () => {
     const x = harness();
-    expect(x.call('mount', [0xdeadbeefn, '/t', 'tmpfs', 0, null]).decision).toMatchObject({ kind: 'errno', rule: 'decode', errno: EFAULT });
-    expect(x.call('umount2', [`/${'a'.repeat(5000)}`, 0]).decision).toMatchObject({ kind: 'errno', errno: ENAMETOOLONG });
-    expect(x.call('mount', ['x', '/t', 'nosuchfs', 0, null]).decision).toMatchObject({ kind: 'continue', rule: 'new-mount' });
+    expect((await x.call('mount', [0xdeadbeefn, '/t', 'tmpfs', 0, null])).decision).toMatchObject({ kind: 'errno', rule: 'decode', errno: EFAULT });
+    expect((await x.call('umount2', [`/${'a'.repeat(5000)}`, 0])).decision).toMatchObject({ kind: 'errno', errno: ENAMETOOLONG });
+    expect((await x.call('mount', ['x', '/t', 'nosuchfs', 0, null])).decision).toMatchObject({ kind: 'continue', rule: 'new-mount' });
   });
 });

@@ -25,7 +25,7 @@ const TYPES = ['tmpfs', 'proc', 'sysfs', 'overlay', 'bogus', '', 'x'.repeat(5000
 const FLAG_BITS = [0x1, 0x2, 0x4, 0x8, 0x20, 0x1000, 0x2000, 0x4000, 0x20000, 0x40000, 0x80000, 0x100000, 0x80000000, 0xc0ed0000];
 
 describe('fuzz', () => {
-  test(`${CASES} random mount(2)/mount_setattr argument sets`, () => {
+  test(`${CASES} random mount(2)/mount_setattr argument sets`, async () => {
     const seed = Number(process.env.FUZZ_SEED ?? Date.now() % 100000);
     const r = rng(seed);
     const x = harness({ fds: { 3: '/proc/uptime' }, missing: ['/nope'] });
@@ -45,12 +45,12 @@ describe('fuzz', () => {
         let flags = 0;
         for (const b of FLAG_BITS) if (r() < 0.15) flags |= b;
         const data = r() < 0.1 ? Buffer.alloc(Math.floor(r() * 10000), 0x41) : r() < 0.5 ? 'uid=100000,gid=100000,size=1m' : null;
-        v = x.call('mount', [ptrOr(() => pick(PATHS)), ptrOr(() => pick(PATHS)), ptrOr(() => pick(TYPES)), flags >>> 0, ptrOr(() => data)], { arch });
+        v = (await x.call('mount', [ptrOr(() => pick(PATHS)), ptrOr(() => pick(PATHS)), ptrOr(() => pick(TYPES)), flags >>> 0, ptrOr(() => data)], { arch }));
       } else {
         const size = pick([0, 8, 24, 32, 40, 4096, 8192]);
         const b = Buffer.alloc(Math.max(size, 32));
         for (let j = 0; j < b.length; j++) if (r() < 0.05) b[j] = Math.floor(r() * 256);
-        v = x.call('mount_setattr', [pick([-100, 3, 99, 0]) & 0xffffffff, ptrOr(() => pick([...PATHS, ''])), pick([0, 0x1000, 0x8000, 0x100, 0x2]), ptrOr(() => b), size], { arch });
+        v = (await x.call('mount_setattr', [pick([-100, 3, 99, 0]) & 0xffffffff, ptrOr(() => pick([...PATHS, ''])), pick([0, 0x1000, 0x8000, 0x100, 0x2]), ptrOr(() => b), size], { arch }));
       }
       const d = v.decision;
       expect(d.rule, `seed ${seed} case ${i}`).toBeTruthy();

@@ -35,7 +35,7 @@ export interface Harness {
   host: FakeHost;
   tables: NamespaceTables;
   str(s: string): bigint;
-  call(name: keyof typeof NR.x86_64 | 'umount', args: Array<bigint | number | string | Buffer | null>, o?: { arch?: 'x86_64' | 'i386' | 'x32' }): Verdict;
+  call(name: keyof typeof NR.x86_64 | 'umount', args: Array<bigint | number | string | Buffer | null>, o?: { arch?: 'x86_64' | 'i386' | 'x32' }): Promise<Verdict>;
 }
 
 /** A fake host whose caller sees `mounts` (default: the recorded plain table), the container recorded from `init`. */
