@@ -14,6 +14,8 @@ export interface FsFlags {
   fdStore: string;
   /** devfuse: µs to keep reading /dev/fuse after a request before sleeping */
   spinUs: number;
+  /** the seccomp listener socket (the spec's listenerPath), or 'none' */
+  seccompSocket: string;
   help: boolean;
 }
 
@@ -35,6 +37,8 @@ Flags:
                         (default mgr-fds.sock beside --socket: /run/sysbox/mgr-fds.sock)
   --spin-us <n>         devfuse: after a request, keep reading /dev/fuse for up to n µs before sleeping
                         (0..1000; default 50: a reader's next request usually follows within that)
+  --seccomp-socket <p>  where the engine sends each container's seccomp listener fd (the spec's listenerPath;
+                        sysbox-fs vets the container's mount calls), or "none" (default /run/sysbox/fs-seccomp.sock)
   -h, --help            this help
 `;
 
@@ -60,6 +64,7 @@ export function parseFlags(argv: string[]): FsFlags {
         fuse: { type: 'string', default: 'devfuse' },
         'fd-store': { type: 'string' },
         'spin-us': { type: 'string', default: '50' },
+        'seccomp-socket': { type: 'string', default: '/run/sysbox/fs-seccomp.sock' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     }));
@@ -88,6 +93,7 @@ export function parseFlags(argv: string[]): FsFlags {
     fuse,
     spinUs,
     fdStore: values['fd-store'] || join(dirname(values.socket), 'mgr-fds.sock'),
+    seccompSocket: values['seccomp-socket'] || 'none',
     help: values.help,
   };
 }

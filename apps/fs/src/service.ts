@@ -251,6 +251,12 @@ export class FsService implements FsHandlers {
     return { found: true };
   }
 
+  /** [seccomp] what a performed proc/sysfs mount of the container lays over itself: its tree's files and covers. */
+  emulation(id: string): { mountpoint: string; files: string[]; covers: string[] } | undefined {
+    const e = this.containers.get(id);
+    return e ? this.answer(e) : undefined;
+  }
+
   status() {
     return { version: this.o.version, pid: process.pid, containers: this.containers.size, mountRoot: this.o.mountRoot };
   }
