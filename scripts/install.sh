@@ -56,6 +56,11 @@ write_launcher sysbox-fs fs "--max-semi-space-size=1"
 # a daemon holding the lock's fd would keep the lock until its own next restart (everyone else waits).
 close_inherited() { for fd in /proc/self/fd/*; do fd=${fd##*/}; [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done 2>/dev/null || true; }
 
+# <pid file>.install: the pid of the instance this script started. The project's own test suite (e2e/src/daemons.ts)
+# may stop and restart such an instance (and leaves one running afterwards); a daemon started by anyone else it
+# leaves alone.
+mark_installed() { for _ in $(seq 1 50); do [ -s "$1" ] && break; sleep 0.1; done; cp "$1" "$1.install" 2>/dev/null || true; }
+
 # sysbox-mgr: restart it from the new build.
 mkdir -p /run/sysbox
 if [ -f /run/sysbox/mgr.pid ] && kill -0 "$(cat /run/sysbox/mgr.pid)" 2>/dev/null; then
@@ -68,6 +73,7 @@ log "starting sysbox-mgr"
   --data-dir /var/lib/sysbox --log-file /var/log/sysbox-mgr.log </dev/null >>/var/log/sysbox-mgr.log 2>&1) &
 for _ in $(seq 1 100); do [ -S /run/sysbox/mgr.sock ] && break; sleep 0.1; done
 [ -S /run/sysbox/mgr.sock ] || { log "sysbox-mgr did not start; see /var/log/sysbox-mgr.log"; tail -5 /var/log/sysbox-mgr.log >&2; exit 1; }
+mark_installed /run/sysbox/mgr.pid
 
 # sysbox-fs (FUSE emulation of /proc and /sys): restart it from the new build. Running containers keep their
 # emulated files: the stopping sysbox-fs leaves their FUSE mounts in place (their /dev/fuse fds are in
@@ -82,6 +88,7 @@ log "starting sysbox-fs"
   --log-file /var/log/sysbox-fs.log </dev/null >>/var/log/sysbox-fs.log 2>&1) &
 for _ in $(seq 1 100); do [ -S /run/sysbox/fs.sock ] && break; sleep 0.1; done
 [ -S /run/sysbox/fs.sock ] || { log "sysbox-fs did not start; see /var/log/sysbox-fs.log"; tail -5 /var/log/sysbox-fs.log >&2; exit 1; }
+mark_installed /run/sysbox/fs.pid
 
 # sysbox-runc's create server (`sysbox-runc serve`): runs creates in a warm Node, so that a `docker run` doesn't wait
 # for a Node start (apps/runc/src/server.ts). Restarted from the new build; the creates under way finish first.
@@ -96,6 +103,7 @@ log "starting the sysbox-runc create server"
   --log-file /var/log/sysbox-runc-server.log </dev/null >>/var/log/sysbox-runc-server.log 2>&1) &
 for _ in $(seq 1 100); do [ -S /run/sysbox/runc.sock ] && break; sleep 0.1; done
 [ -S /run/sysbox/runc.sock ] || { log "the sysbox-runc create server did not start; see /var/log/sysbox-runc-server.log"; tail -5 /var/log/sysbox-runc-server.log >&2; exit 1; }
+mark_installed /run/sysbox/runc.pid
 
 # Register sysbox-runc with Docker, keeping every other runtime.
 start_dockerd

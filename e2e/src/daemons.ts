@@ -134,6 +134,20 @@ function ownerFile(spec: DaemonSpec): string {
   return `${spec.pidFile}.e2e`;
 }
 
+/** `<pid file>.install`: the pid of the instance the project's own scripts/install.sh started. */
+function installFile(spec: DaemonSpec): string {
+  return `${spec.pidFile}.install`;
+}
+
+function pidIn(file: string): number | undefined {
+  try {
+    const n = Number.parseInt(readFileSync(file, 'utf8'), 10);
+    return Number.isInteger(n) ? n : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Records the running instance as the harness's (e.g. started by scripts/install.sh that the harness ran). */
 export function claimDaemon(spec: DaemonSpec): void {
   const pid = readPid(spec);
@@ -141,8 +155,9 @@ export function claimDaemon(spec: DaemonSpec): void {
 }
 
 /**
- * Tests that kill or stop a daemon only touch an instance the harness started (or any, on a machine where
- * SYSBOX_E2E_OWN_DAEMONS=1 says the suite owns them): a daemon someone else runs is left alone.
+ * Tests that kill or stop a daemon only touch an instance the harness started or the project's own install started
+ * (scripts/install.sh marks those; the suite leaves one running afterwards, see global-setup.ts), or any, on a machine
+ * where SYSBOX_E2E_OWN_DAEMONS=1 says the suite owns them: a daemon someone else runs is left alone.
  */
 export function harnessOwns(spec: DaemonSpec): boolean {
   try {
@@ -157,10 +172,8 @@ export function assertHarnessOwns(spec: DaemonSpec): number {
   const pid = readPid(spec);
   if (pid === undefined) throw new Error(`${spec.name} is not running`);
   if (process.env.SYSBOX_E2E_OWN_DAEMONS === '1' || /^(1|true)$/i.test(process.env.CI ?? '')) return pid;
-  let owner: number | undefined;
-  try { owner = Number.parseInt(readFileSync(ownerFile(spec), 'utf8'), 10); } catch { owner = undefined; }
-  if (owner !== pid) {
-    throw new Error(`${spec.name} (pid ${pid}) was not started by the e2e harness: not killing it (SYSBOX_E2E_OWN_DAEMONS=1 lets the suite restart it)`);
+  if (pidIn(ownerFile(spec)) !== pid && pidIn(installFile(spec)) !== pid) {
+    throw new Error(`${spec.name} (pid ${pid}) was started neither by the e2e harness nor by scripts/install.sh: not killing it (SYSBOX_E2E_OWN_DAEMONS=1 lets the suite restart it)`);
   }
   return pid;
 }

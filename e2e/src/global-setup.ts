@@ -1,5 +1,6 @@
 // vitest globalSetup: prepares the host once (harness.ts), starts the sysbox daemons that this build has, and
-// stops the ones it started after the suite.
+// after the suite stops the ones that were not running before it. Those that were (e.g. started by the project's
+// scripts/install.sh, which tests may stop and restart) are running again when the suite ends.
 import { prepareHost, log } from './harness.ts';
 import { daemonSpecs, startDaemon, stopDaemon, type DaemonSpec } from './daemons.ts';
 import { removeLabelledContainers } from './docker.ts';
@@ -25,6 +26,12 @@ export default async function setup(): Promise<() => Promise<void>> {
     for (const spec of started.reverse()) {
       await stopDaemon(spec);
       log(`${spec.name} stopped`);
+    }
+    // The ones that ran before the suite run after it (a test may have stopped one and its restore failed).
+    const before = daemonSpecs().filter((s) => !started.some((x) => x.name === s.name));
+    for (const spec of before) {
+      const r = await startDaemon(spec);
+      if (!r.available) log(`${spec.name}: could not be restarted after the suite — ${r.reason}`);
     }
   };
 }

@@ -12,6 +12,7 @@ import {
 } from '../src/host.ts';
 import { MGR, RUNC_SERVER, assertHarnessOwns, harnessOwns, isRunning, killDaemon, mgrDataEntriesMatching, mgrStateText, startDaemon, stopDaemon, restoreDaemonsAfterEach } from '../src/daemons.ts';
 import { entriesMatching, makeBundle, rawRuntime, runtimeBinary } from '../src/bundle.ts';
+import { leftovers, leftoversAfterRemoval } from '../src/leftovers.ts';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -61,35 +62,6 @@ function freePort(): Promise<number> {
 }
 
 const HTTPD = "mkdir -p /www && echo hello-httpd > /www/index.html && exec httpd -f -p 80 -h /www";
-
-/**
- * Waits (up to 20 s) until nothing is left for the container: mgr cleans up special dirs when it notices Docker
- * removed the container, asynchronously. Returns what is still left then.
- */
-async function leftoversAfterRemoval(rt: Runtime, id: string): Promise<string[]> {
-  let left = leftovers(rt, id);
-  const end = Date.now() + 20_000;
-  while (left.length > 0 && Date.now() < end) {
-    await sleep(250);
-    left = leftovers(rt, id);
-  }
-  return left;
-}
-
-/** What Docker, containerd and the runtime leave for a container id, and mgr's records of it. */
-function leftovers(rt: Runtime, id: string): string[] {
-  const found: string[] = [];
-  found.push(...cgroupsMatching(id).map((p) => `cgroup ${p}`));
-  found.push(...mountsMatching(id).map((l) => `mount ${l}`));
-  for (const d of [`/run/docker/runtime-${rt}/moby/${id}`, `/run/containerd/io.containerd.runtime.v2.task/moby/${id}`, `/var/lib/sysboxfs/${id}`]) {
-    if (existsSync(d)) found.push(`dir ${d}`);
-  }
-  if (rt === 'sysbox-runc') {
-    if (mgrStateText().includes(id)) found.push(`mgr state holds ${id}`);
-    found.push(...mgrDataEntriesMatching(id).map((p) => `mgr data ${p}`));
-  }
-  return found;
-}
 
 // a test that stopped or killed a daemon gets it restarted before the next test
 const daemons = restoreDaemonsAfterEach();

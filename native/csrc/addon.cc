@@ -21,6 +21,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -607,6 +608,22 @@ Napi::Value SpawnWait(const Napi::CallbackInfo& info) {
   }
   fcntl(pidfd, F_SETFD, FD_CLOEXEC);
   return WaitReadable(env, pidfd, false, 0, 0, true);
+}
+
+// setChildSubreaper(): prctl(PR_SET_CHILD_SUBREAPER, 1): orphaned descendants (e.g. a container's init once
+// the engine's `create` that forked it has exited) become this process's children.
+Napi::Value SetChildSubreaper(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0) return ThrowErrno(env, errno, "prctl");
+  return env.Undefined();
+}
+
+// pidfdWait(pidfd) -> Promise<exit status (128 + signal if killed)>: waits on the loop for the exit of a child of
+// this process through its pidfd, reaps it (waitid P_PIDFD) and closes the pidfd (it is consumed).
+Napi::Value PidfdWait(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  INT_ARG(pidfd, 0);
+  return WaitReadable(env, static_cast<int>(pidfd), false, 0, 0, true);
 }
 
 // recvFds(sockFd, maxFds, maxData) -> Promise<{fds, data}>; waits on the loop.
@@ -1205,6 +1222,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"sendFds", SendFds},
       {"recvFds", RecvFds},
       {"spawnWait", SpawnWait},
+      {"setChildSubreaper", SetChildSubreaper},
+      {"pidfdWait", PidfdWait},
       {"accept", Accept},
       {"listenUnix", ListenUnix},
       {"connectUnix", ConnectUnix},

@@ -6,15 +6,17 @@
 //                                    from the OCI state on stdin) to sysbox-runc create listening on SOCKET,
 //                                    which then registers with sysbox-fs and places the files; returns once
 //                                    create has taken the pid ("ok").
-//   sysbox-runc-hook wait SOCKET     last createRuntime hook: sends "wait\n" and returns when create answers
-//                                    (the files are placed, or create gave up and will place them after the
-//                                    engine). The engine pivots into the rootfs only after this hook.
+//   sysbox-runc-hook wait SOCKET     last createRuntime hook: sends "wait\n" and returns when create answers:
+//                                    "ok ..." (the files are placed, or no notify came and create places them
+//                                    after the engine), or "fail REASON" (they can't be placed: the hook fails,
+//                                    and with it the engine's create). The engine pivots into the rootfs only
+//                                    after this hook.
 //
 // The engine runs both hooks after it has mounted the container's /proc and /sys under the rootfs and before
 // pivot_root (runc), so the files go to <rootfs>/proc/... in the container's mount namespace.
 // A SOCKET path longer than sun_path is reached through its directory (/proc/self/fd/N/NAME).
-// Exit status: 0, also when create isn't listening (it then places the files after the engine's create);
-// 1 when create went away while `wait` waited (the create failed) or on bad usage.
+// Exit status: 0 when create answered "ok"; 1 when create can't be reached, `wait` is answered "fail", create went
+// away while it waited (the create failed), or on bad usage.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -118,17 +120,23 @@ int main(int argc, char **argv) {
   if (notify) {
     if (pid <= 0) {
       fprintf(stderr, "sysbox-runc-hook: notify: no pid in the OCI state on stdin\n");
-      return 0;
+      return 1;
     }
     snprintf(msg, sizeof msg, "notify %ld\n", pid);
   } else {
     snprintf(msg, sizeof msg, "wait\n");
   }
+  // sysbox-runc's create listens while the engine runs these hooks: not reaching it fails the hook (and the
+  // engine), never a container without its emulation
   int s = connect_to(sock);
-  if (s < 0) return 0; // create isn't listening: it places the files after the engine's create
+  if (s < 0) {
+    fprintf(stderr, "sysbox-runc-hook: %s: cannot reach sysbox-runc create at %s: %s\n", op, sock, strerror(errno));
+    return 1;
+  }
   if (write_all(s, msg, strlen(msg)) != 0) {
+    fprintf(stderr, "sysbox-runc-hook: %s: cannot write to %s: %s\n", op, sock, strerror(errno));
     close(s);
-    return 0;
+    return 1;
   }
   // one line back ("ok ..."), or EOF if create went away. notify waits for it too, so that create has taken
   // the pid before the engine runs its next hook.
@@ -140,7 +148,7 @@ int main(int argc, char **argv) {
     if (r < 0 && errno == EINTR) continue;
     if (r == 0) {
       fprintf(stderr, "sysbox-runc-hook: %s: no answer from sysbox-runc create in %d s\n", op, WAIT_TIMEOUT_MS / 1000);
-      return notify ? 0 : 1;
+      return 1;
     }
     ssize_t got = read(s, buf + n, sizeof buf - 1 - n);
     if (got < 0 && errno == EINTR) continue;
@@ -150,7 +158,13 @@ int main(int argc, char **argv) {
   }
   close(s);
   buf[n] = '\0';
-  if (!strncmp(buf, "ok", 2) || notify) return 0;
-  fprintf(stderr, "sysbox-runc-hook: wait: sysbox-runc create went away%s%s\n", n ? ": " : "", buf);
+  if (!strncmp(buf, "ok", 2)) return 0;
+  char *nl = strchr(buf, '\n');
+  if (nl) *nl = '\0';
+  if (!strncmp(buf, "fail ", 5)) {
+    fprintf(stderr, "sysbox-runc-hook: %s\n", buf + 5);
+    return 1;
+  }
+  fprintf(stderr, "sysbox-runc-hook: %s: sysbox-runc create went away%s%s\n", op, n ? ": " : "", buf);
   return 1;
 }

@@ -7,6 +7,7 @@ import type {
   SeccompResponse,
   SeccompAddFd,
   IdmappedBindOptions,
+  BindCloneOptions,
   Watcher,
 } from './kernel.js';
 import { KernelError } from './kernel.js';
@@ -283,9 +284,19 @@ export class FakeKernel implements Kernel {
 
   idmappedBind(source: string, target: string, opts: IdmappedBindOptions): void {
     this.record('idmappedBind', [source, target, opts]);
+    this.cloneOnto(source, target, opts);
+  }
+
+  bindClone(source: string, target: string, opts: BindCloneOptions): void {
+    this.record('bindClone', [source, target, opts]);
+    this.cloneOnto(source, target, opts);
+  }
+
+  private cloneOnto(source: string, target: string, opts: BindCloneOptions): void {
     const fd = this.openTree(AT_FDCWD, source, OPEN_TREE_CLONE | (opts.recursive ? AT_RECURSIVE : 0));
     try {
-      this.mountSetattr(fd, '', 0, { attrSet: MOUNT_ATTR_IDMAP | (opts.readonly ? MOUNT_ATTR_RDONLY : 0), usernsFd: opts.usernsFd });
+      const idmap = opts.usernsFd !== undefined;
+      this.mountSetattr(fd, '', 0, { attrSet: (idmap ? MOUNT_ATTR_IDMAP : 0) | (opts.readonly ? MOUNT_ATTR_RDONLY : 0), ...(idmap ? { usernsFd: opts.usernsFd } : {}) });
       this.moveMount(fd, '', AT_FDCWD, target, 0);
     } finally {
       this.close(fd);
@@ -371,6 +382,20 @@ export class FakeKernel implements Kernel {
   spawnWait(path: string, argv: string[], fds: number[]): Promise<number> {
     this.record('spawnWait', [path, argv, fds]);
     return Promise.resolve(this.spawnExitStatus);
+  }
+  setChildSubreaper(): void {
+    this.record('setChildSubreaper', []);
+  }
+  /** Records the call and consumes the pidfd; the child "exits" with spawnExitStatus. */
+  pidfdWait(pidfd: number): Promise<number> {
+    try {
+      this.record('pidfdWait', [pidfd]);
+      this.fd(pidfd, 'pidfd', 'waitid');
+      this.fds.delete(pidfd);
+      return Promise.resolve(this.spawnExitStatus);
+    } catch (e) {
+      return Promise.reject(e);
+    }
   }
   recvFds(sockFd: number, maxFds: number, maxData: number): Promise<{ fds: number[]; data: Buffer }> {
     try {

@@ -11,6 +11,7 @@ export type {
   Watcher,
   IdmappedBindOptions,
   ResolvedStat,
+  BindCloneOptions,
 } from './kernel.js';
 export { KernelError, isKernelError, errnoName, errnoNumber } from './kernel.js';
 export * from './constants.js';

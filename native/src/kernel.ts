@@ -108,8 +108,9 @@ export interface SeccompNotify {
   idValid(listenerFd: number, id: bigint): boolean;
 }
 
-export interface IdmappedBindOptions {
-  usernsFd: number;
+export interface BindCloneOptions {
+  /** ID-map the clone with this user namespace's maps (MOUNT_ATTR_IDMAP); absent: a plain clone */
+  usernsFd?: number;
   recursive?: boolean;
   readonly?: boolean;
   /**
@@ -117,6 +118,10 @@ export interface IdmappedBindOptions {
    * such as Docker's /var/lib/docker, would otherwise join that group), MS_SLAVE, MS_SHARED, or 0 to keep it.
    */
   propagation?: number;
+}
+
+export interface IdmappedBindOptions extends BindCloneOptions {
+  usernsFd: number;
 }
 
 /**
@@ -138,7 +143,13 @@ export interface Kernel {
   fsmount(fd: number, flags: number, attrFlags: number): number;
   /** fd of a new user namespace with these maps (made by a short-lived forked child). */
   createUserns(uidMap: IdMapping[], gidMap: IdMapping[]): number;
-  /** open_tree(CLONE[|RECURSIVE]) + mount_setattr(MOUNT_ATTR_IDMAP[|RDONLY]) + move_mount onto target. */
+  /**
+   * open_tree(CLONE[|RECURSIVE]) + mount_setattr([MOUNT_ATTR_IDMAP|][RDONLY], propagation) + move_mount onto target.
+   * A read-only flag set here, on the host, is locked by the kernel in every mount namespace later copied into a
+   * less privileged user namespace (MNT_LOCK_READONLY).
+   */
+  bindClone(source: string, target: string, opts: BindCloneOptions): void;
+  /** bindClone with an ID mapping. */
   idmappedBind(source: string, target: string, opts: IdmappedBindOptions): void;
   pidfdOpen(pid: number, flags?: number): number;
   pidfdGetfd(pidfd: number, targetFd: number): number;
@@ -150,6 +161,10 @@ export interface Kernel {
    * awaited on the event loop through a pidfd. No fork(): cheap from a process with a large heap.
    */
   spawnWait(path: string, argv: string[], fds: number[]): Promise<number>;
+  /** prctl(PR_SET_CHILD_SUBREAPER): orphaned descendants become this process's children (e.g. a container's init). */
+  setChildSubreaper(): void;
+  /** Waits on the event loop for the exit of a child through its pidfd and reaps it; the pidfd is consumed (closed). Exit status as spawnWait's. */
+  pidfdWait(pidfd: number): Promise<number>;
   /** Waits on the event loop for one message; fds arrive O_CLOEXEC. EOF: no fds and empty data. One pending call per socket. */
   recvFds(sockFd: number, maxFds: number, maxData: number): Promise<{ fds: number[]; data: Buffer }>;
   /**

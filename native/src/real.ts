@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join, dirname } from 'node:path';
-import type { Kernel, IdMapping, MountSetattrAttr, Statx, SeccompNotification, IdmappedBindOptions, ResolvedStat } from './kernel.js';
+import type { Kernel, IdMapping, MountSetattrAttr, Statx, SeccompNotification, IdmappedBindOptions, BindCloneOptions, ResolvedStat } from './kernel.js';
 import { KernelError } from './kernel.js';
 import {
   AT_FDCWD,
@@ -36,6 +36,8 @@ interface Addon {
   sendFds(sock: number, fds: number[], data: Buffer): void;
   recvFds(sock: number, maxFds: number, maxData: number): Promise<{ fds: number[]; data: Buffer }>;
   spawnWait(path: string, argv: string[], fds: number[]): Promise<number>;
+  setChildSubreaper(): void;
+  pidfdWait(pidfd: number): Promise<number>;
   accept(sock: number): Promise<number>;
   listenUnix(path: string, backlog: number): number;
   connectUnix(path: string): number;
@@ -135,12 +137,15 @@ class RealKernel implements Kernel {
     return call(() => this.a.createUserns(mapText(uidMap), mapText(gidMap)));
   }
   idmappedBind(source: string, target: string, opts: IdmappedBindOptions): void {
+    this.bindClone(source, target, opts);
+  }
+  bindClone(source: string, target: string, opts: BindCloneOptions): void {
     const fd = this.openTree(AT_FDCWD, source, OPEN_TREE_CLONE | (opts.recursive ? AT_RECURSIVE : 0));
     try {
-      const attrSet = MOUNT_ATTR_IDMAP | (opts.readonly ? MOUNT_ATTR_RDONLY : 0);
+      const attrSet = (opts.usernsFd !== undefined ? MOUNT_ATTR_IDMAP : 0) | (opts.readonly ? MOUNT_ATTR_RDONLY : 0);
       this.mountSetattr(fd, '', AT_EMPTY_PATH | (opts.recursive ? AT_RECURSIVE : 0), {
         attrSet,
-        usernsFd: opts.usernsFd,
+        ...(opts.usernsFd !== undefined ? { usernsFd: opts.usernsFd } : {}),
         propagation: opts.propagation ?? MS_PRIVATE,
       });
       this.moveMount(fd, '', AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH);
@@ -163,6 +168,16 @@ class RealKernel implements Kernel {
   async spawnWait(path: string, argv: string[], fds: number[]): Promise<number> {
     try {
       return await call(() => this.a.spawnWait(path, argv, fds));
+    } catch (e) {
+      throw toKernelError(e);
+    }
+  }
+  setChildSubreaper(): void {
+    call(() => this.a.setChildSubreaper());
+  }
+  async pidfdWait(pidfd: number): Promise<number> {
+    try {
+      return await call(() => this.a.pidfdWait(pidfd));
     } catch (e) {
       throw toKernelError(e);
     }

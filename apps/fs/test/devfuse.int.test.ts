@@ -51,7 +51,7 @@ function simpleOps(files: Record<string, string>): FuseOps {
   };
 }
 
-describe.runIf(root)('devfuse backend', () => {
+describe.runIf(root)('devfuse backend (root)', () => {
   let dir: string;
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'sysbox-devfuse-'));

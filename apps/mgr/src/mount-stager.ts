@@ -8,6 +8,8 @@ export interface MountStageRequest {
   destination: string;
   readonly: boolean;
   recursive: boolean;
+  /** not ID-mapped (host /proc, /sys, /dev): a read-only bind is staged as a plain clone */
+  noIdmap: boolean;
 }
 
 export interface MountStageResult {

@@ -81,7 +81,7 @@ async function statExists(path: string): Promise<boolean> {
 
 /** One PrepareMounts request as a comparable string (prestaged mounts answer only the same request). */
 function mountsKey(mounts: readonly MountStageRequest[], specialDirs: readonly string[], rootfs: string): string {
-  return JSON.stringify([mounts.map((m) => [m.index, m.source, m.destination, m.readonly, m.recursive]), specialDirs, rootfs]);
+  return JSON.stringify([mounts.map((m) => [m.index, m.source, m.destination, m.readonly, m.recursive, m.noIdmap]), specialDirs, rootfs]);
 }
 
 const ID_RE = /^[\w+.-]{1,1024}$/;
@@ -437,6 +437,7 @@ export class MgrService implements MgrHandlers {
       destination: m?.destination ?? '',
       readonly: !!m?.readonly,
       recursive: !!m?.recursive,
+      noIdmap: !!m?.noIdmap,
     }));
     const bad = mounts.find((m) => !isAbsolute(m.source));
     if (bad) throw new MgrError('INVALID_ARGUMENT', `mount source of container ${containerId} must be an absolute path, got "${bad.source}" (for ${bad.destination || `mount ${bad.index}`})`);
@@ -459,7 +460,9 @@ export class MgrService implements MgrHandlers {
       const t0 = performance.now();
       try {
         const r = await stager.stage({ containerId, idRange: rec.idRange, dataDir: this.opts.dataDir, mounts, specialDirs, rootfs, log });
-        const fallbacks = [...r.mounts, ...r.specialDirs].filter((m) => m.method !== 'idmap').length;
+        // a fallback: a mount that was to be ID-mapped and isn't (its file system refused it)
+        const wanted = new Set(mounts.filter((m) => !m.noIdmap).map((m) => m.index));
+        const fallbacks = [...r.mounts.filter((m) => wanted.has(m.index)), ...r.specialDirs].filter((m) => m.method !== 'idmap').length;
         log[fallbacks ? 'warn' : 'info']({ mounts: r.mounts.length, specialDirs: r.specialDirs.length, fallbacks, ms: Math.round(performance.now() - t0) }, 'mounts staged');
         return r;
       } catch (err) {

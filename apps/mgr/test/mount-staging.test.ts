@@ -40,13 +40,42 @@ describe('mount staging (fake kernel)', () => {
     expect(existsSync(dir)).toBe(false);
   });
 
-  it('falls back to the plain source when the file system refuses ID mapping', async () => {
+  it('a read-write bind whose file system refuses ID mapping keeps its plain source', async () => {
     const k = new FakeKernel().fail('mountSetattr', 'EINVAL');
     mkdirSync(join(tmp, 'src'));
     const logs: string[] = [];
     const r = await stageMounts(k, { containerId: 'c1', idRange, dataDir, mounts: [{ index: 0, source: join(tmp, 'src') }], log: (_o, m) => logs.push(m) });
     expect(r.mounts).toEqual([{ index: 0, source: join(tmp, 'src'), method: 'none' }]);
-    expect(logs.join('\n')).toMatch(/refused.*falling back/);
+    expect(logs.join('\n')).toMatch(/refused by the file system/);
+  });
+
+  it('a read-only bind whose file system refuses ID mapping is staged as a read-only clone (the kernel then locks it)', async () => {
+    const k = new FakeKernel();
+    mkdirSync(join(tmp, 'ovl'));
+    k.mount('overlay', join(tmp, 'ovl'), 'overlay', 0, 'lowerdir=/a'); // overlayfs refuses MOUNT_ATTR_IDMAP
+    const r = await stageMounts(k, { containerId: 'c1', idRange, dataDir, mounts: [{ index: 3, source: join(tmp, 'ovl'), readonly: true, recursive: true }] });
+    const at = join(dataDir, 'mounts', 'c1', 'm3');
+    expect(r.mounts).toEqual([{ index: 3, source: at, method: 'plain' }]);
+    expect(k.callsOf('bindClone')).toEqual([[join(tmp, 'ovl'), at, { readonly: true, recursive: true }]]);
+    expect(k.mountsAt(at).at(-1)).toMatchObject({ readonly: true, fstype: 'overlay' });
+  });
+
+  it('a read-only bind of host /proc, /sys or /dev (noIdmap) is a read-only clone, never ID-mapped', async () => {
+    const k = new FakeKernel();
+    mkdirSync(join(tmp, 'shm'));
+    const r = await stageMounts(k, { containerId: 'c1', idRange, dataDir, mounts: [{ index: 1, source: join(tmp, 'shm'), readonly: true, noIdmap: true }] });
+    expect(r.mounts).toEqual([{ index: 1, source: join(dataDir, 'mounts', 'c1', 'm1'), method: 'plain' }]);
+    expect(k.callsOf('idmappedBind')).toEqual([]);
+    expect(k.callsOf('bindClone')).toHaveLength(1);
+  });
+
+  it('a read-only bind that cannot be made read-only on the host is refused, and nothing is left', async () => {
+    const k = new FakeKernel().fail('openTree', 'EINVAL');
+    mkdirSync(join(tmp, 'shm'));
+    await expect(
+      stageMounts(k, { containerId: 'c1', idRange, dataDir, mounts: [{ index: 1, source: join(tmp, 'shm'), destination: '/mnt', readonly: true, noIdmap: true }] }),
+    ).rejects.toThrow(/read-only bind mount of .*shm \(for \/mnt\) can't be made read-only on the host .*: refused/);
+    expect(existsSync(join(dataDir, 'mounts', 'c1'))).toBe(false);
   });
 
   it('refuses a missing source and leaves nothing behind', async () => {

@@ -21,7 +21,7 @@ describe('prestage socket', () => {
     expect(parsePrestage(Buffer.alloc(0))).toBeUndefined();
   });
 
-  test.skipIf(!existsSync(sender))('the launcher\'s sender reaches the service; no listener or a bad path is not an error', async () => {
+  test.skipIf(!existsSync(sender))('the launcher\'s sender reaches the service; no listener or a bad path is not an error (needs the built sysbox-runc-prestage)', async () => {
     const path = join(dir, 'mgr-prestage.sock');
     const got: PrestageRequest[] = [];
     let done!: () => void;

@@ -129,8 +129,8 @@ describe('mounts staged ahead by prestage', () => {
     const g = guessMounts({ mounts: [{ destination: '/proc', type: 'proc' }, { destination: '/etc/hosts', type: 'bind', source: '/a/hosts', options: ['rbind', 'ro'] }, { destination: '/var/lib/docker', type: 'bind', source: '/v' }] }, (p) => `/real${p}`);
     expect(g).toEqual({
       mounts: [
-        { index: 1, source: '/real/a/hosts', destination: '/etc/hosts', readonly: true, recursive: true },
-        { index: 2, source: '/real/v', destination: '/var/lib/docker', readonly: false, recursive: false },
+        { index: 1, source: '/real/a/hosts', destination: '/etc/hosts', readonly: true, recursive: true, noIdmap: false },
+        { index: 2, source: '/real/v', destination: '/var/lib/docker', readonly: false, recursive: false, noIdmap: false },
       ],
       specialDirs: ['/var/lib/containerd', '/var/lib/kubelet', '/var/lib/k0s', '/var/lib/rancher/k3s', '/var/lib/buildkit'],
     });

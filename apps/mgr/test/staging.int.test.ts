@@ -230,7 +230,7 @@ describe.runIf(isRoot)('rootfs staging (root, real kernel)', () => {
   });
 
   const haveDocker = existsSync(DOCKER) && spawnSync(DOCKER, ['image', 'inspect', 'sysbox-test/busybox']).status === 0;
-  it.runIf(haveDocker)('stages a real Docker container rootfs; runc runs it in a user namespace with 0 owners', async () => {
+  it.runIf(haveDocker)('stages a real Docker container rootfs; runc runs it in a user namespace with 0 owners (needs Docker and the sysbox-test/busybox image)', async () => {
     const name = `mgr-staging-${process.pid}`;
     const cid = execFileSync(DOCKER, ['run', '-d', '--name', name, 'sysbox-test/busybox', 'sleep', '1000'], { encoding: 'utf8' }).trim();
     const bundle = join(base, 'bundle');

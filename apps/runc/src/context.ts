@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { get, isSet, type ParsedArgs } from './cli.js';
 import { resolveEngine, globalArgs, type Engine, type EngineName } from './engine.js';
 import { env } from './invocation.js';
+import { DEFAULT_MGR_SOCKET } from './daemons.js';
 
 export interface SysboxConfig {
   engine?: EngineName;
@@ -12,7 +13,10 @@ export interface SysboxConfig {
   fsSocket?: string;
   /** where sysbox-fs's files are placed: during the engine's hooks (default with runc) or after its create */
   fsAttach?: 'hooks' | 'after-create';
-  mgrDeadlineMs?: number;
+  /** a call to sysbox-mgr or sysbox-fs that gets no answer within this fails the create (default 10000) */
+  daemonTimeoutMs?: number;
+  /** how long a create waits for a daemon whose socket is missing or refuses connections, e.g. restarting (default 3000) */
+  daemonStartWaitMs?: number;
 }
 
 export class ConfigError extends Error {
@@ -34,6 +38,12 @@ export function loadConfig(path = env('SYSBOX_CONFIG') ?? DEFAULT_CONFIG): Sysbo
     const c = JSON.parse(text) as SysboxConfig;
     if (c.engine !== undefined && c.engine !== 'runc' && c.engine !== 'crun')
       throw new ConfigError(`${path}: engine: must be "runc" or "crun", got ${JSON.stringify(c.engine)}`);
+    if (c.fsAttach !== undefined && c.fsAttach !== 'hooks' && c.fsAttach !== 'after-create')
+      throw new ConfigError(`${path}: fsAttach: must be "hooks" or "after-create", got ${JSON.stringify(c.fsAttach)}`);
+    for (const k of ['daemonTimeoutMs', 'daemonStartWaitMs'] as const) {
+      const v = c[k];
+      if (v !== undefined && (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0)) throw new ConfigError(`${path}: ${k}: must be a whole number of milliseconds, got ${JSON.stringify(v)}`);
+    }
     return c;
   } catch (e) {
     if (e instanceof ConfigError) throw e;
@@ -70,7 +80,7 @@ export class Context {
   }
 
   get mgrSocket(): string {
-    return env('SYSBOX_MGR_SOCKET') ?? this.config.mgrSocket ?? '/run/sysbox/mgr.sock';
+    return env('SYSBOX_MGR_SOCKET') ?? this.config.mgrSocket ?? DEFAULT_MGR_SOCKET;
   }
 
   /** The engine's global flags: ours, with --root pointing at the engine's own state under ours. */

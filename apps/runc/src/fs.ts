@@ -4,11 +4,12 @@
 // Directories sysbox-fs answers as covers (e.g. /sys/devices/virtual on a host without DMI, to add dmi/id:
 // sysfs can't get new entries) are placed whole, with the container's own entries mounted back over their
 // placeholders by sysbox-nsenter, in the same run.
-// Degrades: without sysbox-fs (no socket) or on a failure, the container runs without emulation and the
-// reason is logged as a warning.
+// Fails closed: a container whose files can't all be placed (sysbox-fs down or hung, a file that can't be moved in)
+// is not created; attachFs throws one line saying what is missing, and create undoes everything.
 import { closeSync, existsSync, openSync, readFileSync, readdirSync, unlinkSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Context } from './context.js';
+import { DaemonError, daemonTimeoutMs, fsSocket } from './daemons.js';
 import { runEngineCapture } from './engine.js';
 import { log } from './log.js';
 import { loadNative } from './native.js';
@@ -16,47 +17,24 @@ import { requireLazily } from './require.js';
 import type { FsClient } from '@sysbox/ipc';
 import { bindInvocation, env } from './invocation.js';
 
-export const DEFAULT_FS_SOCKET = '/run/sysbox/fs.sock';
-
-export function fsSocket(ctx: Context): string {
-  return env('SYSBOX_FS_SOCKET') ?? ctx.config.fsSocket ?? DEFAULT_FS_SOCKET;
-}
-
 /**
- * For the spec conversion (ConvertContext.emulatedPaths): with sysbox-fs running, /proc/sys leaves Docker's
- * read-only paths — the container's own procfs then answers namespaced knobs natively, the kernel refuses
- * writes to non-namespaced ones (Permission denied), and sysbox-fs's files are placed over the emulated knobs.
- * Without sysbox-fs: nothing changes (/proc/sys stays read-only).
+ * For the spec conversion (ConvertContext.emulatedPaths): /proc/sys leaves Docker's read-only paths — the
+ * container's own procfs then answers namespaced knobs natively, the kernel refuses writes to non-namespaced
+ * ones (Permission denied), and sysbox-fs's files are placed over the emulated knobs (a create without them fails).
  */
-export function emulatedPaths(ctx: Context): { emulatedPaths?: string[] } {
-  return existsSync(fsSocket(ctx)) ? { emulatedPaths: ['/proc/sys'] } : {};
-}
+export const EMULATED_PATHS: readonly string[] = Object.freeze(['/proc/sys']);
 
-/**
- * Opens the sysbox-fs connection ahead of attachFs (e.g. while the engine creates the container) and warms it
- * with a Status call, so Register goes out on a ready connection (the native addon the attach needs is loaded in
- * prepare, for spawnWait). Undefined without sysbox-fs; never rejects.
- */
-export function preconnectFs(ctx: Context): Promise<FsClient | undefined> | undefined {
-  const socketPath = fsSocket(ctx);
-  if (!existsSync(socketPath)) return undefined;
-  return import('@sysbox/ipc')
-    .then(({ connectFs }) => connectFs({ socketPath, deadlineMs: 15_000 }))
-    .then(
-      async (fs) => {
-        await fs.status({}).catch(() => undefined);
-        return fs;
-      },
-      () => undefined,
-    );
+/** The container's emulated files could not all be placed: the one line the user sees. */
+export class AttachError extends Error {
+  override name = 'AttachError';
 }
 
 export interface AttachOptions {
   containerId: string;
   /** the container's root as its init sees it, when attaching before the engine's pivot_root (from a hook) */
   root?: string;
-  /** a connection from preconnectFs (attachFs closes it); attachFs connects itself without one */
-  client?: Promise<FsClient | undefined> | undefined;
+  /** the sysbox-fs connection (reachFs, opened while the engine works); attachFs closes it */
+  client: Promise<FsClient>;
   idRange: { uid: number; gid: number; size: number };
   /** the engine's --pid-file, if the caller gave one; else `engine state` is asked */
   pidFile?: string | undefined;
@@ -102,24 +80,24 @@ function filesOf(root: string, covers: ReadonlySet<string>, rel = ''): string[] 
 }
 
 /**
- * Registers with sysbox-fs and places the emulated files. Never throws: returns undefined (and logs a
- * warning) when sysbox-fs is absent or anything fails; the container then sees its plain procfs.
+ * Registers with sysbox-fs and places every emulated file. Throws AttachError (one line: what failed) when
+ * sysbox-fs can't be reached or a file can't be placed; the registration is dropped first.
  */
-export async function attachFs(ctx: Context, o: AttachOptions): Promise<Attached | undefined> {
+export async function attachFs(ctx: Context, o: AttachOptions): Promise<Attached> {
   const clog = log.child({ containerId: o.containerId });
-  const socketPath = fsSocket(ctx);
-  if (!existsSync(socketPath)) {
-    clog.warn({ socket: socketPath }, `sysbox-fs is not running (no socket at ${socketPath}): container ${o.containerId} runs without /proc and /sys emulation`);
-    return undefined;
-  }
+  let registered = false;
   try {
     const initPid = o.initPid ?? initPidOf(ctx, o.containerId, o.pidFile);
-    const fs = (await o.client) ?? (await (await import('@sysbox/ipc')).connectFs({ socketPath, deadlineMs: 15_000 }));
+    const fs = await o.client;
     let mountpoint: string;
     let covers: string[];
     let listed: string[];
     try {
       ({ mountpoint, covers, files: listed } = await fs.register({ containerId: o.containerId, initPid, idRange: o.idRange, options: { procfs: true, sysfs: true }, ...(o.root ? { root: o.root } : {}) }));
+      registered = true;
+    } catch (e) {
+      const timeout = (e as { code?: string }).code === 'DEADLINE_EXCEEDED';
+      throw new AttachError(`sysbox-fs ${timeout ? `did not answer within ${daemonTimeoutMs(ctx)} ms` : 'refused'} the registration of container ${o.containerId}${timeout ? ` (hung or overloaded, socket ${fsSocket(ctx)})` : `: ${(e as Error).message}`}: a system container is not created without its /proc and /sys emulation`);
     } finally {
       fs.close();
     }
@@ -129,7 +107,6 @@ export async function attachFs(ctx: Context, o: AttachOptions): Promise<Attached
     // one sysbox-nsenter run for all files (targets missing in the container, e.g. a knob of a module the
     // container's network namespace lacks, are skipped)
     const fds: number[] = [];
-    const failed: Array<{ path: string; err: string }> = [];
     let paths: string[] = [];
     let skipped: string[] = [];
     let covered: string[] = [];
@@ -149,28 +126,27 @@ export async function attachFs(ctx: Context, o: AttachOptions): Promise<Attached
         covers: covers.map((target, i) => ({ mountFd: fds[files.length + i]!, target })),
       }));
     } catch (e) {
-      failed.push({ path: '*', err: (e as Error).message });
+      throw new AttachError(`the /proc and /sys emulation of container ${o.containerId} could not be placed: ${(e as Error).message}`);
     } finally {
       for (const fd of fds) kernel.close(fd);
     }
-    if (failed.length) clog.warn({ failed }, `sysbox-fs: ${failed.length} emulated file(s) could not be placed in container ${o.containerId}`);
     if (hidden.length) clog.warn({ hidden }, `sysbox-fs: ${hidden.length} entries of covered dirs are hidden in container ${o.containerId} (no placeholder for them)`);
     clog.debug({ initPid, mountpoint, paths: paths.length, skipped, covered }, 'sysbox-fs views placed');
     return { mountpoint, paths: paths.sort(), skipped: skipped.sort(), covered };
   } catch (e) {
-    clog.warn({ err: (e as Error).message }, `sysbox-fs attach failed: container ${o.containerId} runs without /proc and /sys emulation`);
-    await detachFs(ctx, o.containerId);
-    return undefined;
+    if (registered) await detachFs(ctx, o.containerId);
+    if (e instanceof AttachError || e instanceof DaemonError) throw e;
+    throw new AttachError(`the /proc and /sys emulation of container ${o.containerId} could not be placed: ${(e as Error).message}`);
   }
 }
 
-/** Drops the container's emulation (unmounts its FUSE tree). Never throws. */
+/** Drops the container's emulation (unmounts its FUSE tree). Never throws (mgr's Unregister drops it too). */
 export async function detachFs(ctx: Context, containerId: string): Promise<void> {
   const socketPath = fsSocket(ctx);
   if (!existsSync(socketPath)) return;
   try {
     const { connectFs } = await import('@sysbox/ipc');
-    const fs = await connectFs({ socketPath, deadlineMs: 10_000 });
+    const fs = await connectFs({ socketPath, deadlineMs: daemonTimeoutMs(ctx) });
     try {
       await fs.unregister({ containerId });
     } finally {
@@ -206,34 +182,49 @@ export function hookBinary(): string {
   return join(dirname(requireLazily.resolve('@sysbox/native')), '..', 'bin', 'sysbox-runc-hook');
 }
 
-/** The attach hooks for the spec (ConvertContext.attachHooks), or undefined to place the files after create. */
-export function attachHooksFor(ctx: Context, stateDir: string): { path: string; socket: string } | undefined {
-  if (fsAttachMode(ctx) !== 'hooks' || !existsSync(fsSocket(ctx))) return undefined;
-  let path: string;
+/** sysbox-runc-hook, if the files are placed from the engine's hooks (fsAttachMode) and it is installed. */
+function hookPath(ctx: Context): string | undefined {
+  if (fsAttachMode(ctx) !== 'hooks') return undefined;
   try {
-    path = hookBinary();
+    const path = hookBinary();
+    return existsSync(path) ? path : undefined;
   } catch {
     return undefined;
   }
-  return existsSync(path) ? { path, socket: join(stateDir, 'hook.sock') } : undefined;
 }
+
+/** Whether this create places the files from the engine's hooks. */
+export function hooksAvailable(ctx: Context): boolean {
+  return hookPath(ctx) !== undefined;
+}
+
+/** The attach hooks for the spec (ConvertContext.attachHooks), or undefined to place the files after create. */
+export function attachHooksFor(ctx: Context, stateDir: string): { path: string; socket: string } | undefined {
+  const path = hookPath(ctx);
+  return path ? { path, socket: join(stateDir, 'hook.sock') } : undefined;
+}
+
+/** How a placement started from the hooks ended: what was placed, or why it failed. */
+export type Placement = { ok: true; attached: Attached } | { ok: false; error: Error };
 
 export interface HookAttach {
   /** set once notify came: the placement under way (it never rejects) */
-  readonly attached: Promise<Attached | undefined> | undefined;
+  readonly attached: Promise<Placement> | undefined;
   /** stops listening, drops open hook connections and removes the socket */
   close(): void;
 }
 
 /**
  * Listens on the hooks' socket. notify starts attachFs for the pid it brings (under `root`); wait is answered
- * once that placement is over (at once if no notify came: the files are then placed after the engine's
- * create). Resolves once listening; a socket path longer than sun_path is bound through its directory fd.
+ * once that placement is over: `ok <n>` (n files placed) or `fail <reason>` (the hook then fails the engine).
+ * A wait without a notify before it is answered `ok` (the files are then placed after the engine's create), or
+ * `fail` with `needNotify` (`run`: nothing could place them later). Resolves once listening; a socket path longer
+ * than sun_path is bound through its directory fd.
  */
-export async function listenForHooks(socket: string, attach: (initPid: number) => Promise<Attached | undefined>): Promise<HookAttach> {
+export async function listenForHooks(socket: string, attach: (initPid: number) => Promise<Attached>, needNotify = false): Promise<HookAttach> {
   // (a require, not import(): dist/load.cjs runs the bundle through vm.Script, which has no ESM loader)
   const net = requireLazily('node:net') as typeof import('node:net');
-  let attached: Promise<Attached | undefined> | undefined;
+  let attached: Promise<Placement> | undefined;
   const conns = new Set<import('node:net').Socket>();
   // bound: the hooks' connections come outside this create's promises, and in the create server its placement
   // must still log to its own --log
@@ -255,10 +246,16 @@ export async function listenForHooks(socket: string, attach: (initPid: number) =
       buf = '';
       if (op === 'notify') {
         const pid = Number(arg);
-        if (!attached && Number.isSafeInteger(pid) && pid > 0) attached = place(pid);
+        if (!attached && Number.isSafeInteger(pid) && pid > 0) {
+          attached = place(pid).then(
+            (a): Placement => ({ ok: true, attached: a }),
+            (e: unknown): Placement => ({ ok: false, error: e instanceof Error ? e : new Error(String(e)) }),
+          );
+        }
         conn.end('ok\n'); // the hook returns after this: the engine's next hook (wait) comes after the notify
       } else if (op === 'wait') {
-        void (attached ?? Promise.resolve(undefined)).then((a) => conn.end(a ? `ok ${a.paths.length}\n` : 'ok\n'));
+        if (!attached) conn.end(needNotify ? 'fail the engine ran the wait hook without the notify hook: the /proc and /sys emulation was not placed\n' : 'ok\n');
+        else void attached.then((p) => conn.end(p.ok ? `ok ${p.attached.paths.length}\n` : `fail ${p.error.message.replace(/\n/g, ' ')}\n`));
       } else {
         conn.destroy();
       }

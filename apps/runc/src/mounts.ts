@@ -19,6 +19,7 @@ import {
   type MountCandidate,
   type MountDecision,
   type PolicyConfig,
+  type StagedBind,
 } from '@sysbox/mount-policy';
 import type { MgrClient } from '@sysbox/ipc';
 import type { Spec } from '@sysbox/spec';
@@ -29,8 +30,8 @@ import { env } from './invocation.js';
 export interface MountPlan {
   candidates: MountCandidate[];
   decisions: MountDecision[];
-  /** bind mounts to stage ID-mapped (resolved sources) */
-  toStage: Array<{ index: number; source: string; destination: string; readonly: boolean; recursive: boolean }>;
+  /** bind mounts mgr stages on the host: ID-mapped, or read-only clones (resolved sources; see bindsToStage) */
+  toStage: StagedBind[];
   /** special dirs the spec leaves to us */
   specialDirs: string[];
 }
@@ -190,7 +191,8 @@ export async function stageMounts(
 ): Promise<{ stagedMounts: Array<{ index: number; source: string }>; specialDirs: Array<{ destination: string; source: string }> }> {
   if (plan.toStage.length === 0 && plan.specialDirs.length === 0) return { stagedMounts: [], specialDirs: [] };
   const r = await mgr.prepareMounts({ containerId, mounts: plan.toStage, specialDirs: plan.specialDirs, rootfs });
-  const fallbacks = [...r.mounts, ...r.specialDirs].filter((m) => m.method !== 'idmap');
+  const wanted = new Set(plan.toStage.filter((m) => !m.noIdmap).map((m) => m.index));
+  const fallbacks = [...r.mounts.filter((m) => wanted.has(m.index)), ...r.specialDirs].filter((m) => m.method !== 'idmap');
   if (fallbacks.length) log.child({ containerId }).warn({ fallbacks }, 'some mounts are not ID-mapped (their file system refused it): owners appear as nobody inside');
   return {
     stagedMounts: r.mounts.map((m) => ({ index: m.index, source: m.source })),

@@ -10,7 +10,7 @@ const built = existsSync(join(dist, 'main.cjs')) && existsSync(join(dist, 'load.
 const cacheDir = mkdtempSync(join(tmpdir(), 'runc-cache-'));
 afterAll(() => rmSync(cacheDir, { recursive: true, force: true }));
 
-describe.skipIf(!built)('the built CLI', () => {
+describe.skipIf(!built)('the built CLI (needs pnpm build)', () => {
   test('main.cjs has no import() left (vm.Script runs it without an ESM loader)', () => {
     const text = readFileSync(join(dist, 'main.cjs'), 'utf8');
     expect(text.match(/\bimport\(\s*["'`][^"'`]*["'`]\s*\)/g) ?? []).toEqual([]);

@@ -58,7 +58,7 @@ describe('attach hooks', () => {
       const w = await waiting;
       expect(w.code).toBe(0);
       expect(w.endedAt).toBeGreaterThanOrEqual(releasedAt);
-      expect(await hooks.attached).toBe(placed);
+      expect(await hooks.attached).toEqual({ ok: true, attached: placed });
     } finally {
       hooks.close();
     }
@@ -80,10 +80,42 @@ describe('attach hooks', () => {
     }
   });
 
-  test('nobody listening: both hooks exit 0 (create places the files after the engine); bad usage exits 1', async () => {
+  test('for `run` (needNotify), a wait without a notify fails: nothing could place the files later', async () => {
+    const socket = join(dir, 'n.sock');
+    const hooks = await listenForHooks(socket, async () => placed, true);
+    try {
+      const w = await runHook('wait', socket);
+      expect(w.code).toBe(1);
+      expect(w.stderr).toMatch(/without the notify hook: the \/proc and \/sys emulation was not placed/);
+    } finally {
+      hooks.close();
+    }
+  });
+
+  test('a placement that fails fails the wait hook with its reason (and with it the engine)', async () => {
+    const socket = join(dir, 'f.sock');
+    const hooks = await listenForHooks(socket, async () => {
+      throw new Error('sysbox-fs did not answer within 10000 ms');
+    });
+    try {
+      expect((await runHook('notify', socket, '{"pid": 7}')).code).toBe(0);
+      const w = await runHook('wait', socket);
+      expect(w.code).toBe(1);
+      expect(w.stderr).toBe('sysbox-runc-hook: sysbox-fs did not answer within 10000 ms\n');
+      const p = await hooks.attached;
+      expect(p?.ok).toBe(false);
+    } finally {
+      hooks.close();
+    }
+  });
+
+  test('nobody listening: both hooks fail (never a container without its emulation); bad usage exits 1', async () => {
     const socket = join(dir, 'none.sock');
-    expect((await runHook('notify', socket, '{"pid": 7}')).code).toBe(0);
-    expect((await runHook('wait', socket)).code).toBe(0);
+    const n = await runHook('notify', socket, '{"pid": 7}');
+    expect(n.code).toBe(1);
+    expect(n.stderr).toMatch(/notify: cannot reach sysbox-runc create at .*none\.sock/);
+    expect((await runHook('wait', socket)).code).toBe(1);
+    expect((await runHook('notify', socket, '{}')).code).toBe(1);
     expect((await runHook('bogus', socket)).code).toBe(1);
   });
 

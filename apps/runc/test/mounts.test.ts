@@ -39,7 +39,7 @@ const noPolicy = () => join(tmp, 'no-policy.json');
 describe('planMounts', () => {
   test('an ordinary dir passes and is staged (resolved), special dirs listed', async () => {
     const p = await planMounts(spec([{ destination: '/proc', type: 'proc', source: 'proc' }, bind(join(tmp, 'home'), '/mnt', ['rbind', 'ro'])]), 'cid', rootfs, { policyFile: noPolicy() });
-    expect(p.toStage).toEqual([{ index: 1, source: join(tmp, 'home'), destination: '/mnt', readonly: true, recursive: true }]);
+    expect(p.toStage).toEqual([{ index: 1, source: join(tmp, 'home'), destination: '/mnt', readonly: true, recursive: true, noIdmap: false }]);
     expect(p.specialDirs).toContain('/var/lib/docker');
   });
 
@@ -93,7 +93,7 @@ describe('stageMounts', () => {
         return { mounts: [{ index: 1, source: '/st/m1', method: 'idmap' }], specialDirs: [{ destination: '/var/lib/docker', source: '/st/s', method: 'idmap', created: true }] };
       },
     };
-    const plan = { candidates: [], decisions: [], toStage: [{ index: 1, source: '/h', destination: '/mnt', readonly: false, recursive: true }], specialDirs: ['/var/lib/docker'] };
+    const plan = { candidates: [], decisions: [], toStage: [{ index: 1, source: '/h', destination: '/mnt', readonly: false, recursive: true, noIdmap: false }], specialDirs: ['/var/lib/docker'] };
     expect(await stageMounts(mgr as never, 'cid', plan, '/rootfs')).toEqual({ stagedMounts: [{ index: 1, source: '/st/m1' }], specialDirs: [{ destination: '/var/lib/docker', source: '/st/s' }] });
     expect(calls).toEqual([{ containerId: 'cid', mounts: plan.toStage, specialDirs: ['/var/lib/docker'], rootfs: '/rootfs' }]);
     expect(await stageMounts(mgr as never, 'cid', { ...plan, toStage: [], specialDirs: [] }, '/r')).toEqual({ stagedMounts: [], specialDirs: [] });

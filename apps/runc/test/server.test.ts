@@ -104,7 +104,7 @@ describe('create server protocol', () => {
   });
 });
 
-describe.skipIf(!haveClient)('create server with sysbox-runc-create', () => {
+describe.skipIf(!haveClient)('create server with sysbox-runc-create (needs the built sysbox-runc-create)', () => {
   test('a create is served: the client runs the engine with its own stdio, cwd and environment; the exit code and error text come back', async () => {
     served = [];
     const r = await runClient(CREATE, { env: { FOO: 'bar' } });
@@ -187,7 +187,7 @@ describe.skipIf(!haveClient)('create server with sysbox-runc-create', () => {
   });
 });
 
-describe.skipIf(!haveClient)('create server shutdown', () => {
+describe.skipIf(!haveClient)('create server shutdown (needs the built sysbox-runc-create)', () => {
   test('close(): the create under way finishes (its client gets its answer); the socket is gone, so new creates go to Node', async () => {
     const sock2 = join(dir, 'runc2.sock');
     const second = new CreateServer(main, { socket: sock2 });

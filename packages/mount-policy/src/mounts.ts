@@ -62,7 +62,7 @@ export function specialDirsFor(mounts: readonly OciMount[] | undefined): string[
   return SPECIAL_DIRS.filter((d) => !dests.some((x) => isUnder(x, d) || (x !== '/' && isUnder(d, x))));
 }
 
-/** A bind mount sysbox-mgr stages as an ID-mapped view (its PrepareMounts request entry). */
+/** A bind mount sysbox-mgr stages on the host (its PrepareMounts request entry). */
 export interface StagedBind {
   index: number;
   /** the resolved source */
@@ -70,17 +70,25 @@ export interface StagedBind {
   destination: string;
   readonly: boolean;
   recursive: boolean;
+  /** stage the source as it is, without ID mapping (host /proc, /sys, /dev: see wantsIdmap) */
+  noIdmap: boolean;
 }
 
 /**
- * The bind mounts to stage ID-mapped, in spec order, each with its resolved source. sysbox-runc's create and
- * sysbox-mgr's prestage both build PrepareMounts requests with it, so that mgr can stage ahead what create asks.
+ * The bind mounts sysbox-mgr stages on the host, in spec order, each with its resolved source: every bind that
+ * gets an ID-mapped view, and every read-only bind. A read-only flag set on the host, before the engine copies
+ * the mount namespace into the container's user namespace, is locked by the kernel (MNT_LOCK_READONLY): the
+ * container can't clear it, by remount, mount_setattr or a copy of the mount. One the engine sets inside the
+ * user namespace is not locked. So a read-only bind that is not ID-mapped (host /proc, /sys, /dev, or a file
+ * system that refuses MOUNT_ATTR_IDMAP) is staged too, as a plain read-only clone.
+ * sysbox-runc's create and sysbox-mgr's prestage both build PrepareMounts requests with it.
  */
 export function bindsToStage(binds: readonly BindMount[], resolved: (b: BindMount) => string): StagedBind[] {
   const out: StagedBind[] = [];
   for (const b of binds) {
     const source = resolved(b);
-    if (wantsIdmap(source)) out.push({ index: b.index, source, destination: b.destination, readonly: b.readonly, recursive: b.recursive });
+    const idmap = wantsIdmap(source);
+    if (idmap || b.readonly) out.push({ index: b.index, source, destination: b.destination, readonly: b.readonly, recursive: b.recursive, noIdmap: !idmap });
   }
   return out;
 }

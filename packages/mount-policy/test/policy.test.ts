@@ -15,6 +15,7 @@ import {
   specialDirsFor,
   wantsIdmap,
   type MountCandidate,
+  type OciMount,
 } from '../src/index.js';
 
 const ID = 'abc123';
@@ -151,8 +152,21 @@ describe('bind mounts, ID-mapping, special dirs', () => {
   it('stages the ID-mappable binds with their resolved sources, in spec order', () => {
     const resolved: Record<string, string> = { '/root': '/root', '/x': '/dev/shm/x', '/h': '/var/lib/h' };
     expect(bindsToStage(bindMounts(mounts), (b) => resolved[b.source]!)).toEqual([
-      { index: 1, source: '/root', destination: '/a', readonly: true, recursive: true },
-      { index: 3, source: '/var/lib/h', destination: '/etc/hosts', readonly: false, recursive: true },
+      { index: 1, source: '/root', destination: '/a', readonly: true, recursive: true, noIdmap: false },
+      { index: 3, source: '/var/lib/h', destination: '/etc/hosts', readonly: false, recursive: true, noIdmap: false },
+    ]);
+  });
+  it('stages every read-only bind, also those not ID-mapped (so the kernel locks their read-only flag)', () => {
+    const ro: OciMount[] = [
+      { destination: '/m1', type: 'bind', source: '/dev/shm/d', options: ['rbind', 'ro'] },
+      { destination: '/m2', type: 'bind', source: '/sys/fs/cgroup', options: ['rbind', 'ro'] },
+      { destination: '/m3', type: 'bind', source: '/proc/cpuinfo', options: ['bind', 'ro'] },
+      { destination: '/m4', type: 'bind', source: '/dev/shm/w', options: ['rbind', 'rw'] },
+    ];
+    expect(bindsToStage(bindMounts(ro), (b) => b.source)).toEqual([
+      { index: 0, source: '/dev/shm/d', destination: '/m1', readonly: true, recursive: true, noIdmap: true },
+      { index: 1, source: '/sys/fs/cgroup', destination: '/m2', readonly: true, recursive: true, noIdmap: true },
+      { index: 2, source: '/proc/cpuinfo', destination: '/m3', readonly: true, recursive: false, noIdmap: true },
     ]);
   });
   it('ID-maps all but host /proc, /sys, /dev', () => {

@@ -60,7 +60,7 @@ function run(name: string): { code: number | null; out: string } {
   return { code: r.status, out: `${r.stdout}${r.stderr}` };
 }
 
-describe.skipIf(!usable)('converted Docker configs run under runc', () => {
+describe.skipIf(!usable)('converted Docker configs run under runc (needs root, runc and the sysbox-test/busybox image)', () => {
   test.each([
     'docker-plain',
     'docker-privileged',

@@ -24,12 +24,18 @@ export interface MountRequest {
   destination?: string;
   readonly?: boolean;
   recursive?: boolean;
+  /** not ID-mapped (host /proc, /sys, /dev): a read-only one is staged as a plain read-only clone */
+  noIdmap?: boolean;
 }
 
 export interface StagedMountResult {
   index: number;
   source: string;
-  method: 'idmap' | 'none';
+  /**
+   * idmap: an ID-mapped view; plain: a read-only clone without ID mapping (noIdmap, or a file system refusing
+   * MOUNT_ATTR_IDMAP); none: the source as it is (a read-write bind whose file system refused MOUNT_ATTR_IDMAP)
+   */
+  method: 'idmap' | 'plain' | 'none';
 }
 
 export interface StagedSpecialDirResult {
@@ -164,13 +170,27 @@ export async function stageMounts(kernel: Kernel, opts: StageMountsOptions): Pro
       }
       const at = join(dir, `m${m.index}`);
       placeholder(at, st.isDirectory());
-      const err = tryIdmap(kernel, m.source, at, usernsFd, m);
-      if (err) {
-        log?.({ containerId, source: m.source, destination: m.destination, err: err.message }, 'mount staging: ID-mapped bind refused by the file system; falling back to the plain source (owners appear as nobody inside)');
-        mounts.push({ index: m.index, source: m.source, method: 'none' });
-      } else {
+      const err = m.noIdmap ? undefined : tryIdmap(kernel, m.source, at, usernsFd, m);
+      if (!m.noIdmap && !err) {
         mounts.push({ index: m.index, source: at, method: 'idmap' });
+        continue;
       }
+      if (err) log?.({ containerId, source: m.source, destination: m.destination, err: err.message }, 'mount staging: ID-mapped bind refused by the file system (owners appear as nobody inside)');
+      if (!m.readonly) {
+        // read-write: nothing to lock; the engine binds the source itself
+        mounts.push({ index: m.index, source: m.source, method: 'none' });
+        continue;
+      }
+      // Read-only and not ID-mapped: a read-only clone made here, so that the kernel locks the flag in the
+      // container's mount namespace. One that can't be made refuses the create (no read-only flag the
+      // container could clear).
+      try {
+        kernel.bindClone(m.source, at, { readonly: true, recursive: !!m.recursive });
+      } catch (e) {
+        if (!isKernelError(e)) throw e;
+        throw new StagingError(`read-only bind mount of ${m.source}${m.destination ? ` (for ${m.destination})` : ''} can't be made read-only on the host (${e.message}), so its read-only flag could be cleared inside the container: refused`);
+      }
+      mounts.push({ index: m.index, source: at, method: 'plain' });
     }
     if (opts.specialDirs?.length) {
       const sdir = specialBase({ containerId, dataDir, ...(opts.dockerRoot ? { dockerRoot: opts.dockerRoot } : {}) });

@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ParsedArgs } from '../cli.js';
 import type { Context } from '../context.js';
+import { daemonTimeoutMs } from '../daemons.js';
 import { runEngine } from '../engine.js';
 import { log } from '../log.js';
 import { removeStateDir } from '../state.js';
@@ -16,7 +17,7 @@ export async function cleanupContainer(ctx: Context, id: string): Promise<void> 
   const release = async (): Promise<void> => {
     try {
       const { connectMgr } = await import('@sysbox/ipc');
-      const mgr = await connectMgr({ socketPath: ctx.mgrSocket, deadlineMs: ctx.config.mgrDeadlineMs ?? 30_000 });
+      const mgr = await connectMgr({ socketPath: ctx.mgrSocket, deadlineMs: daemonTimeoutMs(ctx) });
       try {
         await mgr.unregister({ containerId: id });
       } finally {
@@ -31,6 +32,12 @@ export async function cleanupContainer(ctx: Context, id: string): Promise<void> 
   await release();
   clog.debug({}, 'sysbox-fs detached, mgr released');
   removeStateDir(dir);
+}
+
+/** The engine's delete --force, then sysbox's cleanup (a container that ran to its end, or one we give up on). */
+export async function removeContainer(ctx: Context, id: string): Promise<void> {
+  runEngine(ctx.engine, [...ctx.engineGlobals(), 'delete', '--force', id], 'ignore');
+  await cleanupContainer(ctx, id);
 }
 
 export async function del(ctx: Context, parsed: ParsedArgs): Promise<number> {

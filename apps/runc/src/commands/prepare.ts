@@ -10,7 +10,8 @@ import { log } from '../log.js';
 import { preloadNativeSpawn } from '../engine.js';
 import { invocation } from '../invocation.js';
 import { removeStateDir, writeRecord, type ContainerRecord } from '../state.js';
-import { attachHooksFor, emulatedPaths } from '../fs.js'; // [sysbox-fs]
+import { attachHooksFor, EMULATED_PATHS } from '../fs.js'; // [sysbox-fs]
+import { reachMgr } from '../daemons.js';
 import type { MgrClient } from '@sysbox/ipc';
 
 function readIfExists(path: string): string | undefined {
@@ -64,11 +65,10 @@ export async function prepare(ctx: Context, parsed: ParsedArgs, id: string): Pro
 
   if (existsSync(join(ctx.engineRoot, id)) || existsSync(stateDir)) throw new CreateError(`container with id exists: ${id}`);
 
-  // The mgr connection is opened now and warmed with a Status call, while the spec is read and checked below
-  // (mgr sets its side up in parallel). Its failure (e.g. a dead mgr) is reported only where mgr is needed,
-  // after the refusals of bad input.
-  const mgrP = import('@sysbox/ipc').then(({ connectMgr }) => connectMgr({ socketPath: ctx.mgrSocket, deadlineMs: ctx.config.mgrDeadlineMs ?? 30_000 }));
-  void mgrP.then((m) => m.status({})).catch(() => undefined); // register queues behind it on the same connection
+  // The mgr connection is opened now and warmed with a Status call, while the spec is read and checked below.
+  // Its failure (a dead or hung mgr: one line, see ../daemons.ts) is reported only where mgr is needed, after
+  // the refusals of bad input.
+  const mgrP = reachMgr(ctx);
   mgrP.catch(() => undefined);
   preloadNativeSpawn(); // loads while mgr works: the engine is then spawned without fork()
   const sent = { register: false };
@@ -207,7 +207,7 @@ async function prepareWith(
       hostCapabilities,
       rootfs: staged.rootfs,
       ...stagedMounts, // [mounts]
-      ...emulatedPaths(ctx), // [sysbox-fs] /proc/sys writable (the kernel guards it) when sysbox-fs runs
+      emulatedPaths: [...EMULATED_PATHS], // [sysbox-fs] /proc/sys writable (the kernel guards it), its knobs emulated
       ...(attachHooks ? { attachHooks } : {}), // [sysbox-fs] files placed during the engine's hooks
     });
     const privateBundle = join(stateDir, 'bundle');

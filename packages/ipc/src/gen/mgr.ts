@@ -58,7 +58,11 @@ export interface PrepareRootfsResponse {
   method: string;
 }
 
-/** One bind mount of the container's spec whose source sysbox-mgr stages as an ID-mapped view. */
+/**
+ * One bind mount of the container's spec whose source sysbox-mgr stages on the host: as an ID-mapped view, or,
+ * for a read-only bind that is not ID-mapped, as a plain read-only clone. A read-only flag set on the host is
+ * locked by the kernel once the engine copies the mount namespace into the container's user namespace.
+ */
 export interface MountSpec {
   /** index in the spec's mounts (echoed back in StagedMount) */
   index: number;
@@ -66,17 +70,22 @@ export interface MountSpec {
   source: string;
   /** where it goes in the container (informational) */
   destination: string;
-  /** stage the view read-only too */
+  /** stage the view read-only too (then it is always staged, ID-mapped or not) */
   readonly: boolean;
   /** rbind: submounts included */
   recursive: boolean;
+  /** don't ID-map it (host /proc, /sys, /dev): a plain clone (read-only binds only) */
+  noIdmap: boolean;
 }
 
 export interface StagedMount {
   index: number;
   /** what the converted spec binds instead (the request's source when method is "none") */
   source: string;
-  /** "idmap", or "none" when the file system refused MOUNT_ATTR_IDMAP (logged by mgr) */
+  /**
+   * "idmap"; "plain" (a read-only clone without ID mapping: no_idmap, or a file system that refused
+   * MOUNT_ATTR_IDMAP); "none" (a read-write bind whose file system refused MOUNT_ATTR_IDMAP: the source as it is)
+   */
   method: string;
 }
 
@@ -532,7 +541,7 @@ export const PrepareRootfsResponse: MessageFns<PrepareRootfsResponse> = {
 };
 
 function createBaseMountSpec(): MountSpec {
-  return { index: 0, source: "", destination: "", readonly: false, recursive: false };
+  return { index: 0, source: "", destination: "", readonly: false, recursive: false, noIdmap: false };
 }
 
 export const MountSpec: MessageFns<MountSpec> = {
@@ -551,6 +560,9 @@ export const MountSpec: MessageFns<MountSpec> = {
     }
     if (message.recursive !== false) {
       writer.uint32(40).bool(message.recursive);
+    }
+    if (message.noIdmap !== false) {
+      writer.uint32(48).bool(message.noIdmap);
     }
     return writer;
   },
@@ -608,6 +620,14 @@ export const MountSpec: MessageFns<MountSpec> = {
             message.recursive = reader.bool();
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.noIdmap = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -630,6 +650,7 @@ export const MountSpec: MessageFns<MountSpec> = {
     message.destination = object.destination ?? "";
     message.readonly = object.readonly ?? false;
     message.recursive = object.recursive ?? false;
+    message.noIdmap = object.noIdmap ?? false;
     return message;
   },
 };
