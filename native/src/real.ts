@@ -255,7 +255,7 @@ class RealKernel implements Kernel {
       call(() =>
         this.a.seccompRespond(fd, r.id, -Math.abs(r.error ?? 0), r.val ?? 0n, r.continue ? SECCOMP_USER_NOTIF_FLAG_CONTINUE : 0),
       ),
-    addFd: (fd: number, r: { id: bigint; srcFd: number; newFdFlags?: number; setFd?: number }) =>
+    addFd: (fd: number, r: { id: bigint; srcFd: number; newFdFlags?: number; setFd?: number; send?: boolean }) =>
       call(() => this.a.seccompAddFd(fd, r.id, r.srcFd, r.newFdFlags ?? 0, r.setFd ?? -1, r.send ? 1 : 0)),
     idValid: (fd: number, id: bigint) => call(() => this.a.seccompIdValid(fd, id)),
   };

@@ -11,6 +11,7 @@ import { preloadNativeSpawn } from '../engine.js';
 import { invocation } from '../invocation.js';
 import { removeStateDir, writeRecord, type ContainerRecord } from '../state.js';
 import { attachHooksFor, EMULATED_PATHS } from '../fs.js'; // [sysbox-fs]
+import { daemonMessage, fsSeccompSocket } from '../daemons.js'; // [vetting]
 import { reachMgr } from '../daemons.js';
 import type { MgrClient } from '@sysbox/ipc';
 
@@ -201,6 +202,9 @@ async function prepareWith(
 
     const hostCapabilities = spec.capsFromMask(boundingSetMask());
     const attachHooks = attachHooksFor(ctx, stateDir); // [sysbox-fs]
+    // [vetting] the container's mount calls go to sysbox-fs (fail closed: no listener socket, no system container)
+    const seccompSocket = fsSeccompSocket(ctx);
+    if (seccompSocket && !existsSync(seccompSocket)) throw new CreateError(daemonMessage('sysbox-fs', seccompSocket, `sysbox-fs's seccomp socket ${seccompSocket} is missing (it vets the container's mount calls)`));
     const converted = spec.convertSpec(parsedSpec, {
       isHostNamespace,
       idRange: { uid: idRange.uid, gid: idRange.gid, size: idRange.size },
@@ -209,6 +213,7 @@ async function prepareWith(
       ...stagedMounts, // [mounts]
       emulatedPaths: [...EMULATED_PATHS], // [sysbox-fs] /proc/sys writable (the kernel guards it), its knobs emulated
       ...(attachHooks ? { attachHooks } : {}), // [sysbox-fs] files placed during the engine's hooks
+      ...(seccompSocket ? { seccompNotify: spec.vettingNotify(seccompSocket, id) } : {}), // [vetting]
     });
     const privateBundle = join(stateDir, 'bundle');
     mkdirSync(privateBundle, { mode: 0o711 });
