@@ -776,7 +776,8 @@ class ResolveStatWorker : public Napi::AsyncWorker {
       return;
     }
     memset(&st_, 0, sizeof st_);
-    if (statx(static_cast<int>(fd), "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_TYPE | STATX_MNT_ID, &st_) != 0) {
+    // AT_STATX_DONT_SYNC: FUSE answers from its cache (mount id, dev and attributes come from the VFS anyway)
+    if (statx(static_cast<int>(fd), "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW | AT_STATX_DONT_SYNC, STATX_TYPE | STATX_MNT_ID, &st_) != 0) {
       err_ = errno;
       step_ = "statx";
     }
@@ -788,14 +789,19 @@ class ResolveStatWorker : public Napi::AsyncWorker {
       deferred_.Reject(ErrnoError(env, err_, step_, &path_).Value());
       return;
     }
+    deferred_.Resolve(Result(env));
+  }
+  Napi::Object Result(Napi::Env env) {
     Napi::Object o = Napi::Object::New(env);
     o.Set("mntId", Napi::BigInt::New(env, (st_.stx_mask & STATX_MNT_ID) ? static_cast<uint64_t>(st_.stx_mnt_id) : 0));
     o.Set("devMajor", Napi::Number::New(env, st_.stx_dev_major));
     o.Set("devMinor", Napi::Number::New(env, st_.stx_dev_minor));
     o.Set("mode", Napi::Number::New(env, st_.stx_mode));
     o.Set("attributes", Napi::BigInt::New(env, static_cast<uint64_t>(st_.stx_attributes)));
-    deferred_.Resolve(o);
+    return o;
   }
+  int err() const { return err_; }
+  const char* step() const { return step_; }
   void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
 
  private:
@@ -808,6 +814,23 @@ class ResolveStatWorker : public Napi::AsyncWorker {
   int err_ = 0;
   const char* step_ = "";
 };
+
+// resolveStatCached(dirfd, path, openFlags, resolve): the same on the loop thread with RESOLVE_CACHED, which fails
+// (EAGAIN) rather than wait for anything — a FUSE lookup included — so it never blocks on our own FUSE mounts.
+#ifndef RESOLVE_CACHED
+#define RESOLVE_CACHED 0x20
+#endif
+Napi::Value ResolveStatCached(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  INT_ARG(dirfd, 0);
+  STR_ARG(path, 1);
+  INT_ARG(oflags, 2);
+  INT_ARG(resolve, 3);
+  ResolveStatWorker w(env, static_cast<int>(dirfd), path, static_cast<int>(oflags), static_cast<uint64_t>(resolve) | RESOLVE_CACHED);
+  w.Execute();
+  if (w.err() != 0) return ThrowErrno(env, w.err(), w.step(), &path);
+  return w.Result(env);
+}
 
 Napi::Value ResolveStat(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -1234,6 +1257,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"seccompAddFd", SeccompAddFd},
       {"seccompIdValid", SeccompIdValid},
       {"resolveStat", ResolveStat},
+      {"resolveStatCached", ResolveStatCached},
       {"fuseWatch", FuseWatch},
       {"mallocTrim", MallocTrim},
       {"writeFd", WriteFd},

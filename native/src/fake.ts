@@ -425,6 +425,16 @@ export class FakeKernel implements Kernel {
   /** resolveStat answers by path (the path as given); any other path fails with ENOENT. */
   readonly resolved = new Map<string, { mntId: bigint; devMajor: number; devMinor: number; mode?: number; attributes?: bigint }>();
 
+  /** resolveStatCached: like resolveStat; paths listed in `uncached` fail with EAGAIN (as RESOLVE_CACHED does). */
+  readonly uncached = new Set<string>();
+  resolveStatCached(dirfd: number, path: string, openFlags: number, resolve: number): import('./kernel.js').ResolvedStat {
+    this.record('resolveStatCached', [dirfd, path, openFlags, resolve]);
+    if (this.uncached.has(path)) throw new KernelError('EAGAIN', 'openat2', path);
+    const r = this.resolved.get(path);
+    if (!r) throw new KernelError('ENOENT', 'openat2', path);
+    return { mode: 0o40755, attributes: 0n, ...r };
+  }
+
   async resolveStat(dirfd: number, path: string, openFlags: number, resolve: number): Promise<import('./kernel.js').ResolvedStat> {
     this.record('resolveStat', [dirfd, path, openFlags, resolve]);
     const r = this.resolved.get(path);

@@ -184,6 +184,11 @@ export interface Kernel {
    * path may cross this process's own FUSE mounts, whose requests the loop thread must stay free to answer.
    */
   resolveStat(dirfd: number, path: string, openFlags: number, resolve: number): Promise<ResolvedStat>;
+  /**
+   * resolveStat on the calling thread with RESOLVE_CACHED: fails with EAGAIN instead of waiting for anything (a FUSE
+   * lookup included), so it is safe on the loop that answers FUSE; fall back to resolveStat on EAGAIN.
+   */
+  resolveStatCached(dirfd: number, path: string, openFlags: number, resolve: number): ResolvedStat;
   processVmReadv(pid: number, address: bigint, length: number): Buffer;
   seccompNotify: SeccompNotify;
   /**

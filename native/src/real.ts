@@ -47,6 +47,7 @@ interface Addon {
   seccompRespond(fd: number, id: bigint, error: number, val: bigint, flags: number): void;
   seccompAddFd(fd: number, id: bigint, srcFd: number, newFdFlags: number, setFd: number, send: number): number;
   resolveStat(dirfd: number, path: string, openFlags: number, resolve: number): Promise<ResolvedStat>;
+  resolveStatCached(dirfd: number, path: string, openFlags: number, resolve: number): ResolvedStat;
   seccompIdValid(fd: number, id: bigint): boolean;
   fuseWatch(fd: number, buf: Uint8Array, onRequest: (length: number) => void, onClose: (errno: number) => void, spinUs: number): { close(): void };
   writeFd(fd: number, data: Buffer): number;
@@ -210,6 +211,9 @@ class RealKernel implements Kernel {
   }
   processVmReadv(pid: number, address: bigint, length: number): Buffer {
     return call(() => this.a.processVmReadv(pid, address, length));
+  }
+  resolveStatCached(dirfd: number, path: string, openFlags: number, resolve: number): ResolvedStat {
+    return call(() => this.a.resolveStatCached(dirfd, path, openFlags, resolve));
   }
   async resolveStat(dirfd: number, path: string, openFlags: number, resolve: number): Promise<ResolvedStat> {
     try {

@@ -329,6 +329,10 @@ describe.runIf(isRoot)('real kernel (root)', () => {
       k.close(root);
     }
     await expect(k.resolveStat(AT_FDCWD, '/nonexistent-sysbox', 0, 0)).rejects.toMatchObject({ code: 'ENOENT' });
+    // on the loop thread, from the dentry cache only: the same answer, or EAGAIN where it would have to wait
+    const cached = k.resolveStatCached(AT_FDCWD, '/proc', 0, 0);
+    expect(cached.mntId).toBe(proc.mntId);
+    expect(() => k.resolveStatCached(AT_FDCWD, `/proc/self/fd/${root}`, 0, 0)).toThrow();
   });
 
   it('sysbox-nsenter as-caller mount-proc: a procfs of the caller\'s pid namespace with files laid over, in its mount namespace', async () => {

@@ -146,6 +146,7 @@ export async function startDaemon(flags: FsFlags, opts: { log: Logger; fuse?: Fu
       const listen = kept.find((e) => e.name === STORE_LISTEN);
       seccomp = startSeccompServer({ kernel, log, socketPath: flags.seccompSocket, ...(listen ? { listenFd: listen.fd } : {}), emulation: (id) => service?.emulation(id), ...(keeper ? { store: keeper } : {}) });
       for (const e of kept) if (e !== listen) seccomp.adopt(e.name, e.data, e.fd);
+      seccomp.sweep();
     } else for (const e of kept) closeFd?.(e.fd);
     const stale = await service.cleanStale();
     if (stale.length) log.warn({ containers: stale }, 'removed FUSE trees left by a previous sysbox-fs (their containers lost emulation)');

@@ -4,7 +4,8 @@
 // checked with SECCOMP_IOCTL_NOTIF_ID_VALID before any side effect and before the answer, logged as an audit
 // event and counted. Listener fds (and the listening socket) are kept in sysbox-mgr's fd store so a restarted
 // sysbox-fs serves them again; notifications in flight are journaled there so the successor answers them.
-import { readFileSync, unlinkSync } from 'node:fs';
+import { closeSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, unlinkSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Kernel, SeccompNotification, Watcher } from '@sysbox/native';
 import { isKernelError, O_CLOEXEC } from '@sysbox/native';
 import {
@@ -43,6 +44,8 @@ export interface SeccompServerOptions {
   /** the container's emulation (its sysbox-fs tree, masked and read-only paths), by id; undefined if unknown */
   emulation(containerId: string): Emulation | undefined;
   store?: SeccompStore;
+  /** where the journal of notifications in flight lives (default <socketPath>.journal, on /run) */
+  journalDir?: string;
   nsenter?: string;
 }
 
@@ -57,6 +60,9 @@ export interface SeccompCounters {
   performFailed: number;
   /** notifications whose caller was gone (or answered) before our answer */
   stale: number;
+  /** path lookups answered from the dentry cache on the loop, and those sent to the libuv pool */
+  lookupsCached: number;
+  lookupsPool: number;
 }
 
 interface Container {
@@ -76,6 +82,10 @@ interface Listener {
   /** notifications received and not yet answered (journaled in the store) */
   inflight: Map<bigint, SeccompNotification>;
   data: { containerId: string; pid: number; initPid: number };
+  /** the journal file of its notifications in flight */
+  journalFd: number | undefined;
+  /** the newest notification id received */
+  lastId: bigint;
 }
 
 export interface SeccompServer {
@@ -84,6 +94,8 @@ export interface SeccompServer {
   listeners(): Array<{ containerId: string; pid: number; fd: number }>;
   /** serves a listener fd kept by the fd store (after a restart); answers its journaled notifications */
   adopt(name: string, data: string, fd: number): void;
+  /** after adopting: removes journal files of listeners nobody keeps */
+  sweep(): void;
   /** notifications in flight (being decided), for tests */
   readonly busy: number;
   /** what the fd store should hold for the seccomp side now (stored again after the store reconnects) */
@@ -103,7 +115,7 @@ interface ProcessState {
 export function startSeccompServer(o: SeccompServerOptions): SeccompServer {
   const k = o.kernel;
   const host = new SysboxVetHost(k);
-  const counters: SeccompCounters = { listeners: 0, notifications: 0, continue: 0, perform: 0, errno: 0, fake: 0, performFailed: 0, stale: 0 };
+  const counters: SeccompCounters = { listeners: 0, notifications: 0, continue: 0, perform: 0, errno: 0, fake: 0, performFailed: 0, stale: 0, lookupsCached: 0, lookupsPool: 0 };
   const containers = new Map<string, Container>();
   const listeners = new Map<number, Listener>();
   /** per caller thread: the chain its notifications run on (a thread has one call pending at a time; this keeps a stale one ordered) */
@@ -121,6 +133,18 @@ export function startSeccompServer(o: SeccompServerOptions): SeccompServer {
     listenFd = k.listenUnix(o.socketPath, 256);
     o.store?.put({ name: STORE_LISTEN, data: o.socketPath, fd: listenFd });
   }
+
+  /** Journal files whose listener the store no longer holds (a previous sysbox-fs's, its listener gone). */
+  const sweepJournals = (keep: ReadonlySet<string>) => {
+    let names: string[] = [];
+    try {
+      names = readdirSync(journalDir);
+    } catch {
+      return;
+    }
+    for (const n of names) if (!keep.has(n) && !listenersByName().has(n)) rmSync(join(journalDir, n), { force: true });
+  };
+  const listenersByName = () => new Set([...listeners.values()].map((l) => l.name));
 
   const containerOf = (id: string, initPid: number): Container => {
     let c = containers.get(id);
@@ -147,18 +171,58 @@ export function startSeccompServer(o: SeccompServerOptions): SeccompServer {
     return c.tables;
   };
 
+  /**
+   * What a performed proc/sysfs mount lays over itself; a new sysfs is read-only when the container's is at the
+   * superblock (the kernel refuses a more permissive one: mount_too_revealing).
+   */
+  const emulationOf = (c: Container): Emulation | undefined => {
+    const em = o.emulation(c.id);
+    if (!em) return undefined;
+    const sys = [...(c.tables?.initial.byId.values() ?? [])].find((m) => m.fstype === 'sysfs' && m.mountpoint === '/sys');
+    return { ...em, sysReadOnly: sys ? sys.superOptions.split(',').includes('ro') : true };
+  };
+
+  /**
+   * The journal of notifications in flight: one small file per listener on /run (tmpfs), rewritten in place when a
+   * notification arrives and when it is answered (a pwrite, no round trip to another daemon). A successor reads it
+   * and answers what the kernel won't deliver again. (The window between the kernel's RECV and this write, a few
+   * µs, is not covered: a sysbox-fs killed there leaves that caller blocked.)
+   */
+  const journalDir = o.journalDir ?? `${o.socketPath}.journal`;
   const journal = (l: Listener) => {
-    if (!o.store) return;
-    const inflight = [...l.inflight.values()].map((n) => ({ id: String(n.id), pid: n.pid, syscall: n.syscall, arch: n.arch, args: n.args.map(String) }));
+    if (l.journalFd === undefined) return;
     try {
-      o.store.update(l.name, JSON.stringify({ ...l.data, inflight }));
+      const inflight = [...l.inflight.values()].map((n) => ({ id: String(n.id), pid: n.pid, syscall: n.syscall, arch: n.arch, args: n.args.map(String) }));
+      // lastId: notification ids are sequential per filter: a successor looks just past it for any the kernel had
+      // handed out (RECV) that never made it here
+      const text = Buffer.from(JSON.stringify({ lastId: String(l.lastId), inflight }));
+      writeSync(l.journalFd, text, 0, text.length, 0);
+      ftruncateSync(l.journalFd, text.length);
     } catch {
-      /* the keeper logs and reconnects */
+      /* a full /run: the journal is best effort */
+    }
+  };
+  const openJournal = (name: string): number | undefined => {
+    try {
+      mkdirSync(journalDir, { recursive: true, mode: 0o700 });
+      return openSync(join(journalDir, name), 'w+', 0o600);
+    } catch (e) {
+      o.log.warn({ err: (e as Error).message, journalDir }, 'no journal for seccomp notifications in flight');
+      return undefined;
+    }
+  };
+  type Journaled = { lastId?: string; inflight: Array<{ id: string; pid: number; syscall: number; arch: number; args: string[] }> };
+  const readJournal = (name: string): Journaled => {
+    try {
+      const text = readFileSync(join(journalDir, name), 'utf8');
+      return text ? (JSON.parse(text) as Journaled) : { inflight: [] };
+    } catch {
+      return { inflight: [] };
     }
   };
 
   const audit = (clog: Logger, ev: AuditEvent) => {
-    const line = { audit: true, pid: ev.pid, syscall: ev.syscall, arch: ev.arch, args: ev.args, decision: ev.decision, rule: ev.rule, reason: ev.reason, ...(ev.errno ? { errno: ev.errno } : {}) };
+    const line = { audit: true, callerPid: ev.pid, syscall: ev.syscall, arch: ev.arch, args: ev.args, decision: ev.decision, rule: ev.rule, reason: ev.reason, ...(ev.errno ? { errno: ev.errno } : {}) };
     if (ev.decision === 'errno') clog.warn(line, `${ev.syscall} refused: ${ev.reason}`);
     else clog.info(line, `${ev.syscall} ${ev.decision}: ${ev.rule}`);
   };
@@ -191,7 +255,7 @@ export function startSeccompServer(o: SeccompServerOptions): SeccompServer {
     // the caller may be gone: nothing is done for a stale notification
     if (!k.seccompNotify.idValid(l.fd, n.id)) {
       counters.stale++;
-      clog.info({ audit: true, pid: n.pid, syscall: verdict.event.syscall, decision: d.kind, rule: d.rule }, 'caller gone before the answer: dropped');
+      clog.info({ audit: true, callerPid: n.pid, syscall: verdict.event.syscall, decision: d.kind, rule: d.rule }, 'caller gone before the answer: dropped');
       return;
     }
     if (d.kind !== 'perform') {
@@ -201,7 +265,7 @@ export function startSeccompServer(o: SeccompServerOptions): SeccompServer {
     }
     let result;
     try {
-      result = await performAction(k, host, n.pid, () => host.tgid(n.pid), d.action, () => o.emulation(c.id), o.nsenter);
+      result = await performAction(k, host, n.pid, () => host.tgid(n.pid), d.action, () => emulationOf(c), o.nsenter);
     } catch (e) {
       counters.performFailed++;
       const errno = isKernelError(e) ? e.errno : EPERM;
@@ -248,6 +312,7 @@ export function startSeccompServer(o: SeccompServerOptions): SeccompServer {
 
   const onNotification = (l: Listener, n: SeccompNotification) => {
     counters.notifications++;
+    if (n.id > l.lastId) l.lastId = n.id;
     l.inflight.set(n.id, n);
     journal(l);
     busy++;
@@ -280,19 +345,22 @@ export function startSeccompServer(o: SeccompServerOptions): SeccompServer {
       /* closed */
     }
     o.store?.drop(l.name);
+    if (l.journalFd !== undefined) closeSync(l.journalFd);
+    rmSync(join(journalDir, l.name), { force: true });
     counters.listeners = listeners.size;
     const c = l.container;
     if (--c.listeners <= 0) containers.delete(c.id);
     o.log.debug({ containerId: c.id, pid: l.pid, why }, 'seccomp listener closed');
   };
 
-  const serve = (fd: number, data: Listener['data'], stored: boolean): Listener => {
+  const serve = (fd: number, data: Listener['data'], stored: string | undefined): Listener => {
     const c = containerOf(data.containerId, data.initPid);
     c.listeners++;
-    const l: Listener = { fd, name: `${STORE_LISTENER_PREFIX}${data.containerId}:${data.pid}:${fd}`, container: c, pid: data.pid, watcher: undefined, inflight: new Map(), data };
+    const name = stored ?? `${STORE_LISTENER_PREFIX}${data.containerId}:${data.pid}:${fd}:${Date.now().toString(36)}`;
+    const l: Listener = { fd, name, container: c, pid: data.pid, watcher: undefined, inflight: new Map(), data, journalFd: openJournal(name), lastId: 0n };
     listeners.set(fd, l);
     counters.listeners = listeners.size;
-    if (!stored) o.store?.put({ name: l.name, data: JSON.stringify({ ...data, inflight: [] }), fd });
+    if (!stored) o.store?.put({ name: l.name, data: JSON.stringify(data), fd });
     // POLLHUP: every process under this filter exited
     l.watcher = k.seccompNotify.watch(fd, (n) => onNotification(l, n), () => drop(l, 'all its processes exited'));
     return l;
@@ -318,7 +386,7 @@ export function startSeccompServer(o: SeccompServerOptions): SeccompServer {
         return;
       }
       const initPid = containers.get(id)?.initPid ?? st.state?.pid ?? pid;
-      serve(fd, { containerId: id, pid, initPid }, false);
+      serve(fd, { containerId: id, pid, initPid }, undefined);
       o.log.debug({ containerId: id, pid, fd }, 'seccomp listener received');
     } catch (e) {
       o.log.warn({ err: (e as Error).message }, 'seccomp listener connection failed');
@@ -347,17 +415,21 @@ export function startSeccompServer(o: SeccompServerOptions): SeccompServer {
   })();
 
   return {
-    counters,
+    get counters() {
+      counters.lookupsCached = host.lookups.cached;
+      counters.lookupsPool = host.lookups.pool;
+      return counters;
+    },
     get busy() {
       return busy;
     },
     listeners: () => [...listeners.values()].map((l) => ({ containerId: l.container.id, pid: l.pid, fd: l.fd })),
     kept: () => [
       { name: STORE_LISTEN, data: o.socketPath, fd: listenFd },
-      ...[...listeners.values()].map((l) => ({ name: l.name, data: JSON.stringify({ ...l.data, inflight: [] }), fd: l.fd })),
+      ...[...listeners.values()].map((l) => ({ name: l.name, data: JSON.stringify(l.data), fd: l.fd })),
     ],
     adopt(name, data, fd) {
-      let d: Listener['data'] & { inflight?: Array<{ id: string; pid: number; syscall: number; arch: number; args: string[] }> };
+      let d: Listener['data'];
       try {
         d = JSON.parse(data) as typeof d;
       } catch {
@@ -365,15 +437,35 @@ export function startSeccompServer(o: SeccompServerOptions): SeccompServer {
         o.store?.drop(name);
         return;
       }
-      o.store?.drop(name);
-      const l = serve(fd, { containerId: d.containerId, pid: d.pid, initPid: d.initPid }, false);
+      const pending = readJournal(name);
+      // the store keeps its copy under the same name; the journal file goes on
+      const l = serve(fd, { containerId: d.containerId, pid: d.pid, initPid: d.initPid }, name);
       // notifications the previous sysbox-fs received and never answered: the kernel won't deliver them again
-      for (const j of d.inflight ?? []) {
+      const known = new Set<bigint>();
+      for (const j of pending.inflight) {
         const n: SeccompNotification = { id: BigInt(j.id), pid: j.pid, syscall: j.syscall, arch: j.arch, instructionPointer: 0n, args: j.args.map((a) => BigInt(a)) };
+        known.add(n.id);
         if (!k.seccompNotify.idValid(fd, n.id)) continue;
-        o.log.info({ containerId: d.containerId, pid: n.pid, id: j.id }, 'answering a notification the previous sysbox-fs left in flight');
+        o.log.info({ containerId: d.containerId, callerPid: n.pid, id: j.id }, 'answering a notification the previous sysbox-fs left in flight');
         onNotification(l, n);
       }
+      // ... and any it received after its last journal write (ids follow each other): their arguments are unknown
+      // here, so the caller is told EINTR (as a signal would) rather than left blocked
+      if (pending.lastId !== undefined) {
+        const last = BigInt(pending.lastId);
+        for (let id = last + 1n; id <= last + 64n; id++) {
+          if (known.has(id) || !k.seccompNotify.idValid(fd, id)) continue;
+          o.log.warn({ containerId: d.containerId, id: String(id), audit: true, decision: 'errno', rule: 'lost-in-restart', errno: 'EINTR' }, 'a notification the previous sysbox-fs received but never journaled: answered EINTR (the caller may retry)');
+          try {
+            k.seccompNotify.respond(fd, { id, error: 4 });
+          } catch {
+            /* answered or gone */
+          }
+        }
+      }
+    },
+    sweep() {
+      sweepJournals(new Set());
     },
     close() {
       if (closed) return;
@@ -394,6 +486,7 @@ export function startSeccompServer(o: SeccompServerOptions): SeccompServer {
       // the listening socket and the listeners stay in the fd store for the next sysbox-fs: only our copies go
       for (const l of [...listeners.values()]) {
         l.watcher?.close();
+        if (l.journalFd !== undefined) closeSync(l.journalFd);
         listeners.delete(l.fd);
         try {
           k.close(l.fd);

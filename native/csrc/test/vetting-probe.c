@@ -13,6 +13,8 @@
  *   loop N DIR          N x (mount tmpfs on DIR; umount2 DIR): prints the failures and the ns per pair
  *   getpid N            N x getpid(): prints ns per call
  *   readzero N          N x read(/dev/zero, 1 byte): prints ns per call
+ *   notify-loop N DIR SOCK  installs a filter sending mount and umount2 to a listener, hands it to the supervisor at
+ *                       SOCK as runc does (SCM_RIGHTS + a JSON state, container id "probe"), then runs "loop N DIR"
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -27,6 +29,9 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <linux/audit.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -140,6 +145,49 @@ static int cmd_readzero(long n) {
   return 0;
 }
 
+static int cmd_notify_loop(long n, const char *dir, const char *sock) {
+  struct sock_filter filter[] = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_mount, 2, 0),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_umount2, 1, 0),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF),
+  };
+  struct sock_fprog prog = {sizeof filter / sizeof filter[0], filter};
+  struct sockaddr_un sa;
+  char state[256], cbuf[CMSG_SPACE(sizeof(int))];
+  struct iovec iov;
+  struct msghdr msg;
+  struct cmsghdr *c;
+  int fd, s;
+  prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+  fd = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
+  if (fd < 0) return perror("seccomp"), 1;
+  s = socket(AF_UNIX, SOCK_STREAM, 0);
+  memset(&sa, 0, sizeof sa);
+  sa.sun_family = AF_UNIX;
+  snprintf(sa.sun_path, sizeof sa.sun_path, "%s", sock);
+  if (connect(s, (struct sockaddr *)&sa, sizeof sa) != 0) return perror("connect"), 1;
+  snprintf(state, sizeof state, "{\"ociVersion\":\"1.0.2\",\"fds\":[\"seccompFd\"],\"pid\":%d,\"state\":{\"id\":\"probe\",\"pid\":%d}}", getpid(), getpid());
+  iov.iov_base = state;
+  iov.iov_len = strlen(state);
+  memset(&msg, 0, sizeof msg);
+  memset(cbuf, 0, sizeof cbuf);
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = cbuf;
+  msg.msg_controllen = sizeof cbuf;
+  c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(c), &fd, sizeof fd);
+  if (sendmsg(s, &msg, 0) < 0) return perror("sendmsg"), 1;
+  close(s);
+  close(fd);
+  return cmd_loop(n, dir);
+}
+
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   if (argc >= 2 && !strcmp(argv[1], "listener")) return cmd_listener();
@@ -151,6 +199,7 @@ int main(int argc, char **argv) {
   if (argc >= 4 && !strcmp(argv[1], "loop")) return cmd_loop(atol(argv[2]), argv[3]);
   if (argc >= 3 && !strcmp(argv[1], "getpid")) return cmd_getpid(atol(argv[2]));
   if (argc >= 3 && !strcmp(argv[1], "readzero")) return cmd_readzero(atol(argv[2]));
+  if (argc >= 5 && !strcmp(argv[1], "notify-loop")) return cmd_notify_loop(atol(argv[2]), argv[3], argv[4]);
   fprintf(stderr, "usage: vetting-probe listener|newapi|openat2 DIR FILE|fdmount DIR|fdumount PATH|loop N DIR|getpid N|readzero N\n");
   return 2;
 }
