@@ -748,6 +748,20 @@ Napi::Value ProcessVmReadv(const Napi::CallbackInfo& info) {
   return buf;
 }
 
+// peerCred(sock) -> { pid, uid, gid } of the peer of a connected AF_UNIX socket (SO_PEERCRED)
+Napi::Value PeerCred(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  INT_ARG(fd, 0);
+  struct ucred cr;
+  socklen_t len = sizeof cr;
+  if (getsockopt(static_cast<int>(fd), SOL_SOCKET, SO_PEERCRED, &cr, &len) != 0) return ThrowErrno(env, errno, "getsockopt(SO_PEERCRED)");
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("pid", Napi::Number::New(env, cr.pid));
+  o.Set("uid", Napi::Number::New(env, cr.uid));
+  o.Set("gid", Napi::Number::New(env, cr.gid));
+  return o;
+}
+
 // ---------------------------------------------------------------- resolving a path in the libuv pool
 
 // resolveStat(dirfd, path, openFlags, resolve) -> Promise<{mntId, devMajor, devMinor, mode, attributes}>:
@@ -1257,6 +1271,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"seccompAddFd", SeccompAddFd},
       {"seccompIdValid", SeccompIdValid},
       {"resolveStat", ResolveStat},
+      {"peerCred", PeerCred},
       {"resolveStatCached", ResolveStatCached},
       {"fuseWatch", FuseWatch},
       {"mallocTrim", MallocTrim},

@@ -425,6 +425,14 @@ export class FakeKernel implements Kernel {
   /** resolveStat answers by path (the path as given); any other path fails with ENOENT. */
   readonly resolved = new Map<string, { mntId: bigint; devMajor: number; devMinor: number; mode?: number; attributes?: bigint }>();
 
+  /** peerCred answers: by socket fd; default root (uid 0) */
+  readonly peers = new Map<number, { pid: number; uid: number; gid: number }>();
+  peerCred(sockFd: number): { pid: number; uid: number; gid: number } {
+    this.record('peerCred', [sockFd]);
+    this.fd(sockFd, 'socket', 'getsockopt');
+    return this.peers.get(sockFd) ?? { pid: 1, uid: 0, gid: 0 };
+  }
+
   /** resolveStatCached: like resolveStat; paths listed in `uncached` fail with EAGAIN (as RESOLVE_CACHED does). */
   readonly uncached = new Set<string>();
   resolveStatCached(dirfd: number, path: string, openFlags: number, resolve: number): import('./kernel.js').ResolvedStat {

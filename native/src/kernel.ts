@@ -174,6 +174,8 @@ export interface Kernel {
   listenUnix(path: string, backlog?: number): number;
   /** Waits on the event loop for the next connection; the new fd is O_CLOEXEC. One pending accept per socket. */
   accept(listenFd: number): Promise<number>;
+  /** The peer of a connected AF_UNIX socket (SO_PEERCRED): who may be served. */
+  peerCred(sockFd: number): { pid: number; uid: number; gid: number };
   /** A connected AF_UNIX stream socket (O_CLOEXEC). */
   connectUnix(path: string): number;
   /** A connected AF_UNIX socket pair (SOCK_STREAM unless given), both ends O_CLOEXEC. */

@@ -48,6 +48,7 @@ interface Addon {
   seccompAddFd(fd: number, id: bigint, srcFd: number, newFdFlags: number, setFd: number, send: number): number;
   resolveStat(dirfd: number, path: string, openFlags: number, resolve: number): Promise<ResolvedStat>;
   resolveStatCached(dirfd: number, path: string, openFlags: number, resolve: number): ResolvedStat;
+  peerCred(sock: number): { pid: number; uid: number; gid: number };
   seccompIdValid(fd: number, id: bigint): boolean;
   fuseWatch(fd: number, buf: Uint8Array, onRequest: (length: number) => void, onClose: (errno: number) => void, spinUs: number): { close(): void };
   writeFd(fd: number, data: Buffer): number;
@@ -211,6 +212,9 @@ class RealKernel implements Kernel {
   }
   processVmReadv(pid: number, address: bigint, length: number): Buffer {
     return call(() => this.a.processVmReadv(pid, address, length));
+  }
+  peerCred(sockFd: number): { pid: number; uid: number; gid: number } {
+    return call(() => this.a.peerCred(sockFd));
   }
   resolveStatCached(dirfd: number, path: string, openFlags: number, resolve: number): ResolvedStat {
     return call(() => this.a.resolveStatCached(dirfd, path, openFlags, resolve));
