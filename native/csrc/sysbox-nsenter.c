@@ -42,6 +42,9 @@
  *         mount-sysfs    moved onto REL), --mask-file FD:REL (a /dev/null clone), --mask-dir REL (an empty
  *                        read-only tmpfs), --ro REL (a read-only bind of itself), --cover FD:REL (a view, see
  *                        move-mounts --cover); a missing REL is skipped. A failure detaches the new mount.
+ *                        --file-src/--mask-src/--cover-src HOSTPATH:REL: the same, cloned from HOSTPATH by this
+ *                        process before it joins anything ([--rdonly-files] makes file clones read-only; covers are
+ *                        read-only, nosuid, nodev, noexec): the FUSE server itself must not look up its own tree.
  *         setattr        mount_setattr(2) with --at-flags, --attr-set, --attr-clr, --propagation
  *         openat2        openat2(2) with --flags, --mode, --resolve; the file must be on FUSE (else exit 3); its
  *                        fd is sent over --sock N
@@ -562,7 +565,7 @@ static int lay_over(struct laid *l, int n, int rdonly) {
 }
 
 static int op_as_caller(int argc, char **argv) {
-  int tid = -1, i, tfd = -1, sfd = -1, sock = -1, nlaid = 0, rootfd, cwdfd, isproc, issys, rc;
+  int tid = -1, i, tfd = -1, sfd = -1, sock = -1, nlaid = 0, rootfd, cwdfd, isproc, issys, rc, rdonly_files = 0;
   const char *action = NULL, *target = NULL, *trest = NULL, *source = NULL, *srest = NULL, *fstype = NULL, *data = NULL;
   unsigned long long flags = 0, atflags = 0, aset = 0, aclr = 0, aprop = 0, mode = 0, resolve = 0, uid = 0, gid = 0;
   static struct laid laid[MAX_LAID];
@@ -606,6 +609,24 @@ static int op_as_caller(int argc, char **argv) {
       laid[nlaid].kind = a[2] == 'f' ? 'f' : a[2] == 'm' ? 'm' : 'c';
       laid[nlaid++].rel = colon + 1;
       i++;
+    } else if ((!strcmp(a, "--file-src") || !strcmp(a, "--mask-src") || !strcmp(a, "--cover-src")) && v && nlaid < MAX_LAID) {
+      /* HOSTPATH:REL: cloned here, before any namespace is joined (the caller of sysbox-nsenter may be the FUSE
+         server of HOSTPATH: it must not look it up on its own thread) */
+      struct mount_attr ma;
+      char *colon = strrchr(argv[i + 1], ':');
+      int cover = a[2] == 'c';
+      if (!colon) return usage("HOSTPATH:REL expected");
+      *colon = 0;
+      laid[nlaid].fd = (int)open_tree(AT_FDCWD, argv[i + 1], OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+      if (laid[nlaid].fd < 0) return fail("open_tree", argv[i + 1]);
+      memset(&ma, 0, sizeof ma);
+      ma.attr_set = cover ? (MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC) : (a[2] == 'f' && rdonly_files ? MOUNT_ATTR_RDONLY : 0);
+      if (ma.attr_set && mount_setattr(laid[nlaid].fd, "", AT_EMPTY_PATH, &ma, sizeof ma) != 0) return fail("mount_setattr", argv[i + 1]);
+      laid[nlaid].kind = a[2] == 'f' ? 'f' : a[2] == 'm' ? 'm' : 'c';
+      laid[nlaid++].rel = colon + 1;
+      i++;
+    } else if (!strcmp(a, "--rdonly-files")) {
+      rdonly_files = 1;
     } else if ((!strcmp(a, "--mask-dir") || !strcmp(a, "--ro")) && v && nlaid < MAX_LAID) {
       laid[nlaid].fd = -1;
       laid[nlaid].kind = a[2] == 'm' ? 'd' : 'r';

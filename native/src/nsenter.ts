@@ -275,6 +275,15 @@ export interface AsCallerOptions {
   maskDirs?: string[];
   readonly?: string[];
   covers?: Array<{ fd: number; rel: string }>;
+  /**
+   * The same, cloned by sysbox-nsenter itself from host paths before it joins anything: for a caller that serves
+   * those paths (sysbox-fs's own FUSE tree), whose lookups it must not make on its own thread.
+   */
+  fileSrcs?: Array<{ path: string; rel: string }>;
+  maskSrcs?: Array<{ path: string; rel: string }>;
+  coverSrcs?: Array<{ path: string; rel: string }>;
+  /** file clones from fileSrcs read-only */
+  rdonlyFiles?: boolean;
   /** setattr */
   atFlags?: number;
   attr?: { attrSet: bigint; attrClr: bigint; propagation: bigint };
@@ -329,6 +338,10 @@ export async function nsenterAsCaller(
   for (const d of o.maskDirs ?? []) args.push('--mask-dir', d);
   for (const d of o.readonly ?? []) args.push('--ro', d);
   for (const c of o.covers ?? []) args.push('--cover', `${fdArg(c.fd)}:${c.rel}`);
+  if (o.rdonlyFiles) args.push('--rdonly-files');
+  for (const f of o.fileSrcs ?? []) args.push('--file-src', `${f.path}:${f.rel}`);
+  for (const f of o.maskSrcs ?? []) args.push('--mask-src', `${f.path}:${f.rel}`);
+  for (const c of o.coverSrcs ?? []) args.push('--cover-src', `${c.path}:${c.rel}`);
   if (o.atFlags !== undefined) args.push('--at-flags', `0x${o.atFlags.toString(16)}`);
   if (o.attr) args.push('--attr-set', `0x${o.attr.attrSet.toString(16)}`, '--attr-clr', `0x${o.attr.attrClr.toString(16)}`, '--propagation', `0x${o.attr.propagation.toString(16)}`);
   if (o.mode !== undefined) args.push('--mode', `0x${o.mode.toString(16)}`);

@@ -5,17 +5,11 @@ import { readFileSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Kernel } from '@sysbox/native';
 import {
-  AT_EMPTY_PATH,
   AT_FDCWD,
-  MOUNT_ATTR_NODEV,
-  MOUNT_ATTR_NOEXEC,
-  MOUNT_ATTR_NOSUID,
-  MOUNT_ATTR_RDONLY,
   NotFuseError,
   O_DIRECTORY,
   O_NOFOLLOW,
   O_PATH,
-  OPEN_TREE_CLONE,
   RESOLVE_BENEATH,
   RESOLVE_IN_ROOT,
   RESOLVE_NO_MAGICLINKS,
@@ -228,24 +222,16 @@ export async function performAction(k: Kernel, host: SysboxVetHost, tid: number,
         const proc = action.op === 'mount-proc';
         const prefix = proc ? '/proc/' : '/sys/';
         const ro = (action.flags & MS_RDONLY) !== 0 || (!proc && em?.sysReadOnly === true);
-        const files: Array<{ fd: number; rel: string }> = [];
-        const covers: Array<{ fd: number; rel: string }> = [];
-        const maskFiles: Array<{ fd: number; rel: string }> = [];
+        // the tree's files are cloned by sysbox-nsenter, not here: a lookup in our own FUSE tree on this thread
+        // would wait for this thread to answer it
+        const fileSrcs: Array<{ path: string; rel: string }> = [];
+        const coverSrcs: Array<{ path: string; rel: string }> = [];
+        const maskSrcs: Array<{ path: string; rel: string }> = [];
         const maskDirs: string[] = [];
         const readonly: string[] = [];
         if (em) {
-          for (const f of em.files.filter((p) => p.startsWith(prefix))) {
-            const fd = k.openTree(AT_FDCWD, join(em.mountpoint, f), OPEN_TREE_CLONE);
-            opened.push(fd);
-            if (ro) k.mountSetattr(fd, '', AT_EMPTY_PATH, { attrSet: MOUNT_ATTR_RDONLY });
-            files.push({ fd, rel: f.slice(prefix.length) });
-          }
-          for (const c of em.covers.filter((p) => p.startsWith(prefix))) {
-            const fd = k.openTree(AT_FDCWD, join(em.mountpoint, c), OPEN_TREE_CLONE);
-            opened.push(fd);
-            k.mountSetattr(fd, '', AT_EMPTY_PATH, { attrSet: MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC });
-            covers.push({ fd, rel: c.slice(prefix.length) });
-          }
+          for (const f of em.files.filter((p) => p.startsWith(prefix))) fileSrcs.push({ path: join(em.mountpoint, f), rel: f.slice(prefix.length) });
+          for (const c of em.covers.filter((p) => p.startsWith(prefix))) coverSrcs.push({ path: join(em.mountpoint, c), rel: c.slice(prefix.length) });
         }
         const masked = em?.masked?.length ? em.masked : DEFAULT_MASKED_PATHS;
         const roPaths = (em?.readonly?.length ? em.readonly : DEFAULT_READONLY_PATHS).filter((p) => !(em?.files ?? []).some((f) => f.startsWith(`${p}/`)));
@@ -257,11 +243,7 @@ export async function performAction(k: Kernel, host: SysboxVetHost, tid: number,
             continue; // absent here too
           }
           if (dir) maskDirs.push(m.slice(prefix.length));
-          else {
-            const fd = k.openTree(AT_FDCWD, '/dev/null', OPEN_TREE_CLONE);
-            opened.push(fd);
-            maskFiles.push({ fd, rel: m.slice(prefix.length) });
-          }
+          else maskSrcs.push({ path: '/dev/null', rel: m.slice(prefix.length) });
         }
         for (const r of roPaths.filter((p) => p.startsWith(prefix))) readonly.push(r.slice(prefix.length));
         await nsenterAsCaller(k, proc ? 'mount-proc' : 'mount-sysfs', {
@@ -270,9 +252,10 @@ export async function performAction(k: Kernel, host: SysboxVetHost, tid: number,
           source: action.source,
           flags: ro ? action.flags | MS_RDONLY : action.flags,
           data: action.data,
-          files,
-          covers,
-          maskFiles,
+          rdonlyFiles: ro,
+          fileSrcs,
+          coverSrcs,
+          maskSrcs,
           maskDirs,
           readonly,
         });
