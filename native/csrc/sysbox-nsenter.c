@@ -45,6 +45,7 @@
  *                        --file-src/--mask-src/--cover-src HOSTPATH:REL: the same, cloned from HOSTPATH by this
  *                        process before it joins anything ([--rdonly-files] makes file clones read-only; covers are
  *                        read-only, nosuid, nodev, noexec): the FUSE server itself must not look up its own tree.
+ *         umount         umount2(2) with --flags
  *         setattr        mount_setattr(2) with --at-flags, --attr-set, --attr-clr, --propagation
  *         openat2        openat2(2) with --flags, --mode, --resolve; the file must be on FUSE (else exit 3); its
  *                        fd is sent over --sock N
@@ -640,7 +641,8 @@ static int op_as_caller(int argc, char **argv) {
   if (tid <= 0 || !action || (!target && tfd < 0)) return usage("--tid, an action and a target are required");
   isproc = !strcmp(action, "mount-proc");
   issys = !strcmp(action, "mount-sysfs");
-  if (!isproc && !issys && strcmp(action, "mount") && strcmp(action, "setattr") && strcmp(action, "openat2")) return usage("unknown action");
+  if (!isproc && !issys && strcmp(action, "mount") && strcmp(action, "setattr") && strcmp(action, "openat2") && strcmp(action, "umount"))
+    return usage("unknown action");
   if (!strcmp(action, "openat2") && sock < 0) return usage("openat2 needs --sock");
 
   /* the caller's root and cwd, opened before its mount namespace is joined (setns resets both) */
@@ -691,6 +693,13 @@ static int op_as_caller(int argc, char **argv) {
       return 3;
     }
     if (send_fd(sock, fd)) return 1;
+    printf("done\n");
+    return 0;
+  }
+  if (!strcmp(action, "umount")) {
+    const char *t = mount_path(tw, "target");
+    if (!t) return 1;
+    if (umount2(t, (int)flags) != 0) return fail("umount2", t);
     printf("done\n");
     return 0;
   }

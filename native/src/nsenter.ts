@@ -310,7 +310,7 @@ export class NotFuseError extends Error {
  */
 export async function nsenterAsCaller(
   kernel: Kernel,
-  action: 'mount' | 'mount-proc' | 'mount-sysfs' | 'setattr' | 'openat2',
+  action: 'mount' | 'mount-proc' | 'mount-sysfs' | 'setattr' | 'openat2' | 'umount',
   o: AsCallerOptions,
 ): Promise<number | undefined> {
   const fds: number[] = [];

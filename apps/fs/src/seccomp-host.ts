@@ -203,6 +203,9 @@ export async function performAction(k: Kernel, host: SysboxVetHost, tid: number,
         await nsenterAsCaller(k, 'mount', { ...base, target: callerPath(action.target), source, fstype: action.fstype, flags: action.flags, data: action.data });
         return {};
       }
+      case 'umount':
+        await nsenterAsCaller(k, 'umount', { ...base, target: callerPath(action.target), flags: action.flags });
+        return {};
       case 'mount-setattr':
         await nsenterAsCaller(k, 'setattr', { ...base, target: callerPath(action.target), atFlags: action.atFlags, attr: action.attr });
         return {};

@@ -10,6 +10,8 @@ export type Action =
    * container's emulated files and its masked and read-only paths laid over it
    */
   | { op: 'mount-proc' | 'mount-sysfs'; source: string | null; target: TargetRef; flags: number; data: string | null }
+  /** umount2(2) as the caller */
+  | { op: 'umount'; target: TargetRef; flags: number }
   /** mount_setattr(2) as the caller */
   | { op: 'mount-setattr'; target: TargetRef; atFlags: number; attr: { attrSet: bigint; attrClr: bigint; propagation: bigint; usernsFd: bigint } }
   /**

@@ -11,6 +11,7 @@ import {
   EINVAL,
   ENOSYS,
   EPERM,
+  MNT_DETACH,
   MOUNT_ATTR_IDMAP,
   MOUNT_ATTR_RDONLY,
   MS_BIND,
@@ -270,6 +271,18 @@ async function vetUmount(ctx: Ctx, a: UmountArgs): Promise<Decision> {
   const p = protectionOf(ctx, l);
   if (p?.kind === 'base') return fail('base-busy', EBUSY, `umount of ${a.target} refused: ${PROTECTED_WHY.base} stays mounted (busy)`);
   if (p && p.kind !== 'initial-ro') return fail('protected-umount', EINVAL, `umount of ${a.target} refused: it is ${PROTECTED_WHY[p.kind]} (${p.what}), which stays mounted`);
+  // a proc or sysfs mounted inside carries the emulation sysbox-fs laid over it: it goes with it (the kernel alone
+  // would answer EBUSY, as the submounts are ours; with MNT_DETACH it takes them along itself)
+  if (!p && !(a.flags & MNT_DETACH)) {
+    const t = ctx.c.tables().get(ctx.host.mountNamespace(ctx.who.tid));
+    const m = t.byId.get(l.mountId);
+    if (m && m.dev === l.dev && (m.fstype === 'proc' || m.fstype === 'sysfs') && hasProtectedBelow(t.table, t.prot, m.id)) {
+      if (!hasCap(ctx, CAP_SYS_ADMIN)) return fail('needs-cap-sys-admin', EPERM, `umount of ${a.target}: the caller lacks CAP_SYS_ADMIN`);
+      return perform('umount-emulated', `umount of the ${m.fstype} on ${a.target}, performed with the emulation sysbox-fs laid over it (detached together)`, {
+        op: 'umount', target, flags: a.flags | MNT_DETACH,
+      });
+    }
+  }
   return cont('umount', `${a.target} is not protected: the kernel unmounts it`);
 }
 

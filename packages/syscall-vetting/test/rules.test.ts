@@ -284,3 +284,13 @@ describe('tables', () => {
     expect(x.host.reads).toBe(2);
   });
 });
+
+describe('umount-emulated', () => {
+  test('a proc mounted inside goes with the emulation laid over it (the kernel alone would say EBUSY)', async () => {
+    const inner = `${recorded('plain')}300 111 0:90 / /p rw,relatime - proc proc rw\n301 300 0:57 /proc/uptime /p/uptime rw - fuse.sysboxfs sysboxfs rw\n302 300 0:6 /null /p/keys rw - devtmpfs devtmpfs rw\n`;
+    const x = harness({ mounts: inner });
+    expectErrno((await x.call('umount2', ['/p/uptime', 0])), 'protected-umount', EINVAL);
+    expectErrno((await x.call('umount2', ['/p/keys', 0])), 'protected-umount', EINVAL);
+    expect((await x.call('umount2', ['/p', 0])).decision).toMatchObject({ kind: 'perform', rule: 'umount-emulated', action: { op: 'umount', flags: MNT_DETACH } });
+  });
+});
