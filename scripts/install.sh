@@ -35,13 +35,14 @@ EOS
   chmod 755 "/usr/local/bin/$1.tmp"
   mv "/usr/local/bin/$1.tmp" "/usr/local/bin/$1"
 }
-# sysbox-runc's launcher sends start/kill/delete straight to the engine, exec through sysbox-runc-exec
-# (apps/runc/bin/sysbox-runc.sh).
-sed -e "s#@NODE@#$NODE_BIN#" -e "s#@MAIN@#$PREFIX/runc/dist/load.cjs#" \
-  -e "s#@EXEC@#$PREFIX/runc/node_modules/@sysbox/native/bin/sysbox-runc-exec#" \
-  -e "s#@PRESTAGE@#$PREFIX/runc/node_modules/@sysbox/native/bin/sysbox-runc-prestage#" \
-  -e "s#@CREATE@#$PREFIX/runc/node_modules/@sysbox/native/bin/sysbox-runc-create#" apps/runc/bin/sysbox-runc.sh > /usr/local/bin/sysbox-runc.tmp
-chmod 755 /usr/local/bin/sysbox-runc.tmp && mv /usr/local/bin/sysbox-runc.tmp /usr/local/bin/sysbox-runc
+# sysbox-runc is the front door (native/csrc/sysbox-runc.c): start/kill/delete/exec straight to the engine, create to
+# the create server, the rest to the Node CLI named in sysbox-runc.conf beside it.
+mkdir -p "$PREFIX/bin"
+cp "$PREFIX/runc/node_modules/@sysbox/native/bin/sysbox-runc" "$PREFIX/bin/sysbox-runc.tmp"
+printf 'node=%s\nmain=%s\ncache=%s\n' "$NODE_BIN" "$PREFIX/runc/dist/load.cjs" /var/cache/sysbox-ts/compile-cache > "$PREFIX/bin/sysbox-runc.conf.tmp"
+mv "$PREFIX/bin/sysbox-runc.conf.tmp" "$PREFIX/bin/sysbox-runc.conf"
+chmod 755 "$PREFIX/bin/sysbox-runc.tmp" && mv "$PREFIX/bin/sysbox-runc.tmp" "$PREFIX/bin/sysbox-runc"
+ln -sfn "$PREFIX/bin/sysbox-runc" /usr/local/bin/sysbox-runc.tmp && mv -T /usr/local/bin/sysbox-runc.tmp /usr/local/bin/sysbox-runc
 # sysbox-mgr: semi-spaces capped at 16 MiB. Under a burst of creates (100 `docker run -d` at once) V8 grows
 # them to 64 MiB on this machine, and that memory is never given back: RSS after three bursts was 140-236 MB;
 # with the cap, 120-134 MB, and GC time per container about the same (~2-3 ms; a 2 MiB cap made it ~9 ms).

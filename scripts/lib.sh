@@ -6,7 +6,7 @@ TOOLS_DIR=${SYSBOX_TOOLS_DIR:-/opt/sysbox-ts/tools}
 PNPM_VERSION=10.34.9
 NODE_MAJOR=24
 APT_PACKAGES=(docker.io runc crun containerd iptables fuse3 libfuse3-dev uidmap busybox-static debootstrap
-  libseccomp-dev protobuf-compiler iproute2 procps jq util-linux kmod make g++ python3 ca-certificates)
+  libseccomp-dev protobuf-compiler iproute2 procps jq util-linux kmod make g++ python3 ca-certificates strace)
 
 log() { printf '[sysbox-ts] %s\n' "$*" >&2; }
 

@@ -4,6 +4,8 @@
 //   node bench/run.ts [--runs 20] [--cases docker-run,docker-exec,raw-bundle,vetting-mounts,data-getpid,data-read[,docker-run-big,image-size,procfs-reads]] [--runtimes runc,crun,sysbox-runc,sysbox-runc-crun] [--json out.json]
 //   node bench/run.ts --case image-size --runs 10      (--case is --cases; one case or a comma list)
 //   node bench/run.ts --case procfs-reads --runs 3
+//   node bench/run.ts --case daemon-rss [--burst 100]   (sysbox-mgr's RSS after bursts, sysbox-fs's with 20 idle
+//                                                       containers: bench/daemon-rss.ts)
 //
 // image-size: `docker run --rm IMAGE true` with busybox (~2 MB) and sysbox-test/debian-big (debian + a 450 MiB
 // file layer), interleaved, for runc and sysbox-runc (or --runtimes); prints per runtime the medians, the
@@ -28,6 +30,7 @@ import { ensureDaemons, daemonSpecs, stopDaemon, type DaemonSpec } from '../src/
 import { makeBundle, rawRuntime, runtimeBinary, type Bundle } from '../src/bundle.ts';
 import { E2E_DIR, FS_PID_FILE, IMAGES, SYSBOX_RUNC } from '../src/paths.ts';
 import { exec } from '../src/docker.ts';
+import { daemonRss } from './daemon-rss.ts';
 
 /** `--name value` or `--name=value`; the first of `names` given wins. */
 function optArg(...names: string[]): string | undefined {
@@ -670,13 +673,17 @@ async function main() {
         if (b !== undefined) sizes[image] = b;
       }
       cases.push(imageSizeCase(IMAGE_SIZE_RUNTIMES, sizes));
+    } else if (name === 'daemon-rss') {
+      // no timed rounds: the measurements, then the report
+      let rows: Record<string, unknown>[] = [];
+      cases.push({ name, what: 'daemon RSS', runtimes: [], step: async () => ({ code: 0, stdout: '', stderr: '', timedOut: false }), extra: async () => void (rows = await daemonRss(Number(arg('burst', '100')))), report: () => rows });
     } else if (name === 'procfs-reads') {
       await buildProcread();
       cases.push(procfsReadsCase());
     } else if (name in VETTING_MEASURES) {
       await buildVettingProbe();
       cases.push(vettingCase(name as keyof typeof VETTING_MEASURES));
-    } else throw new Error(`unknown case ${name} (docker-run, docker-exec, raw-bundle, docker-run-big, image-size, procfs-reads, vetting-mounts, data-getpid, data-read)`);
+    } else throw new Error(`unknown case ${name} (docker-run, docker-exec, raw-bundle, docker-run-big, image-size, procfs-reads, daemon-rss, vetting-mounts, data-getpid, data-read)`);
   }
   const rows: Record<string, unknown>[] = [];
   try {

@@ -2,7 +2,7 @@
 // sysbox-runc expectations that don't hold yet are listed in src/pending.ts (they run as test.fails).
 import { describe, expect } from 'vitest';
 import { createServer } from 'node:net';
-import { existsSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { docker, dockerOk, exec, run, uniqueName, withContainer, withContainers, waitFor, sleep, DOCKER, labelArgs, type Container } from '../src/docker.ts';
 import { caseFor } from '../src/cases.ts';
 import { IMAGES, RUNTIMES, type Runtime } from '../src/paths.ts';
@@ -554,7 +554,7 @@ describe.each(RUNTIMES)('%s', (rt) => {
     }
     assertHarnessOwns(RUNC_SERVER);
     daemons.touched();
-    // stopped: the launcher finds no socket and runs the create in its own Node
+    // stopped: the front door finds no socket and runs the create in its own Node
     await stopDaemon(RUNC_SERVER);
     expect(existsSync(RUNC_SERVER.socket), 'the socket is gone').toBe(false);
     const second = await runOne();
@@ -664,8 +664,6 @@ describe.each(RUNTIMES)('%s', (rt) => {
     problem: /rootfs|root\.path|no such file|not exist|no-such-rootfs/i,
   });
 
-  // Refused by the OCI checks, before sysbox-runc's own Register: the registration the launcher's prestage hint
-  // had sysbox-mgr make ahead for this bundle goes too (checked with everything else below).
   badInput('runtime: bad input: invalid spec (relative process.cwd), refused before registering with mgr', {
     edit: (spec) => { spec.process.cwd = 'relative/dir'; },
     problem: /cwd/i,
@@ -693,12 +691,12 @@ describe.each(RUNTIMES)('%s', (rt) => {
     problem: /sysbox-mgr/,
   });
 
-  // The launcher's prestage hint races the create itself (with the create server, the create reaches sysbox-mgr
-  // first about one time in five): a refused create must leave nothing behind whichever comes first, and checked
-  // at once, not after mgr's 30 s prestage TTL. Two refusals: one before sysbox-runc's Register (a relative
-  // process.cwd) and one after it (a spec joining the host's mount namespace, for sysbox-runc only: runc would
-  // set its rootfs up in the host's mount namespace). A CI run once caught a leftover of the second kind.
-  t('runtime: 60 refused creates in a row leave nothing behind at once (the prestage hint racing the create)', async () => {
+  // Every refusal comes before anything is done: a refused create leaves nothing behind at once, and sysbox-mgr never
+  // hears of it (no range, no staged rootfs or mount, not even for a moment). Three kinds: the OCI rules (a relative
+  // process.cwd), the sysbox rules (a spec joining the host's mount namespace) and the mount policy (a restricted
+  // host mount); runc's column refuses only the first (runc would set its rootfs up in the host's mount namespace,
+  // and has no mount policy).
+  t('runtime: 30 refused creates in a row (OCI rules, sysbox rules, mount policy) leave nothing behind and never reach sysbox-mgr', async () => {
     const bin = runtimeBinary(rt);
     const cwd = { b: makeBundle(['true'], (spec) => { spec.process.cwd = 'relative/dir'; }), problem: /cwd/i };
     const mntns = isRunc ? cwd : {
@@ -707,12 +705,19 @@ describe.each(RUNTIMES)('%s', (rt) => {
       }),
       problem: /share namespaces \[mount\]/,
     };
-    const kinds = [cwd, mntns, mntns]; // the second kind caught 1 in 10 before the fix
+    const restricted = isRunc ? cwd : {
+      b: makeBundle(['true'], (spec) => {
+        spec.mounts.push({ destination: '/mnt', type: 'bind', source: '/etc/docker', options: ['rbind', 'ro'] });
+      }),
+      problem: /can't mount \/etc\/docker because it's configured as a restricted host mount/,
+    };
+    const kinds = [cwd, mntns, restricted];
     const leftOf = (id: string) => leftovers(rt, id).map((l) => `${id}: ${l}`);
+    const mgrLogBefore = isRunc ? 0 : statSync(MGR.logFile).size;
     try {
       const ids: string[] = [];
       const left: string[] = [];
-      for (let i = 0; i < 60; i++) {
+      for (let i = 0; i < 30; i++) {
         const { b, problem } = kinds[i % kinds.length]!;
         const id = uniqueName('refused');
         ids.push(id);
@@ -721,13 +726,20 @@ describe.each(RUNTIMES)('%s', (rt) => {
         expect(r.stderr).toMatch(problem);
         left.push(...leftOf(id)); // as the create returns
       }
-      // and once more for all of them: a late hint would have staged its container again by now
-      await sleep(200);
-      for (const id of ids) left.push(...leftOf(id));
       expect(left).toEqual([]);
+      if (!isRunc) {
+        // sysbox-mgr's log since the first create: none of them was ever registered
+        const fd = openSync(MGR.logFile, 'r');
+        const buf = Buffer.alloc(statSync(MGR.logFile).size - mgrLogBefore);
+        readSync(fd, buf, 0, buf.length, mgrLogBefore);
+        closeSync(fd);
+        const text = buf.toString('utf8');
+        expect(ids.filter((id) => text.includes(id))).toEqual([]);
+      }
     } finally {
       cwd.b.cleanup();
       if (mntns !== cwd) mntns.b.cleanup();
+      if (restricted !== cwd) restricted.b.cleanup();
     }
   });
 });

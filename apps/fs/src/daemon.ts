@@ -1,54 +1,26 @@
-import { mkdir, readFile, unlink, writeFile, rename } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { mkdir, unlink } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { serveFs, type IpcServer } from '@sysbox/ipc';
 import { hostEnv } from '@sysbox/procfs/host';
-import pino, { type Logger } from 'pino';
+import { holdingPidFile, StartError } from '@sysbox/daemon-kit';
+import type { Logger } from 'pino';
 import type { FsFlags } from './flags.js';
 import { fuseNativeBackend, type FuseBackend } from './fuse.js';
 import { devFuseBackend } from './devfuse.js';
 import { FdKeeper } from './keeper.js';
 import { FsService } from './service.js';
-import { cachedEnv, preadEnv } from './cache.js';
 import { isSeccompEntry, startSeccompServer, STORE_LISTEN, type SeccompServer } from './seccomp-server.js';
+import { cachedEnv, preadEnv } from './cache.js';
 
 declare const __FS_VERSION__: string | undefined;
 export const VERSION = typeof __FS_VERSION__ === 'string' ? __FS_VERSION__ : '0.0.0-dev';
 
-export class StartError extends Error {
-  override readonly name = 'StartError';
-}
+export { StartError };
 
 function errText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-export async function claimPidFile(path: string, pid = process.pid): Promise<void> {
-  const text = await readFile(path, 'utf8').catch(() => '');
-  const other = Number.parseInt(text.trim(), 10);
-  if (Number.isSafeInteger(other) && other > 0 && other !== pid && alive(other)) {
-    const cmdline = await readFile(`/proc/${other}/cmdline`, 'utf8').catch(() => undefined);
-    if (cmdline === undefined || /fs/.test(cmdline)) throw new StartError(`sysbox-fs is already running (pid ${other}, from ${path})`);
-  }
-  await mkdir(dirname(path), { recursive: true, mode: 0o755 });
-  const tmp = `${path}.${pid}.tmp`;
-  await writeFile(tmp, `${pid}\n`, { mode: 0o644 });
-  await rename(tmp, path);
-}
-
-async function releasePidFile(path: string, pid = process.pid): Promise<void> {
-  const text = await readFile(path, 'utf8').catch(() => '');
-  if (Number.parseInt(text.trim(), 10) === pid) await unlink(path).catch(() => {});
 }
 
 let gcFn: (() => void) | null | undefined;
@@ -97,10 +69,7 @@ export interface Daemon {
 export async function startDaemon(flags: FsFlags, opts: { log: Logger; fuse?: FuseBackend }): Promise<Daemon> {
   const { log } = opts;
   const mountRoot = resolve(flags.mountRoot);
-  await claimPidFile(flags.pidFile).catch((err: unknown) => {
-    throw err instanceof StartError ? err : new StartError(`cannot write pid file ${flags.pidFile}: ${errText(err)}`);
-  });
-  try {
+  return holdingPidFile('sysbox-fs', /fs/, flags.pidFile, async () => {
     let fuse: FuseBackend;
     let keeper: FdKeeper | undefined;
     let service: FsService | undefined;
@@ -163,44 +132,20 @@ export async function startDaemon(flags: FsFlags, opts: { log: Logger; fuse?: Fu
     });
     log.info({ socket: flags.socket, mountRoot, version: VERSION, fuse: which, fdStore: keeper ? flags.fdStore : 'none' }, 'sysbox-fs ready');
     const svc = service;
-    let stopping: Promise<void> | undefined;
     return {
       service: svc,
       server,
-      stop() {
-        stopping ??= (async () => {
-          await server.close();
-          seccomp?.close();
-          // mounts whose fds the fd store holds stay mounted: the next sysbox-fs adopts them (a store that is
-          // restarting, as install.sh restarts sysbox-mgr just before sysbox-fs, gets a moment to come back)
-          for (let i = 0; keeper && svc.size > 0 && !keeper.sync() && i < 30; i++) await new Promise((r) => setTimeout(r, 100));
-          const kept = await svc.close({ keepKept: true });
-          if (kept.length) log.info({ containers: kept }, 'left mounted for the next sysbox-fs (fds in the fd store)');
-          keeper?.close();
-          await releasePidFile(flags.pidFile);
-          log.info('sysbox-fs stopped');
-        })();
-        return stopping;
+      async stop() {
+        await server.close();
+        seccomp?.close();
+        // mounts whose fds the fd store holds stay mounted: the next sysbox-fs adopts them (a store that is
+        // restarting, as install.sh restarts sysbox-mgr just before sysbox-fs, gets a moment to come back)
+        for (let i = 0; keeper && svc.size > 0 && !keeper.sync() && i < 30; i++) await new Promise((r) => setTimeout(r, 100));
+        const kept = await svc.close({ keepKept: true });
+        if (kept.length) log.info({ containers: kept }, 'left mounted for the next sysbox-fs (fds in the fd store)');
+        keeper?.close();
+        log.info('sysbox-fs stopped');
       },
     };
-  } catch (err) {
-    await releasePidFile(flags.pidFile);
-    throw err;
-  }
-}
-
-export function makeLogger(flags: Pick<FsFlags, 'logFile' | 'logLevel'>): { log: Logger; flush(): void } {
-  const dest =
-    flags.logFile === 'stderr' ? pino.destination({ fd: 2, sync: true }) : pino.destination({ dest: flags.logFile, sync: false, mkdir: true });
-  const log = pino({ level: flags.logLevel, base: { name: 'sysbox-fs', pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime }, dest);
-  return {
-    log,
-    flush() {
-      try {
-        dest.flushSync();
-      } catch {
-        /* nothing buffered */
-      }
-    },
-  };
+  });
 }

@@ -1,56 +1,23 @@
-import { chmod, mkdir, readFile, stat, unlink } from 'node:fs/promises';
+import { chmod, mkdir, stat, unlink } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { FileStore, ensureSysboxHost, writeFileAtomic } from '@sysbox/idmap/host';
+import { holdingPidFile, StartError } from '@sysbox/daemon-kit';
+import { FileStore, ensureSysboxHost } from '@sysbox/idmap/host';
 import { serveFdStore, serveMgr, type FdStoreServer, type IpcServer } from '@sysbox/ipc';
-import pino, { type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { errText } from './errors.js';
-import { stagingLog } from './staging-log.js';
 import type { MgrFlags } from './flags.js';
 import { MgrService } from './service.js';
-import { unavailableStager, type Stager } from './stager.js';
-import { loadMountStager, watchDockerContainers } from './mount-daemon.js';
+import type { Stager } from './stager.js';
+import { watchDockerContainers } from './mount-daemon.js';
+import { loadStagers } from './staging.js';
 import { watchLiveness, type LivenessWatch } from './liveness-watch.js';
 import type { MountStager } from './mount-stager.js';
-import { servePrestage, type PrestageServer } from './prestage-socket.js';
-import { guessMounts } from './prestage-mounts.js';
 
 declare const __MGR_VERSION__: string | undefined;
 export const VERSION = typeof __MGR_VERSION__ === 'string' ? __MGR_VERSION__ : '0.0.0-dev';
 
-/** A startup failure: main prints `sysbox-mgr: <message>` and exits 1. */
-export class StartError extends Error {
-  override readonly name = 'StartError';
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** Refuses to start when the pid file names a live sysbox-mgr; then writes our pid. */
-export async function claimPidFile(path: string, pid = process.pid): Promise<void> {
-  const text = await readFile(path, 'utf8').catch(() => '');
-  const other = Number.parseInt(text.trim(), 10);
-  if (Number.isSafeInteger(other) && other > 0 && other !== pid && alive(other)) {
-    // A pid reused by an unrelated process (after a crash) does not count.
-    const cmdline = await readFile(`/proc/${other}/cmdline`, 'utf8').catch(() => undefined);
-    if (cmdline === undefined || /mgr/.test(cmdline)) {
-      throw new StartError(`sysbox-mgr is already running (pid ${other}, from ${path})`);
-    }
-  }
-  await mkdir(dirname(path), { recursive: true, mode: 0o755 });
-  await writeFileAtomic(path, `${pid}\n`, 0o644);
-}
-
-async function releasePidFile(path: string, pid = process.pid): Promise<void> {
-  const text = await readFile(path, 'utf8').catch(() => '');
-  if (Number.parseInt(text.trim(), 10) === pid) await unlink(path).catch(() => {});
-}
+export { StartError };
 
 /** mkdir dataDir 0711; its parents must let the containers' ranges traverse (the engine reaches staged rootfs). */
 async function prepareDataDir(dataDir: string, log: Logger): Promise<void> {
@@ -64,31 +31,6 @@ async function prepareDataDir(dataDir: string, log: Logger): Promise<void> {
 }
 
 
-/** Loads src/staging and @sysbox/native at run time; if either is missing, staging answers why. */
-export async function loadStager(log: Logger): Promise<Stager> {
-  // Non-literal specifiers: the bundler leaves them alone, and the build does not depend on them existing.
-  const nativeSpec = '@sysbox/native';
-  const stagingSpec = './staging/index.js';
-  try {
-    const native = (await import(nativeSpec)) as { realKernel(): unknown };
-    const staging = (await import(stagingSpec)) as {
-      stageRootfs(k: unknown, o: object): Promise<{ rootfs: string; method: string }>;
-      unstageRootfs(k: unknown, o: object): Promise<void>;
-      gcStaging(k: unknown, o: object): Promise<string[] | void>;
-    };
-    const kernel = native.realKernel();
-    return {
-      stage: ({ log: l, ...o }) => staging.stageRootfs(kernel, { ...o, log: stagingLog(l ?? log) }),
-      unstage: ({ log: l, ...o }) => staging.unstageRootfs(kernel, { ...o, log: stagingLog(l ?? log) }),
-      gc: (o) => staging.gcStaging(kernel, { ...o, log: stagingLog(log) }),
-    };
-  } catch (err) {
-    const reason = errText(err);
-    log.warn({ err: reason }, 'rootfs staging unavailable: PrepareRootfs will fail');
-    return unavailableStager(reason);
-  }
-}
-
 export interface Daemon {
   readonly service: MgrService;
   readonly server: IpcServer;
@@ -98,9 +40,9 @@ export interface Daemon {
 
 export interface StartOptions {
   log: Logger;
-  /** default: loadStager */
+  /** default: loadStagers' (@sysbox/staging over the real kernel) */
   stager?: Stager;
-  /** default: loadMountStager */
+  /** default: loadStagers' */
   mountStager?: MountStager;
   /** Docker's containers dir, watched to remove special dirs of removed containers (default /var/lib/docker/containers) */
   dockerContainersDir?: string;
@@ -110,10 +52,6 @@ export interface StartOptions {
 
 export function fdStorePath(flags: Pick<MgrFlags, 'socket' | 'fdStore'>): string {
   return flags.fdStore ?? join(dirname(flags.socket), 'mgr-fds.sock');
-}
-
-export function prestageSocketPath(flags: Pick<MgrFlags, 'socket' | 'prestageSocket'>): string {
-  return flags.prestageSocket ?? join(dirname(flags.socket), 'mgr-prestage.sock');
 }
 
 /**
@@ -162,10 +100,7 @@ function fsUnregister(flags: Pick<MgrFlags, 'fsSocket'>, log: Logger): ((contain
 export async function startDaemon(flags: MgrFlags, opts: StartOptions): Promise<Daemon> {
   const { log } = opts;
   const dataDir = resolve(flags.dataDir);
-  await claimPidFile(flags.pidFile).catch((err: unknown) => {
-    throw err instanceof StartError ? err : new StartError(`cannot write pid file ${flags.pidFile}: ${errText(err)}`);
-  });
-  try {
+  return holdingPidFile('sysbox-mgr', /mgr/, flags.pidFile, async () => {
     const { userCreated, pool } = await (opts.host ?? ensureSysboxHost)({}).catch((err: unknown) => {
       throw new StartError(`cannot set up the sysbox user and its subordinate ids: ${errText(err)}`);
     });
@@ -180,8 +115,9 @@ export async function startDaemon(flags: MgrFlags, opts: StartOptions): Promise<
     await prepareDataDir(dataDir, log).catch((err: unknown) => {
       throw new StartError(`cannot prepare data dir ${dataDir}: ${errText(err)}`);
     });
-    const stager = opts.stager ?? (await loadStager(log));
-    const mountStager = opts.mountStager ?? (await loadMountStager(log));
+    const loaded = opts.stager && opts.mountStager ? undefined : await loadStagers(log);
+    const stager = opts.stager ?? loaded!.stager;
+    const mountStager = opts.mountStager ?? loaded!.mountStager;
     const statePath = join(dataDir, 'state.json');
     let liveness: LivenessWatch | undefined;
     const service = await MgrService.open({
@@ -192,7 +128,6 @@ export async function startDaemon(flags: MgrFlags, opts: StartOptions): Promise<
       store: new FileStore(statePath),
       stager,
       mountStager,
-      guessMounts,
       dataDir,
       log,
       version: VERSION,
@@ -220,14 +155,6 @@ export async function startDaemon(flags: MgrFlags, opts: StartOptions): Promise<
     const dockerWatch = watchDockerContainers(service, opts.dockerContainersDir ?? '/var/lib/docker/containers', log);
     // before the gRPC socket: whoever waits for mgr.sock (install.sh, then a restart of sysbox-fs) finds the store up
     const fdStore = await startFdStore(flags, log);
-    const prestagePath = prestageSocketPath(flags);
-    let prestage: PrestageServer | undefined;
-    if (prestagePath !== 'none') {
-      prestage = await servePrestage(prestagePath, (req) => service.prestage(req), log).catch((err: unknown) => {
-        log.warn({ err: errText(err), path: prestagePath }, 'prestage socket unavailable: creates register and stage without a head start');
-        return undefined;
-      });
-    }
     const server = await serveMgr(service, {
       socketPath: flags.socket,
       onCall: ({ method, ms, error }) => {
@@ -237,47 +164,21 @@ export async function startDaemon(flags: MgrFlags, opts: StartOptions): Promise<
     }).catch((err: unknown) => {
       throw new StartError(errText(err));
     });
-    log.info({ socket: flags.socket, dataDir, version: VERSION, containers: service.size, fdStore: fdStore ? fdStorePath(flags) : 'none', prestage: prestage ? prestagePath : 'none' }, 'sysbox-mgr ready');
-    let stopping: Promise<void> | undefined;
+    log.info({ socket: flags.socket, dataDir, version: VERSION, containers: service.size, fdStore: fdStore ? fdStorePath(flags) : 'none' }, 'sysbox-mgr ready');
     return {
       service,
       server,
-      stop() {
-        stopping ??= (async () => {
-          clearInterval(reapTimer);
-          liveness?.close();
-          dockerWatch.close();
-          fdStore?.close();
-          prestage?.close();
-          await server.close();
-          await service.flush();
-          await releasePidFile(flags.pidFile);
-          log.info('sysbox-mgr stopped');
-        })();
-        return stopping;
+      async stop() {
+        clearInterval(reapTimer);
+        liveness?.close();
+        dockerWatch.close();
+        fdStore?.close();
+        await server.close();
+        await service.flush();
+        log.info('sysbox-mgr stopped');
       },
     };
-  } catch (err) {
-    await releasePidFile(flags.pidFile);
-    throw err;
-  }
-}
-
-/** pino to a file (async, flushed at exit) or stderr. */
-export function makeLogger(flags: Pick<MgrFlags, 'logFile' | 'logLevel'>): { log: Logger; flush(): void } {
-  const dest =
-    flags.logFile === 'stderr' ? pino.destination({ fd: 2, sync: true }) : pino.destination({ dest: flags.logFile, sync: false, mkdir: true });
-  const log = pino({ level: flags.logLevel, base: { name: 'sysbox-mgr', pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime }, dest);
-  return {
-    log,
-    flush() {
-      try {
-        dest.flushSync();
-      } catch {
-        /* nothing buffered or already closed */
-      }
-    },
-  };
+  });
 }
 
 export const selfPath = fileURLToPath(import.meta.url);

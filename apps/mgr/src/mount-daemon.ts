@@ -1,35 +1,8 @@
-// The daemon side of mount staging: loads src/staging/mounts.ts with the real kernel, and removes special dirs
-// once Docker removes their container (fs.watch on Docker's containers dir, plus a periodic sweep).
+// Removes special dirs once Docker removes their container (fs.watch on Docker's containers dir, plus a periodic sweep).
 import { existsSync, watch, type FSWatcher } from 'node:fs';
 import type { Logger } from 'pino';
 import { errText } from './errors.js';
-import { stagingLog } from './staging-log.js';
-import { unavailableMountStager, type MountStager } from './mount-stager.js';
 import type { MgrService } from './service.js';
-
-/** Loads src/staging/mounts.js and @sysbox/native at run time; if either is missing, PrepareMounts answers why. */
-export async function loadMountStager(log: Logger): Promise<MountStager> {
-  const nativeSpec = '@sysbox/native';
-  const mountsSpec = './staging/mounts.js';
-  try {
-    const native = (await import(nativeSpec)) as { realKernel(): unknown };
-    const m = (await import(mountsSpec)) as typeof import('./staging/mounts.js');
-    const kernel = native.realKernel() as Parameters<typeof m.stageMounts>[0];
-    return {
-      stage: ({ log: l, ...o }) => m.stageMounts(kernel, { ...o, log: stagingLog(l ?? log) }),
-      async unstage({ log: l, ...o }) {
-        const sl = stagingLog(l ?? log);
-        m.unstageMounts(kernel, { ...o, log: sl });
-        m.removeSpecialDirs(kernel, { ...o, log: sl }); // Docker containers keep theirs in Docker's own dir
-      },
-      gc: async (o) => m.gcMounts(kernel, { ...o, log: stagingLog(log) }),
-    };
-  } catch (err) {
-    const reason = errText(err);
-    log.warn({ err: reason }, 'mount staging unavailable: PrepareMounts will fail for bind mounts');
-    return unavailableMountStager(reason);
-  }
-}
 
 /**
  * Watches Docker's containers dir: when an entry goes away (`docker rm`), special dirs of containers that are

@@ -17,7 +17,7 @@ export interface MountStageResult {
   specialDirs: { destination: string; source: string; method: string; created: boolean }[];
 }
 
-/** How the mgr service stages bind mounts and special dirs. The real one wraps src/staging/mounts.ts. */
+/** How the mgr service stages bind mounts and special dirs. The real one wraps @sysbox/staging (./staging.ts). */
 export interface MountStager {
   stage(opts: { containerId: string; idRange: IdRange; dataDir: string; mounts: MountStageRequest[]; specialDirs: string[]; rootfs: string; log?: Logger }): Promise<MountStageResult>;
   /** undoes stage's mounts; removes the special dirs too unless Docker still has the container */

@@ -1,11 +1,11 @@
 import type { ContainerInfo, MgrHandlers, RegisterRequest, PrepareRootfsRequest, PrepareMountsRequest, PrepareMountsResponse, UnregisterRequest, GetRequest, Init, ListResponse, PrepareRootfsResponse, RegisterResponse, StatusResponse, UnregisterResponse } from '@sysbox/ipc';
 import { IdmapError, RangeAllocator, RangeExhaustedError, type AllocatorState, type IdPool, type IdRange, type Store } from '@sysbox/idmap';
 import type { Logger } from 'pino';
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { errText, MgrError } from './errors.js';
 import type { Stager } from './stager.js';
-import { unavailableMountStager, type MountStageRequest, type MountStageResult, type MountStager } from './mount-stager.js';
+import { unavailableMountStager, type MountStager } from './mount-stager.js';
 
 /** One registered container, as persisted in state.json. */
 export interface ContainerRecord {
@@ -46,27 +46,6 @@ export interface MgrServiceOptions {
   onUnregister?: (containerId: string) => Promise<void>;
   /** called after a container with a liveness path is registered (e.g. to watch that path's directory) */
   onRegistered?: (containerId: string, livenessPath: string) => void;
-  /** how long a prestaged registration waits for its create's Register before it is torn down (ms, default 30 s) */
-  prestageTtlMs?: number;
-  /**
-   * What prestage() stages besides the rootfs: the PrepareMounts request create is expected to send, from the
-   * parsed config.json (see ./prestage-mounts.ts); undefined (or no option) stages no mounts ahead.
-   */
-  guessMounts?: (spec: unknown) => { mounts: MountStageRequest[]; specialDirs: string[] } | undefined;
-}
-
-/** A prestage hint: what sysbox-runc's launcher knows of a create before the create runs (see prestage()). */
-export interface PrestageRequest {
-  containerId: string;
-  bundle: string;
-  livenessPath: string;
-}
-
-interface Prestaged {
-  bundle: string;
-  rootfs: string;
-  livenessPath: string;
-  timer: ReturnType<typeof setTimeout>;
 }
 
 async function statExists(path: string): Promise<boolean> {
@@ -77,11 +56,6 @@ async function statExists(path: string): Promise<boolean> {
     const code = (err as NodeJS.ErrnoException).code;
     return code !== 'ENOENT' && code !== 'ENOTDIR';
   }
-}
-
-/** One PrepareMounts request as a comparable string (prestaged mounts answer only the same request). */
-function mountsKey(mounts: readonly MountStageRequest[], specialDirs: readonly string[], rootfs: string): string {
-  return JSON.stringify([mounts.map((m) => [m.index, m.source, m.destination, m.readonly, m.recursive, m.noIdmap]), specialDirs, rootfs]);
 }
 
 const ID_RE = /^[\w+.-]{1,1024}$/;
@@ -101,18 +75,6 @@ export class MgrService implements MgrHandlers {
   readonly allocator: RangeAllocator;
   private readonly containers = new Map<string, ContainerRecord>();
   private readonly locks = new Map<string, Promise<unknown>>();
-  /** registrations made by prestage() that no Register has taken over yet */
-  private readonly prestaged = new Map<string, Prestaged>();
-  /** mounts prestage() staged ahead, by the request they answer; taken (or replaced) by the next PrepareMounts */
-  private readonly prestagedMounts = new Map<string, { key: string; result: MountStageResult }>();
-  /**
-   * Ids whose create got to mgr before its launcher's hint was handled: a Register that found nothing prestaged,
-   * or an Unregister with prestagedOnly that found nothing. The hint may still be on its way (with sysbox-runc's
-   * warm create server a create reaches mgr within milliseconds, and may even have been refused and undone
-   * already); it is stale and skipped when it comes. Each is forgotten when its hint comes, or after the
-   * prestage TTL.
-   */
-  private readonly staleHints = new Map<string, NodeJS.Timeout>();
   private persistChain: Promise<void> = Promise.resolve();
   private persistNext: Promise<void> | undefined;
   private readonly log: Logger;
@@ -208,17 +170,7 @@ export class MgrService implements MgrHandlers {
     return this.withLock(req.containerId, async () => {
       const log = this.child(req.containerId);
       const known = this.containers.get(req.containerId);
-      const pre = this.prestaged.get(req.containerId);
-      if (known && pre) {
-        this.dropPrestaged(req.containerId);
-        if (pre.bundle === req.bundle && pre.rootfs === req.rootfs && pre.livenessPath === req.livenessPath) {
-          log.info({ idRange: known.idRange }, 'registered (prestaged)');
-          if (known.livenessPath) this.opts.onRegistered?.(known.containerId, known.livenessPath);
-          return { idRange: known.idRange };
-        }
-        log.info({ prestaged: { bundle: pre.bundle, rootfs: pre.rootfs }, bundle: req.bundle, rootfs: req.rootfs }, 'register: the prestaged registration is for another bundle; replacing it');
-        await this.teardown(known);
-      } else if (known && req.replace) {
+      if (known && req.replace) {
         // A deleted container of the same id whose teardown (left to us by sysbox-runc's delete) hasn't run yet.
         log.info({ idRange: known.idRange }, 'register: replacing a stale registration of the same id');
         await this.teardown(known);
@@ -227,9 +179,6 @@ export class MgrService implements MgrHandlers {
         return { idRange: known.idRange };
       }
       const rec = await this.addRecord(req, log);
-      // Nothing prestaged: a hint of this create's launcher still to come is stale (it would otherwise stage the
-      // container again, possibly after this create was refused and undone).
-      if (!pre) this.markHintStale(req.containerId);
       log.info({ idRange: rec.idRange }, 'registered');
       if (rec.livenessPath) this.opts.onRegistered?.(rec.containerId, rec.livenessPath);
       return { idRange: rec.idRange };
@@ -266,121 +215,6 @@ export class MgrService implements MgrHandlers {
       throw err;
     }
     return rec;
-  }
-
-  /**
-   * A create's head start: sysbox-runc's launcher sends the container id, bundle and liveness path before the
-   * create runs (native/csrc/sysbox-runc-prestage.c, ./prestage-socket.ts), and the container is registered and
-   * its rootfs staged now, while the create gets going (a Node start without sysbox-runc's create server); its Register (same bundle, rootfs and liveness path) then
-   * takes the registration over instead of making one. Its mounts are staged too when the PrepareMounts request
-   * can be guessed from config.json (prestageMounts). Only a hint: anything unclear (an id mgr knows, a liveness
-   * path that exists, i.e. an id in use, an unreadable config.json or rootfs) skips it, and create does the work
-   * itself. A registration no Register takes over within prestageTtlMs is torn down (create failed before it
-   * reached mgr), as is one its create drops (Unregister with prestagedOnly). Resolves to what was done, for the
-   * log: 'prestaged', or why it was skipped.
-   */
-  async prestage(req: PrestageRequest): Promise<string> {
-    const { containerId: id, bundle, livenessPath } = req;
-    try {
-      checkContainerId(id);
-    } catch (err) {
-      return errText(err);
-    }
-    if (!isAbsolute(bundle) || !isAbsolute(livenessPath)) return 'bundle and liveness path must be absolute';
-    if (this.containers.has(id)) {
-      this.forgetStaleHint(id);
-      return 'container id is registered';
-    }
-    const exists = this.opts.pathExists ?? statExists;
-    if (await exists(livenessPath)) return 'liveness path exists';
-    let rootfs: string;
-    let spec: { root?: { path?: unknown } };
-    try {
-      spec = JSON.parse(await readFile(join(bundle, 'config.json'), 'utf8')) as { root?: { path?: unknown } };
-      const p = spec?.root?.path;
-      if (typeof p !== 'string' || !p) return 'config.json has no root.path';
-      rootfs = isAbsolute(p) ? p : join(bundle, p);
-      if (!(await stat(rootfs)).isDirectory()) return 'rootfs is not a directory';
-    } catch (err) {
-      return `cannot read the bundle: ${errText(err)}`;
-    }
-    return this.withLock(id, async () => {
-      if (this.forgetStaleHint(id)) return 'its create got to sysbox-mgr first';
-      if (this.containers.has(id)) return 'container id is registered';
-      const log = this.child(id);
-      let rec: ContainerRecord;
-      try {
-        rec = await this.addRecord({ containerId: id, bundle, rootfs, livenessPath }, log);
-      } catch (err) {
-        return `prestage failed: ${errText(err)}`;
-      }
-      // (reap() skips it from here on; until now it held our lock)
-      const entry = { bundle, rootfs, livenessPath } as Prestaged;
-      entry.timer = setTimeout(() => void this.expirePrestaged(id, entry), this.opts.prestageTtlMs ?? 30_000);
-      entry.timer.unref();
-      this.prestaged.set(id, entry);
-      log.info({ idRange: rec.idRange }, 'prestaged: registered');
-      try {
-        await this.stageRootfs(rec, rootfs, log);
-      } catch (err) {
-        // create's Register finds nothing to take over and does it all itself (and reports the error)
-        this.dropPrestaged(id);
-        await this.teardown(rec).catch(() => {});
-        return `prestage failed: ${errText(err)}`;
-      }
-      await this.prestageMounts(rec, spec, log);
-      return 'prestaged';
-    });
-  }
-
-  /** prestage()'s mounts: staged now if create's PrepareMounts can be guessed; a failure is left for create to meet. */
-  private async prestageMounts(rec: ContainerRecord, spec: unknown, log: Logger): Promise<void> {
-    const guess = this.opts.guessMounts?.(spec);
-    const stager = this.opts.mountStager;
-    if (!guess || !stager || (guess.mounts.length === 0 && guess.specialDirs.length === 0)) return;
-    const t0 = performance.now();
-    try {
-      const result = await stager.stage({ containerId: rec.containerId, idRange: rec.idRange, dataDir: this.opts.dataDir, ...guess, rootfs: rec.rootfs, log });
-      this.prestagedMounts.set(rec.containerId, { key: mountsKey(guess.mounts, guess.specialDirs, rec.rootfs), result });
-      log.info({ mounts: result.mounts.length, specialDirs: result.specialDirs.length, ms: Math.round(performance.now() - t0) }, 'prestaged: mounts staged');
-    } catch (err) {
-      log.info({ err: errText(err) }, 'prestaged: mounts not staged ahead (create stages them)');
-    }
-  }
-
-  private dropPrestaged(id: string): void {
-    const pre = this.prestaged.get(id);
-    if (!pre) return;
-    clearTimeout(pre.timer);
-    this.prestaged.delete(id);
-  }
-
-  /** Marks id's launcher hint, if one is still to come, as stale (see staleHints). */
-  private markHintStale(id: string): void {
-    clearTimeout(this.staleHints.get(id));
-    const timer = setTimeout(() => this.staleHints.delete(id), this.opts.prestageTtlMs ?? 30_000);
-    timer.unref();
-    this.staleHints.set(id, timer);
-  }
-
-  /** Forgets id's stale-hint mark; true if there was one. */
-  private forgetStaleHint(id: string): boolean {
-    const timer = this.staleHints.get(id);
-    if (!timer) return false;
-    clearTimeout(timer);
-    this.staleHints.delete(id);
-    return true;
-  }
-
-  private expirePrestaged(id: string, entry: Prestaged): Promise<void> {
-    return this.withLock(id, async () => {
-      if (this.prestaged.get(id) !== entry) return;
-      this.dropPrestaged(id);
-      const rec = this.containers.get(id);
-      if (!rec) return;
-      this.child(id).info('prestaged registration not taken over by a create: unregistering it');
-      await this.teardown(rec);
-    }).catch((err: unknown) => this.child(id).error({ err: errText(err) }, 'tearing down an expired prestaged registration failed'));
   }
 
   async prepareRootfs(init: Init<PrepareRootfsRequest>): Promise<Init<PrepareRootfsResponse>> {
@@ -449,13 +283,6 @@ export class MgrService implements MgrHandlers {
       const rec = this.containers.get(containerId);
       if (!rec) throw new MgrError('NOT_FOUND', `container ${containerId} is not registered with sysbox-mgr`);
       const rootfs = init.rootfs || rec.rootfs;
-      const pre = this.prestagedMounts.get(containerId);
-      this.prestagedMounts.delete(containerId);
-      if (pre && pre.key === mountsKey(mounts, specialDirs, rootfs)) {
-        log.info({ mounts: pre.result.mounts.length, specialDirs: pre.result.specialDirs.length }, 'mounts staged (prestaged)');
-        return pre.result;
-      }
-      if (pre) log.info('prepare mounts: the request differs from what prestage staged; staging it again');
       const stager = this.opts.mountStager ?? unavailableMountStager('not configured');
       const t0 = performance.now();
       try {
@@ -478,13 +305,6 @@ export class MgrService implements MgrHandlers {
     const id = req.containerId ?? '';
     if (!id) return { found: false };
     return this.withLock(id, async () => {
-      // prestagedOnly: a create that failed before its Register drops what its launcher's hint made, nothing else
-      if (req.prestagedOnly && !this.prestaged.has(id)) {
-        // nothing prestaged, nothing registered: the hint may not have been handled yet
-        if (!this.containers.has(id)) this.markHintStale(id);
-        return { found: false };
-      }
-      this.dropPrestaged(id);
       const rec = this.containers.get(id);
       if (!rec) {
         // A range held without a record (e.g. an older state) is released too.
@@ -503,7 +323,6 @@ export class MgrService implements MgrHandlers {
   private async teardown(rec: ContainerRecord): Promise<string> {
     const id = rec.containerId;
     const log = this.child(id);
-    this.prestagedMounts.delete(id);
     if (this.opts.onUnregister) {
       try {
         await this.opts.onUnregister(id);
@@ -570,12 +389,11 @@ export class MgrService implements MgrHandlers {
     const exists = this.opts.pathExists ?? statExists;
     const reaped: string[] = [];
     for (const rec of [...this.containers.values()]) {
-      // a prestaged container's liveness path appears only when its create claims the id
-      if (!rec.livenessPath || this.prestaged.has(rec.containerId) || (only && !only.has(rec.livenessPath)) || (await exists(rec.livenessPath))) continue;
+      if (!rec.livenessPath || (only && !only.has(rec.livenessPath)) || (await exists(rec.livenessPath))) continue;
       // Re-check and tear down under the container's lock: a delete may be unregistering it right now, or a
       // create of the same id re-registering it (it recreates the liveness path first).
       const gone = await this.withLock(rec.containerId, async () => {
-        if (this.containers.get(rec.containerId) !== rec || this.prestaged.has(rec.containerId) || (await exists(rec.livenessPath!))) return false;
+        if (this.containers.get(rec.containerId) !== rec || (await exists(rec.livenessPath!))) return false;
         this.child(rec.containerId).info({ livenessPath: rec.livenessPath }, 'container is gone (liveness path missing): unregistering it');
         await this.teardown(rec);
         return true;

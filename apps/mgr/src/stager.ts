@@ -2,7 +2,7 @@ import type { IdRange } from '@sysbox/idmap';
 import type { Logger } from 'pino';
 import { MgrError } from './errors.js';
 
-/** How the mgr service stages rootfs views. The real one wraps src/staging (with the kernel bound). */
+/** How the mgr service stages rootfs views. The real one wraps @sysbox/staging (./staging.ts). */
 export interface Stager {
   stage(opts: { containerId: string; rootfs: string; idRange: IdRange; dataDir: string; log?: Logger }): Promise<{ rootfs: string; method: string }>;
   unstage(opts: { containerId: string; dataDir: string; log?: Logger }): Promise<void>;

@@ -1,9 +1,4 @@
-import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { claimPidFile, StartError } from '../src/daemon.js';
 import { parseFlags, UsageError } from '../src/flags.js';
 
 describe('flags', () => {
@@ -36,29 +31,5 @@ describe('flags', () => {
   ])('%j → %s', (argv, msg) => {
     expect(() => parseFlags(argv)).toThrow(UsageError);
     expect(() => parseFlags(argv)).toThrow(msg);
-  });
-});
-
-describe('pid file', () => {
-  test('a live sysbox-mgr holds it; a dead or unrelated pid does not', async () => {
-    const d = await mkdtemp(join(tmpdir(), 'mgr-pid-'));
-    const p = join(d, 'mgr.pid');
-    await claimPidFile(p, 4242);
-    expect(await readFile(p, 'utf8')).toBe('4242\n');
-    // a live process whose command line names mgr
-    const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 10000)', 'sysbox-mgr']);
-    try {
-      await new Promise((r) => child.once('spawn', r));
-      await writeFile(p, `${child.pid}\n`);
-      await expect(claimPidFile(p, 4242)).rejects.toThrow(StartError);
-      await expect(claimPidFile(p, 4242)).rejects.toThrow(`sysbox-mgr is already running (pid ${child.pid}, from ${p})`);
-    } finally {
-      child.kill('SIGKILL');
-    }
-    await new Promise((r) => child.once('exit', r));
-    await claimPidFile(p, 4242); // dead now
-    await writeFile(p, '1\n'); // init: alive, but not a sysbox-mgr
-    await claimPidFile(p, 4242);
-    expect(await readFile(p, 'utf8')).toBe('4242\n');
   });
 });

@@ -4,7 +4,6 @@ import { describe, expect, test } from 'vitest';
 import { MgrError } from '../src/errors.js';
 import type { MountStager } from '../src/mount-stager.js';
 import { MgrService } from '../src/service.js';
-import { guessMounts } from '../src/prestage-mounts.js';
 import { unavailableStager } from '../src/stager.js';
 
 const pool = { uid: { start: 100000, count: 4 * 65536 }, gid: { start: 200000, count: 4 * 65536 } };
@@ -67,76 +66,5 @@ describe('PrepareMounts', () => {
     await svc.register({ containerId: 'c1', rootfs: '/r' });
     expect(await svc.prepareMounts({ containerId: 'c1' })).toEqual({ mounts: [], specialDirs: [] });
     await expect(svc.prepareMounts({ containerId: 'c1', mounts: [{ index: 0, source: '/x' }] })).rejects.toMatchObject({ code: 'FAILED_PRECONDITION' });
-  });
-});
-
-describe('mounts staged ahead by prestage', () => {
-  const guess = (spec: unknown) => guessMounts(spec, (p) => p);
-  async function setup() {
-    const { mkdir, writeFile, mkdtemp } = await import('node:fs/promises');
-    const { tmpdir } = await import('node:os');
-    const { join } = await import('node:path');
-    const dir = await mkdtemp(join(tmpdir(), 'prestage-mounts-'));
-    await mkdir(join(dir, 'rootfs'));
-    const spec = { root: { path: 'rootfs' }, mounts: [{ destination: '/proc', type: 'proc', source: 'proc' }, { destination: '/etc/hosts', type: 'bind', source: '/h/hosts', options: ['rbind', 'ro'] }] };
-    await writeFile(join(dir, 'config.json'), JSON.stringify(spec));
-    const { s, calls } = fakeMountStager();
-    const rootfsStager = {
-      async stage(o: { containerId: string; dataDir: string }) {
-        return { rootfs: `${o.dataDir}/rootfs/${o.containerId}/merged`, method: 'idmap-overlay' };
-      },
-      async unstage() {},
-      async gc() {},
-    };
-    const svc = await MgrService.open({
-      pool, store: new MemoryStore(), stager: rootfsStager, mountStager: s, guessMounts: guess,
-      dataDir: '/d', log: pino({ level: 'silent' }), version: 't', pid: 1, pathExists: async () => false,
-    });
-    return { svc, calls, bundle: dir, rootfs: join(dir, 'rootfs') };
-  }
-  const request = (rootfs: string, specialDirs = ['/var/lib/docker', '/var/lib/containerd', '/var/lib/kubelet', '/var/lib/k0s', '/var/lib/rancher/k3s', '/var/lib/buildkit']) => ({
-    containerId: 'c', rootfs, mounts: [{ index: 1, source: '/h/hosts', destination: '/etc/hosts', readonly: true, recursive: true }], specialDirs,
-  });
-
-  test('the same request is answered with what prestage staged, without staging again', async () => {
-    const { svc, calls, bundle, rootfs } = await setup();
-    expect(await svc.prestage({ containerId: 'c', bundle, livenessPath: '/run/s/c' })).toBe('prestaged');
-    expect(calls).toHaveLength(1);
-    expect(calls[0]).toMatch(/^stage c \d+ .*\/rootfs \/var\/lib\/docker,/);
-    await svc.register({ containerId: 'c', bundle, rootfs, livenessPath: '/run/s/c', replace: true });
-    const r = await svc.prepareMounts(request(rootfs));
-    expect(r.mounts).toEqual([{ index: 1, source: '/d/mounts/c/m1', method: 'idmap' }]);
-    expect(r.specialDirs).toHaveLength(6);
-    expect(calls).toHaveLength(1);
-    // taken: a second PrepareMounts stages again
-    await svc.prepareMounts(request(rootfs));
-    expect(calls).toHaveLength(2);
-  });
-
-  test('a different request (e.g. special dirs turned off) is staged again; Unregister unstages', async () => {
-    const { svc, calls, bundle, rootfs } = await setup();
-    await svc.prestage({ containerId: 'c', bundle, livenessPath: '/run/s/c' });
-    await svc.register({ containerId: 'c', bundle, rootfs, livenessPath: '/run/s/c', replace: true });
-    const r = await svc.prepareMounts(request(rootfs, []));
-    expect(r.specialDirs).toEqual([]);
-    expect(calls).toHaveLength(2);
-    expect(calls[1]).toMatch(/^stage c \d+ .*\/rootfs $/);
-    await svc.unregister({ containerId: 'c' });
-    expect(calls.at(-1)).toBe('unstage c');
-  });
-
-  test('guessMounts builds create\'s request: ID-mapped binds with resolved sources, then the special dirs', () => {
-    const g = guessMounts({ mounts: [{ destination: '/proc', type: 'proc' }, { destination: '/etc/hosts', type: 'bind', source: '/a/hosts', options: ['rbind', 'ro'] }, { destination: '/var/lib/docker', type: 'bind', source: '/v' }] }, (p) => `/real${p}`);
-    expect(g).toEqual({
-      mounts: [
-        { index: 1, source: '/real/a/hosts', destination: '/etc/hosts', readonly: true, recursive: true, noIdmap: false },
-        { index: 2, source: '/real/v', destination: '/var/lib/docker', readonly: false, recursive: false, noIdmap: false },
-      ],
-      specialDirs: ['/var/lib/containerd', '/var/lib/kubelet', '/var/lib/k0s', '/var/lib/rancher/k3s', '/var/lib/buildkit'],
-    });
-    expect(guessMounts({ mounts: [{ destination: '/x', type: 'bind', source: 'rel' }] }, (p) => p)).toBeUndefined();
-    expect(guessMounts({ mounts: [{ destination: '/x', type: 'bind', source: '/gone' }] }, () => { throw new Error('ENOENT'); })).toBeUndefined();
-    expect(guessMounts({ mounts: 'no' })).toBeUndefined();
-    expect(guessMounts({})).toEqual({ mounts: [], specialDirs: expect.any(Array) });
   });
 });

@@ -1,11 +1,13 @@
 // runc's command line, as containerd-shim-runc-v2 and podman call it (urfave/cli rules: `--flag value`,
 // `--flag=value`, `-flag`, short aliases; boolean flags take no value unless written `--flag=true`).
+// The one source of the grammar: the front door (native/csrc/sysbox-runc.c) reads the same tables, generated from
+// these into native/csrc/runc-grammar.h (./grammar.ts; a test regenerates and diffs).
 
 export class UsageError extends Error {
   override name = 'UsageError';
 }
 
-interface FlagDef {
+export interface FlagDef {
   names: string[];
   value: boolean; // takes a value
   multi?: boolean;
@@ -15,7 +17,7 @@ function flag(names: string, value: boolean, multi = false): FlagDef {
   return { names: names.split(','), value, multi };
 }
 
-const GLOBAL_FLAGS: FlagDef[] = [
+export const GLOBAL_FLAGS: FlagDef[] = [
   flag('debug', false),
   flag('log', true),
   flag('log-format', true),

@@ -1,10 +1,12 @@
-// What every command gets: parsed args, the engine, our state dirs, configuration.
+// What every command gets, parsed once: the command line, the invocation (environment, cwd, error line, who runs the
+// engine with the caller's fds), its logger, the configuration, the engine and our state dirs.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { get, isSet, type ParsedArgs } from './cli.js';
-import { resolveEngine, globalArgs, type Engine, type EngineName } from './engine.js';
-import { env } from './invocation.js';
 import { DEFAULT_MGR_SOCKET } from './daemons.js';
+import { resolveEngine, globalArgs, type Engine, type EngineName } from './engine.js';
+import type { Invocation } from './invocation.js';
+import { makeLog, type Log } from './log.js';
 
 export interface SysboxConfig {
   engine?: EngineName;
@@ -30,7 +32,7 @@ export class ConfigError extends Error {
 export const DEFAULT_ROOT = '/run/sysbox-runc';
 export const DEFAULT_CONFIG = '/etc/sysbox/config.json';
 
-export function loadConfig(path = env('SYSBOX_CONFIG') ?? DEFAULT_CONFIG): SysboxConfig {
+export function loadConfig(path: string): SysboxConfig {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -60,17 +62,32 @@ export class Context {
   readonly engineRoot: string;
   readonly stateRoot: string;
   readonly config: SysboxConfig;
+  readonly log: Log;
   private engineCache: Engine | undefined;
 
-  constructor(readonly args: ParsedArgs) {
+  constructor(
+    readonly args: ParsedArgs,
+    readonly inv: Invocation,
+  ) {
     this.root = get(args.global, 'root') ?? DEFAULT_ROOT;
     this.engineRoot = join(this.root, 'engine');
     this.stateRoot = join(this.root, 'sysbox');
-    this.config = loadConfig();
+    const format = get(args.global, 'log-format') === 'json' ? 'json' : 'text';
+    this.log = makeLog({ file: get(args.global, 'log'), format, debug: isSet(args.global, 'debug') }, inv.t0);
+    this.config = loadConfig(this.env('SYSBOX_CONFIG') ?? DEFAULT_CONFIG);
+  }
+
+  /** An environment variable of this invocation. */
+  env(name: string): string | undefined {
+    return this.inv.env[name];
+  }
+
+  get cwd(): string {
+    return this.inv.cwd;
   }
 
   get engineName(): EngineName {
-    const n = get(this.args.global, 'engine') ?? env('SYSBOX_ENGINE') ?? this.config.engine ?? 'runc';
+    const n = get(this.args.global, 'engine') ?? this.env('SYSBOX_ENGINE') ?? this.config.engine ?? 'runc';
     if (n !== 'runc' && n !== 'crun') throw new ConfigError(`--engine: must be runc or crun, got ${JSON.stringify(n)}`);
     return n;
   }
@@ -78,13 +95,13 @@ export class Context {
   get engine(): Engine {
     if (!this.engineCache) {
       const explicit = get(this.args.global, 'engine') ? undefined : this.config.enginePath;
-      this.engineCache = resolveEngine(this.engineName, explicit, join(this.root, 'engine-cache.json'));
+      this.engineCache = resolveEngine(this.engineName, explicit, join(this.root, 'engine-cache.json'), this.env('PATH'));
     }
     return this.engineCache;
   }
 
   get mgrSocket(): string {
-    return env('SYSBOX_MGR_SOCKET') ?? this.config.mgrSocket ?? DEFAULT_MGR_SOCKET;
+    return this.env('SYSBOX_MGR_SOCKET') ?? this.config.mgrSocket ?? DEFAULT_MGR_SOCKET;
   }
 
   /** The engine's global flags: ours, with --root pointing at the engine's own state under ours. */

@@ -5,7 +5,6 @@
 // the daemon, its socket and how to start it.
 import type { FsClient, MgrClient } from '@sysbox/ipc';
 import type { Context } from './context.js';
-import { env } from './invocation.js';
 
 export const DEFAULT_MGR_SOCKET = '/run/sysbox/mgr.sock';
 export const DEFAULT_FS_SOCKET = '/run/sysbox/fs.sock';
@@ -20,7 +19,7 @@ export class DaemonError extends Error {
 }
 
 export function fsSocket(ctx: Context): string {
-  return env('SYSBOX_FS_SOCKET') ?? ctx.config.fsSocket ?? DEFAULT_FS_SOCKET;
+  return ctx.env('SYSBOX_FS_SOCKET') ?? ctx.config.fsSocket ?? DEFAULT_FS_SOCKET;
 }
 
 export const DEFAULT_FS_SECCOMP_SOCKET = '/run/sysbox/fs-seccomp.sock';
@@ -28,7 +27,7 @@ export const DEFAULT_FS_SECCOMP_SOCKET = '/run/sysbox/fs-seccomp.sock';
 /** [vetting] sysbox-fs's seccomp listener socket (the spec's listenerPath); undefined when vetting is off in the config. */
 export function fsSeccompSocket(ctx: Context): string | undefined {
   if (ctx.config.vetting === false) return undefined;
-  return env('SYSBOX_FS_SECCOMP_SOCKET') ?? ctx.config.fsSeccompSocket ?? DEFAULT_FS_SECCOMP_SOCKET;
+  return ctx.env('SYSBOX_FS_SECCOMP_SOCKET') ?? ctx.config.fsSeccompSocket ?? DEFAULT_FS_SECCOMP_SOCKET;
 }
 
 export function daemonTimeoutMs(ctx: Context): number {

@@ -1,17 +1,16 @@
-// The OCI engine sysbox-runc drives (runc by default, crun selectable). Its path and version are checked
-// once and cached in a small file keyed by the binary's identity (path, size, mtime), not on every call.
-import type { SpawnSyncReturns, StdioOptions } from 'node:child_process';
+// The OCI engine sysbox-runc drives (runc by default, crun selectable). Its path and version are checked once and
+// cached in a small file keyed by the binary's identity (path, size, mtime), not on every call. It is started in
+// one place, runEngine.
 import { statSync, readFileSync, writeFileSync, mkdirSync, renameSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { constants as osConstants } from 'node:os';
+import type { Context } from './context.js';
 import { loadNative } from './native.js';
 import { requireLazily } from './require.js';
-import { env } from './invocation.js';
 
 /**
- * node:child_process on first use: loading it (with net, dgram and the stream internals it pulls in) costs a
- * create ~2 ms before its first useful step, and a create spawns the engine through the addon (see
- * preloadNativeSpawn) unless the addon is missing.
+ * node:child_process on first use: loading it (with net, dgram and the stream internals it pulls in) costs a create
+ * ~2 ms before its first useful step, and a create spawns the engine through the addon (see preloadNativeSpawn).
  */
 let childProcess: typeof import('node:child_process') | undefined;
 function cp(): typeof import('node:child_process') {
@@ -33,9 +32,9 @@ export class EngineError extends Error {
 
 const SEARCH_PATH = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
 
-function which(name: string): string | undefined {
+function which(name: string, path: string | undefined): string | undefined {
   if (name.includes('/')) return name;
-  const dirs = (env('PATH') ?? '').split(':').filter(Boolean).concat(SEARCH_PATH);
+  const dirs = (path ?? '').split(':').filter(Boolean).concat(SEARCH_PATH);
   for (const d of dirs) {
     const p = join(d, name);
     try {
@@ -54,9 +53,9 @@ interface CacheEntry {
   version: string;
 }
 
-/** Resolves the engine binary; the version is read once per binary and cached in `cacheFile`. */
-export function resolveEngine(name: EngineName, explicitPath: string | undefined, cacheFile: string): Engine {
-  const path = explicitPath ?? which(name);
+/** Resolves the engine binary (through `searchPath`, the invocation's PATH); its version is read once per binary and cached in `cacheFile`. */
+export function resolveEngine(name: EngineName, explicitPath: string | undefined, cacheFile: string, searchPath?: string): Engine {
+  const path = explicitPath ?? which(name, searchPath);
   if (!path) throw new EngineError(`engine ${name} not found in PATH (install it, or set "enginePath" in /etc/sysbox/config.json)`);
   let st;
   try {
@@ -107,29 +106,22 @@ export function globalArgs(engine: Engine, g: EngineGlobals): string[] {
   return a;
 }
 
-/** stdio for the engine: the container's fds 0..2 (+ preserved ones) passed through untouched. */
+/** The caller's fds for the engine: the container's fds 0..2 (+ --preserve-fds ones), passed through untouched. */
 export function passFds(preserveFds: number): number[] {
   const fds = [0, 1, 2];
   for (let i = 0; i < preserveFds; i++) fds.push(3 + i);
   return fds;
 }
 
-/** Runs the engine to completion with our stdio passed straight through. Returns its exit code. */
-export function runEngine(engine: Engine, args: string[], fds: StdioOptions = [0, 1, 2]): number {
-  const r: SpawnSyncReturns<Buffer> = cp().spawnSync(engine.path, args, { stdio: fds });
-  if (r.error) throw new EngineError(`engine ${engine.name} (${engine.path}) failed to start: ${r.error.message}`);
-  return exitCode(r.status, r.signal);
-}
-
 let nativeSpawn: ((path: string, argv: string[], fds: number[]) => Promise<number>) | undefined;
 
 /**
- * Loads the native addon in the background (e.g. while mgr answers), so that runEngineAsync can spawn the
- * engine without fork(): child_process.spawn forks the whole Node process (~1.1 ms here, then copy-on-write
- * faults), the addon's spawnWait clones a vfork-style child (~0.15 ms). Without the addon, spawn is used.
+ * Loads the native addon in the background (e.g. while mgr answers), so that runEngine can spawn the engine without
+ * fork(): child_process.spawn forks the whole Node process (~1.1 ms here, then copy-on-write faults), the addon's
+ * spawnWait clones a vfork-style child (~0.15 ms). Without the addon, child_process.spawn is used.
  */
-export function preloadNativeSpawn(): void {
-  if (nativeSpawn || env('SYSBOX_RUNC_NODE_SPAWN')) return;
+export function preloadNativeSpawn(ctx: Context): void {
+  if (nativeSpawn || ctx.env('SYSBOX_RUNC_NODE_SPAWN')) return;
   setImmediate(() => {
     try {
       const k = loadNative().realKernel();
@@ -140,42 +132,39 @@ export function preloadNativeSpawn(): void {
   });
 }
 
-/**
- * Runs the engine to completion like runEngine, without blocking the event loop: work that doesn't depend on
- * the engine (e.g. connecting to sysbox-fs) proceeds meanwhile. With the addon loaded (preloadNativeSpawn),
- * without fork().
- */
-export function runEngineAsync(engine: Engine, args: string[], fds: StdioOptions = [0, 1, 2]): Promise<number> {
-  if (nativeSpawn && Array.isArray(fds) && fds.every((f) => typeof f === 'number')) {
-    return nativeSpawn(engine.path, [engine.path, ...args], fds as number[]).catch((e: Error) => {
-      throw new EngineError(`engine ${engine.name} (${engine.path}) failed to start: ${e.message}`);
-    });
+export interface EngineRun {
+  /**
+   * The caller's fds the engine gets as its 0..n-1 (passFds; default 0, 1, 2): the container's stdio. When the
+   * invocation is served by the create server, the caller runs the engine (Invocation.runEngine). 'ignore': none.
+   */
+  fds?: number[] | 'ignore';
+  /** capture its stdout (stdin and stderr are the caller's) */
+  capture?: boolean;
+  /** forward this process's signals to it while it runs (`run` in the foreground) */
+  foreground?: boolean;
+}
+
+/** Runs the engine to completion: its exit status as a shell reports it (code, or 128 + signal), and the stdout it captured. */
+export async function runEngine(ctx: Context, args: string[], o: EngineRun = {}): Promise<{ code: number; stdout?: Buffer }> {
+  const engine = ctx.engine;
+  const fds = o.fds ?? [0, 1, 2];
+  const failed = (e: Error) => new EngineError(`engine ${engine.name} (${engine.path}) failed to start: ${e.message}`);
+  if (!o.capture && !o.foreground && fds !== 'ignore') {
+    if (ctx.inv.runEngine) return { code: await ctx.inv.runEngine(engine, args, fds) };
+    if (nativeSpawn) return { code: await nativeSpawn(engine.path, [engine.path, ...args], fds).catch((e: Error) => Promise.reject(failed(e))) };
   }
   return new Promise((resolve, reject) => {
-    const child = cp().spawn(engine.path, args, { stdio: fds });
-    child.once('error', (e) => reject(new EngineError(`engine ${engine.name} (${engine.path}) failed to start: ${e.message}`)));
-    child.once('exit', (code, signal) => resolve(exitCode(code, signal)));
-  });
-}
-
-/** Runs the engine capturing its stdout (stdin and stderr passed through). */
-export function runEngineCapture(engine: Engine, args: string[]): { code: number; stdout: Buffer } {
-  const r = cp().spawnSync(engine.path, args, { stdio: [0, 'pipe', 2], maxBuffer: 64 * 1024 * 1024 });
-  if (r.error) throw new EngineError(`engine ${engine.name} (${engine.path}) failed to start: ${r.error.message}`);
-  return { code: exitCode(r.status, r.signal), stdout: r.stdout };
-}
-
-/** Runs the engine in the foreground, forwarding signals to it (for `run` without --detach). */
-export function runEngineForeground(engine: Engine, args: string[], fds: number[]): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const child = cp().spawn(engine.path, args, { stdio: fds });
-    const sigs: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
+    const stdio = o.capture ? [0, 'pipe', 2] : fds;
+    const child = cp().spawn(engine.path, args, { stdio: stdio as import('node:child_process').StdioOptions });
+    const out: Buffer[] = [];
+    child.stdout?.on('data', (d: Buffer) => out.push(d));
+    const sigs: NodeJS.Signals[] = o.foreground ? ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'] : [];
     const fwd = (s: NodeJS.Signals) => child.kill(s);
     for (const s of sigs) process.on(s, fwd);
-    child.on('error', (e) => reject(new EngineError(`engine ${engine.name} failed to start: ${e.message}`)));
-    child.on('exit', (code, signal) => {
+    child.once('error', (e) => reject(failed(e)));
+    child.once('close', (code, signal) => {
       for (const s of sigs) process.off(s, fwd);
-      resolve(exitCode(code, signal));
+      resolve({ code: exitCode(code, signal), ...(o.capture ? { stdout: Buffer.concat(out) } : {}) });
     });
   });
 }

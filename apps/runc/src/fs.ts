@@ -10,12 +10,11 @@ import { closeSync, existsSync, openSync, readFileSync, readdirSync, unlinkSync 
 import { basename, dirname, join } from 'node:path';
 import type { Context } from './context.js';
 import { DaemonError, daemonTimeoutMs, fsSocket } from './daemons.js';
-import { runEngineCapture } from './engine.js';
-import { log } from './log.js';
+import { runEngine } from './engine.js';
 import { loadNative } from './native.js';
 import { requireLazily } from './require.js';
 import type { FsClient } from '@sysbox/ipc';
-import { bindInvocation, env } from './invocation.js';
+import type { IdRange } from '@sysbox/spec';
 
 /**
  * For the spec conversion (ConvertContext.emulatedPaths): /proc/sys leaves Docker's read-only paths — the
@@ -45,7 +44,7 @@ export interface AttachOptions {
   root?: string;
   /** the sysbox-fs connection (reachFs, opened while the engine works); attachFs closes it */
   client: Promise<FsClient>;
-  idRange: { uid: number; gid: number; size: number };
+  idRange: IdRange;
   /** the engine's --pid-file, if the caller gave one; else `engine state` is asked */
   pidFile?: string | undefined;
   /** known init pid (skips pidFile/state) */
@@ -63,14 +62,14 @@ export interface Attached {
 }
 
 /** The init pid of a created container: from the pid file the engine wrote, else from `engine state`. */
-export function initPidOf(ctx: Context, containerId: string, pidFile?: string): number {
+export async function initPidOf(ctx: Context, containerId: string, pidFile?: string): Promise<number> {
   if (pidFile) {
     const n = Number.parseInt(readFileSync(pidFile, 'utf8').trim(), 10);
     if (Number.isSafeInteger(n) && n > 0) return n;
   }
-  const r = runEngineCapture(ctx.engine, [...ctx.engineGlobals(), 'state', containerId]);
+  const r = await runEngine(ctx, [...ctx.engineGlobals(), 'state', containerId], { capture: true });
   if (r.code !== 0) throw new Error(`engine state ${containerId} failed (exit ${r.code})`);
-  const pid = (JSON.parse(r.stdout.toString('utf8')) as { pid?: number }).pid;
+  const pid = (JSON.parse(r.stdout!.toString('utf8')) as { pid?: number }).pid;
   if (!pid) throw new Error(`engine state ${containerId}: no pid`);
   return pid;
 }
@@ -94,10 +93,10 @@ function filesOf(root: string, covers: ReadonlySet<string>, rel = ''): string[] 
  * sysbox-fs can't be reached or a file can't be placed; the registration is dropped first.
  */
 export async function attachFs(ctx: Context, o: AttachOptions): Promise<Attached> {
-  const clog = log.child({ containerId: o.containerId });
+  const clog = ctx.log.child({ containerId: o.containerId });
   let registered = false;
   try {
-    const initPid = o.initPid ?? initPidOf(ctx, o.containerId, o.pidFile);
+    const initPid = o.initPid ?? (await initPidOf(ctx, o.containerId, o.pidFile));
     const fs = await o.client;
     let mountpoint: string;
     let covers: string[];
@@ -163,7 +162,7 @@ export async function detachFs(ctx: Context, containerId: string): Promise<void>
       fs.close();
     }
   } catch (e) {
-    log.child({ containerId }).warn({ err: (e as Error).message }, `sysbox-fs: could not unregister ${containerId}`);
+    ctx.log.child({ containerId }).warn({ err: (e as Error).message }, `sysbox-fs: could not unregister ${containerId}`);
   }
 }
 
@@ -179,15 +178,15 @@ export async function detachFs(ctx: Context, containerId: string): Promise<void>
 
 /** How sysbox-fs's files are placed: during the engine's hooks, or after its create. */
 export function fsAttachMode(ctx: Context): 'hooks' | 'after-create' {
-  const m = env('SYSBOX_FS_ATTACH') ?? ctx.config.fsAttach;
+  const m = ctx.env('SYSBOX_FS_ATTACH') ?? ctx.config.fsAttach;
   // hooks (set or default) only where the engine runs them after its mounts: runc
   if (m === 'after-create') return m;
   return ctx.engine.name === 'runc' ? 'hooks' : 'after-create';
 }
 
 /** sysbox-runc-hook, built beside sysbox-nsenter in @sysbox/native (resolved without loading the addon). */
-export function hookBinary(): string {
-  const hook = env('SYSBOX_RUNC_HOOK');
+export function hookBinary(ctx?: Context): string {
+  const hook = ctx?.env('SYSBOX_RUNC_HOOK');
   if (hook) return hook;
   return join(dirname(requireLazily.resolve('@sysbox/native')), '..', 'bin', 'sysbox-runc-hook');
 }
@@ -196,7 +195,7 @@ export function hookBinary(): string {
 function hookPath(ctx: Context): string | undefined {
   if (fsAttachMode(ctx) !== 'hooks') return undefined;
   try {
-    const path = hookBinary();
+    const path = hookBinary(ctx);
     return existsSync(path) ? path : undefined;
   } catch {
     return undefined;
@@ -236,9 +235,6 @@ export async function listenForHooks(socket: string, attach: (initPid: number) =
   const net = requireLazily('node:net') as typeof import('node:net');
   let attached: Promise<Placement> | undefined;
   const conns = new Set<import('node:net').Socket>();
-  // bound: the hooks' connections come outside this create's promises, and in the create server its placement
-  // must still log to its own --log
-  const place = bindInvocation(attach);
   const server = net.createServer((conn) => {
     conns.add(conn);
     conn.on('close', () => conns.delete(conn));
@@ -257,7 +253,7 @@ export async function listenForHooks(socket: string, attach: (initPid: number) =
       if (op === 'notify') {
         const pid = Number(arg);
         if (!attached && Number.isSafeInteger(pid) && pid > 0) {
-          attached = place(pid).then(
+          attached = attach(pid).then(
             (a): Placement => ({ ok: true, attached: a }),
             (e: unknown): Placement => ({ ok: false, error: e instanceof Error ? e : new Error(String(e)) }),
           );

@@ -2,12 +2,12 @@
 // delete) load what they need lazily; every other verb goes straight to the engine, so the common path
 // stays a Node start plus one spawn. The container's stdio is never read or written here: it is passed to
 // the engine as raw fds, and messages go to --log (and, like runc, one line to fd 2 on failure).
-// Docker's creates usually don't start this program: the launcher sends them to the create server
-// (`sysbox-runc serve`, ./server.ts), which runs main() below for each, in a warm process.
+// Docker's creates usually don't start this program: the front door (native/csrc/sysbox-runc.c) sends them to the
+// create server (`sysbox-runc serve`, ./server.ts), which runs main() below for each, in a warm process.
 import { get, isSet, parseArgs, UsageError, type ParsedArgs } from './cli.js';
 import { Context } from './context.js';
-import { invocation, writeAll } from './invocation.js';
-import { configureLog, log } from './log.js';
+import { processInvocation, writeAll, type Invocation } from './invocation.js';
+import { makeLog } from './log.js';
 import type { CodeCacheHook } from './load.js';
 
 const VERSION = '0.1.0';
@@ -33,12 +33,6 @@ GLOBAL OPTIONS:
    --engine value      runc or crun (default: from /etc/sysbox/config.json, else runc)
 `;
 
-/** stdout for help and version (a CLI's own); the invocation's stderr for the rest */
-function out(fd: 1 | 2, text: string): void {
-  if (fd === 1) writeAll(1, text);
-  else invocation().stderr(text);
-}
-
 async function dispatch(ctx: Context, parsed: ParsedArgs): Promise<number> {
   switch (parsed.command) {
     case 'create':
@@ -58,52 +52,63 @@ async function dispatch(ctx: Context, parsed: ParsedArgs): Promise<number> {
     case 'restore':
       throw new UsageError(`${parsed.command} is not supported by sysbox-runc (system containers can't be checkpointed)`);
     case 'help':
-      out(1, HELP);
+      writeAll(1, HELP);
       return 0;
     default:
       return (await import('./commands/passthrough.js')).passthrough(ctx, parsed);
   }
 }
 
-/** One invocation of the CLI: its exit code. The create server (server.ts) runs it for each create it serves. */
-export async function main(argv: string[]): Promise<number> {
+/**
+ * One invocation of the CLI: its exit code. `inv` is this process's (the CLI), or a create the create server
+ * (server.ts) runs for a client. Help and version go to stdout (a CLI's own); errors to --log and one line to the
+ * invocation's stderr, as runc does.
+ */
+export async function main(argv: string[], inv: Invocation = processInvocation()): Promise<number> {
   let parsed: ParsedArgs;
   try {
     parsed = parseArgs(argv);
   } catch (e) {
-    out(2, `sysbox-runc: ${(e as Error).message}\n`);
+    inv.stderr(`sysbox-runc: ${(e as Error).message}\n`);
     return 1;
   }
   const g = parsed.global;
   const format = get(g, 'log-format') ?? 'text';
-  configureLog({ file: get(g, 'log'), format: format === 'json' ? 'json' : 'text', debug: isSet(g, 'debug') });
   if (format !== 'text' && format !== 'json') {
-    fail(`invalid log format: ${format} (use text or json)`);
+    const msg = `invalid log format: ${format} (use text or json)`;
+    makeLog({ file: get(g, 'log'), format: 'text' }).error({}, msg);
+    inv.stderr(`${msg}\n`);
     return 1;
   }
   if (isSet(g, 'version')) {
-    out(1, `sysbox-runc version ${VERSION}\nspec: 1.2.0\n`);
+    writeAll(1, `sysbox-runc version ${VERSION}\nspec: 1.2.0\n`);
     return 0;
   }
   if (isSet(g, 'help') || parsed.command === undefined) {
-    out(parsed.command === undefined && !isSet(g, 'help') ? 2 : 1, HELP);
-    return parsed.command === undefined && !isSet(g, 'help') ? 1 : 0;
+    if (parsed.command === undefined && !isSet(g, 'help')) {
+      inv.stderr(HELP);
+      return 1;
+    }
+    writeAll(1, HELP);
+    return 0;
   }
+  let ctx: Context | undefined;
   try {
-    const code = await dispatch(new Context(parsed), parsed);
+    ctx = new Context(parsed, inv);
+    const code = await dispatch(ctx, parsed);
     // dist/load.cjs keeps the code a create compiled for the next ones (see load.ts)
-    if (code === 0 && parsed.command === 'create' && !invocation().served) (globalThis as { sysboxCodeCache?: CodeCacheHook }).sysboxCodeCache?.save();
+    if (code === 0 && parsed.command === 'create' && !inv.served) (globalThis as { sysboxCodeCache?: CodeCacheHook }).sysboxCodeCache?.save();
     return code;
   } catch (e) {
-    fail((e as Error).message, e as Error);
+    // Like runc: the error goes to --log (where Docker reads it) and one line to the caller's stderr.
+    const err = e as Error;
+    const log = ctx?.log ?? makeLog({ file: get(g, 'log'), format });
+    log.error(err.name !== 'Error' ? { kind: err.name } : {}, err.message);
+    inv.stderr(`${err.message}\n`);
     return 1;
+  } finally {
+    ctx?.log.close();
   }
-}
-
-/** Like runc: the error goes to --log (where Docker reads it) and one line to fd 2. */
-function fail(msg: string, err?: Error): void {
-  log.error(err && err.name !== 'Error' ? { kind: err.name } : {}, msg);
-  out(2, `${msg}\n`);
 }
 
 const argv = process.argv.slice(2);
@@ -114,7 +119,7 @@ program.then(
     if (code !== undefined) process.exit(code);
   },
   (e: unknown) => {
-    out(2, `sysbox-runc: ${(e as Error).message}\n`);
+    writeAll(2, `sysbox-runc: ${(e as Error).message}\n`);
     process.exit(1);
   },
 );

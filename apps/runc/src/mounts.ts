@@ -23,9 +23,8 @@ import {
 } from '@sysbox/mount-policy';
 import type { MgrClient } from '@sysbox/ipc';
 import type { Spec } from '@sysbox/spec';
-import { log } from './log.js';
+import type { Log } from './log.js';
 import { requireLazily } from './require.js';
-import { env } from './invocation.js';
 
 export interface MountPlan {
   candidates: MountCandidate[];
@@ -37,16 +36,17 @@ export interface MountPlan {
 }
 
 export interface PlanOptions {
-  /** admin file (default $SYSBOX_MOUNT_POLICY or /etc/sysbox/mount-policy.json; absent = defaults) */
-  policyFile?: string;
+  /** admin file (default /etc/sysbox/mount-policy.json; absent = defaults; sysbox-runc takes $SYSBOX_MOUNT_POLICY) */
+  policyFile?: string | undefined;
   /** Docker's API socket, asked for the container's image when the socket allow-list matters */
   dockerSocket?: string;
-  /** special dirs on/off (default on; SYSBOX_SPECIAL_DIRS=0 turns them off) */
+  /** special dirs on/off (default on; sysbox-runc turns them off for SYSBOX_SPECIAL_DIRS=0) */
   specialDirs?: boolean;
+  log?: Log;
 }
 
 /** The default policy with the admin file's changes. A malformed file refuses every create (fail closed). */
-export function loadPolicy(file = env('SYSBOX_MOUNT_POLICY') ?? DEFAULT_POLICY_FILE): PolicyConfig {
+export function loadPolicy(file = DEFAULT_POLICY_FILE): PolicyConfig {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -136,7 +136,7 @@ export function imageFromAnnotations(spec: Spec): { image: string } | undefined 
 }
 
 /** The container's image from Docker's container list (not /containers/{id}/json: create holds that lock). */
-export function dockerImageOf(containerId: string, socketPath = '/var/run/docker.sock', timeoutMs = 3000): Promise<{ image?: string; imageId?: string }> {
+export function dockerImageOf(containerId: string, socketPath = '/var/run/docker.sock', timeoutMs = 3000, log?: Log): Promise<{ image?: string; imageId?: string }> {
   const filters = encodeURIComponent(JSON.stringify({ id: [containerId] }));
   return new Promise((resolve) => {
     // node:http through require, and only here: its ESM facade would evaluate every lazy export (loading
@@ -157,7 +157,7 @@ export function dockerImageOf(containerId: string, socketPath = '/var/run/docker
     });
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.on('error', (e) => {
-      log.debug({ containerId, err: e.message }, 'could not ask Docker for the container image');
+      log?.debug({ containerId, err: e.message }, 'could not ask Docker for the container image');
       resolve({});
     });
     req.end();
@@ -173,12 +173,12 @@ export async function planMounts(spec: Spec, containerId: string, rootfs: string
   const { candidates, binds } = resolveCandidates(spec);
   for (const m of spec.mounts ?? []) checkDestination(rootfs, m.destination);
   const ctx: { containerId: string; image?: string; imageId?: string } = { containerId };
-  if (needsImage(candidates, policy)) Object.assign(ctx, imageFromAnnotations(spec) ?? (await dockerImageOf(containerId, opts.dockerSocket)));
+  if (needsImage(candidates, policy)) Object.assign(ctx, imageFromAnnotations(spec) ?? (await dockerImageOf(containerId, opts.dockerSocket, undefined, opts.log)));
   const decisions = checkMounts(candidates, policy, ctx);
   const resolvedOf = new Map(candidates.map((c) => [c.index, c.resolved]));
   const toStage = bindsToStage(binds, (b) => resolvedOf.get(b.index)!);
-  const special = (opts.specialDirs ?? env('SYSBOX_SPECIAL_DIRS') !== '0') ? specialDirsFor(spec.mounts) : [];
-  log.child({ containerId }).debug({ decisions: decisions.filter((d) => d.kind !== 'allowed').map((d) => `${d.source}: ${d.reason}`), staged: toStage.length, special }, 'mounts planned');
+  const special = (opts.specialDirs ?? true) ? specialDirsFor(spec.mounts) : [];
+  opts.log?.debug({ decisions: decisions.filter((d) => d.kind !== 'allowed').map((d) => `${d.source}: ${d.reason}`), staged: toStage.length, special }, 'mounts planned');
   return { candidates, decisions, toStage, specialDirs: special };
 }
 
@@ -188,12 +188,13 @@ export async function stageMounts(
   containerId: string,
   plan: MountPlan,
   rootfs: string,
+  log?: Log,
 ): Promise<{ stagedMounts: Array<{ index: number; source: string }>; specialDirs: Array<{ destination: string; source: string }> }> {
   if (plan.toStage.length === 0 && plan.specialDirs.length === 0) return { stagedMounts: [], specialDirs: [] };
   const r = await mgr.prepareMounts({ containerId, mounts: plan.toStage, specialDirs: plan.specialDirs, rootfs });
   const wanted = new Set(plan.toStage.filter((m) => !m.noIdmap).map((m) => m.index));
   const fallbacks = [...r.mounts.filter((m) => wanted.has(m.index)), ...r.specialDirs].filter((m) => m.method !== 'idmap');
-  if (fallbacks.length) log.child({ containerId }).warn({ fallbacks }, 'some mounts are not ID-mapped (their file system refused it): owners appear as nobody inside');
+  if (fallbacks.length) log?.warn({ fallbacks }, 'some mounts are not ID-mapped (their file system refused it): owners appear as nobody inside');
   return {
     stagedMounts: r.mounts.map((m) => ({ index: m.index, source: m.source })),
     specialDirs: r.specialDirs.map((d) => ({ destination: d.destination, source: d.source })),

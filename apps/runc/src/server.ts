@@ -2,9 +2,9 @@
 // the builtins and the addon), and Docker waits for it on every `docker run`. This daemon keeps one Node warm and
 // runs the creates it is sent, each as the CLI would (main.ts), concurrently:
 //
-//   shim ─► sysbox-runc (launcher) ─► sysbox-runc-create (native/csrc) ──unix socket──► sysbox-runc serve
-//                                          └─ forks the engine when the server asks ◄─┘  (spec conversion, mgr,
-//                                                                                          hooks, sysbox-fs attach)
+//   shim ─► sysbox-runc (the front door, native/csrc/sysbox-runc.c) ──unix socket──► sysbox-runc serve
+//             └─ forks the engine when the server asks ◄───────────────────────┘  (spec conversion, mgr,
+//                                                                                  hooks, sysbox-fs attach)
 //
 // The client, not the server, spawns the engine: the container's init (the engine's child) must stay a
 // descendant of Docker's shim, which reaps it as the subreaper, and the engine gets the client's stdio and
@@ -22,15 +22,13 @@
 //   client → server  X  exit status            (of the engine: its code, or 128 + the signal)
 //   server → client  D  exit code, stderr text  (the create is over; the client writes the text to fd 2 and exits)
 //   server → client  F  reason                 (unserved, before A: the client runs the Node CLI)
-import { AsyncLocalStorage } from 'node:async_hooks';
-import type { StdioOptions } from 'node:child_process';
 import { chmodSync, chownSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { dirname, isAbsolute } from 'node:path';
 import { get, parseArgs } from './cli.js';
 import { EngineError, type Engine } from './engine.js';
-import { setInvocationProvider, writeAll, type Invocation } from './invocation.js';
-import { configureLog, log } from './log.js';
+import { writeAll, type Invocation } from './invocation.js';
+import { makeLog, type Log } from './log.js';
 
 export const DEFAULT_SERVER_SOCKET = '/run/sysbox/runc.sock';
 export const PROTOCOL = 'sysbox-runc-create/1';
@@ -106,19 +104,7 @@ export function unservable(argv: string[]): string | undefined {
   return undefined;
 }
 
-type Main = (argv: string[]) => Promise<number>;
-
-/** The invocations of this process's servers: one store, made the source of invocation() once a server exists. */
-const store = new AsyncLocalStorage<Invocation>();
-let storeInUse = false;
-function useInvocationStore(): void {
-  if (storeInUse) return;
-  storeInUse = true;
-  setInvocationProvider(
-    () => store.getStore(),
-    (inv, fn) => store.run(inv, fn),
-  );
-}
+type Main = (argv: string[], inv: Invocation) => Promise<number>;
 
 /** One client connection: at most one create. */
 class Session {
@@ -173,12 +159,11 @@ class Session {
   }
 
   /** The engine, run by the client with its fds 0..n-1 (the container's stdio and preserved fds: passFds). */
-  private runEngine = (engine: Engine, args: string[], fds: StdioOptions): Promise<number> => {
+  private runEngine = (engine: Engine, args: string[], fds: number[]): Promise<number> => {
     if (this.closed) return Promise.reject(new EngineError(`engine ${engine.name}: the sysbox-runc client is gone`));
-    const n = Array.isArray(fds) ? fds.length : 3;
     return new Promise((resolve) => {
       this.waitingExit = resolve;
-      this.send('S', [String(n), engine.path, engine.path, ...args]);
+      this.send('S', [String(fds.length), engine.path, engine.path, ...args]);
     });
   };
 
@@ -201,8 +186,7 @@ class Session {
     let stderr = '';
     const inv: Invocation = {
       env: req.env,
-      cwd: () => req.cwd,
-      log: {},
+      cwd: req.cwd,
       stderr: (t) => void (stderr += t),
       runEngine: this.runEngine,
       served: true,
@@ -214,12 +198,6 @@ class Session {
     } catch (e) {
       code = 1;
       stderr += `sysbox-runc: ${(e as Error).message}\n`;
-    } finally {
-      try {
-        inv.closeLog?.();
-      } catch {
-        // its file is gone: nothing to flush
-      }
     }
     const id = req.argv[req.argv.length - 1];
     this.server.log.info({ containerId: id, code, ms: Math.round((performance.now() - inv.t0) * 10) / 10 }, 'create served');
@@ -234,7 +212,7 @@ export interface ServeOptions {
 }
 
 export class CreateServer {
-  readonly log = log.child({ component: 'create-server' });
+  readonly log: Log;
   draining = false;
   private readonly inflight = new Set<Promise<unknown>>();
   private server: Server | undefined;
@@ -242,13 +220,14 @@ export class CreateServer {
   constructor(
     private readonly main: Main,
     private readonly opts: ServeOptions,
+    log: Log = makeLog({}),
   ) {
-    useInvocationStore();
+    this.log = log.child({ component: 'create-server' });
   }
 
-  /** Runs one invocation in its own store; the server keeps count until it is over. */
+  /** Runs one invocation; the server keeps count until it is over. */
   run(inv: Invocation, argv: string[]): Promise<number> {
-    const p = store.run(inv, () => this.main(argv));
+    const p = this.main(argv, inv);
     this.inflight.add(p);
     void p.finally(() => this.inflight.delete(p)).catch(() => undefined);
     return p;
@@ -308,7 +287,7 @@ async function removeStaleSocket(socket: string): Promise<void> {
 const SERVE_HELP = `USAGE:
    sysbox-runc serve [--socket PATH] [--pid-file PATH] [--log-file PATH] [--log-level info|debug]
 
-Serves sysbox-runc's creates from one warm process (the launcher sends them here when the socket exists).
+Serves sysbox-runc's creates from one warm process (the front door sends them here when the socket exists).
    --socket     unix socket (default: ${DEFAULT_SERVER_SOCKET}), root-only
    --pid-file   written once listening, removed on exit
    --log-file   the server's own log (JSON); each create logs to its own --log as usual
@@ -339,8 +318,7 @@ export async function serveMain(args: string[], main: Main): Promise<number | un
   if (opts.logLevel !== 'info' && opts.logLevel !== 'debug') throw new Error(`serve: --log-level: info or debug, got ${JSON.stringify(opts.logLevel)}`);
   if (!isAbsolute(opts.socket)) throw new Error(`serve: --socket must be an absolute path, got ${opts.socket}`);
   process.chdir('/');
-  configureLog({ file: opts.logFile, format: 'json', debug: opts.logLevel === 'debug' });
-  const server = new CreateServer(main, { socket: opts.socket, pidFile: opts.pidFile });
+  const server = new CreateServer(main, { socket: opts.socket, pidFile: opts.pidFile }, makeLog({ file: opts.logFile, format: 'json', debug: opts.logLevel === 'debug' }));
   // A fault in one create must not take the others down with the server.
   process.on('uncaughtException', (e) => server.log.error({ err: e.stack ?? String(e) }, 'uncaught exception (the server goes on)'));
   process.on('unhandledRejection', (e) => server.log.error({ err: (e as Error)?.stack ?? String(e) }, 'unhandled rejection (the server goes on)'));

@@ -2,11 +2,7 @@
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-export interface IdRange {
-  uid: number;
-  gid: number;
-  size: number;
-}
+import type { IdRange } from '@sysbox/spec';
 
 export interface ContainerRecord {
   containerId: string;

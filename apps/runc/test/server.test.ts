@@ -4,12 +4,12 @@ import { tmpdir } from 'node:os';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { invocation } from '../src/invocation.js';
+import type { Invocation } from '../src/invocation.js';
 import { CreateServer, decodeFrames, encodeFrame, parseRequest, PROTOCOL, unservable } from '../src/server.js';
+import { haveFrontDoor, installFrontDoor } from './front-door-fixture.js';
 
-// The create server (src/server.ts) with the real client (native/csrc/sysbox-runc-create.c): a fake `main` stands
-// for the CLI, fake launcher and engine scripts record what reaches them.
-const clientBin = join(__dirname, '..', 'node_modules', '@sysbox', 'native', 'bin', 'sysbox-runc-create');
+// The create server (src/server.ts) with the real client, the front door (native/csrc/sysbox-runc.c): a fake `main`
+// stands for the CLI, a fake node (what the front door falls back to) and a fake engine record what reaches them.
 const dir = mkdtempSync(join(tmpdir(), 'create-server-'));
 const sock = join(dir, 'runc.sock');
 const script = (name: string, body: string) => {
@@ -18,14 +18,16 @@ const script = (name: string, body: string) => {
   chmodSync(p, 0o755);
   return p;
 };
-const launcher = script('launcher', 'echo "LAUNCHER NO_FASTPATH=$SYSBOX_RUNC_NO_FASTPATH $*"');
+const frontDoor = haveFrontDoor ? installFrontDoor(dir, { node: script('node', 'shift 3; echo "NODE $*"'), main: '/main.js' }) : '';
+/** The front door with the create server at `socket` (the fake node drops the V8 flags and main it is given). */
+const client = (socket: string, args: string[], stdio: import('node:child_process').StdioOptions, env: Record<string, string> = {}) =>
+  spawn(frontDoor, args, { cwd: dir, env: { PATH: '/usr/bin:/bin', SYSBOX_RUNC_SOCKET: socket, ...env }, stdio });
 const engine = script('engine', 'echo "ENGINE $* cwd=$PWD FOO=$FOO fds=$(ls /proc/self/fd | tr "\\n" " ")"\n[ "$3" = slow ] && { echo $$ > "$4"; exec sleep 30; }\nexit 3');
 const CREATE = ['--root', '/run/x', 'create', '--bundle', '/b', 'c1'];
 
 let served: Array<{ argv: string[]; engineCode?: number }> = [];
 let lastDone: ((code: number) => void) | undefined;
-const main = async (argv: string[]): Promise<number> => {
-  const inv = invocation();
+const main = async (argv: string[], inv: Invocation): Promise<number> => {
   const rec: { argv: string[]; engineCode?: number } = { argv };
   served.push(rec);
   if (argv.includes('refuse')) {
@@ -37,20 +39,15 @@ const main = async (argv: string[]): Promise<number> => {
   const code = await inv.runEngine!({ name: 'runc', path: engine, version: 'test' }, args, fds);
   rec.engineCode = code;
   lastDone?.(code);
-  inv.stderr(`engine exited ${code}; FOO=${inv.env['FOO']} cwd=${inv.cwd()}\n`);
+  inv.stderr(`engine exited ${code}; FOO=${inv.env['FOO']} cwd=${inv.cwd}\n`);
   return code === 3 ? 0 : 9;
 };
 
 let server: CreateServer;
-const haveClient = existsSync(clientBin);
 
 function runClient(args: string[], opts: { env?: Record<string, string>; extraFd?: boolean } = {}): Promise<{ code: number | null; out: string; err: string; pid: number }> {
   return new Promise((resolve) => {
-    const child = spawn(clientBin, [launcher, sock, ...args], {
-      cwd: dir,
-      env: { PATH: '/usr/bin:/bin', ...opts.env },
-      stdio: opts.extraFd ? ['ignore', 'pipe', 'pipe', 'pipe'] : ['ignore', 'pipe', 'pipe'],
-    });
+    const child = client(sock, args, opts.extraFd ? ['ignore', 'pipe', 'pipe', 'pipe'] : ['ignore', 'pipe', 'pipe'], opts.env);
     let out = '';
     let err = '';
     child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
@@ -104,7 +101,7 @@ describe('create server protocol', () => {
   });
 });
 
-describe.skipIf(!haveClient)('create server with sysbox-runc-create (needs the built sysbox-runc-create)', () => {
+describe.skipIf(!haveFrontDoor)('create server with the front door as its client (needs the built native/bin/sysbox-runc)', () => {
   test('a create is served: the client runs the engine with its own stdio, cwd and environment; the exit code and error text come back', async () => {
     served = [];
     const r = await runClient(CREATE, { env: { FOO: 'bar' } });
@@ -128,20 +125,21 @@ describe.skipIf(!haveClient)('create server with sysbox-runc-create (needs the b
     expect(served[0]!.engineCode).toBeUndefined();
   });
 
-  test('another verb is not served: the client goes back to the launcher for the Node CLI, with the same arguments', async () => {
+  test('a create the server does not serve (a relative --log): the Node CLI, with the same arguments', async () => {
     served = [];
-    const r = await runClient(['--root', '/run/x', 'state', 'c1']);
-    expect(r.out).toBe('LAUNCHER NO_FASTPATH=1 --root /run/x state c1\n');
+    const args = ['--root', '/run/x', '--log', 'rel.log', 'create', '--bundle', '/b', 'c1'];
+    const r = await runClient(args);
+    expect(r.out).toBe(`NODE ${args.join(' ')}\n`);
     expect(r.code).toBe(0);
     expect(served).toEqual([]);
   });
 
-  test('no server listening: the launcher, for the Node CLI', async () => {
-    const child = spawn(clientBin, [launcher, join(dir, 'none.sock'), ...CREATE], { stdio: ['ignore', 'pipe', 'inherit'] });
+  test('no server listening: the Node CLI', async () => {
+    const child = client(join(dir, 'none.sock'), CREATE, ['ignore', 'pipe', 'inherit']);
     let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
     const code = await new Promise((r) => child.on('close', r));
-    expect(out).toBe(`LAUNCHER NO_FASTPATH=1 ${CREATE.join(' ')}\n`);
+    expect(out).toBe(`NODE ${CREATE.join(' ')}\n`);
     expect(code).toBe(0);
   });
 
@@ -158,18 +156,18 @@ describe.skipIf(!haveClient)('create server with sysbox-runc-create (needs the b
     };
     for (const acceptFirst of [false, true]) {
       const { path, srv } = await raw(acceptFirst);
-      const child = spawn(clientBin, [launcher, path, ...CREATE], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = client(path, CREATE, ['ignore', 'pipe', 'pipe']);
       let out = '';
       let err = '';
-      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
       const code = await new Promise((r) => child.on('close', r));
       srv.close();
       if (acceptFirst) {
         expect({ code, out }).toEqual({ code: 1, out: '' });
         expect(err).toMatch(/closed the connection during the create/);
       } else {
-        expect({ code, out }).toEqual({ code: 0, out: `LAUNCHER NO_FASTPATH=1 ${CREATE.join(' ')}\n` });
+        expect({ code, out }).toEqual({ code: 0, out: `NODE ${CREATE.join(' ')}\n` });
       }
     }
   });
@@ -177,7 +175,7 @@ describe.skipIf(!haveClient)('create server with sysbox-runc-create (needs the b
   test('the client killed while the engine runs: the create sees a killed engine (and undoes), the server goes on', async () => {
     const pidFile = join(dir, 'engine.pid');
     const done = new Promise<number>((r) => (lastDone = r));
-    const child = spawn(clientBin, [launcher, sock, ...CREATE.slice(0, -1), 'slow'], { stdio: 'ignore' });
+    const child = client(sock, [...CREATE.slice(0, -1), 'slow'], 'ignore');
     for (let i = 0; i < 100 && !existsSync(pidFile); i++) await new Promise((r) => setTimeout(r, 20));
     child.kill('SIGKILL');
     expect(await done).toBe(137);
@@ -187,26 +185,26 @@ describe.skipIf(!haveClient)('create server with sysbox-runc-create (needs the b
   });
 });
 
-describe.skipIf(!haveClient)('create server shutdown (needs the built sysbox-runc-create)', () => {
+describe.skipIf(!haveFrontDoor)('create server shutdown (needs the built native/bin/sysbox-runc)', () => {
   test('close(): the create under way finishes (its client gets its answer); the socket is gone, so new creates go to Node', async () => {
     const sock2 = join(dir, 'runc2.sock');
     const second = new CreateServer(main, { socket: sock2 });
     await second.listen();
     const pidFile = join(dir, 'engine.pid');
     rmSync(pidFile, { force: true });
-    const child = spawn(clientBin, [launcher, sock2, ...CREATE.slice(0, -1), 'slow'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = client(sock2, [...CREATE.slice(0, -1), 'slow'], ['ignore', 'ignore', 'pipe']);
     let err = '';
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
     const exited = new Promise<number | null>((r) => child.on('close', r));
     for (let i = 0; i < 100 && !existsSync(pidFile); i++) await new Promise((r) => setTimeout(r, 20));
     const closing = second.close(10_000);
     await new Promise((r) => setTimeout(r, 50));
     expect(existsSync(sock2), 'no longer listening').toBe(false);
-    const later = spawn(clientBin, [launcher, sock2, ...CREATE], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const later = client(sock2, CREATE, ['ignore', 'pipe', 'inherit']);
     let out = '';
-    later.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    later.stdout!.on('data', (d: Buffer) => (out += d.toString()));
     await new Promise((r) => later.on('close', r));
-    expect(out).toMatch(/^LAUNCHER NO_FASTPATH=1 /);
+    expect(out).toMatch(/^NODE /);
     // the engine ends (killed here: exit 137 reaches the create, which answers 9)
     process.kill(Number(readFileSync(pidFile, 'utf8')), 'SIGKILL');
     expect(await exited).toBe(9);

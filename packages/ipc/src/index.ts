@@ -19,8 +19,8 @@ export type Init<T> = M.DeepPartial<T>;
 /** What a handler may return: any subset of the response's fields. */
 type Answer<T> = Promise<Init<T>> | Init<T>;
 
+export type { IdRange } from './gen/idrange.js';
 export type {
-  IdRange,
   RegisterRequest,
   RegisterResponse,
   PrepareRootfsRequest,

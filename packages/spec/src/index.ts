@@ -12,3 +12,5 @@ export {
 export { ALL_CAPS, DOCKER_DEFAULT_CAPS, capsFromMask } from './caps.js';
 export { isPrivileged } from './util.js';
 export * from './modifiers/index.js';
+/** A container's ID range (the one type of it, from @sysbox/idmap; on the wire: packages/ipc/proto/idrange.proto). */
+export type { IdRange } from '@sysbox/idmap';

@@ -16,7 +16,7 @@ export async function exec(ctx: Context, parsed: ParsedArgs): Promise<number> {
   const rec = readRecord(ctx.stateDir(id));
   if (!processFile || !rec) {
     // No process spec to convert (argv form inherits the converted config's process), or not ours.
-    return runEngine(ctx.engine, [...ctx.engineGlobals(), 'exec', ...parsed.flagTokens, ...parsed.positionals], fds);
+    return (await runEngine(ctx, [...ctx.engineGlobals(), 'exec', ...parsed.flagTokens, ...parsed.positionals], { fds })).code;
   }
   let proc: unknown;
   try {
@@ -33,7 +33,7 @@ export async function exec(ctx: Context, parsed: ParsedArgs): Promise<number> {
   const tmp = join(ctx.stateDir(id), `exec-${process.pid}-${process.hrtime.bigint()}.json`);
   writeFileSync(tmp, JSON.stringify(converted));
   try {
-    return runEngine(ctx.engine, [...ctx.engineGlobals(), 'exec', ...rewriteFlags(parsed, { process: tmp }), ...parsed.positionals], fds);
+    return (await runEngine(ctx, [...ctx.engineGlobals(), 'exec', ...rewriteFlags(parsed, { process: tmp }), ...parsed.positionals], { fds })).code;
   } finally {
     rmSync(tmp, { force: true });
   }

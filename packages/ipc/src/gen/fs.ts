@@ -6,19 +6,11 @@
 
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
+import { IdRange } from "./idrange.js";
 
 export const protobufPackage = "sysbox.fs.v1";
 
 export const protobufFileName = "fs.proto";
-
-export interface IdRange {
-  /** first host uid of the range (container uid 0 maps here) */
-  uid: number;
-  /** first host gid of the range */
-  gid: number;
-  /** number of ids (65536 by default) */
-  size: number;
-}
 
 /** What to emulate for the container, and the limits emulated files follow. */
 export interface EmulationOptions {
@@ -94,85 +86,6 @@ export interface StatusResponse {
   /** where the FUSE trees live (default /var/lib/sysboxfs) */
   mountRoot: string;
 }
-
-function createBaseIdRange(): IdRange {
-  return { uid: 0, gid: 0, size: 0 };
-}
-
-export const IdRange: MessageFns<IdRange> = {
-  encode(message: IdRange, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.uid !== 0) {
-      writer.uint32(8).uint32(message.uid);
-    }
-    if (message.gid !== 0) {
-      writer.uint32(16).uint32(message.gid);
-    }
-    if (message.size !== 0) {
-      writer.uint32(24).uint32(message.size);
-    }
-    return writer;
-  },
-
-  decode(input: BinaryReader | Uint8Array, length?: number): IdRange {
-    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
-    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
-    if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
-    }
-    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
-    try {
-      const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseIdRange();
-      while (reader.pos < end) {
-        const tag = reader.uint32();
-        switch (tag >>> 3) {
-          case 1: {
-            if (tag !== 8) {
-              break;
-            }
-
-            message.uid = reader.uint32();
-            continue;
-          }
-          case 2: {
-            if (tag !== 16) {
-              break;
-            }
-
-            message.gid = reader.uint32();
-            continue;
-          }
-          case 3: {
-            if (tag !== 24) {
-              break;
-            }
-
-            message.size = reader.uint32();
-            continue;
-          }
-        }
-        if ((tag & 7) === 4 || tag === 0) {
-          break;
-        }
-        reader.skip(tag & 7);
-      }
-      return message;
-    } finally {
-      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
-    }
-  },
-
-  create(base?: DeepPartial<IdRange>): IdRange {
-    return IdRange.fromPartial(base ?? {});
-  },
-  fromPartial(object: DeepPartial<IdRange>): IdRange {
-    const message = createBaseIdRange();
-    message.uid = object.uid ?? 0;
-    message.gid = object.gid ?? 0;
-    message.size = object.size ?? 0;
-    return message;
-  },
-};
 
 function createBaseEmulationOptions(): EmulationOptions {
   return {

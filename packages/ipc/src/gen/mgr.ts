@@ -6,19 +6,11 @@
 
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
+import { IdRange } from "./idrange.js";
 
 export const protobufPackage = "sysbox.mgr.v1";
 
 export const protobufFileName = "mgr.proto";
-
-export interface IdRange {
-  /** first host uid of the range (container uid 0 maps here) */
-  uid: number;
-  /** first host gid of the range */
-  gid: number;
-  /** number of ids (65536 by default) */
-  size: number;
-}
 
 export interface RegisterRequest {
   containerId: string;
@@ -120,11 +112,6 @@ export interface PrepareMountsResponse {
 
 export interface UnregisterRequest {
   containerId: string;
-  /**
-   * Only a registration sysbox-mgr made ahead of the create from its launcher's prestage hint and that no
-   * Register has taken over yet (a create that failed before its Register); anything else stays (found=false).
-   */
-  prestagedOnly: boolean;
 }
 
 export interface UnregisterResponse {
@@ -166,85 +153,6 @@ export interface StatusResponse {
   rangesTotal: number;
   rangesFree: number;
 }
-
-function createBaseIdRange(): IdRange {
-  return { uid: 0, gid: 0, size: 0 };
-}
-
-export const IdRange: MessageFns<IdRange> = {
-  encode(message: IdRange, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.uid !== 0) {
-      writer.uint32(8).uint32(message.uid);
-    }
-    if (message.gid !== 0) {
-      writer.uint32(16).uint32(message.gid);
-    }
-    if (message.size !== 0) {
-      writer.uint32(24).uint32(message.size);
-    }
-    return writer;
-  },
-
-  decode(input: BinaryReader | Uint8Array, length?: number): IdRange {
-    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
-    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
-    if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
-    }
-    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
-    try {
-      const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseIdRange();
-      while (reader.pos < end) {
-        const tag = reader.uint32();
-        switch (tag >>> 3) {
-          case 1: {
-            if (tag !== 8) {
-              break;
-            }
-
-            message.uid = reader.uint32();
-            continue;
-          }
-          case 2: {
-            if (tag !== 16) {
-              break;
-            }
-
-            message.gid = reader.uint32();
-            continue;
-          }
-          case 3: {
-            if (tag !== 24) {
-              break;
-            }
-
-            message.size = reader.uint32();
-            continue;
-          }
-        }
-        if ((tag & 7) === 4 || tag === 0) {
-          break;
-        }
-        reader.skip(tag & 7);
-      }
-      return message;
-    } finally {
-      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
-    }
-  },
-
-  create(base?: DeepPartial<IdRange>): IdRange {
-    return IdRange.fromPartial(base ?? {});
-  },
-  fromPartial(object: DeepPartial<IdRange>): IdRange {
-    const message = createBaseIdRange();
-    message.uid = object.uid ?? 0;
-    message.gid = object.gid ?? 0;
-    message.size = object.size ?? 0;
-    return message;
-  },
-};
 
 function createBaseRegisterRequest(): RegisterRequest {
   return { containerId: "", bundle: "", rootfs: "", livenessPath: "", replace: false };
@@ -984,16 +892,13 @@ export const PrepareMountsResponse: MessageFns<PrepareMountsResponse> = {
 };
 
 function createBaseUnregisterRequest(): UnregisterRequest {
-  return { containerId: "", prestagedOnly: false };
+  return { containerId: "" };
 }
 
 export const UnregisterRequest: MessageFns<UnregisterRequest> = {
   encode(message: UnregisterRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.containerId !== "") {
       writer.uint32(10).string(message.containerId);
-    }
-    if (message.prestagedOnly !== false) {
-      writer.uint32(16).bool(message.prestagedOnly);
     }
     return writer;
   },
@@ -1019,14 +924,6 @@ export const UnregisterRequest: MessageFns<UnregisterRequest> = {
             message.containerId = reader.string();
             continue;
           }
-          case 2: {
-            if (tag !== 16) {
-              break;
-            }
-
-            message.prestagedOnly = reader.bool();
-            continue;
-          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1045,7 +942,6 @@ export const UnregisterRequest: MessageFns<UnregisterRequest> = {
   fromPartial(object: DeepPartial<UnregisterRequest>): UnregisterRequest {
     const message = createBaseUnregisterRequest();
     message.containerId = object.containerId ?? "";
-    message.prestagedOnly = object.prestagedOnly ?? false;
     return message;
   },
 };

@@ -60,7 +60,7 @@ export function convertProcess(process: Process, ctx: ConvertContext, report: Re
 }
 
 /**
- * The record behind sysbox-runc's `exec` fast path (native/csrc/sysbox-runc-exec.c), written at create beside
+ * The record behind sysbox-runc's `exec` fast path (the front door, native/csrc/sysbox-runc.c), written at create beside
  * the container's state: the bounding set the container was created with (sorted, comma-joined), then the
  * capabilities object of an exec'd root process and of any other uid, both for that bounding set. The fast
  * path splices one of them into an exec process spec whose bounding set is the same (Docker gives `docker

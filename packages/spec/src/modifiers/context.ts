@@ -1,10 +1,11 @@
+import type { IdRange } from '@sysbox/idmap';
 import type { HostNamespaceCheck } from '../rules.js';
 import type { Spec } from '../types.js';
 
 /** What the runtime knows about the container and host when converting a spec. */
 export interface ConvertContext {
   /** The container's exclusive ID range from sysbox-mgr: maps `0 <uid> <size>` and `0 <gid> <size>`. */
-  idRange: { uid: number; gid: number; size: number };
+  idRange: IdRange;
   /** Capabilities the runtime process holds in its bounding set (`capsFromMask(CapBnd)`). Never exceeded. */
   hostCapabilities: string[];
   /** Staged root file system to run from (sets `root.path`). */

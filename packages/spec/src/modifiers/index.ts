@@ -44,7 +44,14 @@ export const MODIFIERS: ReadonlyArray<readonly [name: string, modifier: Modifier
  * changed, each line prefixed by the concern that changed it.
  */
 export function convertSpec(spec: Spec, ctx: ConvertContext): { spec: Spec; changes: string[] } {
-  const ruled = applySysboxRules(spec, ctx.isHostNamespace ? { isHostNamespace: ctx.isHostNamespace } : {});
+  return applyModifiers(applySysboxRules(spec, ctx.isHostNamespace ? { isHostNamespace: ctx.isHostNamespace } : {}), ctx);
+}
+
+/**
+ * The second half of convertSpec: every modifier over what applySysboxRules accepted. For a caller that checks the
+ * rules first, before it does anything the refusal would have to undo (sysbox-runc's create).
+ */
+export function applyModifiers(ruled: { spec: Spec; changes: string[] }, ctx: ConvertContext): { spec: Spec; changes: string[] } {
   const changes = ruled.changes.map((c) => `rules: ${c}`);
   let out = ruled.spec;
   for (const [name, modifier] of MODIFIERS) {

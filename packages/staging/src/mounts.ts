@@ -9,12 +9,12 @@
 //   <dockerRoot>/containers/<containerId>/sysbox-special/<name>   for a container Docker knows: they live exactly
 //        as long as Docker's own dir for it (kept across stop/start, removed by `docker rm` itself, synchronously)
 //   <dataDir>/special/<containerId>/<name>    any other container: removed at Unregister
-import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Kernel } from '@sysbox/native';
+import type { IdRange } from '@sysbox/idmap';
 import { isKernelError } from '@sysbox/native';
+import type { StagingEnv, StagingFs } from './env.js';
 import { mountsUnder, readMountinfo, StagingError, unmountAll } from './mountinfo.js';
+import { mkdirTraversable } from './rootfs.js';
 
 export type MountStagingLog = (obj: object, msg: string) => void;
 
@@ -47,7 +47,7 @@ export interface StagedSpecialDirResult {
 
 export interface StageMountsOptions {
   containerId: string;
-  idRange: { uid: number; gid: number; size: number };
+  idRange: IdRange;
   dataDir: string;
   mounts: MountRequest[];
   specialDirs?: string[];
@@ -84,33 +84,28 @@ export function specialName(destination: string): string {
   return n;
 }
 
-function mkdirTraversable(dir: string): void {
-  mkdirSync(dir, { recursive: true, mode: 0o711 });
-  const mode = statSync(dir).mode & 0o7777;
-  if ((mode & 0o011) !== 0o011) chmodSync(dir, mode | 0o011);
-}
 
 
 /** Removes the unmounted staging dir of a container: placeholders only (and an older build's state.json), never through a mount. */
-function removeMountsDir(kernel: Kernel, dir: string, log?: MountStagingLog): void {
-  unmountAll(kernel, dir, log, 'mount staging');
-  if (!existsSync(dir)) return;
-  for (const name of readdirSync(dir)) {
+function removeMountsDir(env: StagingEnv, dir: string, log?: MountStagingLog): void {
+  const { fs } = env;
+  unmountAll(env, dir, log, 'mount staging');
+  if (!fs.exists(dir)) return;
+  for (const name of fs.readdir(dir)) {
     const p = join(dir, name);
-    const st = lstatSync(p);
-    if (st.isDirectory()) rmdirSync(p);
-    else rmSync(p, { force: true });
+    if (fs.lstat(p).isDirectory()) fs.rmdir(p);
+    else fs.unlink(p);
   }
-  rmdirSync(dir);
+  fs.rmdir(dir);
 }
 
-function placeholder(at: string, isDir: boolean): void {
-  if (isDir) mkdirSync(at, { mode: 0o711 });
-  else writeFileSync(at, '', { mode: 0o644, flag: 'wx' });
+function placeholder(fs: StagingFs, at: string, isDir: boolean): void {
+  if (isDir) fs.mkdir(at, { mode: 0o711 });
+  else fs.writeFile(at, '', { mode: 0o644, exclusive: true });
 }
 
 /** ID-maps source onto at; a kernel refusal (fs without MOUNT_ATTR_IDMAP) answers false, logged by the caller. */
-function tryIdmap(kernel: Kernel, source: string, at: string, usernsFd: number, o: { readonly?: boolean; recursive?: boolean }): KernelErrorLike | undefined {
+function tryIdmap({ kernel }: StagingEnv, source: string, at: string, usernsFd: number, o: { readonly?: boolean; recursive?: boolean }): KernelErrorLike | undefined {
   try {
     kernel.idmappedBind(source, at, { usernsFd, readonly: !!o.readonly, recursive: !!o.recursive });
     return undefined;
@@ -122,20 +117,19 @@ function tryIdmap(kernel: Kernel, source: string, at: string, usernsFd: number, 
 type KernelErrorLike = Error & { code: string };
 
 /** Fills a new special dir from the image (owners as on disk: 0-based), without following the image's symlinks out. */
-function fillFromImage(rootfs: string, destination: string, backing: string, log?: MountStagingLog): void {
+function fillFromImage(fs: StagingFs, rootfs: string, destination: string, backing: string, log?: MountStagingLog): void {
   const src = join(rootfs, destination);
   let st;
   try {
-    st = lstatSync(src);
+    st = fs.lstat(src);
   } catch {
     return;
   }
   if (!st.isDirectory()) return;
-  // Only a non-empty dir needs cp (a spawn per dir); most images have none, or the empty mount point a
-  // previous run left.
-  if (readdirSync(src).length > 0) execFileSync('cp', ['-a', '--', `${src}/.`, `${backing}/`], { stdio: ['ignore', 'ignore', 'pipe'] });
-  chownSync(backing, st.uid, st.gid);
-  chmodSync(backing, st.mode & 0o7777);
+  // Only a non-empty dir needs copying; most images have none, or the empty mount point a previous run left.
+  if (fs.readdir(src).length > 0) fs.copyTree(src, backing);
+  fs.chown(backing, st.uid, st.gid);
+  fs.chmod(backing, st.mode & 0o7777);
   log?.({ from: src, to: backing }, 'mount staging: special dir filled from the image');
 }
 
@@ -144,18 +138,19 @@ function fillFromImage(rootfs: string, destination: string, backing: string, log
  * file system refuses ID mapping is used as it is (method "none", logged). On any other failure everything this
  * call mounted is undone, and special dirs it created are removed.
  */
-export async function stageMounts(kernel: Kernel, opts: StageMountsOptions): Promise<{ mounts: StagedMountResult[]; specialDirs: StagedSpecialDirResult[] }> {
+export async function stageMounts(env: StagingEnv, opts: StageMountsOptions): Promise<{ mounts: StagedMountResult[]; specialDirs: StagedSpecialDirResult[] }> {
+  const { kernel, fs } = env;
   const { containerId, dataDir, log } = opts;
   const dir = mountsDir(dataDir, containerId);
-  if (existsSync(dir) || mountsUnder(readMountinfo(), dir).length) removeMountsDir(kernel, dir, log);
+  if (fs.exists(dir) || mountsUnder(readMountinfo(fs), dir).length) removeMountsDir(env, dir, log);
   const mounts: StagedMountResult[] = [];
   const specials: StagedSpecialDirResult[] = [];
   const createdSpecial: string[] = [];
   if (opts.mounts.length === 0 && !opts.specialDirs?.length) return { mounts, specialDirs: specials };
-  mkdirTraversable(dataDir);
-  mkdirTraversable(mountsDir(dataDir));
-  mkdirSync(dir, { mode: 0o711 });
-  chmodSync(dir, 0o711);
+  mkdirTraversable(fs, dataDir);
+  mkdirTraversable(fs, mountsDir(dataDir));
+  fs.mkdir(dir, { mode: 0o711 });
+  fs.chmod(dir, 0o711);
   const r = opts.idRange;
   let usernsFd = -1;
   try {
@@ -164,13 +159,13 @@ export async function stageMounts(kernel: Kernel, opts: StageMountsOptions): Pro
       if (!m.source.startsWith('/')) throw new StagingError(`mount source must be an absolute path, got ${JSON.stringify(m.source)}`);
       let st;
       try {
-        st = statSync(m.source);
+        st = fs.stat(m.source);
       } catch (e) {
         throw new StagingError(`mount source ${m.source}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
       }
       const at = join(dir, `m${m.index}`);
-      placeholder(at, st.isDirectory());
-      const err = m.noIdmap ? undefined : tryIdmap(kernel, m.source, at, usernsFd, m);
+      placeholder(fs, at, st.isDirectory());
+      const err = m.noIdmap ? undefined : tryIdmap(env, m.source, at, usernsFd, m);
       if (!m.noIdmap && !err) {
         mounts.push({ index: m.index, source: at, method: 'idmap' });
         continue;
@@ -193,22 +188,22 @@ export async function stageMounts(kernel: Kernel, opts: StageMountsOptions): Pro
       mounts.push({ index: m.index, source: at, method: 'plain' });
     }
     if (opts.specialDirs?.length) {
-      const sdir = specialBase({ containerId, dataDir, ...(opts.dockerRoot ? { dockerRoot: opts.dockerRoot } : {}) });
-      if (sdir.startsWith(specialDir(dataDir))) mkdirSync(specialDir(dataDir), { recursive: true, mode: 0o700 });
-      mkdirSync(sdir, { recursive: true, mode: 0o700 });
+      const sdir = specialBase(fs, { containerId, dataDir, ...(opts.dockerRoot ? { dockerRoot: opts.dockerRoot } : {}) });
+      if (sdir.startsWith(specialDir(dataDir))) fs.mkdir(specialDir(dataDir), { recursive: true, mode: 0o700 });
+      fs.mkdir(sdir, { recursive: true, mode: 0o700 });
       for (const dest of opts.specialDirs) {
         const name = specialName(dest);
         const backing = join(sdir, name);
         let created = false;
-        if (!existsSync(backing)) {
-          mkdirSync(backing, { mode: 0o755 });
+        if (!fs.exists(backing)) {
+          fs.mkdir(backing, { mode: 0o755 });
           created = true;
           createdSpecial.push(backing);
-          if (opts.rootfs) fillFromImage(opts.rootfs, dest, backing, log);
+          if (opts.rootfs) fillFromImage(fs, opts.rootfs, dest, backing, log);
         }
         const at = join(dir, `s-${name}`);
-        placeholder(at, true);
-        const err = tryIdmap(kernel, backing, at, usernsFd, { recursive: false });
+        placeholder(fs, at, true);
+        const err = tryIdmap(env, backing, at, usernsFd, { recursive: false });
         if (err) {
           log?.({ containerId, backing, destination: dest, err: err.message }, 'mount staging: ID-mapped special dir refused by the file system; falling back to the plain dir');
           specials.push({ destination: dest, source: backing, method: 'none', created });
@@ -221,8 +216,8 @@ export async function stageMounts(kernel: Kernel, opts: StageMountsOptions): Pro
     return { mounts, specialDirs: specials };
   } catch (e) {
     try {
-      removeMountsDir(kernel, dir, log);
-      for (const b of createdSpecial) rmSync(b, { recursive: true, force: true });
+      removeMountsDir(env, dir, log);
+      for (const b of createdSpecial) fs.removeTree(b);
     } catch (e2) {
       log?.({ containerId, err: String(e2) }, 'mount staging: cleanup after a failed stage failed');
     }
@@ -233,29 +228,29 @@ export async function stageMounts(kernel: Kernel, opts: StageMountsOptions): Pro
 }
 
 /** Undoes stageMounts' mounts (not the special dirs' backing data). Idempotent. */
-export function unstageMounts(kernel: Kernel, opts: { containerId: string; dataDir: string; log?: MountStagingLog }): void {
-  removeMountsDir(kernel, mountsDir(opts.dataDir, opts.containerId), opts.log);
+export function unstageMounts(env: StagingEnv, opts: { containerId: string; dataDir: string; log?: MountStagingLog }): void {
+  removeMountsDir(env, mountsDir(opts.dataDir, opts.containerId), opts.log);
 }
 
 /**
  * Where a container's special dirs live: inside Docker's own dir for the container when Docker knows it (so they
  * survive stop/start and `docker rm` removes them with the container), else under <dataDir>/special/<id>.
  */
-export function specialBase(opts: { containerId: string; dataDir: string; dockerRoot?: string }): string {
+export function specialBase(fs: Pick<StagingFs, 'exists'>, opts: { containerId: string; dataDir: string; dockerRoot?: string }): string {
   checkId(opts.containerId);
   const docker = join(opts.dockerRoot ?? DEFAULT_DOCKER_ROOT, 'containers', opts.containerId);
-  return existsSync(docker) ? join(docker, DOCKER_SPECIAL_NAME) : specialDir(opts.dataDir, opts.containerId);
+  return fs.exists(docker) ? join(docker, DOCKER_SPECIAL_NAME) : specialDir(opts.dataDir, opts.containerId);
 }
 
 export const DOCKER_SPECIAL_NAME = 'sysbox-special';
 
 /** Removes the special dirs kept under <dataDir>/special (non-Docker containers; call after unstageMounts). */
-export function removeSpecialDirs(kernel: Kernel, opts: { containerId: string; dataDir: string; log?: MountStagingLog }): boolean {
+export function removeSpecialDirs(env: StagingEnv, opts: { containerId: string; dataDir: string; log?: MountStagingLog }): boolean {
   const sdir = specialDir(opts.dataDir, opts.containerId);
-  if (!existsSync(sdir)) return false;
+  if (!env.fs.exists(sdir)) return false;
   // Nothing may be mounted under it on the host (our views are under mounts/, but be sure).
-  unmountAll(kernel, sdir, opts.log, 'mount staging');
-  rmSync(sdir, { recursive: true, force: true });
+  unmountAll(env, sdir, opts.log, 'mount staging');
+  env.fs.removeTree(sdir);
   opts.log?.({ containerId: opts.containerId, dir: sdir }, 'mount staging: special dirs removed');
   return true;
 }
@@ -264,26 +259,27 @@ export function removeSpecialDirs(kernel: Kernel, opts: { containerId: string; d
  * Garbage collection: staged mounts and <dataDir>/special dirs of containers not in `keep` (Docker containers'
  * special dirs live in Docker's own dir and go with it). Returns the ids whose leftovers were removed.
  */
-export function gcMounts(kernel: Kernel, opts: { dataDir: string; keep: Set<string>; log?: MountStagingLog }): string[] {
+export function gcMounts(env: StagingEnv, opts: { dataDir: string; keep: Set<string>; log?: MountStagingLog }): string[] {
+  const { fs } = env;
   const removed = new Set<string>();
   const root = mountsDir(opts.dataDir);
   const ids = new Set<string>();
-  if (existsSync(root)) for (const n of readdirSync(root)) if (ID_RE.test(n)) ids.add(n);
-  for (const m of mountsUnder(readMountinfo(), root)) {
+  if (fs.exists(root)) for (const n of fs.readdir(root)) if (ID_RE.test(n)) ids.add(n);
+  for (const m of mountsUnder(readMountinfo(fs), root)) {
     const id = m.slice(root.length + 1).split('/')[0];
     if (id && ID_RE.test(id)) ids.add(id);
   }
   for (const id of ids) {
     if (opts.keep.has(id)) continue;
-    unstageMounts(kernel, { containerId: id, dataDir: opts.dataDir, ...(opts.log ? { log: opts.log } : {}) });
+    unstageMounts(env, { containerId: id, dataDir: opts.dataDir, ...(opts.log ? { log: opts.log } : {}) });
     removed.add(id);
   }
   const sroot = specialDir(opts.dataDir);
-  if (existsSync(sroot)) {
-    for (const id of readdirSync(sroot)) {
+  if (fs.exists(sroot)) {
+    for (const id of fs.readdir(sroot)) {
       if (!ID_RE.test(id) || opts.keep.has(id)) continue;
-      if (mountsUnder(readMountinfo(), mountsDir(opts.dataDir, id)).length) continue;
-      removeSpecialDirs(kernel, { containerId: id, dataDir: opts.dataDir, ...(opts.log ? { log: opts.log } : {}) });
+      if (mountsUnder(readMountinfo(fs), mountsDir(opts.dataDir, id)).length) continue;
+      removeSpecialDirs(env, { containerId: id, dataDir: opts.dataDir, ...(opts.log ? { log: opts.log } : {}) });
       removed.add(id);
     }
   }

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { parseMountinfo, overlayLayers, splitLowerdir, parseSuperOptions, mountsUnder, StagingError } from '../src/staging/index.js';
+import { parseMountinfo, overlayLayers, splitLowerdir, parseSuperOptions, mountsUnder, StagingError } from '../src/index.js';
 
 const docker =
   '98 42 0:48 / /var/lib/docker/overlay2/7cd1/merged rw,relatime shared:3 - overlay overlay rw,lowerdir=/var/lib/docker/overlay2/l/XKRR:/var/lib/docker/overlay2/l/CTI4,upperdir=/var/lib/docker/overlay2/7cd1/diff,workdir=/var/lib/docker/overlay2/7cd1/work\n';

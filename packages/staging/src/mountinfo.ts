@@ -1,7 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import type { Kernel } from '@sysbox/native';
 import { MNT_DETACH, isKernelError } from '@sysbox/native';
+import type { StagingEnv, StagingFs } from './env.js';
 
 /** One line of /proc/<pid>/mountinfo, unescaped. */
 export interface MountinfoEntry {
@@ -44,8 +43,8 @@ export function parseMountinfo(text: string): MountinfoEntry[] {
   return out;
 }
 
-export function readMountinfo(): MountinfoEntry[] {
-  return parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8'));
+export function readMountinfo(fs: Pick<StagingFs, 'mountinfo'>): MountinfoEntry[] {
+  return parseMountinfo(fs.mountinfo());
 }
 
 /** The topmost mount whose mount point is exactly `path`. */
@@ -131,9 +130,9 @@ export function overlayLayers(entry: MountinfoEntry): OverlayLayers {
  * Detaches every mount at or below dir (repeats for stacked mounts). Throws StagingError if any stays.
  * `what` names the caller in the log line of a failed umount.
  */
-export function unmountAll(kernel: Kernel, dir: string, log?: (obj: object, msg: string) => void, what = 'staging'): void {
+export function unmountAll({ kernel, fs }: StagingEnv, dir: string, log?: (obj: object, msg: string) => void, what = 'staging'): void {
   for (let round = 0; round < 16; round++) {
-    const under = mountsUnder(readMountinfo(), dir);
+    const under = mountsUnder(readMountinfo(fs), dir);
     if (under.length === 0) return;
     for (const m of under) {
       try {
@@ -144,6 +143,6 @@ export function unmountAll(kernel: Kernel, dir: string, log?: (obj: object, msg:
       }
     }
   }
-  const left = mountsUnder(readMountinfo(), dir);
+  const left = mountsUnder(readMountinfo(fs), dir);
   if (left.length > 0) throw new StagingError(`mounts remain under ${dir}: ${left.join(', ')}`);
 }

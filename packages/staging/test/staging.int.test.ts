@@ -4,7 +4,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { realKernel, KernelError, AT_FDCWD, STATX_BASIC_STATS, MNT_DETACH } from '@sysbox/native';
-import { stageRootfs, unstageRootfs, gcStaging } from '../src/staging/index.js';
+import { stageRootfs, unstageRootfs, gcStaging } from '../src/index.js';
+import { env } from './env.js';
 
 const k = realKernel();
 const isRoot = process.getuid?.() === 0;
@@ -89,7 +90,7 @@ describe.runIf(isRoot)('rootfs staging (root, real kernel)', () => {
     const before = lowerFiles.map((f) => [owner(f), ctimeOf(f), statSync(f).mode]);
     const mountsPre = mountPoints();
 
-    const r = await stageRootfs(k, { containerId: 'c1', rootfs: merged, idRange, dataDir, log });
+    const r = await stageRootfs(env(k), { containerId: 'c1', rootfs: merged, idRange, dataDir, log });
     expect(r).toEqual({ rootfs: join(dataDir, 'rootfs/c1/merged'), method: 'idmap-overlay' });
     // Owners through the staged view: disk 0 → the range base; disk 1000 → base+1000.
     expect(owner(join(r.rootfs, 'bin/tool'))).toEqual([BASE, BASE]);
@@ -121,10 +122,10 @@ describe.runIf(isRoot)('rootfs staging (root, real kernel)', () => {
     expect(lowerFiles.map((f) => [owner(f), ctimeOf(f), statSync(f).mode])).toEqual(before);
     expect(readFileSync(join(ovl, 'layerA/diff/etc/hosts'), 'utf8')).toBe('A\n');
 
-    await unstageRootfs(k, { containerId: 'c1', dataDir });
+    await unstageRootfs(env(k), { containerId: 'c1', dataDir });
     expect(mountPoints()).toEqual(mountsPre);
     expect(existsSync(join(dataDir, 'rootfs/c1'))).toBe(false);
-    await unstageRootfs(k, { containerId: 'c1', dataDir }); // idempotent
+    await unstageRootfs(env(k), { containerId: 'c1', dataDir }); // idempotent
     expect(lowerFiles.map((f) => [owner(f), ctimeOf(f), statSync(f).mode])).toEqual(before);
     // The container's own layer still looks right through Docker's mount.
     expect(readFileSync(join(merged, 'newfile'), 'utf8')).toBe('new\n');
@@ -138,13 +139,13 @@ describe.runIf(isRoot)('rootfs staging (root, real kernel)', () => {
     mkdirSync(join(plain, 'etc'), { recursive: true });
     writeFileSync(join(plain, 'etc/hostname'), 'x\n');
     const mountsPre = mountPoints();
-    const r = await stageRootfs(k, { containerId: 'plain1', rootfs: plain, idRange, dataDir, log });
+    const r = await stageRootfs(env(k), { containerId: 'plain1', rootfs: plain, idRange, dataDir, log });
     expect(r.method).toBe('idmap');
     expect(owner(join(r.rootfs, 'etc/hostname'))).toEqual([BASE, BASE]);
     const res = asUid(BASE, `touch ${r.rootfs}/etc/new`);
     expect(res.status, res.stderr).toBe(0);
     expect(owner(join(plain, 'etc/new'))).toEqual([0, 0]);
-    await unstageRootfs(k, { containerId: 'plain1', dataDir });
+    await unstageRootfs(env(k), { containerId: 'plain1', dataDir });
     expect(mountPoints()).toEqual(mountsPre);
   });
 
@@ -159,7 +160,7 @@ describe.runIf(isRoot)('rootfs staging (root, real kernel)', () => {
       const inner = join(fb, 'mnt/rootfs');
       const mountsPre = mountPoints();
       logs.length = 0;
-      const r = await stageRootfs(k, { containerId: 'chown1', rootfs: inner, idRange, dataDir, log });
+      const r = await stageRootfs(env(k), { containerId: 'chown1', rootfs: inner, idRange, dataDir, log });
       expect(r.method).toBe('chown');
       expect(logs.some((m) => /falling back to chown/.test(m))).toBe(true);
       expect(owner(join(r.rootfs, 'home/user'))).toEqual([BASE + 1000, BASE + 1000]);
@@ -167,7 +168,7 @@ describe.runIf(isRoot)('rootfs staging (root, real kernel)', () => {
       expect(statSync(join(r.rootfs, 'suid')).mode & 0o7777).toBe(0o4755);
       const res = asUid(BASE, `touch ${r.rootfs}/new`);
       expect(res.status, res.stderr).toBe(0);
-      await unstageRootfs(k, { containerId: 'chown1', dataDir });
+      await unstageRootfs(env(k), { containerId: 'chown1', dataDir });
       expect(owner(join(inner, 'home/user'))).toEqual([1000, 1000]);
       expect(owner(join(inner, 'new'))).toEqual([0, 0]);
       expect(statSync(join(inner, 'suid')).mode & 0o7777).toBe(0o4755);
@@ -193,7 +194,7 @@ describe.runIf(isRoot)('rootfs staging (root, real kernel)', () => {
     const before = [owner(lowerFile), ctimeOf(lowerFile)];
     const mountsPre = mountPoints();
     logs.length = 0;
-    const r = await stageRootfs(refusing, { containerId: 'chown2', rootfs: merged, idRange, dataDir, log });
+    const r = await stageRootfs(env(refusing), { containerId: 'chown2', rootfs: merged, idRange, dataDir, log });
     expect(r.method).toBe('chown');
     expect(logs.some((m) => /falling back to chown of the upper layer/.test(m))).toBe(true);
     expect(owner(join(r.rootfs, 'etc/passwd'))).toEqual([BASE, BASE]);
@@ -201,7 +202,7 @@ describe.runIf(isRoot)('rootfs staging (root, real kernel)', () => {
     expect(owner(join(ovl, 'cont/diff/newfile'))).toEqual([BASE, BASE]); // shifted while staged
     const res = asUid(BASE, `echo x > ${r.rootfs}/fromchown`);
     expect(res.status, res.stderr).toBe(0);
-    await unstageRootfs(refusing, { containerId: 'chown2', dataDir });
+    await unstageRootfs(env(refusing), { containerId: 'chown2', dataDir });
     expect(owner(join(ovl, 'cont/diff/newfile'))).toEqual([0, 0]);
     expect(owner(join(ovl, 'cont/diff/fromchown'))).toEqual([0, 0]);
     expect([owner(lowerFile), ctimeOf(lowerFile)]).toEqual(before);
@@ -210,7 +211,7 @@ describe.runIf(isRoot)('rootfs staging (root, real kernel)', () => {
 
   it('does not fall back to chown when sysbox-nsenter itself is missing: fails and leaves nothing', async () => {
     const mountsPre = mountPoints();
-    await expect(stageRootfs(k, { containerId: 'nonsenter', rootfs: merged, idRange, dataDir, nsenter: '/nonexistent/sysbox-nsenter' })).rejects.toThrow(/not built/);
+    await expect(stageRootfs(env(k), { containerId: 'nonsenter', rootfs: merged, idRange, dataDir, nsenter: '/nonexistent/sysbox-nsenter' })).rejects.toThrow(/not built/);
     expect(mountPoints()).toEqual(mountsPre);
     expect(existsSync(join(dataDir, 'rootfs/nonsenter'))).toBe(false);
     expect(owner(join(ovl, 'cont/diff/newfile'))).toEqual([0, 0]);
@@ -219,13 +220,13 @@ describe.runIf(isRoot)('rootfs staging (root, real kernel)', () => {
   it('gcStaging removes everything not kept', async () => {
     const plain = join(base, 'gc-rootfs');
     mkdirSync(plain);
-    await stageRootfs(k, { containerId: 'keepme', rootfs: plain, idRange, dataDir });
-    await stageRootfs(k, { containerId: 'dropme', rootfs: merged, idRange, dataDir });
-    const removed = await gcStaging(k, { dataDir, keep: new Set(['keepme']) });
+    await stageRootfs(env(k), { containerId: 'keepme', rootfs: plain, idRange, dataDir });
+    await stageRootfs(env(k), { containerId: 'dropme', rootfs: merged, idRange, dataDir });
+    const removed = await gcStaging(env(k), { dataDir, keep: new Set(['keepme']) });
     expect(removed).toEqual(['dropme']);
     expect(existsSync(join(dataDir, 'rootfs/dropme'))).toBe(false);
     expect(existsSync(join(dataDir, 'rootfs/keepme/merged'))).toBe(true);
-    await gcStaging(k, { dataDir, keep: new Set() });
+    await gcStaging(env(k), { dataDir, keep: new Set() });
     expect(mountPoints().filter((m) => m.startsWith(dataDir))).toEqual([]);
   });
 
@@ -236,7 +237,7 @@ describe.runIf(isRoot)('rootfs staging (root, real kernel)', () => {
     const bundle = join(base, 'bundle');
     try {
       const mergedDir = execFileSync(DOCKER, ['inspect', '-f', '{{.GraphDriver.Data.MergedDir}}', cid], { encoding: 'utf8' }).trim();
-      const r = await stageRootfs(k, { containerId: cid, rootfs: mergedDir, idRange, dataDir, log });
+      const r = await stageRootfs(env(k), { containerId: cid, rootfs: mergedDir, idRange, dataDir, log });
       expect(r.method).toBe('idmap-overlay');
       mkdirSync(bundle);
       execFileSync('runc', ['spec', '--rootless'], { cwd: bundle });
@@ -257,7 +258,7 @@ describe.runIf(isRoot)('rootfs staging (root, real kernel)', () => {
       expect(lines[lines.length - 1]).toBe('0:0');
       const upper = mergedDir.replace(/merged$/, 'diff');
       expect(owner(join(upper, 'fromct'))).toEqual([0, 0]);
-      await unstageRootfs(k, { containerId: cid, dataDir });
+      await unstageRootfs(env(k), { containerId: cid, dataDir });
       expect(mountPoints().filter((m) => m.startsWith(dataDir))).toEqual([]);
       expect(existsSync(join(dirname(mergedDir), 'work-sysbox'))).toBe(false);
       // Docker's own mount of the container still works, copy-up included.
@@ -265,7 +266,7 @@ describe.runIf(isRoot)('rootfs staging (root, real kernel)', () => {
       appendFileSync(join(mergedDir, 'etc/passwd'), '');
       writeFileSync(join(mergedDir, 'bin/fromhost'), 'y');
     } finally {
-      await unstageRootfs(k, { containerId: cid, dataDir }).catch(() => {});
+      await unstageRootfs(env(k), { containerId: cid, dataDir }).catch(() => {});
       spawnSync(DOCKER, ['rm', '-f', name]);
     }
   });

@@ -3,7 +3,8 @@ import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, st
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FakeKernel } from '@sysbox/native';
-import { gcMounts, removeSpecialDirs, specialBase, specialName, stageMounts, unstageMounts } from '../src/staging/mounts.js';
+import { gcMounts, removeSpecialDirs, specialBase, specialName, stageMounts, unstageMounts } from '../src/index.js';
+import { env, fs } from './env.js';
 
 const idRange = { uid: 165536, gid: 165536, size: 65536 };
 let tmp: string;
@@ -19,7 +20,7 @@ describe('mount staging (fake kernel)', () => {
     const k = new FakeKernel();
     mkdirSync(join(tmp, 'src'));
     writeFileSync(join(tmp, 'file'), 'x');
-    const r = await stageMounts(k, {
+    const r = await stageMounts(env(k), {
       containerId: 'c1', idRange, dataDir,
       mounts: [{ index: 4, source: join(tmp, 'src'), readonly: true, recursive: true }, { index: 7, source: join(tmp, 'file') }],
     });
@@ -36,7 +37,7 @@ describe('mount staging (fake kernel)', () => {
     expect(k.callsOf('createUserns')[0]).toEqual([[{ containerId: 0, hostId: 165536, size: 65536 }], [{ containerId: 0, hostId: 165536, size: 65536 }]]);
     // the userns fd is closed
     expect([...k.fds.values()].filter((f) => (f as { kind: string }).kind === 'userns')).toHaveLength(0);
-    unstageMounts(k, { containerId: 'c1', dataDir });
+    unstageMounts(env(k), { containerId: 'c1', dataDir });
     expect(existsSync(dir)).toBe(false);
   });
 
@@ -44,7 +45,7 @@ describe('mount staging (fake kernel)', () => {
     const k = new FakeKernel().fail('mountSetattr', 'EINVAL');
     mkdirSync(join(tmp, 'src'));
     const logs: string[] = [];
-    const r = await stageMounts(k, { containerId: 'c1', idRange, dataDir, mounts: [{ index: 0, source: join(tmp, 'src') }], log: (_o, m) => logs.push(m) });
+    const r = await stageMounts(env(k), { containerId: 'c1', idRange, dataDir, mounts: [{ index: 0, source: join(tmp, 'src') }], log: (_o, m) => logs.push(m) });
     expect(r.mounts).toEqual([{ index: 0, source: join(tmp, 'src'), method: 'none' }]);
     expect(logs.join('\n')).toMatch(/refused by the file system/);
   });
@@ -53,7 +54,7 @@ describe('mount staging (fake kernel)', () => {
     const k = new FakeKernel();
     mkdirSync(join(tmp, 'ovl'));
     k.mount('overlay', join(tmp, 'ovl'), 'overlay', 0, 'lowerdir=/a'); // overlayfs refuses MOUNT_ATTR_IDMAP
-    const r = await stageMounts(k, { containerId: 'c1', idRange, dataDir, mounts: [{ index: 3, source: join(tmp, 'ovl'), readonly: true, recursive: true }] });
+    const r = await stageMounts(env(k), { containerId: 'c1', idRange, dataDir, mounts: [{ index: 3, source: join(tmp, 'ovl'), readonly: true, recursive: true }] });
     const at = join(dataDir, 'mounts', 'c1', 'm3');
     expect(r.mounts).toEqual([{ index: 3, source: at, method: 'plain' }]);
     expect(k.callsOf('bindClone')).toEqual([[join(tmp, 'ovl'), at, { readonly: true, recursive: true }]]);
@@ -63,7 +64,7 @@ describe('mount staging (fake kernel)', () => {
   it('a read-only bind of host /proc, /sys or /dev (noIdmap) is a read-only clone, never ID-mapped', async () => {
     const k = new FakeKernel();
     mkdirSync(join(tmp, 'shm'));
-    const r = await stageMounts(k, { containerId: 'c1', idRange, dataDir, mounts: [{ index: 1, source: join(tmp, 'shm'), readonly: true, noIdmap: true }] });
+    const r = await stageMounts(env(k), { containerId: 'c1', idRange, dataDir, mounts: [{ index: 1, source: join(tmp, 'shm'), readonly: true, noIdmap: true }] });
     expect(r.mounts).toEqual([{ index: 1, source: join(dataDir, 'mounts', 'c1', 'm1'), method: 'plain' }]);
     expect(k.callsOf('idmappedBind')).toEqual([]);
     expect(k.callsOf('bindClone')).toHaveLength(1);
@@ -73,14 +74,14 @@ describe('mount staging (fake kernel)', () => {
     const k = new FakeKernel().fail('openTree', 'EINVAL');
     mkdirSync(join(tmp, 'shm'));
     await expect(
-      stageMounts(k, { containerId: 'c1', idRange, dataDir, mounts: [{ index: 1, source: join(tmp, 'shm'), destination: '/mnt', readonly: true, noIdmap: true }] }),
+      stageMounts(env(k), { containerId: 'c1', idRange, dataDir, mounts: [{ index: 1, source: join(tmp, 'shm'), destination: '/mnt', readonly: true, noIdmap: true }] }),
     ).rejects.toThrow(/read-only bind mount of .*shm \(for \/mnt\) can't be made read-only on the host .*: refused/);
     expect(existsSync(join(dataDir, 'mounts', 'c1'))).toBe(false);
   });
 
   it('refuses a missing source and leaves nothing behind', async () => {
     const k = new FakeKernel();
-    await expect(stageMounts(k, { containerId: 'c1', idRange, dataDir, mounts: [{ index: 0, source: join(tmp, 'nope') }] })).rejects.toThrow(/mount source .*nope: ENOENT/);
+    await expect(stageMounts(env(k), { containerId: 'c1', idRange, dataDir, mounts: [{ index: 0, source: join(tmp, 'nope') }] })).rejects.toThrow(/mount source .*nope: ENOENT/);
     expect(existsSync(join(dataDir, 'mounts', 'c1'))).toBe(false);
   });
 
@@ -93,9 +94,9 @@ describe('mount staging (fake kernel)', () => {
     const dockerRoot = join(tmp, 'docker');
     mkdirSync(join(dockerRoot, 'containers', 'c1'), { recursive: true });
     const opts = { containerId: 'c1', idRange, dataDir, mounts: [], specialDirs: ['/var/lib/docker', '/var/lib/rancher/k3s'], rootfs, dockerRoot };
-    const r = await stageMounts(k, opts);
+    const r = await stageMounts(env(k), opts);
     const base = join(dockerRoot, 'containers', 'c1', 'sysbox-special');
-    expect(specialBase({ containerId: 'c1', dataDir, dockerRoot })).toBe(base);
+    expect(specialBase(fs, { containerId: 'c1', dataDir, dockerRoot })).toBe(base);
     const backing = join(base, 'var_lib_docker');
     expect(r.specialDirs).toEqual([
       { destination: '/var/lib/docker', source: join(dataDir, 'mounts', 'c1', 's-var_lib_docker'), method: 'idmap', created: true },
@@ -105,25 +106,25 @@ describe('mount staging (fake kernel)', () => {
     expect(readFileSync(join(backing, 'sub/f'), 'utf8')).toBe('img');
     expect(statSync(join(backing, 'sub/f')).uid).toBe(1000); // 0-based, as in the image
     writeFileSync(join(backing, 'data'), 'kept');
-    unstageMounts(k, { containerId: 'c1', dataDir });
-    expect(removeSpecialDirs(k, { containerId: 'c1', dataDir })).toBe(false); // not ours to remove
-    const again = await stageMounts(k, opts);
+    unstageMounts(env(k), { containerId: 'c1', dataDir });
+    expect(removeSpecialDirs(env(k), { containerId: 'c1', dataDir })).toBe(false); // not ours to remove
+    const again = await stageMounts(env(k), opts);
     expect(again.specialDirs[0]!.created).toBe(false);
     expect(readFileSync(join(backing, 'data'), 'utf8')).toBe('kept');
-    unstageMounts(k, { containerId: 'c1', dataDir });
+    unstageMounts(env(k), { containerId: 'c1', dataDir });
     expect(existsSync(backing)).toBe(true);
   });
 
   it('special dirs of a non-Docker container live under the data dir and are removed (also by gc)', async () => {
     const k = new FakeKernel();
     const o = { idRange, dataDir, mounts: [], specialDirs: ['/var/lib/docker'], dockerRoot: join(tmp, 'nodocker') };
-    await stageMounts(k, { containerId: 'raw1', ...o });
+    await stageMounts(env(k), { containerId: 'raw1', ...o });
     expect(existsSync(join(dataDir, 'special', 'raw1', 'var_lib_docker'))).toBe(true);
-    unstageMounts(k, { containerId: 'raw1', dataDir });
-    expect(removeSpecialDirs(k, { containerId: 'raw1', dataDir })).toBe(true);
-    await stageMounts(k, { containerId: 'raw2', ...o });
-    expect(gcMounts(k, { dataDir, keep: new Set(['raw2']) })).toEqual([]);
-    expect(gcMounts(k, { dataDir, keep: new Set() })).toEqual(['raw2']);
+    unstageMounts(env(k), { containerId: 'raw1', dataDir });
+    expect(removeSpecialDirs(env(k), { containerId: 'raw1', dataDir })).toBe(true);
+    await stageMounts(env(k), { containerId: 'raw2', ...o });
+    expect(gcMounts(env(k), { dataDir, keep: new Set(['raw2']) })).toEqual([]);
+    expect(gcMounts(env(k), { dataDir, keep: new Set() })).toEqual(['raw2']);
     expect(existsSync(join(dataDir, 'special', 'raw2'))).toBe(false);
     expect(existsSync(join(dataDir, 'mounts', 'raw2'))).toBe(false);
   });

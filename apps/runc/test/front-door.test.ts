@@ -1,23 +1,17 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { capsFromMask, convertProcess, execCapsRecord, DOCKER_DEFAULT_CAPS, type Process } from '@sysbox/spec';
-import { createServer } from 'node:net';
 import { afterAll, describe, expect, test } from 'vitest';
+import { BUILT_FRONT_DOOR, echoScript, haveFrontDoor, installFrontDoor } from './front-door-fixture.js';
 
-// The launcher's fast path: start/kill/delete of a sysbox container go straight to its engine, exec through
-// sysbox-runc-exec (native/csrc/sysbox-runc-exec.c); all else to Node.
-const dir = mkdtempSync(join(tmpdir(), 'launcher-'));
+// The front door (native/csrc/sysbox-runc.c): start/kill/delete of a sysbox container go straight to its engine,
+// exec to the engine with the recorded capability sets spliced in, create to the create server; all else to Node.
+const dir = mkdtempSync(join(tmpdir(), 'front-door-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const fake = (name: string) => {
-  const p = join(dir, name);
-  writeFileSync(p, `#!/bin/sh\nprintf '%s\\n' "${name}" "$@"\n`);
-  chmodSync(p, 0o755);
-  return p;
-};
-const node = fake('node');
+const node = echoScript(dir, 'node');
 // the fake engine also prints the process spec it was given (--process X / --process=X)
 const engine = join(dir, 'engine');
 writeFileSync(
@@ -25,33 +19,13 @@ writeFileSync(
   `#!/bin/sh\nprintf '%s\\n' engine "$@"\np=\nfor a in "$@"; do\n  [ "$p" = --process ] && echo "SPEC $(cat "$a")"\n  case $a in --process=*) echo "SPEC $(cat "\${a#--process=}")" ;; esac\n  p=$a\ndone\n`,
 );
 chmodSync(engine, 0o755);
-const execFast = join(__dirname, '..', 'node_modules', '@sysbox', 'native', 'bin', 'sysbox-runc-exec');
-// the V8 flags the launcher starts Node with (see bin/sysbox-runc.sh)
+// the V8 flags the front door starts the Node CLI with
 const NODE_FLAGS = ['--no-rehash-snapshot', '--min-semi-space-size=16'];
-// the fake prestage sender records its arguments
-const prestageLog = join(dir, 'prestage.log');
-const prestage = join(dir, 'prestage');
-writeFileSync(prestage, `#!/bin/sh\nprintf '%s|' "$@" >> ${prestageLog}\necho >> ${prestageLog}\n`);
-chmodSync(prestage, 0o755);
-const prestaged = (): string[] => {
-  if (!existsSync(prestageLog)) return [];
-  const lines = readFileSync(prestageLog, 'utf8').trim().split('\n').filter(Boolean);
-  rmSync(prestageLog);
-  return lines;
-};
-// the fake create-server client prints its arguments
-const createClient = fake('create-client');
-const launcher = join(dir, 'sysbox-runc');
-writeFileSync(
-  launcher,
-  readFileSync(join(__dirname, '..', 'bin', 'sysbox-runc.sh'), 'utf8')
-    .replaceAll('@NODE@', node)
-    .replaceAll('@MAIN@', '/main.js')
-    .replaceAll('@EXEC@', execFast)
-    .replaceAll('@PRESTAGE@', prestage)
-    .replaceAll('@CREATE@', createClient),
-);
-chmodSync(launcher, 0o755);
+const launcher = installFrontDoor(dir, { node, main: '/main.js', cache: '/cache' });
+// a fake node that prints the compile cache it was given
+const envShow = join(dir, 'envshow-node');
+writeFileSync(envShow, '#!/bin/sh\n[ -n "$NODE_EXTRA_CA_CERTS$NODE_OPTIONS" ] && echo leaked\necho "cache=$NODE_COMPILE_CACHE"\n');
+chmodSync(envShow, 0o755);
 const root = join(dir, 'root');
 mkdirSync(join(root, 'sysbox', 'c1'), { recursive: true });
 writeFileSync(join(root, 'sysbox', 'c1', 'engine'), `${engine}\n`);
@@ -61,7 +35,7 @@ const noServer = join(dir, 'no-server.sock');
 const run = (...args: string[]) =>
   execFileSync(launcher, args, { encoding: 'utf8', env: { PATH: '/usr/bin:/bin', SYSBOX_RUNC_SOCKET: noServer } }).trim().split('\n');
 
-describe('sysbox-runc launcher', () => {
+describe.skipIf(!haveFrontDoor)('sysbox-runc front door (needs the built native/bin/sysbox-runc)', () => {
   test('start of a sysbox container goes to its engine with --root rewritten', () => {
     expect(run('--root', root, '--log', '/l.json', '--log-format', 'json', 'start', 'c1')).toEqual([
       'engine', '--root', `${root}/engine`, '--log', '/l.json', '--log-format', 'json', 'start', 'c1',
@@ -108,64 +82,42 @@ describe('sysbox-runc launcher', () => {
     expect(run('--version')[0]).toBe('node');
     expect(run('--root', root, 'start', '../x')[0]).toBe('node');
   });
-
-  test("create: sysbox-mgr's prestage hint (id, bundle, state dir) is sent first, for Docker's command lines only", () => {
-    prestaged();
-    const sock = '/run/sysbox/mgr-prestage.sock';
-    const docker = ['--root', root, '--log', '/l.json', '--log-format', 'json', 'create', '--bundle', '/b/c1', '--pid-file', '/b/c1/init.pid', '--console-socket', '/tmp/pty.sock', 'c1'];
-    expect(run(...docker)).toEqual(['node', ...NODE_FLAGS, '/main.js', ...docker]);
-    expect(prestaged()).toEqual([`${sock}|c1|/b/c1|${root}/sysbox/c1|`]);
-    run(`--root=${root}/`, 'create', '-b=/b2', '--no-pivot', 'c2');
-    expect(prestaged()).toEqual([`${sock}|c2|/b2|${root}/sysbox/c2|`]);
-    // default root and bundle (the working directory)
-    expect(execFileSync(launcher, ['create', 'c3'], { cwd: dir, encoding: 'utf8', env: { PATH: '/usr/bin:/bin', SYSBOX_MGR_SOCKET: '/s/m.sock', SYSBOX_RUNC_SOCKET: noServer } }).split('\n')[0]).toBe('node');
-    expect(prestaged()).toEqual([`/s/mgr-prestage.sock|c3|${dir}|/run/sysbox-runc/sysbox/c3|`]);
-    // anything unexpected: no hint (Node still gets the command line)
-    for (const a of [
-      ['--root', 'rel', 'create', '--bundle', '/b', 'c4'],
-      ['--root', root, 'create', '--bundle', 'rel', 'c4'],
-      ['--root', root, 'create', '--bogus', 'c4'],
-      ['--root', root, 'create', '--bundle', '/b', 'c4', 'extra'],
-      ['--root', root, 'create', '--bundle', '/b', '../c4'],
-      ['--root', root, 'run', '--bundle', '/b', 'c4'],
-    ]) {
-      expect(run(...a)[0]).toBe('node');
-      expect(prestaged()).toEqual([]);
-    }
-  });
 });
 
-describe('create through the create server (sysbox-runc-create)', () => {
-  test('with a socket at $SYSBOX_RUNC_SOCKET, create goes to the client (after the prestage hint) with the launcher, the socket and the arguments', async () => {
-    const sock = join(dir, 'runc.sock');
-    const server = createServer();
-    await new Promise<void>((r) => server.listen(sock, r));
-    try {
-      prestaged();
-      const args = ['--root', root, '--log', '/l.json', 'create', '--bundle', '/b/c1', 'c1'];
-      const out = execFileSync(launcher, args, { encoding: 'utf8', env: { PATH: '/usr/bin:/bin', SYSBOX_RUNC_SOCKET: sock } }).trim().split('\n');
-      expect(out).toEqual(['create-client', launcher, sock, ...args]);
-      expect(prestaged()).toHaveLength(1);
-      // only create: run, and the rest, still go to Node
-      expect(execFileSync(launcher, ['run', 'c1'], { encoding: 'utf8', env: { PATH: '/usr/bin:/bin', SYSBOX_RUNC_SOCKET: sock } }).split('\n')[0]).toBe('node');
-    } finally {
-      server.close();
-    }
+describe.skipIf(!haveFrontDoor)('front door: create, serve, the fast paths off (needs the built native/bin/sysbox-runc)', () => {
+  test('create without a create server (nothing listens at $SYSBOX_RUNC_SOCKET): Node, arguments untouched', () => {
+    const args = ['--root', root, '--log', '/l.json', 'create', '--bundle', '/b/c1', 'c1'];
+    expect(run(...args)).toEqual(['node', ...NODE_FLAGS, '/main.js', ...args]);
   });
 
-  test('the client sends a create back with SYSBOX_RUNC_NO_FASTPATH=1: Node, with the arguments untouched', () => {
-    const args = ['--root', root, 'create', '--bundle', '/b', 'c1'];
-    const out = execFileSync(launcher, args, { encoding: 'utf8', env: { PATH: '/usr/bin:/bin', SYSBOX_RUNC_NO_FASTPATH: '1' } }).trim().split('\n');
-    expect(out).toEqual(['node', ...NODE_FLAGS, '/main.js', ...args]);
+  test('SYSBOX_RUNC_NO_FASTPATH=1: everything to Node, with the arguments untouched', () => {
+    for (const args of [['--root', root, 'create', '--bundle', '/b', 'c1'], ['--root', root, 'start', 'c1']]) {
+      const out = execFileSync(launcher, args, { encoding: 'utf8', env: { PATH: '/usr/bin:/bin', SYSBOX_RUNC_NO_FASTPATH: '1' } }).trim().split('\n');
+      expect(out).toEqual(['node', ...NODE_FLAGS, '/main.js', ...args]);
+    }
   });
 
   test('serve: Node without the CLI flags and without the compile cache', () => {
-    const out = execFileSync(launcher, ['serve', '--socket', '/s'], { encoding: 'utf8', env: { PATH: '/usr/bin:/bin', NODE_COMPILE_CACHE: '/c' } }).trim().split('\n');
-    expect(out).toEqual(['node', '/main.js', 'serve', '--socket', '/s']);
+    const env = { PATH: '/usr/bin:/bin', NODE_COMPILE_CACHE: '/c' };
+    const show = installFrontDoor(join(dir, 'envshow'), { node: envShow, main: '/main.js', cache: '/cache' });
+    expect(execFileSync(launcher, ['serve', '--socket', '/s'], { encoding: 'utf8', env }).trim().split('\n')).toEqual(['node', '/main.js', 'serve', '--socket', '/s']);
+    expect(execFileSync(show, ['serve'], { encoding: 'utf8', env }).trim()).toBe('cache=');
+    // a CLI start gets the compile cache of the conf, and never NODE_EXTRA_CA_CERTS or NODE_OPTIONS
+    expect(execFileSync(show, ['state', 'c1'], { encoding: 'utf8', env: { ...env, NODE_EXTRA_CA_CERTS: '/x', NODE_OPTIONS: '--y' } }).trim()).toBe('cache=/cache');
+  });
+
+  test('a missing conf: one line saying so', () => {
+    const bare = join(dir, 'bare');
+    mkdirSync(bare);
+    copyFileSync(BUILT_FRONT_DOOR, join(bare, 'sysbox-runc'));
+    chmodSync(join(bare, 'sysbox-runc'), 0o755);
+    const r = spawnSync(join(bare, 'sysbox-runc'), ['state', 'c1'], { encoding: 'utf8' });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^sysbox-runc: can't read .*bare\/sysbox-runc\.conf: No such file or directory \(reinstall sysbox-ts: scripts\/install\.sh\)\n$/);
   });
 });
 
-describe('exec fast path (sysbox-runc-exec)', () => {
+describe.skipIf(!haveFrontDoor)('exec fast path (needs the built native/bin/sysbox-runc)', () => {
   const host = capsFromMask((1n << 41n) - 1n).filter((c) => c !== 'CAP_SYS_RESOURCE'); // like this machine's
   const dockerCaps = DOCKER_DEFAULT_CAPS.filter((c) => c !== 'CAP_NET_RAW'); // --cap-drop NET_RAW
   const init: Process = { args: ['sleep'], cwd: '/', user: { uid: 0, gid: 0 }, capabilities: { bounding: dockerCaps, effective: dockerCaps, permitted: dockerCaps } };

@@ -1,5 +1,5 @@
-import { lstatSync, lchownSync, chmodSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import type { StagingFs } from './env.js';
 
 /**
  * Shifts owners in a tree by +delta (uid and gid separately): IDs in [from, from+size) become
@@ -7,24 +7,25 @@ import { join } from 'node:path';
  * put back. (Only used by the 'chown' fallback; ID-mapped mounts need none of this.)
  */
 export function shiftTree(
+  fs: StagingFs,
   root: string,
   range: { fromUid: number; toUid: number; fromGid: number; toGid: number; size: number },
 ): number {
-  const rootDev = lstatSync(root).dev;
+  const rootDev = fs.lstat(root).dev;
   let changed = 0;
   const visit = (p: string): void => {
-    const st = lstatSync(p);
+    const st = fs.lstat(p);
     if (st.dev !== rootDev) return;
     const inU = st.uid >= range.fromUid && st.uid < range.fromUid + range.size;
     const inG = st.gid >= range.fromGid && st.gid < range.fromGid + range.size;
     if (inU || inG) {
       const uid = inU ? st.uid - range.fromUid + range.toUid : st.uid;
       const gid = inG ? st.gid - range.fromGid + range.toGid : st.gid;
-      lchownSync(p, uid, gid);
-      if (!st.isSymbolicLink() && st.mode & 0o6000) chmodSync(p, st.mode & 0o7777);
+      fs.lchown(p, uid, gid);
+      if (!st.isSymbolicLink() && st.mode & 0o6000) fs.chmod(p, st.mode & 0o7777);
       changed++;
     }
-    if (st.isDirectory()) for (const name of readdirSync(p)) visit(join(p, name));
+    if (st.isDirectory()) for (const name of fs.readdir(p)) visit(join(p, name));
   };
   visit(root);
   return changed;

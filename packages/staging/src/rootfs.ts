@@ -9,9 +9,8 @@
 //   lower        (2+ layers) a read-only overlay of the lower<N>, mounted by host root
 //   upper        ID-mapped mount of the dir holding upperdir and workdir
 //   merged       the staged rootfs (an overlay, or an ID-mapped bind for a plain dir)
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmdirSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import type { Kernel } from '@sysbox/native';
+import type { IdRange } from '@sysbox/idmap';
 import {
   AT_FDCWD,
   FSCONFIG_CMD_CREATE,
@@ -27,10 +26,7 @@ import {
 import { mountAt, mountsUnder, overlayLayers, readMountinfo, StagingError, unmountAll } from './mountinfo.js';
 import type { MountinfoEntry, OverlayLayers } from './mountinfo.js';
 import { shiftTree } from './shift.js';
-
-export { StagingError, parseMountinfo, overlayLayers, splitLowerdir, parseSuperOptions, mountsUnder } from './mountinfo.js';
-export type { MountinfoEntry, OverlayLayers } from './mountinfo.js';
-export { shiftTree } from './shift.js';
+import type { StagingEnv, StagingFs } from './env.js';
 
 export type StagingMethod = 'idmap-overlay' | 'idmap' | 'chown';
 export type StagingLog = (obj: object, msg: string) => void;
@@ -39,7 +35,7 @@ export interface StageRootfsOptions {
   containerId: string;
   /** The rootfs the engine would use (Docker: /var/lib/docker/overlay2/<id>/merged, already mounted). */
   rootfs: string;
-  idRange: { uid: number; gid: number; size: number };
+  idRange: IdRange;
   /** Default /var/lib/sysbox. */
   dataDir: string;
   /** sysbox-nsenter binary; default the one built in @sysbox/native. */
@@ -70,11 +66,11 @@ interface StagingState {
  */
 export const WORKDIR_NAME = 'work-sysbox';
 
-function ownWorkdir(upperdir: string, state: StagingState, dir: string): string {
+function ownWorkdir(fs: StagingFs, upperdir: string, state: StagingState, dir: string): string {
   const w = join(dirname(upperdir), WORKDIR_NAME);
   state.workdir = w;
-  writeState(dir, state);
-  mkdirSync(w, { recursive: true, mode: 0o700 });
+  writeState(fs, dir, state);
+  fs.mkdir(w, { recursive: true, mode: 0o700 });
   return w;
 }
 
@@ -92,57 +88,57 @@ function containerDir(dataDir: string, containerId: string): string {
 }
 
 /** mkdir -p, then make sure the dir is traversable (o+x) by the container's range. */
-function mkdirTraversable(dir: string): void {
-  mkdirSync(dir, { recursive: true, mode: 0o711 });
-  const mode = statSync(dir).mode & 0o7777;
-  if ((mode & 0o011) !== 0o011) chmodSync(dir, mode | 0o011);
+export function mkdirTraversable(fs: StagingFs, dir: string): void {
+  fs.mkdir(dir, { recursive: true, mode: 0o711 });
+  const mode = fs.stat(dir).mode & 0o7777;
+  if ((mode & 0o011) !== 0o011) fs.chmod(dir, mode | 0o011);
 }
 
-function writeState(dir: string, state: StagingState): void {
+function writeState(fs: StagingFs, dir: string, state: StagingState): void {
   const tmp = join(dir, 'state.json.tmp');
-  writeFileSync(tmp, JSON.stringify(state, null, 2) + '\n', { mode: 0o600 });
-  renameSync(tmp, join(dir, 'state.json'));
+  fs.writeFile(tmp, JSON.stringify(state, null, 2) + '\n', { mode: 0o600 });
+  fs.rename(tmp, join(dir, 'state.json'));
 }
 
-function readState(dir: string): StagingState | undefined {
+function readState(fs: StagingFs, dir: string): StagingState | undefined {
   try {
-    return JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as StagingState;
+    return JSON.parse(fs.readFile(join(dir, 'state.json'))) as StagingState;
   } catch {
     return undefined;
   }
 }
 
-
 /** Removes the (unmounted) staging dir: only empty dirs and state files, never recursively through a mount. */
-function removeDir(dir: string): void {
-  if (!existsSync(dir)) return;
-  for (const name of readdirSync(dir)) {
+function removeDir(fs: StagingFs, dir: string): void {
+  if (!fs.exists(dir)) return;
+  for (const name of fs.readdir(dir)) {
     const p = join(dir, name);
-    if (name === 'state.json' || name === 'state.json.tmp') unlinkSync(p);
-    else rmdirSync(p);
+    if (name === 'state.json' || name === 'state.json.tmp') fs.unlink(p);
+    else fs.rmdir(p);
   }
-  rmdirSync(dir);
+  fs.rmdir(dir);
 }
 
-function newUserns(kernel: Kernel, r: StageRootfsOptions['idRange']): number {
+function newUserns({ kernel }: StagingEnv, r: StageRootfsOptions['idRange']): number {
   return kernel.createUserns([{ containerId: 0, hostId: r.uid, size: r.size }], [{ containerId: 0, hostId: r.gid, size: r.size }]);
 }
 
 /** The ID-mapped overlay: lowers and upper+work ID-mapped, overlay created as the userns's root. */
 async function stageIdmapOverlay(
-  kernel: Kernel,
+  env: StagingEnv,
   dir: string,
   layers: OverlayLayers,
   usernsFd: number,
   opts: StageRootfsOptions,
   state: StagingState,
 ): Promise<void> {
+  const { kernel, fs } = env;
   const { upperdir } = layers;
-  const workdir = upperdir && layers.workdir ? ownWorkdir(upperdir, state, dir) : undefined;
+  const workdir = upperdir && layers.workdir ? ownWorkdir(fs, upperdir, state, dir) : undefined;
   let lowers = layers.lowerdirs.map((l, i) => {
     const at = join(dir, `lower${i}`);
-    mkdirSync(at, { mode: 0o711 });
-    kernel.idmappedBind(realpathSync(l), at, { usernsFd, readonly: true });
+    fs.mkdir(at, { mode: 0o711 });
+    kernel.idmappedBind(fs.realpath(l), at, { usernsFd, readonly: true });
     return at;
   });
   if (lowers.length > 1) {
@@ -150,7 +146,7 @@ async function stageIdmapOverlay(
     // namespace (userxattr) ignores: merge the lowers first in a read-only overlay mounted by host
     // root (it honours them), and give the container's overlay that one lower layer.
     const at = join(dir, 'lower');
-    mkdirSync(at, { mode: 0o711 });
+    fs.mkdir(at, { mode: 0o711 });
     mountOverlayHost(kernel, at, { lowerdirs: lowers, readonly: true });
     lowers = [at];
   }
@@ -158,7 +154,7 @@ async function stageIdmapOverlay(
   let work: string | undefined;
   if (upperdir && workdir) {
     const at = join(dir, 'upper');
-    mkdirSync(at, { mode: 0o711 });
+    fs.mkdir(at, { mode: 0o711 });
     kernel.idmappedBind(dirname(upperdir), at, { usernsFd });
     upper = join(at, basename(upperdir));
     work = join(at, basename(workdir));
@@ -186,7 +182,7 @@ function escapeLayer(p: string): string {
  * which has no page-size limit on the option string; older kernels get mount(2) with one string.
  */
 function mountOverlayHost(
-  kernel: Kernel,
+  kernel: StagingEnv['kernel'],
   target: string,
   o: { lowerdirs: string[]; upperdir?: string; workdir?: string; readonly?: boolean },
 ): void {
@@ -220,11 +216,12 @@ function mountOverlayHost(
 }
 
 /** Fallback: overlay mounted by host root on ID-mapped lowers, upper shifted by +base (undone on unstage). */
-function stageChownOverlay(kernel: Kernel, dir: string, layers: OverlayLayers, usernsFd: number, opts: StageRootfsOptions, state: StagingState): void {
+function stageChownOverlay(env: StagingEnv, dir: string, layers: OverlayLayers, usernsFd: number, opts: StageRootfsOptions, state: StagingState): void {
+  const { kernel, fs } = env;
   const lowers = layers.lowerdirs.map((l, i) => {
     const at = join(dir, `lower${i}`);
-    if (!existsSync(at)) mkdirSync(at, { mode: 0o711 });
-    kernel.idmappedBind(realpathSync(l), at, { usernsFd, readonly: true });
+    if (!fs.exists(at)) fs.mkdir(at, { mode: 0o711 });
+    kernel.idmappedBind(fs.realpath(l), at, { usernsFd, readonly: true });
     return at;
   });
   let workdir: string | undefined;
@@ -232,9 +229,9 @@ function stageChownOverlay(kernel: Kernel, dir: string, layers: OverlayLayers, u
     const r = opts.idRange;
     const shift = { path: layers.upperdir, uid: r.uid, gid: r.gid, size: r.size };
     state.shifted = [shift];
-    writeState(dir, state); // recorded before touching anything, so unstage can undo a partial shift
-    shiftTree(layers.upperdir, { fromUid: 0, toUid: r.uid, fromGid: 0, toGid: r.gid, size: r.size });
-    workdir = ownWorkdir(layers.upperdir, state, dir);
+    writeState(fs, dir, state); // recorded before touching anything, so unstage can undo a partial shift
+    shiftTree(fs, layers.upperdir, { fromUid: 0, toUid: r.uid, fromGid: 0, toGid: r.gid, size: r.size });
+    workdir = ownWorkdir(fs, layers.upperdir, state, dir);
   }
   mountOverlayHost(kernel, join(dir, 'merged'), {
     lowerdirs: lowers,
@@ -247,48 +244,49 @@ function stageChownOverlay(kernel: Kernel, dir: string, layers: OverlayLayers, u
  * Overlay rootfs (Docker): 'idmap-overlay', falling back to 'chown' (logged) if the kernel refuses.
  * Plain directory: 'idmap' (an ID-mapped bind), falling back to 'chown'.
  */
-export async function stageRootfs(kernel: Kernel, opts: StageRootfsOptions): Promise<StagedRootfs> {
+export async function stageRootfs(env: StagingEnv, opts: StageRootfsOptions): Promise<StagedRootfs> {
+  const { kernel, fs } = env;
   const dataDir = opts.dataDir || DEFAULT_DATA_DIR;
   const log = opts.log;
   const dir = containerDir(dataDir, opts.containerId);
-  const rootfs = realpathSync(opts.rootfs);
-  if (!statSync(rootfs).isDirectory()) throw new StagingError(`rootfs ${rootfs} is not a directory`);
-  if (existsSync(dir)) {
+  const rootfs = fs.realpath(opts.rootfs);
+  if (!fs.stat(rootfs).isDirectory()) throw new StagingError(`rootfs ${rootfs} is not a directory`);
+  if (fs.exists(dir)) {
     log?.({ containerId: opts.containerId, dir }, 'staging: removing a stale staging dir');
-    await unstageRootfs(kernel, { containerId: opts.containerId, dataDir });
+    await unstageRootfs(env, { containerId: opts.containerId, dataDir });
   }
-  mkdirTraversable(dataDir);
-  mkdirTraversable(stagingRoot(dataDir));
-  mkdirSync(dir, { mode: 0o711 });
-  chmodSync(dir, 0o711);
+  mkdirTraversable(fs, dataDir);
+  mkdirTraversable(fs, stagingRoot(dataDir));
+  fs.mkdir(dir, { mode: 0o711 });
+  fs.chmod(dir, 0o711);
   const merged = join(dir, 'merged');
-  mkdirSync(merged, { mode: 0o711 });
+  fs.mkdir(merged, { mode: 0o711 });
   const state: StagingState = { containerId: opts.containerId, rootfs, method: 'idmap-overlay' };
-  writeState(dir, state);
+  writeState(fs, dir, state);
 
-  const usernsFd = newUserns(kernel, opts.idRange);
+  const usernsFd = newUserns(env, opts.idRange);
   try {
-    const entry: MountinfoEntry | undefined = mountAt(readMountinfo(), rootfs);
+    const entry: MountinfoEntry | undefined = mountAt(readMountinfo(fs), rootfs);
     if (entry?.fstype === 'overlay') {
       const layers = overlayLayers(entry);
       try {
-        await stageIdmapOverlay(kernel, dir, layers, usernsFd, opts, state);
+        await stageIdmapOverlay(env, dir, layers, usernsFd, opts, state);
         log?.({ containerId: opts.containerId, rootfs, staged: merged, layers: layers.lowerdirs.length }, 'staging: idmap-overlay');
         return { rootfs: merged, method: 'idmap-overlay' };
       } catch (e) {
         if (!isKernelError(e)) throw e; // only a kernel refusal warrants the fallback
         log?.({ containerId: opts.containerId, rootfs, err: String(e) }, 'staging: ID-mapped overlay refused; falling back to chown of the upper layer');
-        unmountAll(kernel, dir, log);
+        unmountAll(env, dir, log);
       }
       state.method = 'chown';
-      writeState(dir, state);
-      stageChownOverlay(kernel, dir, layers, usernsFd, opts, state);
+      writeState(fs, dir, state);
+      stageChownOverlay(env, dir, layers, usernsFd, opts, state);
       log?.({ containerId: opts.containerId, rootfs, staged: merged, shifted: layers.upperdir }, 'staging: chown (upper layer shifted)');
       return { rootfs: merged, method: 'chown' };
     }
 
     state.method = 'idmap';
-    writeState(dir, state);
+    writeState(fs, dir, state);
     try {
       kernel.idmappedBind(rootfs, merged, { usernsFd, recursive: true });
       log?.({ containerId: opts.containerId, rootfs, staged: merged }, 'staging: idmap');
@@ -296,19 +294,19 @@ export async function stageRootfs(kernel: Kernel, opts: StageRootfsOptions): Pro
     } catch (e) {
       if (!isKernelError(e)) throw e;
       log?.({ containerId: opts.containerId, rootfs, err: String(e) }, 'staging: ID-mapped bind refused; falling back to chown of the rootfs');
-      unmountAll(kernel, dir, log);
+      unmountAll(env, dir, log);
     }
     const r = opts.idRange;
     state.method = 'chown';
     state.shifted = [{ path: rootfs, uid: r.uid, gid: r.gid, size: r.size }];
-    writeState(dir, state);
-    shiftTree(rootfs, { fromUid: 0, toUid: r.uid, fromGid: 0, toGid: r.gid, size: r.size });
+    writeState(fs, dir, state);
+    shiftTree(fs, rootfs, { fromUid: 0, toUid: r.uid, fromGid: 0, toGid: r.gid, size: r.size });
     kernel.mount(rootfs, merged, null, MS_BIND | MS_REC);
     log?.({ containerId: opts.containerId, rootfs, staged: merged }, 'staging: chown (rootfs shifted)');
     return { rootfs: merged, method: 'chown' };
   } catch (e) {
     try {
-      await unstageRootfs(kernel, { containerId: opts.containerId, dataDir });
+      await unstageRootfs(env, { containerId: opts.containerId, dataDir });
     } catch (e2) {
       log?.({ containerId: opts.containerId, err: String(e2) }, 'staging: cleanup after a failed stage failed');
     }
@@ -319,35 +317,37 @@ export async function stageRootfs(kernel: Kernel, opts: StageRootfsOptions): Pro
 }
 
 /** Undoes stageRootfs: detaches every mount, shifts back any chown'ed tree, removes the dir. Idempotent. */
-export async function unstageRootfs(kernel: Kernel, opts: { containerId: string; dataDir: string; log?: StagingLog }): Promise<void> {
+export async function unstageRootfs(env: StagingEnv, opts: { containerId: string; dataDir: string; log?: StagingLog }): Promise<void> {
+  const { fs } = env;
   const dir = containerDir(opts.dataDir || DEFAULT_DATA_DIR, opts.containerId);
-  unmountAll(kernel, dir, opts.log);
-  if (!existsSync(dir)) return;
-  const state = readState(dir);
+  unmountAll(env, dir, opts.log);
+  if (!fs.exists(dir)) return;
+  const state = readState(fs, dir);
   for (const s of state?.shifted ?? []) {
-    if (!existsSync(s.path)) continue;
-    shiftTree(s.path, { fromUid: s.uid, toUid: 0, fromGid: s.gid, toGid: 0, size: s.size });
+    if (!fs.exists(s.path)) continue;
+    shiftTree(fs, s.path, { fromUid: s.uid, toUid: 0, fromGid: s.gid, toGid: 0, size: s.size });
     opts.log?.({ containerId: opts.containerId, path: s.path }, 'staging: owners shifted back');
   }
   // Our overlay workdir holds only the overlay's scratch dirs; no mount is left under it (checked above).
-  if (state?.workdir && basename(state.workdir) === WORKDIR_NAME) rmSync(state.workdir, { recursive: true, force: true });
-  removeDir(dir);
+  if (state?.workdir && basename(state.workdir) === WORKDIR_NAME) fs.removeTree(state.workdir);
+  removeDir(fs, dir);
 }
 
 /** Unstages every staged container not in `keep` (at mgr start). Returns the ids it removed. */
-export async function gcStaging(kernel: Kernel, opts: { dataDir: string; keep: Set<string>; log?: StagingLog }): Promise<string[]> {
+export async function gcStaging(env: StagingEnv, opts: { dataDir: string; keep: Set<string>; log?: StagingLog }): Promise<string[]> {
+  const { fs } = env;
   const root = stagingRoot(opts.dataDir || DEFAULT_DATA_DIR);
-  if (!existsSync(root)) return [];
+  if (!fs.exists(root)) return [];
   const removed: string[] = [];
-  const ids = new Set(readdirSync(root).filter((n) => ID_RE.test(n)));
+  const ids = new Set(fs.readdir(root).filter((n) => ID_RE.test(n)));
   // Mounts whose dir was already removed.
-  for (const m of mountsUnder(readMountinfo(), root)) {
+  for (const m of mountsUnder(readMountinfo(fs), root)) {
     const id = m.slice(root.length + 1).split('/')[0];
     if (id && ID_RE.test(id)) ids.add(id);
   }
   for (const id of ids) {
     if (opts.keep.has(id)) continue;
-    await unstageRootfs(kernel, { containerId: id, dataDir: opts.dataDir, ...(opts.log ? { log: opts.log } : {}) });
+    await unstageRootfs(env, { containerId: id, dataDir: opts.dataDir, ...(opts.log ? { log: opts.log } : {}) });
     removed.push(id);
   }
   return removed;

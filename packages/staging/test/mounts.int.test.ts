@@ -3,7 +3,8 @@ import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync,
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { realKernel, MNT_DETACH } from '@sysbox/native';
-import { gcMounts, stageMounts, unstageMounts } from '../src/staging/mounts.js';
+import { gcMounts, stageMounts, unstageMounts } from '../src/index.js';
+import { env } from './env.js';
 
 const k = realKernel();
 const isRoot = process.getuid?.() === 0;
@@ -36,7 +37,7 @@ describe.runIf(isRoot)('mount staging (root, real kernel)', () => {
     writeFileSync(join(src, 'f'), 'x');
     chownSync(join(src, 'f'), 1234, 2345);
     writeFileSync(join(base, 'file'), 'single');
-    const r = await stageMounts(k, { containerId: 'c1', idRange, dataDir, mounts: [{ index: 0, source: src, recursive: true }, { index: 1, source: join(base, 'file'), readonly: true }] });
+    const r = await stageMounts(env(k), { containerId: 'c1', idRange, dataDir, mounts: [{ index: 0, source: src, recursive: true }, { index: 1, source: join(base, 'file'), readonly: true }] });
     expect(r.mounts.map((m) => m.method)).toEqual(['idmap', 'idmap']);
     const view = r.mounts[0]!.source;
     expect(statSync(join(view, 'f')).uid).toBe(BASE + 1234);
@@ -47,7 +48,7 @@ describe.runIf(isRoot)('mount staging (root, real kernel)', () => {
     expect(statSync(join(src, 'new')).uid).toBe(0);
     expect(readFileSync(r.mounts[1]!.source, 'utf8')).toBe('single');
     expect(() => writeFileSync(r.mounts[1]!.source, 'y')).toThrow(/EROFS/);
-    unstageMounts(k, { containerId: 'c1', dataDir });
+    unstageMounts(env(k), { containerId: 'c1', dataDir });
     expect(ourMounts()).toEqual([]);
     expect(existsSync(join(dataDir, 'mounts', 'c1'))).toBe(false);
   });
@@ -57,20 +58,20 @@ describe.runIf(isRoot)('mount staging (root, real kernel)', () => {
     for (const d of ['l', 'u', 'w', 'm']) mkdirSync(join(o, d), { recursive: true });
     k.mount('overlay', join(o, 'm'), 'overlay', 0, `lowerdir=${join(o, 'l')},upperdir=${join(o, 'u')},workdir=${join(o, 'w')}`);
     try {
-      const r = await stageMounts(k, { containerId: 'c2', idRange, dataDir, mounts: [{ index: 3, source: join(o, 'm') }] });
+      const r = await stageMounts(env(k), { containerId: 'c2', idRange, dataDir, mounts: [{ index: 3, source: join(o, 'm') }] });
       expect(r.mounts).toEqual([{ index: 3, source: join(o, 'm'), method: 'none' }]);
     } finally {
-      unstageMounts(k, { containerId: 'c2', dataDir });
+      unstageMounts(env(k), { containerId: 'c2', dataDir });
       k.umount(join(o, 'm'), MNT_DETACH);
     }
   });
 
   it('special dir (non-Docker): a host dir mounted ID-mapped; gc removes views and dir of unregistered ids', async () => {
-    const r = await stageMounts(k, { containerId: 'raw1', idRange, dataDir, mounts: [], specialDirs: ['/var/lib/docker'], dockerRoot: join(base, 'nodocker') });
+    const r = await stageMounts(env(k), { containerId: 'raw1', idRange, dataDir, mounts: [], specialDirs: ['/var/lib/docker'], dockerRoot: join(base, 'nodocker') });
     expect(r.specialDirs[0]).toMatchObject({ method: 'idmap', created: true });
     expect(statSync(r.specialDirs[0]!.source).uid).toBe(BASE);
     expect(ourMounts().filter((m) => m.includes('/raw1/'))).toHaveLength(1);
-    expect(gcMounts(k, { dataDir, keep: new Set() })).toContain('raw1');
+    expect(gcMounts(env(k), { dataDir, keep: new Set() })).toContain('raw1');
     expect(ourMounts()).toEqual([]);
     expect(existsSync(join(dataDir, 'special', 'raw1'))).toBe(false);
   });
