@@ -97,9 +97,11 @@ export interface Watcher {
 export interface SeccompNotify {
   /**
    * Watch a listener fd on the event loop: onNotification for each notification (the struct is
-   * received when the fd is readable), onClose once when every filtered process is gone (POLLHUP).
+   * received when the fd is readable), onClose once when every filtered process is gone (POLLHUP). spinUs (0..1000,
+   * default 0): after a notification, keep looking for the next one for up to this long before sleeping in the
+   * loop's poll again (a caller's next trapped call often follows within microseconds).
    */
-  watch(listenerFd: number, onNotification: (n: SeccompNotification) => void, onClose: () => void): Watcher;
+  watch(listenerFd: number, onNotification: (n: SeccompNotification) => void, onClose: () => void, spinUs?: number): Watcher;
   /** Answers a notification. ENOENT: the caller died (or was answered); EINPROGRESS: answered, caller not yet woken. */
   respond(listenerFd: number, response: SeccompResponse): void;
   /** Installs srcFd in the target process; returns the fd number it got there. */

@@ -43,7 +43,7 @@ interface Addon {
   connectUnix(path: string): number;
   statx(dirfd: number, path: string, flags: number, mask: number): Statx;
   processVmReadv(pid: number, address: bigint, length: number): Buffer;
-  seccompWatch(fd: number, onNotify: (n: SeccompNotification) => void, onClose: () => void): { close(): void };
+  seccompWatch(fd: number, onNotify: (n: SeccompNotification) => void, onClose: () => void, spinUs: number): { close(): void };
   seccompRespond(fd: number, id: bigint, error: number, val: bigint, flags: number): void;
   seccompAddFd(fd: number, id: bigint, srcFd: number, newFdFlags: number, setFd: number, send: number): number;
   resolveStat(dirfd: number, path: string, openFlags: number, resolve: number): Promise<ResolvedStat>;
@@ -257,8 +257,8 @@ class RealKernel implements Kernel {
     return call(() => this.a.writeFd(fd, data));
   }
   readonly seccompNotify = {
-    watch: (fd: number, onNotification: (n: SeccompNotification) => void, onClose: () => void) =>
-      call(() => this.a.seccompWatch(fd, onNotification, onClose)),
+    watch: (fd: number, onNotification: (n: SeccompNotification) => void, onClose: () => void, spinUs = 0) =>
+      call(() => this.a.seccompWatch(fd, onNotification, onClose, spinUs)),
     respond: (fd: number, r: { id: bigint; error?: number; val?: bigint; continue?: boolean }) =>
       call(() =>
         this.a.seccompRespond(fd, r.id, -Math.abs(r.error ?? 0), r.val ?? 0n, r.continue ? SECCOMP_USER_NOTIF_FLAG_CONTINUE : 0),

@@ -31,7 +31,8 @@ ${COMMON_USAGE(DEFAULTS)}
   --fd-store <path>     sysbox-mgr's fd store, which keeps the /dev/fuse fds across restarts, or "none"
                         (default mgr-fds.sock beside --socket: /run/sysbox/mgr-fds.sock)
   --spin-us <n>         devfuse: after a request, keep reading /dev/fuse for up to n µs before sleeping
-                        (0..1000; default 50: a reader's next request usually follows within that)
+                        (0..1000; default 50: a reader's next request usually follows within that); the same
+                        after a seccomp notification (a mount's umount follows within that)
   --seccomp-socket <p>  where the engine sends each container's seccomp listener fd (the spec's listenerPath;
                         sysbox-fs vets the container's mount calls), or "none" (default /run/sysbox/fs-seccomp.sock)
   -h, --help            this help

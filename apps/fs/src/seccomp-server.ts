@@ -44,6 +44,8 @@ export interface SeccompServerOptions {
   /** the container's emulation (its sysbox-fs tree, masked and read-only paths), by id; undefined if unknown */
   emulation(containerId: string): Emulation | undefined;
   store?: SeccompStore;
+  /** after a notification, µs to keep looking for the caller's next one before sleeping (0..1000; default 50) */
+  spinUs?: number;
   /** where the journal of notifications in flight lives (default <socketPath>.journal, on /run) */
   journalDir?: string;
   nsenter?: string;
@@ -362,7 +364,7 @@ export function startSeccompServer(o: SeccompServerOptions): SeccompServer {
     counters.listeners = listeners.size;
     if (!stored) o.store?.put({ name: l.name, data: JSON.stringify(data), fd });
     // POLLHUP: every process under this filter exited
-    l.watcher = k.seccompNotify.watch(fd, (n) => onNotification(l, n), () => drop(l, 'all its processes exited'));
+    l.watcher = k.seccompNotify.watch(fd, (n) => onNotification(l, n), () => drop(l, 'all its processes exited'), o.spinUs ?? 50);
     return l;
   };
 
