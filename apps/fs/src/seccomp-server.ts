@@ -4,7 +4,7 @@
 // checked with SECCOMP_IOCTL_NOTIF_ID_VALID before any side effect and before the answer, logged as an audit
 // event and counted. Listener fds (and the listening socket) are kept in sysbox-mgr's fd store so a restarted
 // sysbox-fs serves them again; notifications in flight are journaled there so the successor answers them.
-import { closeSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Kernel, SeccompNotification, Watcher } from '@sysbox/native';
 import { isKernelError, O_CLOEXEC } from '@sysbox/native';
@@ -88,6 +88,8 @@ interface Listener {
   journalFd: number | undefined;
   /** the newest notification id received */
   lastId: bigint;
+  /** the journal file's length (records are padded to it) */
+  journalLen: number;
 }
 
 export interface SeccompServer {
@@ -197,9 +199,12 @@ export function startSeccompServer(o: SeccompServerOptions): SeccompServer {
       const inflight = [...l.inflight.values()].map((n) => ({ id: String(n.id), pid: n.pid, syscall: n.syscall, arch: n.arch, args: n.args.map(String) }));
       // lastId: notification ids are sequential per filter: a successor looks just past it for any the kernel had
       // handed out (RECV) that never made it here
-      const text = Buffer.from(JSON.stringify({ lastId: String(l.lastId), inflight }));
+      // one pwrite at 0, padded with spaces over what a longer record left (no ftruncate per notification)
+      const json = JSON.stringify({ lastId: String(l.lastId), inflight });
+      const len = Math.max(json.length, l.journalLen);
+      const text = Buffer.from(json.padEnd(len, ' '));
       writeSync(l.journalFd, text, 0, text.length, 0);
-      ftruncateSync(l.journalFd, text.length);
+      l.journalLen = len;
     } catch {
       /* a full /run: the journal is best effort */
     }
@@ -217,7 +222,7 @@ export function startSeccompServer(o: SeccompServerOptions): SeccompServer {
   const readJournal = (name: string): Journaled => {
     try {
       const text = readFileSync(join(journalDir, name), 'utf8');
-      return text ? (JSON.parse(text) as Journaled) : { inflight: [] };
+      return text.trim() ? (JSON.parse(text) as Journaled) : { inflight: [] };
     } catch {
       return { inflight: [] };
     }
@@ -225,7 +230,9 @@ export function startSeccompServer(o: SeccompServerOptions): SeccompServer {
 
   const audit = (clog: Logger, ev: AuditEvent) => {
     const line = { audit: true, callerPid: ev.pid, syscall: ev.syscall, arch: ev.arch, args: ev.args, decision: ev.decision, rule: ev.rule, reason: ev.reason, ...(ev.errno ? { errno: ev.errno } : {}) };
+    // refusals at warn, performed calls at info, the kernel's own decisions (continue: the hot path) at debug
     if (ev.decision === 'errno') clog.warn(line, `${ev.syscall} refused: ${ev.reason}`);
+    else if (ev.decision === 'continue') clog.debug(line, `${ev.syscall} continue: ${ev.rule}`);
     else clog.info(line, `${ev.syscall} ${ev.decision}: ${ev.rule}`);
   };
 
@@ -277,10 +284,11 @@ export function startSeccompServer(o: SeccompServerOptions): SeccompServer {
       else counters.stale++;
       return;
     } finally {
-      // sysbox-fs changed this namespace's mounts itself (a new proc's protected files): read its table again
+      // sysbox-fs changed this namespace's mounts itself (a new proc's protected files): read its table again, now
+      // (its protected file systems join the ones a lookup must check the table for)
       if (d.action.op !== 'openat2') {
         try {
-          c.tables?.invalidate(host.mountNamespace(n.pid).key);
+          c.tables?.get(host.mountNamespace(n.pid), true);
         } catch {
           c.tables?.invalidate();
         }
@@ -359,7 +367,7 @@ export function startSeccompServer(o: SeccompServerOptions): SeccompServer {
     const c = containerOf(data.containerId, data.initPid);
     c.listeners++;
     const name = stored ?? `${STORE_LISTENER_PREFIX}${data.containerId}:${data.pid}:${fd}:${Date.now().toString(36)}`;
-    const l: Listener = { fd, name, container: c, pid: data.pid, watcher: undefined, inflight: new Map(), data, journalFd: openJournal(name), lastId: 0n };
+    const l: Listener = { fd, name, container: c, pid: data.pid, watcher: undefined, inflight: new Map(), data, journalFd: openJournal(name), lastId: 0n, journalLen: 0 };
     listeners.set(fd, l);
     counters.listeners = listeners.size;
     if (!stored) o.store?.put({ name: l.name, data: JSON.stringify(data), fd });

@@ -61,7 +61,7 @@ describe('seccomp server', () => {
     const [jname] = readdirSync(journalDir);
     expect(JSON.parse(readFileSync(join(journalDir, jname!), 'utf8'))).toMatchObject({ lastId: '7', inflight: [{ id: '7', pid: PID, syscall: 166 }] });
     await tick();
-    expect(JSON.parse(readFileSync(join(journalDir, jname!), 'utf8'))).toEqual({ lastId: '7', inflight: [] });
+    expect(JSON.parse(readFileSync(join(journalDir, jname!), 'utf8').trim())).toEqual({ lastId: '7', inflight: [] });
     expect(k.seccompResponses).toContainEqual({ id: 7n, error: 16 });
     const audit = lines.find((x) => x.audit && x.rule === 'base-busy')!;
     expect(audit).toMatchObject({ containerId: 'c1', callerPid: PID, syscall: 'umount2', decision: 'errno', errno: 'EBUSY', args: { target: '/proc' } });

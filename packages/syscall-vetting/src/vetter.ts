@@ -61,16 +61,33 @@ export interface VetHost {
 /** Classified mount tables per mount namespace of one container (mount IDs only grow stale by unmounts). */
 export class NamespaceTables {
   private readonly cache = new Map<string, { table: MountEntry[]; byId: Map<number, MountEntry>; prot: Map<number, Protection> }>();
+  /**
+   * The file systems (devs) of every protected mount seen in any table of the container, the initial one first: a
+   * lookup landing on another file system is not on a protected mount, and needs no table (the hot path: a
+   * tmpfs the container mounted and unmounts).
+   */
+  readonly protectedDevs = new Set<string>();
   constructor(
     readonly initial: InitialMounts,
     private readonly max = 64,
-  ) {}
+  ) {
+    for (const d of initial.fuseDevs) this.protectedDevs.add(d);
+    for (const d of initial.baseDevs.keys()) this.protectedDevs.add(d);
+    for (const [id, p] of classify([...initial.byId.values()], initial)) {
+      const m = initial.byId.get(id);
+      if (m && p) this.protectedDevs.add(m.dev);
+    }
+  }
 
   get(ns: { key: string; read(): MountEntry[] }, fresh = false) {
     let e = this.cache.get(ns.key);
     if (!e || fresh) {
       const table = ns.read();
       e = { table, byId: new Map(table.map((m) => [m.id, m])), prot: classify(table, this.initial) };
+      for (const [id] of e.prot) {
+        const m = e.byId.get(id);
+        if (m) this.protectedDevs.add(m.dev);
+      }
       this.cache.delete(ns.key);
       if (this.cache.size >= this.max) this.cache.delete(this.cache.keys().next().value!);
       this.cache.set(ns.key, e);
@@ -123,7 +140,9 @@ const perform = (rule: string, reason: string, action: Action): Decision => ({ k
 
 /** The protection of the mount a lookup landed on, if it is the mount the table knows by that ID. */
 function protectionOf(ctx: Ctx, l: Lookup): Protection | undefined {
-  const t = ctx.c.tables().get(ctx.host.mountNamespace(ctx.who.tid));
+  const tables = ctx.c.tables();
+  if (!tables.protectedDevs.has(l.dev)) return undefined;
+  const t = tables.get(ctx.host.mountNamespace(ctx.who.tid));
   const m = t.byId.get(l.mountId);
   // a mount ID the table doesn't know is newer than the table: the container's own (sysbox-fs re-reads after it
   // mounts anything); one reused by another file system is not the protected mount either
