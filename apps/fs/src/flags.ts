@@ -34,7 +34,8 @@ ${COMMON_USAGE(DEFAULTS)}
                         (0..1000; default 50: a reader's next request usually follows within that); the same
                         after a seccomp notification (a mount's umount follows within that)
   --seccomp-socket <p>  where the engine sends each container's seccomp listener fd (the spec's listenerPath;
-                        sysbox-fs vets the container's mount calls), or "none" (default /run/sysbox/fs-seccomp.sock)
+                        sysbox-fs vets the container's mount calls), or "none" (default fs-seccomp.sock beside --socket:
+                        /run/sysbox/fs-seccomp.sock)
   -h, --help            this help
 `;
 
@@ -44,7 +45,7 @@ export function parseFlags(argv: string[]): FsFlags {
     fuse: { type: 'string', default: 'devfuse' },
     'fd-store': { type: 'string' },
     'spin-us': { type: 'string', default: '50' },
-    'seccomp-socket': { type: 'string', default: '/run/sysbox/fs-seccomp.sock' },
+    'seccomp-socket': { type: 'string' },
   });
   const fuse = values.fuse;
   if (fuse !== 'devfuse' && fuse !== 'fuse-native') throw new UsageError(`--fuse must be devfuse or fuse-native, got "${fuse}"`);
@@ -58,6 +59,6 @@ export function parseFlags(argv: string[]): FsFlags {
     fuse,
     spinUs,
     fdStore: (values['fd-store'] as string | undefined) || join(dirname(common.socket), 'mgr-fds.sock'),
-    seccompSocket: (values['seccomp-socket'] as string | undefined) || 'none',
+    seccompSocket: (values['seccomp-socket'] as string | undefined) || join(dirname(common.socket), 'fs-seccomp.sock'),
   };
 }
