@@ -96,9 +96,13 @@ export class SysboxVetHost implements VetHost {
   }
 
   mountNamespace(tid: number): { key: string; read(): MountEntry[] } {
-    // the namespace's inode: the key of its cached table (a table of a dead namespace ages out of the LRU)
-    const st = this.k.statx(AT_FDCWD, `/proc/${tid}/ns/mnt`, 0, 0x100 /* STATX_INO */);
-    return { key: `mnt:${st.ino}`, read: () => parseMountinfo(readFileSync(`/proc/${tid}/mountinfo`, 'utf8')) };
+    // the key of its cached table: the namespace's inode and the caller's root (mountinfo paths are relative to the
+    // reader's root: a chroot sees the same namespace at other paths). AT_STATX_DONT_SYNC: a root inside our own
+    // FUSE tree is answered from the cache, never by a request to this thread. (A table of a dead namespace ages
+    // out of the LRU.)
+    const ns = this.k.statx(AT_FDCWD, `/proc/${tid}/ns/mnt`, 0, 0x100 /* STATX_INO */);
+    const root = this.k.statx(AT_FDCWD, `/proc/${tid}/root`, 0x4000 /* AT_STATX_DONT_SYNC */, 0x100 | 0x1000 /* STATX_INO|STATX_MNT_ID */);
+    return { key: `mnt:${ns.ino}:root:${root.mntId}:${root.ino}`, read: () => parseMountinfo(readFileSync(`/proc/${tid}/mountinfo`, 'utf8')) };
   }
 
   /** How many lookups the dentry cache answered on the loop, and how many went to the pool. */

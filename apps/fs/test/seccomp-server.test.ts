@@ -17,6 +17,7 @@ const procMount = hostTable.find((m) => m.mountpoint === '/proc' && m.fstype ===
 function setup() {
   const k = new FakeKernel();
   k.files.set(`/proc/${PID}/ns/mnt`, { ino: 4026531840n });
+  k.files.set(`/proc/${PID}/root`, { ino: 2n, mntId: 1n });
   const lines: Array<Record<string, unknown>> = [];
   const log = pino({ level: 'debug' }, new Writable({ write(chunk, _e, cb) { lines.push(JSON.parse(String(chunk))); cb(); } }));
   const store = { puts: [] as string[], updates: [] as Array<[string, string]>, drops: [] as string[] };

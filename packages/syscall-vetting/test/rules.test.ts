@@ -294,3 +294,13 @@ describe('umount-emulated', () => {
     expect((await x.call('umount2', ['/p', 0])).decision).toMatchObject({ kind: 'perform', rule: 'umount-emulated', action: { op: 'umount', flags: MNT_DETACH } });
   });
 });
+
+describe('tables per root', () => {
+  test("a chroot's view and the init's are different tables: umount /proc in the chroot is busy, whichever was read first", async () => {
+    const init = harness({ nsKey: 'mnt:1:root:/' });
+    // the init's view first: /c/proc is a bind copy there, not the caller's /proc
+    expect((await init.call('umount2', ['/c/proc', MNT_DETACH])).decision.kind).toBe('continue');
+    const chroot = harness({ mounts: recorded('chroot'), nsKey: 'mnt:1:root:/c' });
+    expectErrno((await chroot.call('umount2', ['/proc', 0])), 'base-busy', EBUSY);
+  });
+});
