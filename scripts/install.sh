@@ -62,49 +62,52 @@ close_inherited() { for fd in /proc/self/fd/*; do fd=${fd##*/}; [ "$fd" -gt 2 ] 
 # leaves alone.
 mark_installed() { for _ in $(seq 1 50); do [ -s "$1" ] && break; sleep 0.1; done; cp "$1" "$1.install" 2>/dev/null || true; }
 
-# sysbox-mgr: restart it from the new build.
+# restart_daemon NAME PIDFILE SOCKET LOG COMMAND...: stops the running instance (SIGTERM, SIGKILL after 30 s: a daemon
+# busy with a burst of containers may take a while), starts COMMAND, and waits until the new instance (its pid in
+# PIDFILE) accepts connections on SOCKET (a socket file left by the old one doesn't count). Marks it as this
+# script's (mark_installed).
+answers() { python3 -c 'import socket, sys; s = socket.socket(socket.AF_UNIX); s.settimeout(1); s.connect(sys.argv[1])' "$1" 2>/dev/null; }
+restart_daemon() {
+  local name=$1 pidfile=$2 socket=$3 logf=$4 old pid
+  shift 4
+  old=$(cat "$pidfile" 2>/dev/null || true)
+  if [ -n "$old" ] && kill -0 "$old" 2>/dev/null; then
+    log "stopping the running $name (pid $old)"
+    kill -TERM "$old"
+    for _ in $(seq 1 300); do kill -0 "$old" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$old" 2>/dev/null; then
+      log "$name (pid $old) did not stop within 30 s: SIGKILL"
+      kill -KILL "$old" 2>/dev/null || true
+      for _ in $(seq 1 50); do kill -0 "$old" 2>/dev/null || break; sleep 0.1; done
+    fi
+  fi
+  log "starting $name"
+  (close_inherited; exec setsid "$@" </dev/null >>"$logf" 2>&1) &
+  pid=$!
+  for _ in $(seq 1 200); do
+    kill -0 "$pid" 2>/dev/null || break
+    [ "$(cat "$pidfile" 2>/dev/null)" = "$pid" ] && answers "$socket" && { mark_installed "$pidfile"; return 0; }
+    sleep 0.1
+  done
+  log "$name did not start (it does not answer on $socket); see $logf"
+  tail -5 "$logf" >&2
+  exit 1
+}
+
 mkdir -p /run/sysbox
-if [ -f /run/sysbox/mgr.pid ] && kill -0 "$(cat /run/sysbox/mgr.pid)" 2>/dev/null; then
-  log "stopping the running sysbox-mgr"
-  kill -TERM "$(cat /run/sysbox/mgr.pid)"
-  for _ in $(seq 1 50); do kill -0 "$(cat /run/sysbox/mgr.pid 2>/dev/null)" 2>/dev/null || break; sleep 0.1; done
-fi
-log "starting sysbox-mgr"
-(close_inherited; exec setsid /usr/local/bin/sysbox-mgr --socket /run/sysbox/mgr.sock --pid-file /run/sysbox/mgr.pid \
-  --data-dir /var/lib/sysbox --log-file /var/log/sysbox-mgr.log </dev/null >>/var/log/sysbox-mgr.log 2>&1) &
-for _ in $(seq 1 100); do [ -S /run/sysbox/mgr.sock ] && break; sleep 0.1; done
-[ -S /run/sysbox/mgr.sock ] || { log "sysbox-mgr did not start; see /var/log/sysbox-mgr.log"; tail -5 /var/log/sysbox-mgr.log >&2; exit 1; }
-mark_installed /run/sysbox/mgr.pid
-
-# sysbox-fs (FUSE emulation of /proc and /sys): restart it from the new build. Running containers keep their
-# emulated files: the stopping sysbox-fs leaves their FUSE mounts in place (their /dev/fuse fds are in
-# sysbox-mgr's fd store) and the new one adopts them; requests made in between wait.
-if [ -f /run/sysbox/fs.pid ] && kill -0 "$(cat /run/sysbox/fs.pid)" 2>/dev/null; then
-  log "stopping the running sysbox-fs"
-  kill -TERM "$(cat /run/sysbox/fs.pid)"
-  for _ in $(seq 1 50); do kill -0 "$(cat /run/sysbox/fs.pid 2>/dev/null)" 2>/dev/null || break; sleep 0.1; done
-fi
-log "starting sysbox-fs"
-(close_inherited; exec setsid /usr/local/bin/sysbox-fs --socket /run/sysbox/fs.sock --pid-file /run/sysbox/fs.pid \
-  --log-file /var/log/sysbox-fs.log </dev/null >>/var/log/sysbox-fs.log 2>&1) &
-for _ in $(seq 1 100); do [ -S /run/sysbox/fs.sock ] && break; sleep 0.1; done
-[ -S /run/sysbox/fs.sock ] || { log "sysbox-fs did not start; see /var/log/sysbox-fs.log"; tail -5 /var/log/sysbox-fs.log >&2; exit 1; }
-mark_installed /run/sysbox/fs.pid
-
+# sysbox-mgr: ID ranges, staged mounts.
+restart_daemon sysbox-mgr /run/sysbox/mgr.pid /run/sysbox/mgr.sock /var/log/sysbox-mgr.log \
+  /usr/local/bin/sysbox-mgr --socket /run/sysbox/mgr.sock --pid-file /run/sysbox/mgr.pid --data-dir /var/lib/sysbox --log-file /var/log/sysbox-mgr.log
+# sysbox-fs (FUSE emulation of /proc and /sys). Running containers keep their emulated files: the stopping sysbox-fs
+# leaves their FUSE mounts in place (their /dev/fuse fds are in sysbox-mgr's fd store) and the new one adopts them;
+# requests made in between wait.
+restart_daemon sysbox-fs /run/sysbox/fs.pid /run/sysbox/fs.sock /var/log/sysbox-fs.log \
+  /usr/local/bin/sysbox-fs --socket /run/sysbox/fs.sock --pid-file /run/sysbox/fs.pid --log-file /var/log/sysbox-fs.log
 # sysbox-runc's create server (`sysbox-runc serve`): runs creates in a warm Node, so that a `docker run` doesn't wait
-# for a Node start (apps/runc/src/server.ts). Restarted from the new build; the creates under way finish first.
-# Without it, sysbox-runc runs each create in its own Node.
-if [ -f /run/sysbox/runc.pid ] && kill -0 "$(cat /run/sysbox/runc.pid)" 2>/dev/null; then
-  log "stopping the running sysbox-runc create server"
-  kill -TERM "$(cat /run/sysbox/runc.pid)"
-  for _ in $(seq 1 100); do kill -0 "$(cat /run/sysbox/runc.pid 2>/dev/null)" 2>/dev/null || break; sleep 0.1; done
-fi
-log "starting the sysbox-runc create server"
-(close_inherited; exec setsid /usr/local/bin/sysbox-runc serve --socket /run/sysbox/runc.sock --pid-file /run/sysbox/runc.pid \
-  --log-file /var/log/sysbox-runc-server.log </dev/null >>/var/log/sysbox-runc-server.log 2>&1) &
-for _ in $(seq 1 100); do [ -S /run/sysbox/runc.sock ] && break; sleep 0.1; done
-[ -S /run/sysbox/runc.sock ] || { log "the sysbox-runc create server did not start; see /var/log/sysbox-runc-server.log"; tail -5 /var/log/sysbox-runc-server.log >&2; exit 1; }
-mark_installed /run/sysbox/runc.pid
+# for a Node start (apps/runc/src/server.ts); the creates under way finish first. Without it, sysbox-runc runs each
+# create in its own Node.
+restart_daemon "the sysbox-runc create server" /run/sysbox/runc.pid /run/sysbox/runc.sock /var/log/sysbox-runc-server.log \
+  /usr/local/bin/sysbox-runc serve --socket /run/sysbox/runc.sock --pid-file /run/sysbox/runc.pid --log-file /var/log/sysbox-runc-server.log
 
 # Register sysbox-runc with Docker, keeping every other runtime.
 start_dockerd

@@ -11,6 +11,5 @@
 export const PENDING: ReadonlySet<string> = new Set<string>([
   // ── test/contract.test.ts (DESIGN.md contract table) ──
   // system workloads
-  'contract: systemd boots as PID 1',
   'contract: Docker-in-Docker without --privileged',
 ]);

@@ -17,6 +17,14 @@ function sh(rt: Runtime, args: string[], script: string, timeoutMs = 90_000) {
 }
 
 const hostKnob = (path: string) => readFileSync(`/proc/sys/${path}`, 'utf8').trim();
+const hostSys = (path: string) => readFileSync(`/sys/devices/system/cpu/${path}`, 'utf8').trim();
+
+// The load average test: busy loops in a container pinned to CPU 0 beside an idle sibling. The 1-minute figure
+// after n folds (every 5 s) of k runnable threads, from any start L0 >= 0, is at least k × (1 − e^(−5n/60))
+// (the kernel's fixed point rounds upward while rising). The heavy suite runs the issue's case: 2 loops for 61 s
+// (>= 12 folds: >= 2 × 0.63 = 1.26); the default suite 4 loops for 21 s (>= 4 folds: >= 4 × 0.28 = 1.13). Both
+// are above 1.0. The sibling runs nothing: its own figure stays 0.00 (< 0.5); under runc both show the host's.
+const LOAD = process.env.SYSBOX_HEAVY ? { loops: 2, secs: 61 } : { loops: 4, secs: 21 };
 const memTotalKb = (meminfo: string) => Number(/^MemTotal:\s+(\d+) kB/m.exec(meminfo)?.[1]);
 
 // a test that stopped or killed a daemon gets it restarted before the next test
@@ -197,6 +205,45 @@ describe.each(RUNTIMES)('%s', (rt) => {
       if (isRunc) return expect(w.stderr).toContain('Read-only file system');
       expect(w.code, w.stderr).toBe(0);
       expect(w.stdout.trim().split('\n').pop()).toBe(want);
+    });
+  });
+
+  t(`procfs: /proc/loadavg: ${LOAD.loops} busy loops on --cpuset-cpus 0 for ${LOAD.secs} s → 1-minute figure > 1.0; an idle sibling's < 0.5`, async () => {
+    const busy = `for i in $(seq ${LOAD.loops}); do (while :; do :; done) & done; wait`;
+    await withContainers(rt, [['--cpuset-cpus', '0', BB, 'sh', '-c', busy], ['--cpuset-cpus', '0', BB, 'sleep', '300']], async ([a, b]) => {
+      // the loops are the container's command: they run from its start
+      expect(await a!.inspect('{{.State.Running}}')).toBe('true');
+      await sleep(LOAD.secs * 1000);
+      const ra = await a!.exec(['cat', '/proc/loadavg']);
+      const rb = await b!.exec(['cat', '/proc/loadavg']);
+      expect(ra.code, ra.stderr).toBe(0);
+      expect(ra.stdout).toMatch(/^\d+\.\d\d \d+\.\d\d \d+\.\d\d \d+\/\d+ \d+\n$/);
+      const one = (s: string) => Number(s.split(' ')[0]);
+      expect(one(ra.stdout)).toBeGreaterThan(1.0);
+      if (isRunc) return expect(one(rb.stdout)).toBeGreaterThan(1.0); // the host's figure, loops included
+      expect(one(rb.stdout)).toBeLessThan(0.5);
+      // its own threads: the loops' shells and the shell waiting for them, not the host's hundreds
+      const [running, total] = ra.stdout.split(' ')[3]!.split('/').map(Number);
+      expect(running).toBeGreaterThanOrEqual(1);
+      expect(total).toBeLessThan(20);
+    });
+  }, (LOAD.secs + 60) * 1000);
+
+  t('procfs: --cpuset-cpus 0 → /sys/devices/system/cpu/online says 0, getconf _NPROCESSORS_ONLN 1, one cpuN dir listed', async () => {
+    const script = 'cat /sys/devices/system/cpu/online; getconf _NPROCESSORS_ONLN; ls /sys/devices/system/cpu | grep -c "^cpu[0-9]"; cat /sys/devices/system/cpu/possible; ls /sys/devices/system/cpu/cpu0 >/dev/null && echo cpu0-ok';
+    const deb = IMAGES.debian;
+    await withContainers(rt, [['--cpuset-cpus', '0', deb, 'sleep', '300'], [deb, 'sleep', '300']], async ([a, b]) => {
+      const ra = await a!.exec(['sh', '-c', script]);
+      const rb = await b!.exec(['sh', '-c', script]);
+      expect(ra.code, ra.stderr).toBe(0);
+      expect(rb.code, rb.stderr).toBe(0);
+      const n = String(hostCpuCount());
+      const host = [hostSys('online'), n, n, hostSys('possible'), 'cpu0-ok'];
+      // a container without a cpuset sees every CPU either way
+      expect(rb.stdout.trim().split('\n')).toEqual(host);
+      if (isRunc) return expect(ra.stdout.trim().split('\n')).toEqual(host);
+      // possible stays the host's (it sizes per-CPU kernel data), as with lxcfs
+      expect(ra.stdout.trim().split('\n')).toEqual(['0', '1', '1', hostSys('possible'), 'cpu0-ok']);
     });
   });
 

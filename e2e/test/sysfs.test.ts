@@ -85,6 +85,25 @@ describe.each(RUNTIMES)('%s', (rt) => {
     });
   });
 
+  t('sysfs: /sys/class/dmi/id is the usual link to the dmi/id dir: its product_uuid is the container\'s', async () => {
+    const host = hostDmiUuid();
+    const r = await sh(rt, [], `readlink /sys/class/dmi/id; cat /sys/class/dmi/id/product_uuid; cat ${DMI}/product_uuid; ls /sys/class | grep -c .`);
+    const hostClasses = readdirSync('/sys/class');
+    if (isRunc && host === undefined) {
+      // this host has no DMI: neither path exists
+      expect(r.stderr).toMatch(/No such file or directory/);
+      return expect(r.stdout.trim().split('\n').pop()).toBe(String(hostClasses.length));
+    }
+    expect(r.code, r.stderr).toBe(0);
+    const [link, viaClass, direct, count] = r.stdout.trim().split('\n');
+    expect(link).toBe('../../devices/virtual/dmi/id');
+    expect(viaClass).toMatch(UUID_RE);
+    expect(viaClass).toBe(direct);
+    if (host !== undefined && !isRunc) expect(viaClass).not.toBe(host);
+    // the rest of /sys/class is the container's own: every host class, plus dmi where sysbox-fs adds it
+    expect(Number(count)).toBe(hostClasses.length + (!isRunc && !hostClasses.includes('dmi') ? 1 : 0));
+  });
+
   t('sysfs: the rest of /sys/devices/virtual is the container\'s own sysfs: net devices, a new veth, /sys/class/net links', async () => {
     const script = [
       'ls /sys/devices/virtual/net | tr "\\n" " "; echo',

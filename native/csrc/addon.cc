@@ -25,6 +25,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -32,6 +33,8 @@
 
 #include <string>
 #include <vector>
+
+#include <linux/nsfs.h>
 
 #include <napi.h>
 #include <uv.h>
@@ -732,6 +735,61 @@ Napi::Value Statx(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// ---------------------------------------------------------------- namespaces, device nodes
+
+// namespaceInfo(path) -> { nstype (CLONE_NEW*), ino, ownerIno }: the namespace at path (NS_GET_NSTYPE, fstat) and the
+// inode of its owning user namespace (NS_GET_USERNS; for a user namespace, its parent), or -1 when the owner is out of
+// the caller's reach (EPERM: the initial user namespace has no owner).
+Napi::Value NamespaceInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  STR_ARG(path, 0);
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return ThrowErrno(env, errno, "open", &path);
+  int nstype = ioctl(fd, NS_GET_NSTYPE);
+  if (nstype < 0) {
+    int e = errno;
+    close(fd);
+    return ThrowErrno(env, e, "ioctl(NS_GET_NSTYPE)", &path);
+  }
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    int e = errno;
+    close(fd);
+    return ThrowErrno(env, e, "fstat", &path);
+  }
+  int64_t ownerIno = -1;
+  int owner = ioctl(fd, NS_GET_USERNS);
+  int e = errno;
+  close(fd);
+  if (owner >= 0) {
+    struct stat ost;
+    int r = fstat(owner, &ost);
+    e = errno;
+    close(owner);
+    if (r != 0) return ThrowErrno(env, e, "fstat", &path);
+    ownerIno = static_cast<int64_t>(ost.st_ino);
+  } else if (e != EPERM) {
+    return ThrowErrno(env, e, "ioctl(NS_GET_USERNS)", &path);
+  }
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("nstype", Napi::Number::New(env, nstype));
+  o.Set("ino", Napi::BigInt::New(env, static_cast<uint64_t>(st.st_ino)));
+  o.Set("ownerIno", Napi::BigInt::New(env, ownerIno));
+  return o;
+}
+
+// mknod(path, mode, major, minor): mode holds the file type (S_IFCHR, S_IFBLK, S_IFIFO) and the permissions.
+Napi::Value Mknod(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  STR_ARG(path, 0);
+  INT_ARG(mode, 1);
+  INT_ARG(major, 2);
+  INT_ARG(minor, 3);
+  if (mknod(path.c_str(), static_cast<mode_t>(mode), makedev(static_cast<unsigned>(major), static_cast<unsigned>(minor))) != 0)
+    return ThrowErrno(env, errno, "mknod", &path);
+  return env.Undefined();
+}
+
 Napi::Value ProcessVmReadv(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   INT_ARG(pid, 0);
@@ -1284,6 +1342,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"listenUnix", ListenUnix},
       {"connectUnix", ConnectUnix},
       {"statx", Statx},
+      {"namespaceInfo", NamespaceInfo},
+      {"mknod", Mknod},
       {"processVmReadv", ProcessVmReadv},
       {"seccompWatch", SeccompWatch},
       {"seccompRespond", SeccompRespond},

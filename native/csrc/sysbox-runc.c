@@ -264,7 +264,7 @@ static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *
 // The engine's argv: --root <root>/engine (replacing ours, or first), sysbox-runc's --engine left out, argument
 // `replace_at` (if >= 0) replaced by `replacement` (kept as --flag=replacement if it was given inline).
 static char **engine_argv(const char *engine, const struct cmdline *c, int replace_at, int replace_inline, const char *replacement) {
-  char **out = calloc((size_t)nargs + 4, sizeof *out);
+  char **out = calloc((size_t)nargs + 5, sizeof *out); // engine, --root and its value, the arguments, one more, NULL
   int o = 0;
   char *engine_root = malloc(strlen(c->root) + 8);
   sprintf(engine_root, "%s/engine", c->root);
@@ -298,8 +298,28 @@ static void exec_engine(char **argv) {
   exit(1);
 }
 
-// start, kill, delete: the engine that created the container. Per-container verb translation (e.g. the signal of a
-// `kill` for an init that wants another one) belongs here, read from the container's record.
+// kill: an init that stops on another signal than SIGTERM (systemd halts on SIGRTMIN+3; SIGTERM makes it re-execute)
+// has it recorded at create, <root>/sysbox/<id>/stop-signal: a TERM (named, numbered, or the default) is sent as that.
+static char **kill_argv(const char *engine, const struct cmdline *c, int at) {
+  char path[PATH_MAX];
+  snprintf(path, sizeof path, "%s/sysbox/%s/stop-signal", c->root, args[at]);
+  char *sig = read_file(path, NULL);
+  if (sig) sig[strcspn(sig, "\n")] = '\0';
+  int given = at + 1 < nargs;
+  const char *s = given ? args[at + 1] : "TERM";
+  if (!sig || !sig[0] || (strcmp(s, "TERM") && strcmp(s, "SIGTERM") && strcmp(s, "15"))) return engine_argv(engine, c, -1, 0, NULL);
+  debug("kill: TERM sent as", sig);
+  if (given) return engine_argv(engine, c, at + 1, 0, sig);
+  char **argv = engine_argv(engine, c, -1, 0, NULL); // (room for one more: engine_argv leaves it)
+  int n = 0;
+  while (argv[n]) n++;
+  argv[n] = sig;
+  argv[n + 1] = NULL;
+  return argv;
+}
+
+// start, kill, delete: the engine that created the container, with the verb translated where the container's record
+// says so (kill_argv).
 static void engine_verb(const struct cmdline *c, const char *verb) {
   const struct runc_flag *t = !strcmp(verb, "start") ? RUNC_START_FLAGS : !strcmp(verb, "kill") ? RUNC_KILL_FLAGS : RUNC_DELETE_FLAGS;
   int at = parse_verb_flags(t, c->verb + 1, NULL, NULL);
@@ -321,7 +341,7 @@ static void engine_verb(const struct cmdline *c, const char *verb) {
     engine = engine_at(path);
   }
   if (!engine) to_node("no engine record");
-  char **argv = engine_argv(engine, c, -1, 0, NULL);
+  char **argv = ours && !strcmp(verb, "kill") ? kill_argv(engine, c, at) : engine_argv(engine, c, -1, 0, NULL);
   if (!ours || strcmp(verb, "delete")) exec_engine(argv);
   // delete: the engine's, then our state dir once the engine has forgotten the container (a refused delete of a
   // running container keeps it); sysbox-mgr, watching that dir, does the rest

@@ -8,6 +8,7 @@ import type {
   SeccompAddFd,
   IdmappedBindOptions,
   BindCloneOptions,
+  NamespaceInfo,
   Watcher,
 } from './kernel.js';
 import { KernelError } from './kernel.js';
@@ -76,6 +77,10 @@ export class FakeKernel implements Kernel {
   readonly fds = new Map<number, FakeFd>();
   /** statx results by path; statx on any other path fails with ENOENT. */
   readonly files = new Map<string, Partial<Statx>>();
+  /** namespaceInfo answers by path; any other path fails with ENOENT. */
+  readonly namespaces = new Map<string, NamespaceInfo>();
+  /** nodes made by mknod, by path (mknod on a path already there fails with EEXIST). */
+  readonly nodes = new Map<string, { mode: number; major: number; minor: number }>();
   /** process_vm_readv contents: pid → (address → bytes). */
   readonly memory = new Map<number, Map<bigint, Buffer>>();
   readonly seccompResponses: SeccompResponse[] = [];
@@ -448,6 +453,19 @@ export class FakeKernel implements Kernel {
     const r = this.resolved.get(path);
     if (!r) throw new KernelError('ENOENT', 'openat2', path);
     return { mode: 0o40755, attributes: 0n, ...r };
+  }
+
+  namespaceInfo(path: string): NamespaceInfo {
+    this.record('namespaceInfo', [path]);
+    const n = this.namespaces.get(path);
+    if (!n) throw new KernelError('ENOENT', 'open', path);
+    return { ...n };
+  }
+
+  mknod(path: string, mode: number, major: number, minor: number): void {
+    this.record('mknod', [path, mode, major, minor]);
+    if (this.nodes.has(path)) throw new KernelError('EEXIST', 'mknod', path);
+    this.nodes.set(path, { mode, major, minor });
   }
 
   processVmReadv(pid: number, address: bigint, length: number): Buffer {

@@ -12,6 +12,8 @@ export type {
   IdmappedBindOptions,
   ResolvedStat,
   BindCloneOptions,
+  NamespaceInfo,
+  NamespaceType,
 } from './kernel.js';
 export { KernelError, isKernelError, errnoName, errnoNumber } from './kernel.js';
 export * from './constants.js';

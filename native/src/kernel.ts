@@ -12,6 +12,16 @@ export interface StatxTimestamp {
   nsec: number;
 }
 
+/** A namespace type in the OCI spec's words. */
+export type NamespaceType = 'pid' | 'network' | 'mount' | 'ipc' | 'uts' | 'user' | 'cgroup' | 'time';
+
+export interface NamespaceInfo {
+  type: NamespaceType;
+  ino: bigint;
+  /** inode of the owning user namespace; null: out of reach (the initial user namespace) */
+  ownerIno: bigint | null;
+}
+
 export interface Statx {
   mask: number;
   mode: number;
@@ -193,6 +203,14 @@ export interface Kernel {
    * lookup included), so it is safe on the loop that answers FUSE; fall back to resolveStat on EAGAIN.
    */
   resolveStatCached(dirfd: number, path: string, openFlags: number, resolve: number): ResolvedStat;
+  /**
+   * The namespace at path (a /proc/<pid>/ns/<type> link or a bind-mounted namespace file): its type (NS_GET_NSTYPE),
+   * inode, and the inode of the user namespace that owns it (NS_GET_USERNS; a user namespace's parent), null when that
+   * owner is out of the caller's reach (the initial user namespace has none). Throws ENOENT, EINVAL (not a namespace).
+   */
+  namespaceInfo(path: string): NamespaceInfo;
+  /** mknod(2): `mode` holds the file type (S_IFCHR, S_IFBLK, S_IFIFO) and the permission bits (the umask applies). */
+  mknod(path: string, mode: number, major: number, minor: number): void;
   processVmReadv(pid: number, address: bigint, length: number): Buffer;
   seccompNotify: SeccompNotify;
   /**

@@ -2,12 +2,20 @@ import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join, dirname } from 'node:path';
-import type { Kernel, IdMapping, MountSetattrAttr, Statx, SeccompNotification, IdmappedBindOptions, BindCloneOptions, ResolvedStat } from './kernel.js';
+import type { Kernel, IdMapping, MountSetattrAttr, Statx, SeccompNotification, IdmappedBindOptions, BindCloneOptions, NamespaceInfo, NamespaceType, ResolvedStat } from './kernel.js';
 import { KernelError } from './kernel.js';
 import {
   AT_FDCWD,
   AT_RECURSIVE,
   AT_EMPTY_PATH,
+  CLONE_NEWCGROUP,
+  CLONE_NEWIPC,
+  CLONE_NEWNET,
+  CLONE_NEWNS,
+  CLONE_NEWPID,
+  CLONE_NEWTIME,
+  CLONE_NEWUSER,
+  CLONE_NEWUTS,
   MOUNT_ATTR_IDMAP,
   MOUNT_ATTR_RDONLY,
   MOVE_MOUNT_F_EMPTY_PATH,
@@ -42,6 +50,8 @@ interface Addon {
   listenUnix(path: string, backlog: number): number;
   connectUnix(path: string): number;
   statx(dirfd: number, path: string, flags: number, mask: number): Statx;
+  namespaceInfo(path: string): { nstype: number; ino: bigint; ownerIno: bigint };
+  mknod(path: string, mode: number, major: number, minor: number): void;
   processVmReadv(pid: number, address: bigint, length: number): Buffer;
   seccompWatch(fd: number, onNotify: (n: SeccompNotification) => void, onClose: () => void, spinUs: number): { close(): void };
   seccompRespond(fd: number, id: bigint, error: number, val: bigint, flags: number): void;
@@ -55,6 +65,17 @@ interface Addon {
   shutdown(fd: number, how: number): void;
   mallocTrim(): boolean;
 }
+
+const NSTYPES = new Map<number, NamespaceType>([
+  [CLONE_NEWPID, 'pid'],
+  [CLONE_NEWNET, 'network'],
+  [CLONE_NEWNS, 'mount'],
+  [CLONE_NEWIPC, 'ipc'],
+  [CLONE_NEWUTS, 'uts'],
+  [CLONE_NEWUSER, 'user'],
+  [CLONE_NEWCGROUP, 'cgroup'],
+  [CLONE_NEWTIME, 'time'],
+]);
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -209,6 +230,15 @@ class RealKernel implements Kernel {
   }
   statx(dirfd: number, path: string, flags: number, mask: number): Statx {
     return call(() => this.a.statx(dirfd, path, flags, mask));
+  }
+  namespaceInfo(path: string): NamespaceInfo {
+    const r = call(() => this.a.namespaceInfo(path));
+    const type = NSTYPES.get(r.nstype);
+    if (!type) throw new KernelError('EINVAL', 'ioctl(NS_GET_NSTYPE)', path);
+    return { type, ino: r.ino, ownerIno: r.ownerIno < 0n ? null : r.ownerIno };
+  }
+  mknod(path: string, mode: number, major: number, minor: number): void {
+    call(() => this.a.mknod(path, mode, major, minor));
   }
   processVmReadv(pid: number, address: bigint, length: number): Buffer {
     return call(() => this.a.processVmReadv(pid, address, length));

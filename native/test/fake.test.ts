@@ -6,6 +6,8 @@ import {
   errnoNumber,
   isKernelError,
   AT_FDCWD,
+  S_IFCHR,
+  S_IFIFO,
   MNT_DETACH,
   MOUNT_ATTR_IDMAP,
   MOVE_MOUNT_F_EMPTY_PATH,
@@ -137,6 +139,18 @@ describe('FakeKernel', () => {
     expect(got).toEqual([7n]);
     expect(closed).toBe(true);
     expect(k.seccompResponses).toEqual([{ id: 7n, error: 1 }]);
+  });
+
+  it('namespaceInfo from seeded data; mknod records nodes', () => {
+    const k = new FakeKernel();
+    k.namespaces.set('/proc/7/ns/net', { type: 'network', ino: 4026532001n, ownerIno: 4026531837n });
+    expect(k.namespaceInfo('/proc/7/ns/net')).toEqual({ type: 'network', ino: 4026532001n, ownerIno: 4026531837n });
+    expect(() => k.namespaceInfo('/proc/8/ns/net')).toThrow(expect.objectContaining({ code: 'ENOENT' }));
+    k.mknod('/d/x', S_IFCHR | 0o660, 10, 666);
+    expect(k.nodes.get('/d/x')).toEqual({ mode: S_IFCHR | 0o660, major: 10, minor: 666 });
+    expect(() => k.mknod('/d/x', S_IFCHR | 0o660, 10, 666)).toThrow(expect.objectContaining({ code: 'EEXIST' }));
+    k.fail('mknod', 'EPERM');
+    expect(() => k.mknod('/d/y', S_IFIFO | 0o600, 0, 0)).toThrow(expect.objectContaining({ code: 'EPERM', path: '/d/y' }));
   });
 
   it('statx and process_vm_readv from seeded data', () => {

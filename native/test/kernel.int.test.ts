@@ -15,6 +15,9 @@ import {
   FSCONFIG_CMD_CREATE,
   STATX_BASIC_STATS,
   STATX_MNT_ID,
+  S_IFBLK,
+  S_IFCHR,
+  S_IFIFO,
   nsenterMoveMount,
   nsenterMoveMounts,
   nsenterOverlay,
@@ -585,6 +588,37 @@ describe.runIf(isRoot)('real kernel (root)', () => {
       expect(await nsenterSysctlRead({ pid: process.pid, path: 'kernel/panic_print' })).toBe(panicPrint);
     } finally {
       sleeper.kill('SIGKILL');
+    }
+  });
+
+  it('namespaceInfo: type and owner of a /proc link and of a user namespace fd; ENOTTY for a plain file', () => {
+    const hostUser = statSync('/proc/self/ns/user', { bigint: true }).ino;
+    const net = k.namespaceInfo('/proc/self/ns/net');
+    expect(net.type).toBe('network');
+    expect(net.ino).toBe(statSync('/proc/self/ns/net', { bigint: true }).ino);
+    expect(net.ownerIno).toBe(hostUser);
+    const user = k.namespaceInfo('/proc/self/ns/user');
+    expect(user).toEqual({ type: 'user', ino: hostUser, ownerIno: null }); // the initial user namespace has no owner
+    // a user namespace made here: its owner (parent) is the host's
+    const child = k.namespaceInfo(`/proc/self/fd/${userns}`);
+    expect(child.type).toBe('user');
+    expect(child.ownerIno).toBe(hostUser);
+    expect(() => k.namespaceInfo('/proc/self/status')).toThrow(expect.objectContaining({ code: 'ENOTTY' }));
+    expect(() => k.namespaceInfo('/nonexistent/ns')).toThrow(expect.objectContaining({ code: 'ENOENT' }));
+  });
+
+  it('mknod makes char, block and fifo nodes', () => {
+    const s = scratch(k, 'sbx-mknod-');
+    try {
+      for (const [name, type, major, minor] of [['c', S_IFCHR, 10, 666], ['b', S_IFBLK, 8, 666], ['p', S_IFIFO, 0, 0]] as const) {
+        k.mknod(join(s.dir, name), type | 0o660, major, minor);
+        const st = lstatSync(join(s.dir, name));
+        expect(st.mode & 0o170000).toBe(type);
+        if (type !== S_IFIFO) expect([Math.floor(st.rdev / 256) & 0xfff, (st.rdev & 0xff) | ((st.rdev >> 12) & 0xfff00)]).toEqual([major, minor]);
+      }
+      expect(() => k.mknod(join(s.dir, 'c'), S_IFCHR | 0o600, 1, 3)).toThrow(expect.objectContaining({ code: 'EEXIST' }));
+    } finally {
+      s.cleanup();
     }
   });
 });

@@ -1,5 +1,45 @@
 import { openSync, readSync } from 'node:fs';
-import type { HostEnv } from '@sysbox/procfs';
+import type { ContainerView, Handler, HostEnv } from '@sysbox/procfs';
+
+/**
+ * One container's renderings: each emulated file is rendered at most once per its handler's `maxAgeMs` (never
+ * longer than the kernel's own update period of what it shows) or whenever its `generation` changes, and every
+ * read meanwhile is answered from the same Buffer (the FUSE answer copies from it: one copy per read). A write to
+ * the file drops its rendering. A handler that throws is not cached.
+ */
+export class Renderings {
+  private readonly m = new Map<Handler, { buf: Buffer; at: number; gen: number }>();
+  constructor(
+    private readonly env: HostEnv,
+    private readonly view: ContainerView,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
+
+  get(h: Handler): Buffer {
+    const e = this.m.get(h);
+    const gen = h.generation ? h.generation(this.view) : 0;
+    if (e && e.gen === gen && h.maxAgeMs > 0) {
+      if (h.maxAgeMs === Infinity) return e.buf;
+      const t = this.now();
+      if (t - e.at < h.maxAgeMs) return e.buf;
+      e.buf = Buffer.from(h.read(this.env, this.view));
+      e.at = t;
+      return e.buf;
+    }
+    const buf = Buffer.from(h.read(this.env, this.view));
+    if (h.maxAgeMs > 0) this.m.set(h, { buf, at: h.maxAgeMs === Infinity ? 0 : this.now(), gen });
+    return buf;
+  }
+
+  /** forgets the file's rendering (after a write) */
+  drop(h: Handler): void {
+    this.m.delete(h);
+  }
+
+  get size(): number {
+    return this.m.size;
+  }
+}
 
 /**
  * A HostEnv whose reads of slowly-changing host files (cgroup files, /proc/cpuinfo) are kept for `ttlMs`:

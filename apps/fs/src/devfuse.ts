@@ -14,6 +14,7 @@ export const OP = {
   FORGET: 2,
   GETATTR: 3,
   SETATTR: 4,
+  READLINK: 5,
   OPEN: 14,
   READ: 15,
   WRITE: 16,
@@ -44,8 +45,13 @@ const FATTR_UID = 1 << 1;
 const FATTR_GID = 1 << 2;
 const FATTR_SIZE = 1 << 3;
 const FOPEN_DIRECT_IO = 1 << 0;
+const FOPEN_KEEP_CACHE = 1 << 1;
 const FUSE_BIG_WRITES = 1 << 5;
+/** on every read of a cached file, attributes past their timeout are asked again, and a changed size or mtime drops the pages */
+const FUSE_AUTO_INVAL_DATA = 1 << 12;
 const FUSE_PARALLEL_DIROPS = 1 << 18;
+/** FUSE_NOTIFY_INVAL_INODE: drop an inode's cached attributes and pages */
+export const FUSE_NOTIFY_INVAL_INODE = 2;
 /** FUSE_NOTIFY_RESEND (kernel ≥ 6.9): requests read by a dead daemon but never answered go back to the queue. */
 export const FUSE_NOTIFY_RESEND = 7;
 /**
@@ -63,24 +69,27 @@ export const REQ_BUF = Math.max(8192, MAX_WRITE + 4096);
  * INIT, which an earlier sysbox-fs (before MAX_WRITE was one page: 128 KiB) may have negotiated.
  */
 export const ADOPTED_REQ_BUF = 128 * 1024 + 4096;
-/** one buffer for every answer: answers are written synchronously, so no answer allocates its own */
+/**
+ * One buffer for every answer: answers are written synchronously, so none allocates its own. Payloads are built
+ * in place after the header; a READ's data is copied into it once (the one copy between a rendering and the kernel).
+ */
 const ANSWER = Buffer.allocUnsafe(OUT_HEADER + MAX_READ + 4096);
-/** a zero-filled buffer from Node's pool (Buffer.alloc never pools: one malloc per call) */
-const zeroed = (n: number): Buffer => Buffer.allocUnsafe(n).fill(0);
-/** seconds the kernel may cache entries and attributes (libfuse's default) */
-const TTL = 1;
-
-export interface FuseRequest {
-  len: number;
-  opcode: number;
-  /** the request's unique, as the kernel sent it (8 bytes), echoed in the answer */
-  unique: Buffer;
-  nodeid: number;
-  uid: number;
-  gid: number;
-  pid: number;
-  body: Buffer;
+/** views of ANSWER by length, made once each: an answer of a length seen before allocates nothing */
+const answerViews = new Map<number, Buffer>();
+function answerOf(length: number): Buffer {
+  let v = answerViews.get(length);
+  if (v === undefined) {
+    v = ANSWER.subarray(0, length);
+    if (answerViews.size < 1024) answerViews.set(length, v);
+  }
+  return v;
 }
+/** ms the kernel may cache entries, and attributes unless the tree says otherwise (libfuse's default: 1 s) */
+const TTL_MS = 1000;
+/** the FUSE_NOTIFY_INVAL_INODE message: header + { ino, off = 0, len = 0 (every page) } */
+const INVAL = Buffer.alloc(OUT_HEADER + 24);
+INVAL.writeUInt32LE(INVAL.length, 0);
+INVAL.writeInt32LE(FUSE_NOTIFY_INVAL_INODE, 4);
 
 /** Reads a little-endian u64 as a Number (node ids and handles here stay below 2^53). */
 export function u64(b: Buffer, off: number): number {
@@ -92,20 +101,11 @@ function w64(b: Buffer, off: number, n: number): void {
   b.writeUInt32LE(Math.floor(n / 0x1_0000_0000) >>> 0, off + 4);
 }
 
-export function parseRequest(buf: Buffer): FuseRequest {
-  if (buf.length < IN_HEADER) throw new RangeError(`short FUSE request (${buf.length} bytes)`);
-  const len = buf.readUInt32LE(0);
-  if (len > buf.length || len < IN_HEADER) throw new RangeError(`bad FUSE request length ${len} (read ${buf.length})`);
-  return {
-    len,
-    opcode: buf.readUInt32LE(4),
-    unique: buf.subarray(8, 16),
-    nodeid: u64(buf, 16),
-    uid: buf.readUInt32LE(24),
-    gid: buf.readUInt32LE(28),
-    pid: buf.readUInt32LE(32),
-    body: buf.subarray(IN_HEADER, len),
-  };
+/** a timeout of `ms` as FUSE's u64 seconds (at `secAt`) and u32 nanoseconds (at `nsecAt`) */
+function wTimeout(b: Buffer, secAt: number, nsecAt: number, ms: number): void {
+  const sec = Math.floor(ms / 1000);
+  w64(b, secAt, sec);
+  b.writeUInt32LE(Math.round((ms - sec * 1000) * 1e6) >>> 0, nsecAt);
 }
 
 /** A stable node id for a path: 1 for the root, else a 52-bit FNV-1a hash (never 0 or 1). */
@@ -150,14 +150,21 @@ export interface SessionOptions {
 /**
  * The FUSE protocol for one connection: handle() takes each request read from /dev/fuse and answers through
  * send(). Pure (no fd of its own): unit-tested with buffers. send() gets a buffer that is reused once it
- * returns (write it, or copy it).
+ * returns (write it, or copy it). The hot path (OPEN, READ, RELEASE) allocates nothing per request.
  */
 export class FuseSession {
   readonly paths = new Map<number, string>([[1, '/']]);
   readonly generation: number;
   initialized = false;
   kernelMinor = 0;
-  private readonly now = Math.floor(Date.now() / 1000);
+  /**
+   * Whether files may be served through the kernel's page cache (ops.openCached): only on a connection this session
+   * set up itself with FUSE_AUTO_INVAL_DATA (an adopted one was negotiated by an earlier process).
+   */
+  pageCache = false;
+  private readonly nowMs = Date.now();
+  /** the request being answered (valid during handle()) */
+  private req: Buffer = ANSWER;
 
   constructor(
     private readonly ops: FuseOps,
@@ -165,10 +172,11 @@ export class FuseSession {
     private readonly o: SessionOptions = {},
   ) {
     this.generation = o.generation ?? 1 + Math.floor(Math.random() * 0xffffe);
-    this.walk('/');
+    // every node up front: after an adoption the kernel asks about ids it got from an earlier process
+    if (ops.nodes) for (const p of ops.nodes()) this.paths.set(nodeIdOf(p), p);
+    else this.walk('/');
   }
 
-  /** Knows every node of the tree up front: after an adoption the kernel asks about ids it got from an earlier process. */
   private walk(dir: string): void {
     let names: string[];
     try {
@@ -189,60 +197,70 @@ export class FuseSession {
     }
   }
 
-  private reply(req: FuseRequest, error: number, payload?: Buffer): void {
-    const plen = payload ? payload.length : 0;
-    const out = OUT_HEADER + plen <= ANSWER.length ? ANSWER.subarray(0, OUT_HEADER + plen) : Buffer.allocUnsafe(OUT_HEADER + plen);
-    out.writeUInt32LE(OUT_HEADER + plen, 0);
+  /** Answers the current request: the header, and `plen` payload bytes already written at ANSWER[OUT_HEADER]. */
+  private reply(error: number, plen = 0, out: Buffer = ANSWER): void {
+    const n = OUT_HEADER + plen;
+    out.writeUInt32LE(n, 0);
     out.writeInt32LE(error ? -Math.abs(error) : 0, 4);
-    req.unique.copy(out, 8);
-    if (payload) payload.copy(out, OUT_HEADER);
+    out.writeUInt32LE(this.req.readUInt32LE(8), 8);
+    out.writeUInt32LE(this.req.readUInt32LE(12), 12);
     try {
-      this.send(out);
+      this.send(out === ANSWER ? answerOf(n) : out);
     } catch (e) {
       // ENOENT: the request was interrupted (the caller gave up) before the answer
       if ((e as { code?: string }).code !== 'ENOENT') this.o.onError?.('answer', e);
     }
   }
 
+  /** Zeroes `size` payload bytes of ANSWER and returns the payload's offset. */
+  private payload(size: number): number {
+    ANSWER.fill(0, OUT_HEADER, OUT_HEADER + size);
+    return OUT_HEADER;
+  }
+
   private attr(b: Buffer, off: number, path: string, st: FuseStat): void {
     const dir = (st.mode & 0o170000) === 0o040000;
+    const ms = st.mtimeMs ?? this.nowMs;
+    const sec = Math.floor(ms / 1000);
+    const nsec = Math.floor((ms - sec * 1000) * 1e6) >>> 0;
     w64(b, off, nodeIdOf(path));
     w64(b, off + 8, st.size);
     w64(b, off + 16, Math.ceil(st.size / 512));
-    w64(b, off + 24, this.now);
-    w64(b, off + 32, this.now);
-    w64(b, off + 40, this.now);
-    b.writeUInt32LE(0, off + 48);
-    b.writeUInt32LE(0, off + 52);
-    b.writeUInt32LE(0, off + 56);
+    for (const at of [24, 32, 40]) w64(b, off + at, sec);
+    for (const at of [48, 52, 56]) b.writeUInt32LE(nsec, off + at);
     b.writeUInt32LE(st.mode >>> 0, off + 60);
     b.writeUInt32LE(dir ? 2 : 1, off + 64);
     b.writeUInt32LE(st.uid >>> 0, off + 68);
     b.writeUInt32LE(st.gid >>> 0, off + 72);
-    b.writeUInt32LE(0, off + 76); // rdev
     b.writeUInt32LE(4096, off + 80); // blksize
-    b.writeUInt32LE(0, off + 84); // flags
   }
 
-  private attrOut(path: string, st: FuseStat): Buffer {
-    const b = zeroed(16 + ATTR_SIZE);
-    w64(b, 0, TTL);
-    this.attr(b, 16, path, st);
-    return b;
+  /** fuse_attr_out at ANSWER's payload; returns its size */
+  private attrOut(path: string, st: FuseStat): number {
+    const at = this.payload(16 + ATTR_SIZE);
+    wTimeout(ANSWER, at, at + 8, st.ttlMs ?? TTL_MS);
+    this.attr(ANSWER, at + 16, path, st);
+    return 16 + ATTR_SIZE;
   }
 
-  private entryOut(path: string, st: FuseStat): Buffer {
-    const b = zeroed(40 + ATTR_SIZE);
-    w64(b, 0, nodeIdOf(path));
-    w64(b, 8, 0); // generation
-    w64(b, 16, TTL);
-    w64(b, 24, TTL);
-    this.attr(b, 40, path, st);
-    return b;
+  /** fuse_entry_out at ANSWER's payload; returns its size */
+  private entryOut(path: string, st: FuseStat): number {
+    const at = this.payload(40 + ATTR_SIZE);
+    w64(ANSWER, at, nodeIdOf(path));
+    wTimeout(ANSWER, at + 16, at + 32, TTL_MS);
+    wTimeout(ANSWER, at + 24, at + 36, st.ttlMs ?? TTL_MS);
+    this.attr(ANSWER, at + 40, path, st);
+    return 40 + ATTR_SIZE;
   }
 
-  private fhOut(inner: number): number {
-    return this.generation * 0x1_0000_0000 + (inner >>> 0);
+  /** Tells the kernel to drop a node's cached attributes and pages (ENOENT: it has none, nothing to do). */
+  private invalidate(nodeid: number): void {
+    w64(INVAL, OUT_HEADER, nodeid);
+    try {
+      this.send(INVAL);
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'ENOENT') this.o.onError?.('invalidate', e);
+    }
   }
 
   /** The handle ops gave out, or 0 for a handle of an earlier process (ops then read fresh). */
@@ -251,57 +269,45 @@ export class FuseSession {
   }
 
   handle(buf: Buffer): void {
-    let req: FuseRequest;
-    try {
-      req = parseRequest(buf);
-    } catch (e) {
-      this.o.onError?.('request', e);
+    const len = buf.length >= IN_HEADER ? buf.readUInt32LE(0) : 0;
+    if (len > buf.length || len < IN_HEADER) {
+      this.o.onError?.('request', new RangeError(buf.length < IN_HEADER ? `short FUSE request (${buf.length} bytes)` : `bad FUSE request length ${len} (read ${buf.length})`));
       return;
     }
-    const { opcode, body } = req;
+    this.req = buf;
+    const opcode = buf.readUInt32LE(4);
     if (opcode === OP.FORGET || opcode === OP.BATCH_FORGET || opcode === OP.INTERRUPT) return; // no answer
-    if (opcode === OP.INIT) return this.init(req);
-    let path = this.paths.get(req.nodeid);
+    if (opcode === OP.INIT) return this.init(buf.subarray(IN_HEADER, len));
+    const nodeid = u64(buf, 16);
+    const path = this.paths.get(nodeid);
+    const B = IN_HEADER; // the request's body starts here
     try {
       if (path === undefined) throw new FuseError('ESTALE');
       switch (opcode) {
-        case OP.LOOKUP: {
-          const nul = body.indexOf(0);
-          const name = body.toString('utf8', 0, nul < 0 ? body.length : nul);
-          const p = childPath(path, name);
-          const st = this.ops.getattr(p);
-          this.paths.set(nodeIdOf(p), p);
-          return this.reply(req, 0, this.entryOut(p, st));
-        }
-        case OP.GETATTR:
-          return this.reply(req, 0, this.attrOut(path, this.ops.getattr(path)));
-        case OP.SETATTR: {
-          const valid = body.readUInt32LE(0);
-          if (valid & (FATTR_MODE | FATTR_UID | FATTR_GID)) throw new FuseError('EPERM');
-          if (valid & FATTR_SIZE) this.ops.truncate(path, u64(body, 16));
-          return this.reply(req, 0, this.attrOut(path, this.ops.getattr(path)));
-        }
         case OP.OPEN: {
-          const fh = this.ops.open(path, body.readUInt32LE(0));
-          const b = zeroed(16);
-          w64(b, 0, this.fhOut(fh));
-          b.writeUInt32LE(FOPEN_DIRECT_IO, 8);
-          return this.reply(req, 0, b);
+          const flags = buf.readUInt32LE(B);
+          // through the page cache where the tree allows it (dropped first if the content changed), else direct I/O
+          const cached = this.pageCache ? this.ops.openCached?.(path, flags) : undefined;
+          if (cached?.invalidate) this.invalidate(nodeid);
+          const fh = cached ? cached.fh : this.ops.open(path, flags);
+          const at = this.payload(16);
+          ANSWER.writeUInt32LE(fh >>> 0, at);
+          ANSWER.writeUInt32LE(this.generation, at + 4);
+          ANSWER.writeUInt32LE(cached ? FOPEN_KEEP_CACHE : FOPEN_DIRECT_IO, at + 8);
+          return this.reply(0, 16);
         }
         case OP.READ: {
-          const data = this.ops.read(path, this.fhIn(body, 0), body.readUInt32LE(16), u64(body, 8));
-          return this.reply(req, 0, data);
-        }
-        case OP.WRITE: {
-          const size = body.readUInt32LE(16);
-          const data = Buffer.from(body.subarray(40, 40 + size));
-          const n = this.ops.write(path, this.fhIn(body, 0), data, u64(body, 8));
-          const b = zeroed(8);
-          b.writeUInt32LE(n >>> 0, 0);
-          return this.reply(req, 0, b);
+          const data = this.ops.read(path, this.fhIn(buf, B), buf.readUInt32LE(B + 16), u64(buf, B + 8));
+          if (OUT_HEADER + data.length > ANSWER.length) {
+            const big = Buffer.allocUnsafe(OUT_HEADER + data.length);
+            data.copy(big, OUT_HEADER);
+            return this.reply(0, data.length, big);
+          }
+          data.copy(ANSWER, OUT_HEADER);
+          return this.reply(0, data.length);
         }
         case OP.RELEASE: {
-          const fh = this.fhIn(body, 0);
+          const fh = this.fhIn(buf, B);
           if (fh) {
             try {
               this.ops.release(path, fh);
@@ -309,41 +315,72 @@ export class FuseSession {
               /* nothing to answer */
             }
           }
-          return this.reply(req, 0);
+          return this.reply(0);
+        }
+        case OP.LOOKUP: {
+          const nul = buf.indexOf(0, B);
+          const name = buf.toString('utf8', B, nul < 0 || nul > len ? len : nul);
+          const p = childPath(path, name);
+          const st = this.ops.getattr(p, this.pageCache);
+          this.paths.set(nodeIdOf(p), p);
+          return this.reply(0, this.entryOut(p, st));
+        }
+        case OP.GETATTR:
+          return this.reply(0, this.attrOut(path, this.ops.getattr(path, this.pageCache)));
+        case OP.SETATTR: {
+          const valid = buf.readUInt32LE(B);
+          if (valid & (FATTR_MODE | FATTR_UID | FATTR_GID)) throw new FuseError('EPERM');
+          if (valid & FATTR_SIZE) this.ops.truncate(path, u64(buf, B + 16));
+          return this.reply(0, this.attrOut(path, this.ops.getattr(path, this.pageCache)));
+        }
+        case OP.READLINK: {
+          if (!this.ops.readlink) throw new FuseError('EINVAL');
+          const n = ANSWER.write(this.ops.readlink(path), OUT_HEADER, 'utf8');
+          return this.reply(0, n);
+        }
+        case OP.WRITE: {
+          const size = buf.readUInt32LE(B + 16);
+          const data = Buffer.from(buf.subarray(B + 40, B + 40 + size));
+          const n = this.ops.write(path, this.fhIn(buf, B), data, u64(buf, B + 8));
+          const at = this.payload(8);
+          ANSWER.writeUInt32LE(n >>> 0, at);
+          return this.reply(0, 8);
         }
         case OP.STATFS: {
-          const b = zeroed(80);
-          b.writeUInt32LE(4096, 40); // bsize
-          b.writeUInt32LE(255, 44); // namelen
-          b.writeUInt32LE(4096, 48); // frsize
-          return this.reply(req, 0, b);
+          const at = this.payload(80);
+          ANSWER.writeUInt32LE(4096, at + 40); // bsize
+          ANSWER.writeUInt32LE(255, at + 44); // namelen
+          ANSWER.writeUInt32LE(4096, at + 48); // frsize
+          return this.reply(0, 80);
         }
         case OP.OPENDIR: {
           const st = this.ops.getattr(path);
           if ((st.mode & 0o170000) !== 0o040000) throw new FuseError('ENOTDIR');
-          return this.reply(req, 0, zeroed(16));
+          this.payload(16);
+          return this.reply(0, 16);
         }
         case OP.READDIR:
-          return this.reply(req, 0, this.readdir(path, u64(body, 8), body.readUInt32LE(16)));
+          return this.reply(0, this.readdir(path, u64(buf, B + 8), buf.readUInt32LE(B + 16)));
         case OP.RELEASEDIR:
         case OP.FSYNC:
         case OP.FSYNCDIR:
         case OP.ACCESS:
         case OP.DESTROY:
-          return this.reply(req, 0);
+          return this.reply(0);
         // FLUSH: ENOSYS once and the kernel stops sending it (one round trip less per close)
         default:
-          return this.reply(req, errnos['ENOSYS']!);
+          return this.reply(errnos['ENOSYS']!);
       }
     } catch (e) {
-      if (!(e instanceof FuseError)) this.o.onError?.(`op ${opcode} ${path ?? `node ${req.nodeid}`}`, e);
-      return this.reply(req, errnoOf(e));
+      if (!(e instanceof FuseError)) this.o.onError?.(`op ${opcode} ${path ?? `node ${nodeid}`}`, e);
+      return this.reply(errnoOf(e));
     }
   }
 
-  private readdir(path: string, offset: number, size: number): Buffer {
+  /** fuse_dirent records from `offset`, within `size`, at ANSWER's payload; returns their size */
+  private readdir(path: string, offset: number, size: number): number {
     const names = ['.', '..', ...this.ops.readdir(path)];
-    const parts: Buffer[] = [];
+    const limit = Math.min(size, ANSWER.length - OUT_HEADER);
     let used = 0;
     for (let i = offset; i < names.length; i++) {
       const name = names[i]!;
@@ -360,41 +397,41 @@ export class FuseSession {
       }
       const nameLen = Buffer.byteLength(name);
       const recLen = (24 + nameLen + 7) & ~7;
-      if (used + recLen > size) break;
-      const d = zeroed(recLen);
-      w64(d, 0, nodeIdOf(p));
-      w64(d, 8, i + 1);
-      d.writeUInt32LE(nameLen, 16);
-      d.writeUInt32LE(type, 20);
-      d.write(name, 24, 'utf8');
-      parts.push(d);
+      if (used + recLen > limit) break;
+      const at = OUT_HEADER + used;
+      ANSWER.fill(0, at, at + recLen);
+      w64(ANSWER, at, nodeIdOf(p));
+      w64(ANSWER, at + 8, i + 1);
+      ANSWER.writeUInt32LE(nameLen, at + 16);
+      ANSWER.writeUInt32LE(type, at + 20);
+      ANSWER.write(name, at + 24, 'utf8');
       used += recLen;
     }
-    return Buffer.concat(parts, used);
+    return used;
   }
 
-  private init(req: FuseRequest): void {
-    const { body } = req;
+  private init(body: Buffer): void {
     const major = body.readUInt32LE(0);
     const minor = body.readUInt32LE(4);
     const maxReadahead = body.readUInt32LE(8);
     const flags = body.readUInt32LE(12);
     if (major !== 7 || minor < 12) {
       this.o.onError?.('init', new Error(`unsupported FUSE protocol ${major}.${minor}`));
-      return this.reply(req, errnos['EPROTO']!);
+      return this.reply(errnos['EPROTO']!);
     }
     this.kernelMinor = minor;
-    const b = Buffer.alloc(64);
-    b.writeUInt32LE(7, 0);
-    b.writeUInt32LE(Math.min(minor, 31), 4);
-    b.writeUInt32LE(maxReadahead, 8);
-    b.writeUInt32LE((flags & (FUSE_BIG_WRITES | FUSE_PARALLEL_DIROPS)) >>> 0, 12);
-    b.writeUInt16LE(16, 16); // max_background
-    b.writeUInt16LE(12, 18); // congestion_threshold
-    b.writeUInt32LE(MAX_WRITE, 20);
-    b.writeUInt32LE(1, 24); // time_gran
+    const at = this.payload(64);
+    ANSWER.writeUInt32LE(7, at);
+    ANSWER.writeUInt32LE(Math.min(minor, 31), at + 4);
+    ANSWER.writeUInt32LE(maxReadahead, at + 8);
+    ANSWER.writeUInt32LE((flags & (FUSE_BIG_WRITES | FUSE_PARALLEL_DIROPS | FUSE_AUTO_INVAL_DATA)) >>> 0, at + 12);
+    ANSWER.writeUInt16LE(16, at + 16); // max_background
+    ANSWER.writeUInt16LE(12, at + 18); // congestion_threshold
+    ANSWER.writeUInt32LE(MAX_WRITE, at + 20);
+    ANSWER.writeUInt32LE(1, at + 24); // time_gran
     this.initialized = true;
-    return this.reply(req, 0, b);
+    this.pageCache = (flags & FUSE_AUTO_INVAL_DATA) !== 0;
+    return this.reply(0, 64);
   }
 }
 

@@ -10,11 +10,20 @@ export interface FuseStat {
   uid: number;
   gid: number;
   size: number;
+  /** modification time (ms since the epoch); default: the backend's start */
+  mtimeMs?: number;
+  /** how long the kernel may keep these attributes (ms); default 1 s */
+  ttlMs?: number;
 }
 
 /** errno names (ENOENT, EACCES, ...) are answered as errors; any handler may also throw one. */
 export interface FuseOps {
-  getattr(path: string): FuseStat;
+  /**
+   * `pageCache`: the answer goes to a kernel that may keep the content of files opened with openCached: their exact
+   * size is answered (and the reads that follow get that very content). Otherwise (a listing's types, a backend
+   * without page-cached files) sizes are only hints.
+   */
+  getattr(path: string, pageCache?: boolean): FuseStat;
   readdir(path: string): string[];
   /** returns a handle for read/write/release */
   open(path: string, flags: number): number;
@@ -22,6 +31,16 @@ export interface FuseOps {
   write(path: string, fh: number, data: Buffer, pos: number): number;
   truncate(path: string, size: number): void;
   release(path: string, fh: number): void;
+  /** a symbolic link's target (getattr reports links with S_IFLNK); EINVAL for anything else */
+  readlink?(path: string): string;
+  /** every path of the tree, also those a readdir doesn't list now (a backend that must know all nodes up front) */
+  nodes?(): string[];
+  /**
+   * Opens a file the kernel may keep in its page cache (read-only opens of files whose content changes only at
+   * known moments), or returns undefined: then open() serves it with direct I/O. `invalidate`: its content changed
+   * since the kernel last got it, which must drop its cached pages and attributes before the open is answered.
+   */
+  openCached?(path: string, flags: number): { fh: number; invalidate: boolean } | undefined;
 }
 
 export interface FuseMount {
@@ -98,6 +117,14 @@ export function fuseNativeBackend(): FuseBackend {
           try {
             const s = ops.getattr(p);
             cb(0, { ...s, mtime: now, atime: now, ctime: now, nlink: s.mode & 0o040000 ? 2 : 1 });
+          } catch (e) {
+            cb(code(e));
+          }
+        },
+        readlink(p: string, cb: (e: number, target?: string) => void) {
+          try {
+            if (!ops.readlink) throw new FuseError('EINVAL');
+            cb(0, ops.readlink(p));
           } catch (e) {
             cb(code(e));
           }

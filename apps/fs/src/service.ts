@@ -4,10 +4,11 @@ import { mkdir, readdir, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FsHandlers, FsRegisterRequest, FsUnregisterRequest } from '@sysbox/ipc';
 import { RpcError } from '@sysbox/ipc';
-import { emulatedHandlers, newView, ProcfsError, snapshotKnobs, sysCovers, type ContainerView, type Cover, type Handler, type HostEnv } from '@sysbox/procfs';
+import { emulatedHandlers, emulatedLinks, newView, ProcfsError, snapshotKnobs, sysCovers, type ContainerView, type Cover, type Handler, type HostEnv } from '@sysbox/procfs';
 import type { Logger } from 'pino';
 import type { FuseBackend, FuseMount, FuseOps } from './fuse.js';
 import type { FdKeeper, Kept } from './keeper.js';
+import { LoadSampler } from './loadavg.js';
 import { treeOps } from './tree.js';
 
 const ID_RE = /^[\w+\-.]+$/;
@@ -53,7 +54,13 @@ export interface FsServiceOptions {
 export class FsService implements FsHandlers {
   private readonly containers = new Map<string, Entry>();
   private readonly pending = new Map<string, Promise<Entry>>();
-  constructor(private readonly o: FsServiceOptions) {}
+  /** every container's load average: one timer for all, running only while some container is registered */
+  readonly sampler: LoadSampler;
+  constructor(private readonly o: FsServiceOptions) {
+    this.sampler = new LoadSampler(o.env, {
+      onError: (v, err) => o.log.debug({ containerId: v.containerId, err: (err as Error).message }, 'load average sample failed'),
+    });
+  }
 
   get size(): number {
     return this.containers.size;
@@ -74,13 +81,20 @@ export class FsService implements FsHandlers {
     return this.answer(await p);
   }
 
-  /** Register's answer: the tree, its covers, and the files placed one by one (all outside the covers). */
+  /**
+   * Register's answer: the tree, its covers, and the files placed one by one: those outside the covers, and those
+   * inside a cover where the container has its own file (e.g. /sys/devices/system/cpu/online): sysbox-nsenter
+   * mounts the container's file back over the cover's entry, so the emulated one is placed on top of it.
+   */
   private answer(e: Entry) {
-    const covers = e.view.covers.map((c) => c.dir);
+    const covers = e.view.covers;
     const files = e.handlers
       .map((h) => h.path)
-      .filter((p) => !covers.some((c) => p.startsWith(`${c}/`)));
-    return { mountpoint: e.mount.mountpoint, covers, files };
+      .filter((p) => {
+        const c = covers.find((c) => p.startsWith(`${c.dir}/`));
+        return !c || c.own.some((own) => `${c.dir}/${own.name}` === p);
+      });
+    return { mountpoint: e.mount.mountpoint, covers: covers.map((c) => c.dir), files };
   }
 
   private async mountContainer(req: FsRegisterRequest): Promise<Entry> {
@@ -110,6 +124,7 @@ export class FsService implements FsHandlers {
     const mount: Entry['mount'] = await this.o.fuse.mount(mountpoint, ops);
     const entry: Entry = { view, mount, handlers, paths: { masked: req.maskedPaths ?? [], readonly: req.readonlyPaths ?? [] } };
     this.containers.set(id, entry);
+    this.sampler.add(view);
     if (mount.fd !== undefined) this.o.keeper?.put(this.kept(entry)!);
     clog.info({ initPid: req.initPid, mountpoint, files: handlers.length, covers: view.covers.map((c) => c.dir) }, 'registered');
     return entry;
@@ -118,7 +133,7 @@ export class FsService implements FsHandlers {
   /** The tree's operations; a write (a per-container knob) is also recorded in the fd store. */
   private opsFor(view: ContainerView, mountpoint: string, clog: Logger, handlers: Handler[]): FuseOps {
     const { env } = this.o;
-    const ops = treeOps({ env, view, handlers, onError: (path, err) => clog.warn({ path, err: (err as Error).message }, 'emulated file failed') });
+    const ops = treeOps({ env, view, handlers, links: emulatedLinks(env), onError: (path, err) => clog.warn({ path, err: (err as Error).message }, 'emulated file failed') });
     const keeper = this.o.keeper;
     if (!keeper) return ops;
     const write = ops.write.bind(ops);
@@ -201,6 +216,7 @@ export class FsService implements FsHandlers {
       const handlers = emulatedHandlers(env);
       const mount = fuse.adopt(r.mountpoint, e.fd, this.opsFor(view, r.mountpoint, clog, handlers));
       this.containers.set(r.containerId, { view, mount, handlers });
+      this.sampler.add(view);
       adopted.push(r.containerId);
     }
     return { adopted, dropped };
@@ -242,6 +258,7 @@ export class FsService implements FsHandlers {
       return { found: false };
     }
     this.containers.delete(id);
+    this.sampler.delete(e.view);
     if (e.mount.fd !== undefined) this.o.keeper?.drop(id);
     try {
       await e.mount.unmount();
@@ -277,6 +294,7 @@ export class FsService implements FsHandlers {
       }
       await this.unregister({ containerId: id });
     }
+    this.sampler.close();
     return kept;
   }
 }

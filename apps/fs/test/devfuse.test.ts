@@ -1,6 +1,6 @@
 // The FUSE protocol of the /dev/fuse backend, with buffers (no kernel).
 import { describe, expect, it, vi } from 'vitest';
-import { devFuseBackend, idleTrimmer, FuseSession, FUSE_NOTIFY_RESEND, IN_HEADER, nodeIdOf, OP, OUT_HEADER, parseRequest, u64 } from '../src/devfuse.js';
+import { devFuseBackend, idleTrimmer, FuseSession, FUSE_NOTIFY_RESEND, IN_HEADER, nodeIdOf, OP, OUT_HEADER, u64 } from '../src/devfuse.js';
 import { FuseError, type FuseOps } from '../src/fuse.js';
 
 let uniq = 100;
@@ -72,12 +72,19 @@ function session(files: Record<string, string> = { '/proc/uptime': '1.00 2.00\n'
 }
 
 describe('FUSE protocol', () => {
-  it('parses a request header', () => {
-    const r = parseRequest(req(OP.GETATTR, 0x1_0000_0003, Buffer.from('ab'), 9));
-    expect(r).toMatchObject({ opcode: OP.GETATTR, nodeid: 0x1_0000_0003, pid: 42, len: IN_HEADER + 2 });
-    expect(r.body.toString()).toBe('ab');
-    expect(Number(r.unique.readBigUInt64LE(0))).toBe(9);
-    expect(() => parseRequest(Buffer.alloc(10))).toThrow(RangeError);
+  it('echoes the unique id; a short or overlong request is reported and not answered', () => {
+    const errors: string[] = [];
+    const out: Buffer[] = [];
+    const s = new FuseSession(ops({ '/proc/uptime': '1\n' }), (b) => void out.push(Buffer.from(b)), { onError: (what) => errors.push(what) });
+    s.handle(req(OP.GETATTR, 0x1_0000_0003, Buffer.from('ab'), 0x1_0000_0009));
+    expect(Number(out[0]!.readBigUInt64LE(8))).toBe(0x1_0000_0009);
+    expect(out[0]!.readInt32LE(4)).toBe(-116); // ESTALE: no such node
+    s.handle(Buffer.alloc(10));
+    const long = req(OP.GETATTR, 1);
+    long.writeUInt32LE(long.length + 1, 0);
+    s.handle(long);
+    expect(errors).toEqual(['request', 'request']);
+    expect(out).toHaveLength(1);
   });
 
   it('node ids are stable 52-bit hashes, 1 for the root', () => {
@@ -155,6 +162,64 @@ describe('FUSE protocol', () => {
     s.handle(req(OP.RELEASE, id, (() => { const b = Buffer.alloc(24); b.writeBigUInt64LE(fh, 0); return b; })()));
     expect(last().error).toBe(0);
     expect(o.released).toEqual([5]);
+  });
+
+  it('OPEN through the page cache where ops allow it, once INIT negotiated FUSE_AUTO_INVAL_DATA; a changed file is invalidated first', () => {
+    const out: Buffer[] = [];
+    const o = ops({ '/proc/uptime': '1.00 2.00\n', '/proc/sys/x': '1\n' });
+    let invalidate = true;
+    o.openCached = (p) => (p === '/proc/uptime' ? { fh: 9, invalidate } : undefined);
+    const s = new FuseSession(o, (b) => void out.push(Buffer.from(b)), { generation: 5 });
+    const id = nodeIdOf('/proc/uptime');
+    const init = (flags: number) => {
+      const b = Buffer.alloc(64);
+      b.writeUInt32LE(7, 0);
+      b.writeUInt32LE(41, 4);
+      b.writeUInt32LE(flags, 12);
+      return req(OP.INIT, 0, b);
+    };
+    // a kernel without FUSE_AUTO_INVAL_DATA (or a connection adopted from an earlier process): direct I/O only
+    s.handle(init(0));
+    expect(s.pageCache).toBe(false);
+    s.handle(req(OP.OPEN, id, Buffer.alloc(8)));
+    expect(out.pop()!.readUInt32LE(OUT_HEADER + 8)).toBe(1); // FOPEN_DIRECT_IO
+    s.handle(init(1 << 12));
+    expect(out.pop()!.readUInt32LE(OUT_HEADER + 12) & (1 << 12)).not.toBe(0); // FUSE_AUTO_INVAL_DATA accepted
+    expect(s.pageCache).toBe(true);
+    out.length = 0;
+    s.handle(req(OP.OPEN, id, Buffer.alloc(8), 31));
+    // first the notification (unique 0, FUSE_NOTIFY_INVAL_INODE, the node, every page), then the answer
+    expect(out).toHaveLength(2);
+    expect(out[0]!.readUInt32LE(0)).toBe(40);
+    expect(out[0]!.readInt32LE(4)).toBe(2);
+    expect(out[0]!.readBigUInt64LE(8)).toBe(0n);
+    expect(Number(out[0]!.readBigUInt64LE(16))).toBe(id);
+    expect(out[0]!.readBigInt64LE(24)).toBe(0n);
+    expect(out[0]!.readBigInt64LE(32)).toBe(0n);
+    expect(Number(out[1]!.readBigUInt64LE(8))).toBe(31);
+    expect(out[1]!.readBigUInt64LE(OUT_HEADER)).toBe((5n << 32n) | 9n);
+    expect(out[1]!.readUInt32LE(OUT_HEADER + 8)).toBe(2); // FOPEN_KEEP_CACHE, not DIRECT_IO
+    invalidate = false;
+    out.length = 0;
+    s.handle(req(OP.OPEN, id, Buffer.alloc(8)));
+    expect(out).toHaveLength(1);
+    expect(out[0]!.readUInt32LE(OUT_HEADER + 8)).toBe(2);
+    // other files: direct I/O as before
+    s.handle(req(OP.OPEN, nodeIdOf('/proc/sys/x'), Buffer.alloc(8)));
+    expect(out.pop()!.readUInt32LE(OUT_HEADER + 8)).toBe(1);
+  });
+
+  it('attributes carry the mtime and timeout ops give (ms → seconds + nanoseconds)', () => {
+    const { s, last, o } = session();
+    const getattr = o.getattr.bind(o);
+    o.getattr = (p, pc) => (p === '/proc/uptime' ? { ...getattr(p, pc), size: 10, mtimeMs: 1_700_000_000_123.5, ttlMs: 10 } : getattr(p, pc));
+    s.handle(req(OP.GETATTR, nodeIdOf('/proc/uptime'), Buffer.alloc(16)));
+    const b = last().body;
+    expect(u64(b, 0)).toBe(0); // attr_valid: 0 s
+    expect(b.readUInt32LE(8)).toBe(10_000_000); // + 10 ms
+    expect(u64(b, 16 + 8)).toBe(10); // size
+    expect(u64(b, 16 + 32)).toBe(1_700_000_000); // mtime
+    expect(b.readUInt32LE(16 + 52)).toBe(123_500_000); // mtimensec
   });
 
   it('WRITE hands the data to the handler; its errno is the answer', () => {

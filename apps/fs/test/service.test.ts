@@ -6,6 +6,7 @@ import pino from 'pino';
 import { FakeHostEnv } from '@sysbox/procfs';
 import type { FuseBackend, FuseOps } from '../src/fuse.js';
 import { FsService } from '../src/service.js';
+import { LoadSampler } from '../src/loadavg.js';
 
 function fakeFuse() {
   const mounted = new Map<string, FuseOps>();
@@ -107,5 +108,53 @@ describe('FsService: /sys covers', () => {
     await svc.register({ containerId: 'c3', initPid: 5, idRange: undefined, options: undefined, root: '/var/lib/sysbox/rootfs/c3/merged', maskedPaths: [], readonlyPaths: [] });
     const reg3 = JSON.parse((svc as unknown as { registration(e: unknown): string }).registration((svc as unknown as { containers: Map<string, unknown> }).containers.get('c3')));
     expect(reg3.covers).toEqual([{ dir: '/sys/devices/virtual', own: [{ name: 'misc', type: 'dir' }] }]);
+  });
+});
+
+describe('FsService: the cpu cover and the load average sampler', () => {
+  it('online inside the cpu cover is placed on its own (over the container\'s file the cover mounts back)', async () => {
+    const { env, svc } = setup();
+    env.set('/sys/devices/system/cpu/online', '0-1\n');
+    env.setDir('/proc/5/root/sys/devices/system/cpu', [
+      { name: 'cpu0', type: 'dir' },
+      { name: 'online', type: 'file' },
+    ]);
+    const r = await svc.register({ containerId: 'c1', initPid: 5, idRange: undefined, options: undefined, root: '', maskedPaths: [], readonlyPaths: [] });
+    expect(r.covers).toContain('/sys/devices/system/cpu');
+    expect(r.files).toContain('/sys/devices/system/cpu/online');
+  });
+  it('one timer for all containers, only while some container is registered; each tick samples every container', async () => {
+    const { env, svc } = setup();
+    const timers: Array<{ fn: () => void; ms: number; cleared: boolean }> = [];
+    const sampler = new LoadSampler(env, {
+      timers: {
+        setInterval: (fn, ms) => (timers.push({ fn, ms, cleared: false }), timers.length - 1),
+        clearInterval: (t) => void (timers[t as number]!.cleared = true),
+      },
+    });
+    (svc as unknown as { sampler: LoadSampler }).sampler = sampler;
+    expect(sampler.running).toBe(false);
+    env.set('/proc/6/stat', '6 (init) R 1 6 6 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 6000 0 0');
+    env.set('/proc/6/cgroup', '0::/\n');
+    env.set('/sys/fs/cgroup/unified/cgroup.threads', '5\n6\n');
+    env.set('/sys/fs/cgroup/unified/cgroup.controllers', '');
+    await svc.register({ containerId: 'a', initPid: 5, idRange: undefined, options: undefined, root: '', maskedPaths: [], readonlyPaths: [] });
+    await svc.register({ containerId: 'b', initPid: 6, idRange: undefined, options: undefined, root: '', maskedPaths: [], readonlyPaths: [] });
+    expect(timers).toHaveLength(1);
+    expect(timers[0]!.ms).toBe(5000);
+    expect(sampler.size).toBe(2);
+    timers[0]!.fn();
+    const views = [...(svc as unknown as { containers: Map<string, { view: { load: { folds: number; running: number; total: number } } }> }).containers.values()].map((e) => e.view.load);
+    expect(views.map((l) => l.folds)).toEqual([1, 1]);
+    expect(views[0]).toMatchObject({ running: 1, total: 2 }); // /proc/5/stat has no state letter we count; 6 is R
+    await svc.unregister({ containerId: 'a' });
+    expect(timers[0]!.cleared).toBe(false);
+    await svc.unregister({ containerId: 'b' });
+    expect(timers[0]!.cleared).toBe(true);
+    expect(sampler.running).toBe(false);
+    await svc.register({ containerId: 'c', initPid: 5, idRange: undefined, options: undefined, root: '', maskedPaths: [], readonlyPaths: [] });
+    expect(timers).toHaveLength(2);
+    await svc.close();
+    expect(sampler.running).toBe(false);
   });
 });

@@ -2,7 +2,7 @@
  * Errors of the mgr service. `code` is a gRPC status name, so @sysbox/ipc's server answers with that status
  * and the client sees `message` unchanged.
  */
-export type MgrErrorCode = 'INVALID_ARGUMENT' | 'NOT_FOUND' | 'RESOURCE_EXHAUSTED' | 'FAILED_PRECONDITION' | 'INTERNAL';
+export type MgrErrorCode = 'INVALID_ARGUMENT' | 'NOT_FOUND' | 'ALREADY_EXISTS' | 'RESOURCE_EXHAUSTED' | 'FAILED_PRECONDITION' | 'INTERNAL';
 
 export class MgrError extends Error {
   override readonly name = 'MgrError';

@@ -58,6 +58,10 @@ async function statExists(path: string): Promise<boolean> {
   }
 }
 
+function sameIdRange(a: IdRange, b: IdRange): boolean {
+  return a.uid === b.uid && a.gid === b.gid && a.size === b.size;
+}
+
 const ID_RE = /^[\w+.-]{1,1024}$/;
 
 function checkContainerId(id: string): void {
@@ -162,7 +166,8 @@ export class MgrService implements MgrHandlers {
   }
 
   async register(init: Init<RegisterRequest>): Promise<Init<RegisterResponse>> {
-    const req = { containerId: init.containerId ?? '', bundle: init.bundle ?? '', rootfs: init.rootfs ?? '', livenessPath: init.livenessPath ?? '', replace: !!init.replace };
+    const requested = init.requestedIdRange ? { uid: init.requestedIdRange.uid ?? 0, gid: init.requestedIdRange.gid ?? 0, size: init.requestedIdRange.size ?? 0 } : undefined;
+    const req = { containerId: init.containerId ?? '', bundle: init.bundle ?? '', rootfs: init.rootfs ?? '', livenessPath: init.livenessPath ?? '', replace: !!init.replace, requested };
     checkContainerId(req.containerId);
     if (req.livenessPath && !isAbsolute(req.livenessPath)) {
       throw new MgrError('INVALID_ARGUMENT', `liveness path of container ${req.containerId} must be an absolute path, got "${req.livenessPath}"`);
@@ -175,6 +180,9 @@ export class MgrService implements MgrHandlers {
         log.info({ idRange: known.idRange }, 'register: replacing a stale registration of the same id');
         await this.teardown(known);
       } else if (known) {
+        if (requested && !sameIdRange(known.idRange, requested)) {
+          throw new MgrError('ALREADY_EXISTS', `container ${req.containerId} is registered with another ID range (uid ${known.idRange.uid}, gid ${known.idRange.gid}, size ${known.idRange.size})`);
+        }
         log.debug({ idRange: known.idRange }, 'register: already registered');
         return { idRange: known.idRange };
       }
@@ -185,14 +193,21 @@ export class MgrService implements MgrHandlers {
     });
   }
 
-  /** Allocates a range and records the container, persisted (caller holds its lock); undone if the write fails. */
-  private async addRecord(req: { containerId: string; bundle: string; rootfs: string; livenessPath: string }, log: Logger): Promise<ContainerRecord> {
+  /**
+   * Allocates a range (or reserves exactly the requested one) and records the container, persisted (caller holds its
+   * lock); undone if the write fails.
+   */
+  private async addRecord(
+    req: { containerId: string; bundle: string; rootfs: string; livenessPath: string; requested?: IdRange | undefined },
+    log: Logger,
+  ): Promise<ContainerRecord> {
     let idRange: IdRange;
     try {
-      idRange = this.allocator.allocate(req.containerId);
+      idRange = req.requested ? this.allocator.reserve(req.containerId, req.requested) : this.allocator.allocate(req.containerId);
     } catch (err) {
       if (err instanceof RangeExhaustedError) throw new MgrError('RESOURCE_EXHAUSTED', err.message, { cause: err });
-      if (err instanceof IdmapError && err.code === 'INVALID') throw new MgrError('INVALID_ARGUMENT', err.message, { cause: err });
+      if (err instanceof IdmapError && err.code === 'IN_USE') throw new MgrError('ALREADY_EXISTS', err.message, { cause: err });
+      if (err instanceof IdmapError && (err.code === 'INVALID' || err.code === 'OUTSIDE_POOL')) throw new MgrError('INVALID_ARGUMENT', err.message, { cause: err });
       throw err;
     }
     const rec: ContainerRecord = {

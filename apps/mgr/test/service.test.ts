@@ -124,6 +124,45 @@ describe('register', () => {
   });
 });
 
+describe('register with a requested range (the ID maps of config.json)', () => {
+  const want = (containerId: string, uid: number, gid: number, size = 65536) => ({ ...reg(containerId), requestedIdRange: { uid, gid, size } });
+
+  test('reserves exactly that range, persisted; allocations step around it; idempotent', async () => {
+    const { svc, store } = await make({ n: 4 });
+    expect(await svc.register(want('r', 100000 + 65536, 200000 + 65536))).toEqual({ idRange: { uid: 165536, gid: 265536, size: 65536 } });
+    expect((await svc.register(reg('a'))).idRange).toEqual({ uid: 100000, gid: 200000, size: 65536 });
+    expect((await svc.register(reg('b'))).idRange).toEqual({ uid: 231072, gid: 331072, size: 65536 });
+    expect((await svc.register(want('r', 165536, 265536))).idRange).toEqual({ uid: 165536, gid: 265536, size: 65536 });
+    expect((JSON.parse(store.text!) as MgrState).containers.r!.idRange).toEqual({ uid: 165536, gid: 265536, size: 65536 });
+  });
+
+  test.each([
+    ['outside the subordinate uids', want('r', 1000, 200000), 'INVALID_ARGUMENT', 'uid range 1000-66535 is not inside the subordinate uids 100000-362143'],
+    ['outside the subordinate gids', want('r', 100000, 1000), 'INVALID_ARGUMENT', 'gid range 1000-66535 is not inside the subordinate gids 200000-462143'],
+  ])('%s: %s', async (_what, req, code, message) => {
+    const { svc } = await make({ n: 4 });
+    const e = await err(svc.register(req));
+    expect([e.code, e.message]).toEqual([code, message]);
+    expect((await svc.status()).containers).toBe(0);
+  });
+
+  test("overlapping another container's range: ALREADY_EXISTS, nothing registered", async () => {
+    const { svc } = await make({ n: 4 });
+    await svc.register(reg('a'));
+    const e = await err(svc.register(want('r', 100000 + 1000, 200000 + 65536)));
+    expect([e.code, e.message]).toEqual(['ALREADY_EXISTS', 'uid range 101000-166535 overlaps the uid range 100000-165535 of container "a"']);
+    expect((await svc.status()).containers).toBe(1);
+  });
+
+  test('a registered id asked for another range without replace: ALREADY_EXISTS; with replace: the new range', async () => {
+    const { svc } = await make({ n: 4 });
+    await svc.register(reg('a'));
+    const e = await err(svc.register(want('a', 165536, 265536)));
+    expect(e.code).toBe('ALREADY_EXISTS');
+    expect((await svc.register({ ...want('a', 165536, 265536), replace: true })).idRange).toEqual({ uid: 165536, gid: 265536, size: 65536 });
+  });
+});
+
 describe('restart', () => {
   test('a new service on the same store keeps every live range and never collides', async () => {
     const store = new MemoryStore();

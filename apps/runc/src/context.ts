@@ -23,6 +23,12 @@ export interface SysboxConfig {
   daemonTimeoutMs?: number;
   /** how long a create waits for a daemon whose socket is missing or refuses connections, e.g. restarting (default 3000) */
   daemonStartWaitMs?: number;
+  /** honour config.json's capabilities by default (a container's SYSBOX_HONOR_CAPS overrides it); default false */
+  honorCaps?: boolean;
+  /** system containers by default (true); false: regular containers (a container's SYSBOX_SYSCONT_MODE overrides it) */
+  syscontMode?: boolean;
+  /** where device nodes the host lacks are made for the engine to bind in (not on a nodev mount) */
+  devicesDir?: string;
 }
 
 export class ConfigError extends Error {
@@ -50,6 +56,11 @@ export function loadConfig(path: string): SysboxConfig {
       const v = c[k];
       if (v !== undefined && (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0)) throw new ConfigError(`${path}: ${k}: must be a whole number of milliseconds, got ${JSON.stringify(v)}`);
     }
+    for (const k of ['honorCaps', 'syscontMode'] as const) {
+      if (c[k] !== undefined && typeof c[k] !== 'boolean') throw new ConfigError(`${path}: ${k}: must be true or false, got ${JSON.stringify(c[k])}`);
+    }
+    if (c.devicesDir !== undefined && (typeof c.devicesDir !== 'string' || !c.devicesDir.startsWith('/')))
+      throw new ConfigError(`${path}: devicesDir: must be an absolute path, got ${JSON.stringify(c.devicesDir)}`);
     return c;
   } catch (e) {
     if (e instanceof ConfigError) throw e;

@@ -55,14 +55,17 @@ export async function reachDaemon<C extends Client>(
   name: DaemonName,
   socket: string,
   connect: () => Promise<C>,
-  o: { timeoutMs: number; startWaitMs?: number },
+  o: { timeoutMs: number; startWaitMs?: number | undefined; verified?: WeakSet<object> },
 ): Promise<C> {
   const end = Date.now() + (o.startWaitMs ?? DEFAULT_DAEMON_START_WAIT_MS);
   for (;;) {
     let c: C | undefined;
     try {
       c = await connect();
-      await c.status({}, { deadlineMs: o.timeoutMs });
+      if (!o.verified?.has(c)) {
+        await c.status({}, { deadlineMs: o.timeoutMs });
+        o.verified?.add(c);
+      }
       return c;
     } catch (e) {
       c?.close();
@@ -79,16 +82,59 @@ export async function reachDaemon<C extends Client>(
   }
 }
 
+/**
+ * In the create server, one connection per daemon socket is kept open across creates, and checked (Status) only when
+ * it is made: callers' close() leaves it open, and a call that fails drops it (the next create connects anew). The
+ * CLI connects, and checks, per invocation.
+ */
+const kept = new Map<string, Client>();
+
+const verified = new WeakSet<object>();
+
+function keepOpen<C extends Client>(key: string, connect: () => Promise<C>): { connect: () => Promise<C>; verified: WeakSet<object> } {
+  return {
+    verified,
+    connect: async () => {
+      const have = kept.get(key) as C | undefined;
+      if (have) return have;
+      const c = await connect();
+      const drop = () => {
+        if (kept.get(key) === p) kept.delete(key);
+        c.close();
+      };
+      const p = new Proxy(c, {
+        get(target, prop, recv) {
+          if (prop === 'close') return () => undefined;
+          const v = Reflect.get(target, prop, recv) as unknown;
+          if (typeof v !== 'function') return v;
+          return (...a: unknown[]) =>
+            (v as (...x: unknown[]) => Promise<unknown>).apply(target, a).catch((e: unknown) => {
+              const code = (e as { code?: string }).code;
+              if (code === 'NOT_RUNNING' || code === 'UNAVAILABLE' || code === 'DEADLINE_EXCEEDED' || code === 'CLOSED') drop();
+              throw e;
+            });
+        },
+      });
+      kept.set(key, p);
+      return p;
+    },
+  };
+}
+
 /** sysbox-mgr, reached (see reachDaemon). */
 export function reachMgr(ctx: Context): Promise<MgrClient> {
   const socketPath = ctx.mgrSocket;
   const deadlineMs = daemonTimeoutMs(ctx);
-  return reachDaemon('sysbox-mgr', socketPath, async () => (await import('@sysbox/ipc')).connectMgr({ socketPath, deadlineMs }), { timeoutMs: deadlineMs, startWaitMs: ctx.config.daemonStartWaitMs });
+  const connect = async () => (await import('@sysbox/ipc')).connectMgr({ socketPath, deadlineMs });
+  const k = ctx.inv.served ? keepOpen(`mgr ${socketPath}`, connect) : undefined;
+  return reachDaemon('sysbox-mgr', socketPath, k?.connect ?? connect, { timeoutMs: deadlineMs, startWaitMs: ctx.config.daemonStartWaitMs, ...(k ? { verified: k.verified } : {}) });
 }
 
 /** sysbox-fs, reached (see reachDaemon). */
 export function reachFs(ctx: Context): Promise<FsClient> {
   const socketPath = fsSocket(ctx);
   const deadlineMs = daemonTimeoutMs(ctx);
-  return reachDaemon('sysbox-fs', socketPath, async () => (await import('@sysbox/ipc')).connectFs({ socketPath, deadlineMs }), { timeoutMs: deadlineMs, startWaitMs: ctx.config.daemonStartWaitMs });
+  const connect = async () => (await import('@sysbox/ipc')).connectFs({ socketPath, deadlineMs });
+  const k = ctx.inv.served ? keepOpen(`fs ${socketPath}`, connect) : undefined;
+  return reachDaemon('sysbox-fs', socketPath, k?.connect ?? connect, { timeoutMs: deadlineMs, startWaitMs: ctx.config.daemonStartWaitMs, ...(k ? { verified: k.verified } : {}) });
 }

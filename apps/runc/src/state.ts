@@ -15,6 +15,10 @@ export interface ContainerRecord {
   idRange: IdRange;
   engine: string;
   createdAt: string;
+  /** honour-caps: exec's process specs keep their capabilities (absent: false) */
+  honorCaps?: boolean;
+  /** false: a regular container (no sysbox-fs emulation); absent: a system container */
+  syscontMode?: boolean;
 }
 
 export function readRecord(dir: string): ContainerRecord | undefined {

@@ -68,6 +68,20 @@ describe.skipIf(!haveFrontDoor)('sysbox-runc front door (needs the built native/
     expect(existsSync(join(root, 'sysbox', 'd2'))).toBe(true);
   });
 
+  test("kill: a container whose init stops on another signal (systemd) gets it for TERM, named, numbered or the default", () => {
+    mkdirSync(join(root, 'sysbox', 's1'), { recursive: true });
+    writeFileSync(join(root, 'sysbox', 's1', 'engine'), `${engine}\n`);
+    writeFileSync(join(root, 'sysbox', 's1', 'stop-signal'), '37\n');
+    const e = ['engine', '--root', `${root}/engine`];
+    expect(run('--root', root, 'kill', 's1')).toEqual([...e, 'kill', 's1', '37']);
+    expect(run('--root', root, 'kill', 's1', 'TERM')).toEqual([...e, 'kill', 's1', '37']);
+    expect(run('--root', root, 'kill', '--all', 's1', 'SIGTERM')).toEqual([...e, 'kill', '--all', 's1', '37']);
+    expect(run('--root', root, 'kill', 's1', '15')).toEqual([...e, 'kill', 's1', '37']);
+    expect(run('--root', root, 'kill', 's1', 'KILL')).toEqual([...e, 'kill', 's1', 'KILL']);
+    // without the record: as given
+    expect(run('--root', root, 'kill', 'c1')).toEqual([...e, 'kill', 'c1']);
+  });
+
   test("sysbox-runc's own --engine (Docker's runtimeArgs) stays out of the engine's arguments", () => {
     expect(run('--root', root, '--engine', 'crun', 'start', 'c1')).toEqual(['engine', '--root', `${root}/engine`, 'start', 'c1']);
     expect(run('--engine=crun', '--root', root, '--log', '--engine', 'kill', 'c1', '--engine')).toEqual([

@@ -41,6 +41,15 @@ function overlaps(aStart: number, aSize: number, bStart: number, bSize: number):
   return aStart < bStart + bSize && bStart < aStart + aSize;
 }
 
+/** `first-last` of `size` ids from `start`. */
+function span(start: number, size: number): string {
+  return `${start}-${start + size - 1}`;
+}
+
+function describeRange(r: IdRange): string {
+  return `uids ${span(r.uid, r.size)} and gids ${span(r.gid, r.size)}`;
+}
+
 function checkId(containerId: string): void {
   if (typeof containerId !== 'string' || containerId === '') {
     throw new IdmapError('INVALID', 'container id must be a non-empty string');
@@ -90,6 +99,39 @@ export class RangeAllocator {
     const r = this.rangeAt(i);
     this.held.set(containerId, r);
     return { ...r };
+  }
+
+  /**
+   * Holds exactly `range` for the container (a range its caller chose, e.g. the ID maps of its spec) instead of
+   * allocating one. The uid range and the gid range must each lie inside the pool and overlap no range another
+   * container holds; the container's own range is answered again (idempotent), another one it holds is an error.
+   * Throws IdmapError: 'INVALID' (malformed range, or the container holds another one), 'OUTSIDE_POOL', 'IN_USE'.
+   * Messages start with "uid range" or "gid range" when they are about one of them.
+   */
+  reserve(containerId: string, range: IdRange): IdRange {
+    checkId(containerId);
+    if (!isRange(range)) throw new IdmapError('INVALID', `range must have non-negative integer uid, gid and a positive size, got ${JSON.stringify(range)}`);
+    const want = { uid: range.uid, gid: range.gid, size: range.size };
+    const known = this.held.get(containerId);
+    if (known) {
+      if (known.uid === want.uid && known.gid === want.gid && known.size === want.size) return { ...known };
+      throw new IdmapError('INVALID', `container "${containerId}" already holds ${describeRange(known)}, not ${describeRange(want)}`);
+    }
+    for (const k of ['uid', 'gid'] as const) {
+      const p = this.pool[k];
+      if (want[k] < p.start || want[k] + want.size > p.start + p.count) {
+        throw new IdmapError('OUTSIDE_POOL', `${k} range ${span(want[k], want.size)} is not inside the subordinate ${k}s ${span(p.start, p.count)}`);
+      }
+    }
+    for (const [id, r] of this.held) {
+      for (const k of ['uid', 'gid'] as const) {
+        if (overlaps(want[k], want.size, r[k], r.size)) {
+          throw new IdmapError('IN_USE', `${k} range ${span(want[k], want.size)} overlaps the ${k} range ${span(r[k], r.size)} of container "${id}"`);
+        }
+      }
+    }
+    this.held.set(containerId, want);
+    return { ...want };
   }
 
   /** Releases the container's range; returns it, or undefined for an unknown id (never throws). */

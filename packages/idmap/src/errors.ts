@@ -4,6 +4,8 @@ export type IdmapErrorCode =
   | 'BAD_SUBID' // a subuid/subgid file could not be parsed or holds no usable entry
   | 'BAD_STATE' // persisted allocator state is malformed or inconsistent
   | 'INVALID' // a bad argument (empty container id, bad size, ...)
+  | 'OUTSIDE_POOL' // reserve(): the range is not inside the pool (the subordinate IDs)
+  | 'IN_USE' // reserve(): the range overlaps a range another container holds
   | 'IO'; // a host operation (file, useradd) failed
 
 export class IdmapError extends Error {

@@ -115,3 +115,64 @@ describe('RangeAllocator', () => {
     ).toThrow(/containers "a" and "b" hold overlapping ranges/);
   });
 });
+
+describe('RangeAllocator.reserve: a range the caller chose', () => {
+  const code = (fn: () => unknown) => {
+    try {
+      fn();
+    } catch (e) {
+      return [(e as IdmapError).code, (e as Error).message];
+    }
+    return undefined;
+  };
+
+  test('exactly the requested range, unaligned and larger ones too; allocate() steps around it', () => {
+    const a = new RangeAllocator({ pool: pool(4) });
+    expect(a.reserve('c', { uid: 100000 + 1000, gid: 100000 + 1000, size: 65536 })).toEqual({ uid: 101000, gid: 101000, size: 65536 });
+    // pool slots 0 and 1 overlap it: the next allocation is slot 2
+    expect(a.allocate('n')).toEqual({ uid: 100000 + 2 * 65536, gid: 100000 + 2 * 65536, size: 65536 });
+    expect(a.reserve('big', { uid: 100000 + 3 * 65536, gid: 100000 + 3 * 65536, size: 65536 })).toMatchObject({ size: 65536 });
+    expect(() => a.allocate('full')).toThrow(RangeExhaustedError);
+    expect(disjoint(a.list().map((r) => r.idRange))).toBe(true);
+  });
+
+  test('idempotent for the same range; persisted like any other', async () => {
+    const a = new RangeAllocator({ pool: pool(4) });
+    const r = { uid: 120000, gid: 130000, size: 65536 };
+    expect(a.reserve('c', r)).toEqual(r);
+    expect(a.reserve('c', r)).toEqual(r);
+    const b = new RangeAllocator({ pool: pool(4) });
+    b.load(a.snapshot());
+    expect(b.get('c')).toEqual(r);
+  });
+
+  test.each([
+    ['below the pool', { uid: 1000, gid: 100000, size: 65536 }, 'OUTSIDE_POOL', 'uid range 1000-66535 is not inside the subordinate uids 100000-362143'],
+    ['past the end of the gid pool', { uid: 100000, gid: 300000, size: 65536 }, 'OUTSIDE_POOL', 'gid range 300000-365535 is not inside the subordinate gids 100000-362143'],
+    ['malformed', { uid: 100000, gid: 100000, size: 0 }, 'INVALID', 'range must have non-negative integer uid, gid and a positive size, got {"uid":100000,"gid":100000,"size":0}'],
+  ])('%s: refused', (_what, range, c, message) => {
+    const a = new RangeAllocator({ pool: pool(4) });
+    expect(code(() => a.reserve('c', range))).toEqual([c, message]);
+    expect(a.get('c')).toBeUndefined();
+  });
+
+  test("overlapping another container's uids or gids: IN_USE, naming it", () => {
+    const a = new RangeAllocator({ pool: pool(4) });
+    a.allocate('first'); // 100000-165535
+    expect(code(() => a.reserve('c', { uid: 150000, gid: 300000 - 65536, size: 65536 }))).toEqual([
+      'IN_USE',
+      'uid range 150000-215535 overlaps the uid range 100000-165535 of container "first"',
+    ]);
+    expect(code(() => a.reserve('c', { uid: 200000, gid: 165535, size: 65536 }))).toEqual([
+      'IN_USE',
+      'gid range 165535-231070 overlaps the gid range 100000-165535 of container "first"',
+    ]);
+    expect(a.reserve('c', { uid: 165536, gid: 165536, size: 65536 })).toEqual({ uid: 165536, gid: 165536, size: 65536 });
+  });
+
+  test('a container that holds another range: INVALID', () => {
+    const a = new RangeAllocator({ pool: pool(4) });
+    a.allocate('c');
+    expect(code(() => a.reserve('c', { uid: 165536, gid: 165536, size: 65536 }))?.[0]).toBe('INVALID');
+  });
+});

@@ -65,8 +65,6 @@ export interface CgroupReadings {
   cpus?: number[];
   /** CFS quota and period in µs */
   cpuQuota?: { quota: number; period: number };
-  /** pids in the cgroup (for /proc/loadavg's running/total field) */
-  tasks?: number;
   /** per device "maj:min" → io counters */
   io?: Map<string, { rbytes: number; wbytes: number; rios: number; wios: number }>;
 }
@@ -85,14 +83,9 @@ export function parseCpuList(text: string): number[] {
   return [...out].sort((x, y) => x - y);
 }
 
-function lines(text: string | undefined): number | undefined {
-  if (text === undefined) return undefined;
-  return text.split('\n').filter((l) => l.trim() !== '').length;
-}
-
 /** Reads limits and usage: v1 controllers first (hybrid hosts keep them there), then the v2 directory. */
-export type CgroupPart = 'memory' | 'cpu' | 'tasks' | 'io';
-const ALL_PARTS: readonly CgroupPart[] = ['memory', 'cpu', 'tasks', 'io'];
+export type CgroupPart = 'memory' | 'cpu' | 'io';
+const ALL_PARTS: readonly CgroupPart[] = ['memory', 'cpu', 'io'];
 
 export function readCgroup(env: HostEnv, dirs: CgroupDirs, parts: readonly CgroupPart[] = ALL_PARTS): CgroupReadings {
   const r: CgroupReadings = {};
@@ -136,8 +129,6 @@ export function readCgroup(env: HostEnv, dirs: CgroupDirs, parts: readonly Cgrou
     const [q, p] = (env.read(`${v2}/cpu.max`) ?? '').trim().split(/\s+/);
     if (q !== undefined && q !== 'max' && Number(q) > 0 && Number(p) > 0) r.cpuQuota = { quota: Number(q), period: Number(p) };
   }
-  const pids = dirs.v1['pids'] ?? dirs.v1['cpu'] ?? dirs.v1['memory'];
-  if (parts.includes('tasks')) r.tasks = pids !== undefined ? lines(env.read(`${pids}/cgroup.procs`)) : v2 !== undefined ? lines(env.read(`${v2}/cgroup.procs`)) : undefined;
   const blk = dirs.v1['blkio'];
   const io = new Map<string, { rbytes: number; wbytes: number; rios: number; wios: number }>();
   const get = (dev: string) => {

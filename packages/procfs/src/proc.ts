@@ -118,18 +118,11 @@ export function renderStat(env: HostEnv, v: ContainerView, cg: CgroupReadings = 
   return [`cpu  ${sum.join(' ')}`, ...per, ...rest].join('\n') + '\n';
 }
 
-/** /proc/loadavg: the host's load figures; running/total from the container's cgroup task count. */
-export function renderLoadavg(env: HostEnv, v: ContainerView, cg: CgroupReadings = readings(env, v, ['tasks'])): string {
-  const f = need(env, '/proc/loadavg').trim().split(/\s+/);
-  if (f.length < 5) return f.join(' ') + '\n';
-  const tasks = cg.tasks ?? Number(f[3]!.split('/')[1]);
-  const running = Math.min(Number(f[3]!.split('/')[0]), Math.max(1, tasks));
-  return `${f[0]} ${f[1]} ${f[2]} ${running}/${tasks} ${f[4]}\n`;
-}
-
 /**
- * /proc/diskstats: devices the container did I/O on, with its own read/write counts and sectors (512 B)
- * from the blkio/io cgroup; other fields 0. Without cgroup I/O figures: the host's devices with zeros.
+ * /proc/diskstats: the host's devices, each with the container's own read/write counts and sectors (512 B) from the
+ * blkio/io cgroup, zeros where it has none (a device it did no I/O on, or a kernel that keeps no such figures: v1's
+ * throttle statistics stay 0 without throttle rules), other fields 0. The device list stays the host's, as the
+ * kernel's own file in a container shows it: tools (iostat) list the disks even before the container used them.
  */
 export function renderDiskstats(env: HostEnv, v: ContainerView, cg: CgroupReadings = readings(env, v, ['io'])): string {
   const out: string[] = [];
@@ -137,15 +130,14 @@ export function renderDiskstats(env: HostEnv, v: ContainerView, cg: CgroupReadin
     const f = line.trim().split(/\s+/);
     if (f.length < 14) continue;
     const [maj, min, name] = f as [string, string, string];
-    const n = f.length - 3;
+    const vals = new Array<number>(f.length - 3).fill(0);
     const io = cg.io?.get(`${maj}:${min}`);
-    const vals = new Array<number>(n).fill(0);
     if (io) {
       vals[0] = io.rios;
       vals[2] = Math.floor(io.rbytes / 512);
       vals[4] = io.wios;
       vals[6] = Math.floor(io.wbytes / 512);
-    } else if (cg.io) continue;
+    }
     out.push(`${maj.padStart(4)} ${min.padStart(7)} ${name} ${vals.join(' ')}`);
   }
   return out.join('\n') + (out.length ? '\n' : '');

@@ -1,13 +1,37 @@
-// /sys emulation: a per-container DMI product_uuid, and "covers" — FUSE directories placed whole over a
-// container directory of sysfs (which can't get new entries) to add emulated entries to it, while the
-// container's own entries come back through placeholders that the real (cloned) sysfs dirs are mounted over.
+// /sys emulation: a per-container DMI product_uuid (and the /sys/class/dmi/id link to it), the CPUs the
+// container sees in /sys/devices/system/cpu, and "covers" — FUSE directories placed whole over a container
+// directory of sysfs (which can't get new entries) to add or hide entries, while the container's own entries
+// come back through placeholders that the real (cloned) sysfs dirs are mounted over.
 import { createHash } from 'node:crypto';
 import type { DirEntry, HostEnv } from './env.js';
-import type { ContainerView } from './view.js';
+import { readings, visibleCpus, type ContainerView } from './view.js';
 
 export const DMI_ID = '/sys/devices/virtual/dmi/id';
 /** The directory covered on hosts without DMI: dmi/ is added to it, its other entries stay the container's. */
 export const VIRTUAL_DEVICES = '/sys/devices/virtual';
+/** Covered on hosts without DMI: dmi/id is added to it, the usual link to the emulated DMI_ID. */
+export const CLASS_DIR = '/sys/class';
+/** Always covered: its per-CPU dirs are listed only for the CPUs the container sees; `online` is emulated. */
+export const CPU_DIR = '/sys/devices/system/cpu';
+export const CPU_ONLINE = `${CPU_DIR}/online`;
+
+/** A symbolic link of the FUSE tree (inside a cover). */
+export interface Link {
+  /** container path, e.g. /sys/class/dmi/id */
+  readonly path: string;
+  readonly target: string;
+  /** served only where the host has no DMI */
+  readonly noHostDmi?: boolean;
+}
+
+/** Every link, independent of the host. */
+export const LINKS: readonly Link[] = Object.freeze([{ path: `${CLASS_DIR}/dmi/id`, target: '../../devices/virtual/dmi/id', noHostDmi: true }]);
+
+/** The links to serve on this host. */
+export function emulatedLinks(env: HostEnv): Link[] {
+  const dmi = hostHasDmi(env);
+  return LINKS.filter((l) => !l.noHostDmi || !dmi);
+}
 
 /** A directory of the FUSE tree to place whole over the container's directory at the same path. */
 export interface Cover {
@@ -29,15 +53,71 @@ export function hostHasDmi(env: HostEnv): boolean {
  * The covers a container needs, read at registration from its own sysfs (`/proc/<initPid>/root/sys/...`,
  * before anything is placed there). `root`: the container's root as the init sees it when it registers
  * before the engine's pivot_root (an OCI hook), e.g. /var/lib/sysbox/rootfs/<id>/merged; default "/".
- * None where the host has DMI. Throws nothing: a directory that can't be listed gets no cover (the container
- * then has no product_uuid, as on the host).
+ * - /sys/devices/system/cpu, always: its cpuN dirs are listed only for the CPUs the container sees (coverHidden);
+ * - where the host has no DMI, /sys/devices/virtual (dmi/ is added) and /sys/class (dmi/id is added, a link).
+ * Throws nothing: a directory that can't be listed gets no cover (for DMI: the container then has no
+ * product_uuid, as on the host).
  */
 export function sysCovers(env: HostEnv, initPid: number, root = '/'): Cover[] {
-  if (hostHasDmi(env) || !env.list) return [];
+  if (!env.list) return [];
   const under = root.replace(/\/+$/, '');
-  const own = env.list(`/proc/${initPid}/root${under}${VIRTUAL_DEVICES}`);
-  if (!own) return [];
-  return [{ dir: VIRTUAL_DEVICES, own: own.filter((e) => e.name !== 'dmi' && (e.type === 'dir' || e.type === 'file')) }];
+  // symlinks and other entries can't be cloned back over a placeholder (sysbox-nsenter reports them hidden)
+  const own = (dir: string, skip?: string) =>
+    env.list!(`/proc/${initPid}/root${under}${dir}`)?.filter((e) => e.name !== skip && (e.type === 'dir' || e.type === 'file'));
+  const out: Cover[] = [];
+  if (!hostHasDmi(env)) {
+    const virtual = own(VIRTUAL_DEVICES, 'dmi');
+    if (virtual) out.push({ dir: VIRTUAL_DEVICES, own: virtual });
+    const cls = env.list(`/proc/${initPid}/root${under}${CLASS_DIR}`);
+    if (cls && !cls.some((e) => e.name === 'dmi')) out.push({ dir: CLASS_DIR, own: own(CLASS_DIR)! });
+  }
+  const cpu = own(CPU_DIR);
+  if (cpu) out.push({ dir: CPU_DIR, own: cpu });
+  return out;
+}
+
+/** cpuN entries of /sys/devices/system/cpu */
+const CPU_ENTRY = /^cpu(\d+)$/;
+
+/**
+ * Entries of a cover that its listing leaves out now. /sys/devices/system/cpu: the cpuN dirs of CPUs the
+ * container doesn't see (its cpuset, cut to its CFS quota, as /proc/cpuinfo), as lxcfs does; they stay
+ * reachable by path (tools that walk 0..possible read cpuN/topology by name). Other covers: none.
+ */
+export function coverHidden(env: HostEnv, v: ContainerView, dir: string): Set<string> {
+  const hidden = new Set<string>();
+  if (dir !== CPU_DIR) return hidden;
+  const visible = new Set(visibleCpus(env, readings(env, v, ['cpu'])));
+  for (const c of v.covers) {
+    if (c.dir !== dir) continue;
+    for (const e of c.own) {
+      const m = CPU_ENTRY.exec(e.name);
+      if (m && !visible.has(Number(m[1]))) hidden.add(e.name);
+    }
+  }
+  return hidden;
+}
+
+/** A CPU list as the kernel prints it ("0-2,4"). */
+export function formatCpuList(cpus: readonly number[]): string {
+  const parts: string[] = [];
+  for (let i = 0; i < cpus.length; ) {
+    let j = i;
+    while (j + 1 < cpus.length && cpus[j + 1] === cpus[j]! + 1) j++;
+    parts.push(j === i ? String(cpus[i]) : `${cpus[i]}-${cpus[j]}`);
+    i = j + 1;
+  }
+  return parts.join(',');
+}
+
+/**
+ * /sys/devices/system/cpu/online: the CPUs the container sees (host numbering, as its affinity mask and the
+ * cpuN dirs): glibc sizes sysconf(_SC_NPROCESSORS_ONLN) — getconf, nproc in some builds, thread pools — from it.
+ * `possible` and `present` stay the host's, as with lxcfs: `possible` sizes per-CPU kernel data (BPF per-CPU maps,
+ * libbpf reads it to size their values), and both describe the hardware, not what the container may use.
+ */
+export function renderCpuOnline(env: HostEnv, v: ContainerView): string {
+  return `${formatCpuList(visibleCpus(env, readings(env, v, ['cpu'])))}\n`;
 }
 
 const SYSBOX_NS = '6f1c2d7e-3b0a-5c4e-9a61-7d2f0b8e4c13';

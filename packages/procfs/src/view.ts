@@ -1,6 +1,7 @@
 import { cgroupDirs, readCgroup, type CgroupDirs, type CgroupPart, type CgroupReadings } from './cgroup.js';
 import type { HostEnv } from './env.js';
 import { ProcfsError } from './errors.js';
+import { newLoadState, type LoadState } from './loadavg.js';
 import type { Cover } from './sysfs.js';
 
 /** One container's emulation state: what was learned at registration, plus the knob values it wrote. */
@@ -16,6 +17,8 @@ export interface ContainerView {
   readonly owner: { uid: number; gid: number };
   /** FUSE dirs placed whole over container dirs (see sysfs.ts); fixed at registration */
   readonly covers: readonly Cover[];
+  /** the load averages of its threads (loadavg.ts), sampled from outside every 5 s */
+  readonly load: LoadState;
 }
 
 /** The start time (field 22) of /proc/<pid>/stat; the comm field may hold spaces and parens. */
@@ -51,6 +54,7 @@ export function newView(env: HostEnv, o: NewViewOptions): ContainerView {
     knobs: new Map(),
     owner: o.owner ?? { uid: 0, gid: 0 },
     covers: o.covers ?? [],
+    load: newLoadState(),
   };
 }
 

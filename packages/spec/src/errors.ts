@@ -26,7 +26,14 @@ function summarize(problems: SpecProblem[]): string {
   return `config.json: ${problems.length} problems: ${shown}${more}`;
 }
 
-export type SysboxSpecErrorCode = 'host-namespace' | 'host-network';
+export type SysboxSpecErrorCode =
+  | 'host-namespace'
+  | 'host-network'
+  | 'other-container-namespace'
+  | 'namespace-path'
+  | 'id-mappings'
+  | 'device'
+  | 'invalid-option';
 
 /**
  * A valid OCI spec that sysbox refuses to run. The message is the one the user sees after Docker's

@@ -1,6 +1,6 @@
 // Sysbox rules: the checks that turn "a valid OCI spec" into "a spec sysbox accepts", plus the
-// namespaces every system container gets. Pure: no I/O; whether a namespace *path* is the host's can
-// only be known by stat(2), so the caller may pass that check in (`isHostNamespace`).
+// namespaces every system container gets. Pure: no I/O; what a namespace *path* is (its type, whether the host
+// owns it) can only be known from the kernel, so the caller passes that in (`inspectNamespace`, `isHostNamespace`).
 
 import { SysboxSpecError } from './errors.js';
 import type { LinuxNamespace, LinuxNamespaceType, Spec } from './types.js';
@@ -13,8 +13,22 @@ import { clone, findNamespace } from './util.js';
  */
 export type HostNamespaceCheck = (type: LinuxNamespaceType, path: string) => boolean | undefined;
 
+/**
+ * What the runtime found out about a namespace file (`linux.namespaces[].path`), e.g. with the NS_GET_NSTYPE and
+ * NS_GET_USERNS ioctls: its real type; whether it is the host's own namespace of that type; whether its owning user
+ * namespace is the host's (for a user namespace: its parent). Undefined: can't tell (the path can't be opened).
+ */
+export interface NamespaceFacts {
+  type: LinuxNamespaceType;
+  isHost: boolean;
+  ownedByHost: boolean;
+}
+export type NamespaceInspector = (path: string) => NamespaceFacts | undefined;
+
 export interface RulesOptions {
   isHostNamespace?: HostNamespaceCheck;
+  /** Decides every joined namespace when given (see applySysboxRules); isHostNamespace is then not asked. */
+  inspectNamespace?: NamespaceInspector;
 }
 
 /** Namespaces a system container must not share with the host, in the order messages list them. */
@@ -48,43 +62,90 @@ export function hostNamespacesMessage(types: readonly string[]): string {
   return `sysbox containers can't share namespaces [${types.join(' ')}] with the host (because they use the linux user-namespace for isolation)`;
 }
 
+export function otherContainerNamespacesMessage(types: readonly string[]): string {
+  return `sysbox containers can't join namespaces [${types.join(' ')}] of another container yet (they belong to another user namespace)`;
+}
+
+/** What a joined namespace is to a system container: the host's (refused), another container's (refused for now), fine. */
+type Judgement = 'host' | 'other' | 'ok';
+
+function judge(type: LinuxNamespaceType, path: string, facts: NamespaceFacts | undefined, opts: RulesOptions): Judgement {
+  if (facts) {
+    if (type === 'user') return facts.isHost ? 'host' : 'other';
+    return facts.isHost || facts.ownedByHost ? 'host' : 'other';
+  }
+  // Without facts: what a stat(2) check or the known host paths say.
+  const v = verdict(type, path, opts);
+  if ((PRIVATE_NAMESPACES as readonly string[]).includes(type)) return v === false ? 'ok' : 'host';
+  if (type === 'user') return v === true ? 'host' : 'other';
+  return v === true ? 'host' : 'ok';
+}
+
+/** Types that may be joined by path, in the order messages list them (network is reported on its own). */
+const JOINED_ORDER: readonly LinuxNamespaceType[] = ['pid', 'ipc', 'uts', 'mount', 'cgroup', 'user', 'network'];
+
 /**
- * Refuses specs that share the host's pid, ipc, uts, mount or network namespace (SysboxSpecError
- * with the exact user-facing message), and adds user and cgroup namespaces. Returns a new spec.
+ * Refuses specs that share the host's namespaces or join another container's (SysboxSpecError with the exact
+ * user-facing message), and adds user and cgroup namespaces. Returns a new spec. A namespace `path` is honoured
+ * (passed to the engine) or refused, never replaced.
  *
- * - pid/ipc/uts/mount: refused when the entry is absent (Docker's `--pid=host` etc.), or has a path that
- *   is the host's or can't be shown not to be (sysbox can only isolate namespaces it creates under its
- *   own user namespace; a caller that can stat() may pass `isHostNamespace` to allow e.g. pod sharing).
- * - network: refused when absent or a known host path; a path to another container's netns
- *   (`--network container:x`, Kubernetes pods) is allowed unless `isHostNamespace` says it is the host.
- * - user: `--userns=host` (no entry) is ignored: a fresh user namespace is added; a joined user
- *   namespace (with a path) is replaced by a fresh one, as sysbox owns the ID mapping.
+ * - pid/ipc/uts/mount absent (Docker's `--pid=host` etc.): the host's, refused.
+ * - network absent, or at a known host path: refused with its own message.
+ * - a path whose namespace is of another type (`inspectNamespace` knows the real type): refused, as the engine
+ *   refuses it, but before anything runs.
+ * - a joined namespace owned by the host's user namespace (made on the host, e.g. with `unshare`, or a runc
+ *   container's), or the host's own: refused with the host-sharing message (sysbox can only isolate namespaces it
+ *   creates under the container's own user namespace). A user namespace path: refused too (the host's with the
+ *   host-sharing message, any other as another container's).
+ * - a joined namespace owned by another user namespace (another system container's, e.g. `--network container:x`):
+ *   refused for now (pods that share one user namespace and range will lift exactly this).
+ * - without `inspectNamespace` (a pure caller): pid/ipc/uts/mount paths are refused unless `isHostNamespace` says they
+ *   are not the host's; network and cgroup paths are allowed unless known to be the host's.
+ * - user: `--userns=host` (no entry) is ignored: a fresh user namespace is added.
  * - cgroup: added when absent (Docker on cgroup v1 never lists it, so its absence is not a refusal).
  */
 export function applySysboxRules(spec: Spec, opts: RulesOptions = {}): { spec: Spec; changes: string[] } {
+  const entries = spec.linux?.namespaces ?? [];
+  const facts = new Map<string, NamespaceFacts | undefined>();
+  entries.forEach((ns, i) => {
+    if (!ns.path || !opts.inspectNamespace) return;
+    const f = opts.inspectNamespace(ns.path);
+    facts.set(ns.path, f);
+    if (f && f.type !== ns.type) {
+      throw new SysboxSpecError(
+        'namespace-path',
+        `linux.namespaces[${i}].path: ${ns.path} is a ${f.type} namespace, not a ${ns.type} namespace`,
+      );
+    }
+  });
+
   const shared: string[] = [];
-  for (const type of PRIVATE_NAMESPACES) {
+  const other: string[] = [];
+  let hostNetwork = false;
+  for (const type of JOINED_ORDER) {
     const ns = findNamespace(spec, type);
-    if (!ns || (ns.path !== undefined && ns.path !== '' && verdict(type, ns.path, opts) !== false)) shared.push(type);
+    if (!ns) {
+      if ((PRIVATE_NAMESPACES as readonly string[]).includes(type)) shared.push(type);
+      if (type === 'network') hostNetwork = true;
+      continue;
+    }
+    if (ns.path === undefined || ns.path === '') continue;
+    const j = judge(type, ns.path, facts.get(ns.path), opts);
+    if (j === 'host' && type === 'network') hostNetwork = true;
+    else if (j === 'host') shared.push(type);
+    else if (j === 'other') other.push(type);
   }
   if (shared.length > 0) throw new SysboxSpecError('host-namespace', hostNamespacesMessage(shared));
-
-  const net = findNamespace(spec, 'network');
-  if (!net || (net.path !== undefined && net.path !== '' && verdict('network', net.path, opts) === true)) {
-    throw new SysboxSpecError('host-network', HOST_NETWORK_MESSAGE);
-  }
+  if (hostNetwork) throw new SysboxSpecError('host-network', HOST_NETWORK_MESSAGE);
+  if (other.length > 0) throw new SysboxSpecError('other-container-namespace', otherContainerNamespacesMessage(other));
 
   const changes: string[] = [];
   const out = clone(spec);
   const linux = (out.linux ??= {});
   const namespaces: LinuxNamespace[] = (linux.namespaces ??= []);
-  const user = namespaces.find((ns) => ns.type === 'user');
-  if (!user) {
+  if (!namespaces.some((ns) => ns.type === 'user')) {
     namespaces.push({ type: 'user' });
     changes.push('added a user namespace');
-  } else if (user.path) {
-    changes.push(`replaced the joined user namespace ${user.path} with a new one`);
-    delete user.path;
   }
   if (!namespaces.some((ns) => ns.type === 'cgroup')) {
     namespaces.push({ type: 'cgroup' });

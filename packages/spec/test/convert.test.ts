@@ -62,3 +62,57 @@ describe('convertSpec on every captured config', () => {
     expect(changes.join('\n')).toContain('privileged');
   });
 });
+
+describe('per-container switches in convertSpec', () => {
+  const env = (name: string, ...vars: string[]) => {
+    const s = fixture(name);
+    s.process!.env = [...(s.process!.env ?? []), ...vars];
+    return s;
+  };
+
+  test('SYSBOX_HONOR_CAPS=TRUE: the capabilities of config.json, the rest still a system container', () => {
+    const input = env('docker-plain', 'SYSBOX_HONOR_CAPS=TRUE');
+    const { spec, changes } = convertSpec(input, { ...CTX, emulatedPaths: ['/proc/sys'] });
+    expect(spec.process!.capabilities).toEqual(input.process!.capabilities);
+    expect(spec.linux!.readonlyPaths).not.toContain('/proc/sys');
+    expect(changes).toContain('capabilities: uid 0: capabilities as config.json gives them (honour-caps)');
+  });
+
+  test('the config default (ctx.honorCaps) and its override by the container', () => {
+    const plain = fixture('docker-plain');
+    expect(convertSpec(plain, { ...CTX, honorCaps: true }).spec.process!.capabilities).toEqual(plain.process!.capabilities);
+    const off = env('docker-plain', 'SYSBOX_HONOR_CAPS=FALSE');
+    expect(convertSpec(off, { ...CTX, honorCaps: true }).spec.process!.capabilities!.effective).toEqual(CTX.hostCapabilities);
+  });
+
+  test.each(['docker-plain', 'docker-privileged', 'docker-seccomp-unconfined'])(
+    '%s with SYSBOX_SYSCONT_MODE=FALSE: as runc runs it, plus user and cgroup namespaces and the range',
+    (name) => {
+      const input = env(name, 'SYSBOX_SYSCONT_MODE=FALSE');
+      const ctx = { ...CTX, rootfs: '/var/lib/sysbox/rootfs/x/merged', emulatedPaths: ['/proc/sys'], attachHooks: { path: '/h', socket: '/s' } };
+      const { spec, changes } = convertSpec(input, ctx);
+      const types = spec.linux!.namespaces!.map((n) => n.type).sort();
+      expect(types).toEqual(['cgroup', 'ipc', 'mount', 'network', 'pid', 'user', 'uts']);
+      expect(spec.linux!.uidMappings).toEqual([{ containerID: 0, hostID: 165536, size: 65536 }]);
+      expect(spec.root!.path).toBe('/var/lib/sysbox/rootfs/x/merged');
+      // untouched: capabilities, devices, masked and read-only paths, the cgroup mount, seccomp, hooks
+      expect(spec.process!.capabilities).toEqual(input.process!.capabilities);
+      expect(spec.mounts!.filter((m) => m.type === 'cgroup')).toEqual(input.mounts!.filter((m) => m.type === 'cgroup'));
+      expect(spec.linux!.devices).toEqual(input.linux!.devices);
+      expect(spec.linux!.resources!.devices).toEqual(input.linux!.resources!.devices);
+      expect(spec.linux!.maskedPaths).toEqual(input.linux!.maskedPaths);
+      expect(spec.linux!.readonlyPaths).toEqual(input.linux!.readonlyPaths);
+      expect(spec.linux!.seccomp).toEqual(input.linux!.seccomp);
+      expect(spec.hooks).toEqual(input.hooks);
+      expect(changes).toContain('mode: regular container (no devices, paths, cgroups, systemd, seccomp, hooks changes)');
+    },
+  );
+
+  test('regular mode still refuses the host namespaces', () => {
+    expect(() => convertSpec(env('docker-pid-host', 'SYSBOX_SYSCONT_MODE=FALSE'), CTX)).toThrow('[pid]');
+  });
+
+  test('an invalid switch is refused', () => {
+    expect(() => convertSpec(env('docker-plain', 'SYSBOX_SYSCONT_MODE=no'), CTX)).toThrow(SysboxSpecError);
+  });
+});

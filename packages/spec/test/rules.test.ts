@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { SysboxSpecError } from '../src/errors.js';
-import { applySysboxRules, isKnownHostNamespacePath } from '../src/rules.js';
+import { applySysboxRules, isKnownHostNamespacePath, type NamespaceFacts } from '../src/rules.js';
 import type { LinuxNamespaceType, Spec } from '../src/types.js';
 import { fixture } from './helpers.js';
 
@@ -100,16 +100,95 @@ describe('namespaces added', () => {
     expect(input).toEqual(before); // pure
   });
 
-  test('existing cgroup namespace kept, joined user namespace replaced', () => {
-    const s = withNs([...ALL5(), { type: 'cgroup', path: '/proc/9/ns/cgroup' }, { type: 'user', path: '/proc/9/ns/user' }]);
+  test('existing cgroup namespace kept', () => {
+    const s = withNs([...ALL5(), { type: 'cgroup', path: '/proc/9/ns/cgroup' }]);
     const { spec, changes } = applySysboxRules(s);
     expect(spec.linux!.namespaces).toContainEqual({ type: 'cgroup', path: '/proc/9/ns/cgroup' });
     expect(spec.linux!.namespaces).toContainEqual({ type: 'user' });
-    expect(changes).toEqual(['replaced the joined user namespace /proc/9/ns/user with a new one']);
+    expect(changes).toEqual(['added a user namespace']);
   });
 
   test('nothing to add: no changes', () => {
     const { changes } = applySysboxRules(withNs([...ALL5(), { type: 'user' }, { type: 'cgroup' }]));
     expect(changes).toEqual([]);
+  });
+});
+
+const OTHER_MSG = (list: string) => `${PREFIX}sysbox containers can't join namespaces [${list}] of another container yet (they belong to another user namespace)`;
+
+describe('namespace paths: honoured or refused, never replaced', () => {
+  const at = (type: LinuxNamespaceType, path: string) => withNs([...ALL5().filter((n) => n.type !== type), { type, path }]);
+  // what sysbox-runc's inspector (NS_GET_NSTYPE, NS_GET_USERNS) would say about these made-up paths
+  const FACTS: Record<string, NamespaceFacts> = {
+    '/proc/1/ns/net': { type: 'network', isHost: true, ownedByHost: true },
+    '/proc/1/ns/user': { type: 'user', isHost: true, ownedByHost: false },
+    '/proc/50/ns/net': { type: 'network', isHost: false, ownedByHost: true }, // unshare --net on the host, or a runc container
+    '/proc/50/ns/ipc': { type: 'ipc', isHost: false, ownedByHost: true },
+    '/proc/50/ns/cgroup': { type: 'cgroup', isHost: false, ownedByHost: true },
+    '/proc/50/ns/user': { type: 'user', isHost: false, ownedByHost: true }, // unshare --user on the host
+    '/proc/60/ns/net': { type: 'network', isHost: false, ownedByHost: false }, // another system container
+    '/proc/60/ns/pid': { type: 'pid', isHost: false, ownedByHost: false },
+    '/proc/60/ns/user': { type: 'user', isHost: false, ownedByHost: true },
+    '/proc/self/ns/uts': { type: 'uts', isHost: true, ownedByHost: true },
+    '/proc/self/ns/ipc': { type: 'ipc', isHost: true, ownedByHost: true },
+  };
+  const inspectNamespace = (p: string) => FACTS[p];
+
+  test.each([
+    ['user at the host user namespace', at('user', '/proc/1/ns/user'), NS_MSG('user')],
+    ['user at a user namespace made on the host', at('user', '/proc/50/ns/user'), OTHER_MSG('user')],
+    ["user at another container's", at('user', '/proc/60/ns/user'), OTHER_MSG('user')],
+    ['network made on the host (unshare, a runc container)', at('network', '/proc/50/ns/net'), NET_MSG],
+    ['network of the host', at('network', '/proc/1/ns/net'), NET_MSG],
+    ['network of another system container', at('network', '/proc/60/ns/net'), OTHER_MSG('network')],
+    ['ipc made on the host', at('ipc', '/proc/50/ns/ipc'), NS_MSG('ipc')],
+    ['pid of another system container', at('pid', '/proc/60/ns/pid'), OTHER_MSG('pid')],
+    ['cgroup made on the host', at('cgroup', '/proc/50/ns/cgroup'), NS_MSG('cgroup')],
+    ['host ones before other containers', withNs([{ type: 'pid', path: '/proc/60/ns/pid' }, { type: 'ipc', path: '/proc/50/ns/ipc' }, { type: 'uts' }, { type: 'mount' }, { type: 'network' }]), NS_MSG('ipc')],
+  ])('%s: refused', (_what, spec, message) => {
+    expect(() => applySysboxRules(spec, { inspectNamespace })).toThrow(message);
+    try {
+      applySysboxRules(spec, { inspectNamespace });
+    } catch (e) {
+      expect((e as Error).message).toBe(message);
+    }
+  });
+
+  test.each([
+    ['user', '/proc/self/ns/uts', 'uts'],
+    ['cgroup', '/proc/self/ns/ipc', 'ipc'],
+  ] as const)('a %s namespace at %s (a %s namespace): refused as the wrong type, before anything runs', (type, path, actual) => {
+    const spec = at(type, path);
+    const i = spec.linux!.namespaces!.findIndex((n) => n.path === path);
+    let err: unknown;
+    try {
+      applySysboxRules(spec, { inspectNamespace });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(SysboxSpecError);
+    expect((err as SysboxSpecError).code).toBe('namespace-path');
+    expect((err as Error).message).toBe(`${PREFIX}linux.namespaces[${i}].path: ${path} is a ${actual} namespace, not a ${type} namespace`);
+  });
+
+  test('a user namespace path is never replaced by a fresh one (without an inspector too)', () => {
+    expect(() => applySysboxRules(at('user', '/proc/9/ns/user'))).toThrow(OTHER_MSG('user'));
+    expect(() => applySysboxRules(at('user', '/proc/1/ns/user'))).toThrow(NS_MSG('user'));
+  });
+
+  test('paths the inspector cannot open fall back to the stat check and the known host paths', () => {
+    expect(() => applySysboxRules(at('network', '/var/run/docker/netns/default'), { inspectNamespace })).toThrow(NET_MSG);
+    expect(() => applySysboxRules(at('network', '/var/run/netns/x'), { inspectNamespace })).not.toThrow();
+    expect(() => applySysboxRules(at('pid', '/proc/77/ns/pid'), { inspectNamespace })).toThrow(NS_MSG('pid'));
+  });
+
+  test('with an inspector, the stat check is not asked', () => {
+    let asked = 0;
+    const isHostNamespace = () => {
+      asked++;
+      return false;
+    };
+    expect(() => applySysboxRules(at('ipc', '/proc/50/ns/ipc'), { inspectNamespace, isHostNamespace })).toThrow(NS_MSG('ipc'));
+    expect(asked).toBe(0);
   });
 });

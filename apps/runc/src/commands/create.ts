@@ -9,8 +9,10 @@ import { passFds, runEngine } from '../engine.js';
 import { loadNative } from '../native.js';
 import { containerIdArg, prepare, type Prepared, type Undo } from './prepare.js';
 import { cleanupContainer, removeContainer } from './delete.js';
-import { attachFs, hooksAvailable, initPidOf, listenForHooks, type HookAttach, type Placement } from '../fs.js'; // [sysbox-fs]
+import { attachFs, hooksAvailable, initPidOf, listenForHooks, type Attached, type HookAttach, type Placement } from '../fs.js'; // [sysbox-fs]
+import { delegateCgroups } from '../cgroups.js';
 import type { FsClient } from '@sysbox/ipc';
+import { engineBundleFlags, removeStagedDevices } from '../conformance.js';
 
 /** The engine failed (its error is in --log): remove whatever it left, then undo our part. */
 async function abandon(ctx: Context, id: string, undo: Undo): Promise<void> {
@@ -46,18 +48,21 @@ async function createSequence(ctx: Context, parsed: ParsedArgs, id: string, verb
     closeFs();
     throw e;
   }
+  const regular = p.record.syscontMode === false; // SYSBOX_SYSCONT_MODE=FALSE: no sysbox-fs files to place
   try {
     await fs;
   } catch (e) {
-    await p.undo.run();
-    throw e;
+    if (!regular) {
+      await p.undo.run();
+      throw e;
+    }
   }
   const detached = verb === 'run' && isSet(parsed.flags, 'detach');
   const fds = passFds(Number(get(parsed.flags, 'preserve-fds') ?? 0));
-  const args = [...ctx.engineGlobals(), verb, ...rewriteFlags(parsed, { bundle: p.record.privateBundle }), id];
+  const args = [...ctx.engineGlobals(), verb, ...rewriteFlags(parsed, engineBundleFlags(ctx, p.record)), id];
   // [sysbox-fs] the files placed while the engine runs its hooks (see ../fs.ts); `run` can't place them later
   const hooks = await listenIfHooks(ctx, p, fs, verb === 'run');
-  if (verb === 'run' && !hooks) {
+  if (verb === 'run' && !hooks && !regular) {
     closeFs();
     await p.undo.run();
     throw new Error(`run: cannot listen on ${p.hookSocket} for the engine's hooks, which place the /proc and /sys emulation of container ${id}`);
@@ -72,6 +77,7 @@ async function createSequence(ctx: Context, parsed: ParsedArgs, id: string, verb
     throw e;
   }
   const early = await placed(hooks);
+  removeStagedDevices(p.devicesDir); // bound in by the engine (the binds keep the nodes), or not needed any more
   // (a placement closes the sysbox-fs client; without one, the placement after the engine's create does)
   if ((early && !early.ok) || (code !== 0 && (verb === 'create' || detached))) {
     if (!early) closeFs();
@@ -87,10 +93,12 @@ async function createSequence(ctx: Context, parsed: ParsedArgs, id: string, verb
     return code;
   }
   clog.debug({ during: early ? 'hooks' : 'after-create' }, 'engine create done');
-  // [sysbox-fs] emulated /proc and /sys files, placed before the container's process starts (see ../fs.ts)
-  if (!early) {
+  // the rest of the system container inside it, before its process starts (from the hooks, or now); a regular
+  // container (SYSBOX_SYSCONT_MODE=FALSE) has none
+  if (!early && regular) closeFs();
+  else if (!early) {
     try {
-      await attachFs(ctx, { containerId: id, idRange: p.record.idRange, client: fs, pidFile: get(parsed.flags, 'pid-file') });
+      await finishInside(ctx, p, fs, await initPidOf(ctx, id, get(parsed.flags, 'pid-file')));
     } catch (e) {
       await abandon(ctx, id, p.undo);
       throw e;
@@ -100,14 +108,31 @@ async function createSequence(ctx: Context, parsed: ParsedArgs, id: string, verb
   return 0;
 }
 
+/**
+ * What a system container gets inside, once the engine has made it and before its process starts: its cgroups
+ * delegated to its root (../cgroups.ts) and [sysbox-fs] its emulated /proc and /sys files (../fs.ts). `root`: its
+ * root as the init sees it, when done from the engine's hooks (before pivot_root).
+ */
+async function finishInside(ctx: Context, p: Prepared, fs: Promise<FsClient>, initPid: number, root?: string): Promise<Attached> {
+  const { containerId, idRange } = p.record;
+  try {
+    const dirs = delegateCgroups(initPid, idRange);
+    ctx.log.child({ containerId }).debug({ dirs }, 'cgroups delegated');
+  } catch (e) {
+    void fs.then((c) => c.close(), () => undefined);
+    throw new Error(`cannot delegate the cgroups of container ${containerId} to its root: ${(e as Error).message}`);
+  }
+  return attachFs(ctx, { containerId, idRange, client: fs, initPid, ...(root ? { root } : {}) });
+}
+
 /** Listens for the spec's attach hooks, if it has them; undefined when it can't (then create places the files later). */
 async function listenIfHooks(ctx: Context, p: Prepared, fs: Promise<FsClient>, needNotify: boolean): Promise<HookAttach | undefined> {
   if (!p.hookSocket) return undefined;
-  const { containerId, idRange, stagedRootfs } = p.record;
+  const { stagedRootfs } = p.record;
   try {
-    return await listenForHooks(p.hookSocket, (initPid) => attachFs(ctx, { containerId, idRange, client: fs, initPid, root: stagedRootfs }), needNotify);
+    return await listenForHooks(p.hookSocket, (initPid) => finishInside(ctx, p, fs, initPid, stagedRootfs), needNotify);
   } catch (e) {
-    ctx.log.child({ containerId }).warn({ err: (e as Error).message, socket: p.hookSocket }, "cannot listen for the attach hooks: sysbox-fs files are placed after the engine's create");
+    ctx.log.child({ containerId: p.record.containerId }).warn({ err: (e as Error).message, socket: p.hookSocket }, "cannot listen for the attach hooks: sysbox-fs files are placed after the engine's create");
     return undefined;
   }
 }

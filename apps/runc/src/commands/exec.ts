@@ -28,6 +28,7 @@ export async function exec(ctx: Context, parsed: ParsedArgs): Promise<number> {
   const converted = spec.convertProcess(proc as never, {
     idRange: rec.idRange,
     hostCapabilities: spec.capsFromMask(boundingSetMask()),
+    honorCaps: rec.honorCaps === true, // recorded at create (SYSBOX_HONOR_CAPS, config honorCaps, regular mode)
   });
   // Unique per invocation without node:crypto (its import costs ~3 ms on every exec).
   const tmp = join(ctx.stateDir(id), `exec-${process.pid}-${process.hrtime.bigint()}.json`);

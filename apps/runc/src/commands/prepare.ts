@@ -12,6 +12,7 @@ import type { Log } from '../log.js';
 import { preloadNativeSpawn } from '../engine.js';
 import { removeStateDir, writeRecord, type ContainerRecord } from '../state.js';
 import { attachHooksFor, EMULATED_PATHS } from '../fs.js'; // [sysbox-fs]
+import { conformanceOf, registerError, removeStagedDevices, stageDevices } from '../conformance.js';
 import type { MgrClient } from '@sysbox/ipc';
 
 function readIfExists(path: string): string | undefined {
@@ -58,6 +59,8 @@ export interface Prepared {
   undo: Undo;
   /** [sysbox-fs] the socket the spec's attach hooks connect to; create listens on it (see ../fs.ts) */
   hookSocket?: string;
+  /** device nodes made for the engine to bind in: removed once its create is done (see ../conformance.ts) */
+  devicesDir?: string;
 }
 
 export async function prepare(ctx: Context, parsed: ParsedArgs, id: string): Promise<Prepared> {
@@ -106,12 +109,16 @@ async function prepareWith(ctx: Context, parsed: ParsedArgs, id: string, undo: U
   } catch (e) {
     throw new CreateError(`rootfs ${rootfs}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such directory' : (e as Error).message}`);
   }
-  const ruled = spec.applySysboxRules(parsedSpec, { isHostNamespace }); // SysboxSpecError carries the user-facing message
+  // the container's switches (honour-caps, regular-container mode) and the ID range its maps ask for (see ../conformance.ts)
+  const conf = conformanceOf(ctx, spec, parsedSpec);
+  const syscont = conf.options.syscontMode; // a regular container gets no sysbox-fs emulation and no special dirs
+  // SysboxSpecError carries the user-facing message
+  const ruled = spec.applySysboxRules(parsedSpec, { isHostNamespace, inspectNamespace: conf.inspectNamespace });
   // [mounts, issue 4] restricted host mounts and bad mount input; see ../mounts.ts
   const mounts = await import('../mounts.js');
   const mountPlan = await mounts.planMounts(parsedSpec, id, rootfs, {
     policyFile: ctx.env('SYSBOX_MOUNT_POLICY'),
-    specialDirs: ctx.env('SYSBOX_SPECIAL_DIRS') !== '0',
+    specialDirs: syscont && ctx.env('SYSBOX_SPECIAL_DIRS') !== '0',
     log: clog,
   });
   clog.debug({}, 'spec parsed, rules applied, mounts planned');
@@ -136,7 +143,7 @@ async function prepareWith(ctx: Context, parsed: ParsedArgs, id: string, undo: U
   // doesn't know it, our state dir is new), so a registration mgr still holds for it is a deleted container's whose
   // teardown hasn't run yet (docker restart). mgr reclaims the range itself if our state dir disappears without an
   // Unregister.
-  const regP = mgr.register({ containerId: id, bundle, rootfs, livenessPath: stateDir, replace: true });
+  const regP = mgr.register({ containerId: id, bundle, rootfs, livenessPath: stateDir, replace: true, requestedIdRange: conf.requestedIdRange });
   const stagedP = mgr.prepareRootfs({ containerId: id, rootfs });
   const mountsP = mounts.stageMounts(mgr, id, mountPlan, rootfs, clog);
   const all = Promise.allSettled([regP, stagedP, mountsP]); // no unhandled rejection while one is awaited
@@ -156,7 +163,11 @@ async function prepareWith(ctx: Context, parsed: ParsedArgs, id: string, undo: U
   });
   await all;
   // register's outcome first: a refused registration reports itself, not the NOT_FOUND of the calls behind it
-  const idRange = (await regP).idRange;
+  const idRange = (
+    await regP.catch((e: unknown) => {
+      throw registerError(spec, e, conf.requestedIdRange);
+    })
+  ).idRange;
   if (!idRange) throw new CreateError('sysbox-mgr returned no ID range');
   const staged = await stagedP;
   const stagedMounts = await mountsP;
@@ -164,14 +175,20 @@ async function prepareWith(ctx: Context, parsed: ParsedArgs, id: string, undo: U
 
   // ---- the converted spec, in a private bundle ----
   const hostCapabilities = spec.capsFromMask(boundingSetMask());
-  const attachHooks = attachHooksFor(ctx, stateDir); // [sysbox-fs]
+  const attachHooks = syscont ? attachHooksFor(ctx, stateDir) : undefined; // [sysbox-fs]
+  // linux.devices the host lacks, made for the engine to bind in (or refused naming the device)
+  const devices = stageDevices(ctx, spec, parsedSpec, id, idRange);
+  if (devices) undo.push('remove staged devices', () => removeStagedDevices(devices.dir));
   const converted = spec.applyModifiers(ruled, {
     isHostNamespace,
+    inspectNamespace: conf.inspectNamespace,
+    ...conf.options,
     idRange: { uid: idRange.uid, gid: idRange.gid, size: idRange.size },
     hostCapabilities,
     rootfs: staged.rootfs,
     ...stagedMounts, // [mounts]
-    emulatedPaths: [...EMULATED_PATHS], // [sysbox-fs] /proc/sys writable (the kernel guards it), its knobs emulated
+    ...(devices ? { stagedDevices: devices.stagedDevices } : {}),
+    ...(syscont ? { emulatedPaths: [...EMULATED_PATHS] } : {}), // [sysbox-fs] /proc/sys writable (the kernel guards it), its knobs emulated
     ...(attachHooks ? { attachHooks } : {}), // [sysbox-fs] files placed during the engine's hooks
     ...(seccompSocket ? { seccompNotify: spec.vettingNotify(seccompSocket, id) } : {}), // [vetting]
   });
@@ -189,15 +206,19 @@ async function prepareWith(ctx: Context, parsed: ParsedArgs, id: string, undo: U
     idRange: { uid: idRange.uid, gid: idRange.gid, size: idRange.size },
     engine: ctx.engine.name,
     createdAt: new Date().toISOString(),
+    ...(conf.options.honorCaps ? { honorCaps: true } : {}),
+    ...(syscont ? {} : { syscontMode: false }),
   };
   writeRecord(stateDir, record);
   // The front door (native/csrc/sysbox-runc.c) sends `start`, `kill` and `delete` straight to this engine, and
   // `exec` to it with these capability sets spliced into Docker's process spec.
   writeFileSync(join(stateDir, 'engine'), `${ctx.engine.path}\n`);
-  const execCaps = spec.execCapsRecord(parsedSpec.process, hostCapabilities);
+  const execCaps = spec.execCapsRecord(parsedSpec.process, hostCapabilities, conf.options.honorCaps);
   if (execCaps) writeFileSync(join(stateDir, 'exec-caps'), execCaps);
+  // ... and `kill` with SIGTERM as the init's own stop signal (systemd: SIGRTMIN+3, also when the image declares none)
+  if (syscont && spec.isSystemdInit(parsedSpec)) writeFileSync(join(stateDir, 'stop-signal'), `${spec.SYSTEMD_STOP_SIGNAL}\n`);
   // ... and `delete` of an id nobody knows (Docker's second delete) to the engine last used here.
   const enginePath = join(ctx.root, 'engine-path');
   if (readIfExists(enginePath) !== `${ctx.engine.path}\n`) writeFileSync(enginePath, `${ctx.engine.path}\n`);
-  return { record, undo, ...(attachHooks ? { hookSocket: attachHooks.socket } : {}) };
+  return { record, undo, ...(attachHooks ? { hookSocket: attachHooks.socket } : {}), ...(devices ? { devicesDir: devices.dir } : {}) };
 }

@@ -31,6 +31,13 @@ export interface RegisterRequest {
    * Register of a known id answers the range it holds (idempotent).
    */
   replace: boolean;
+  /**
+   * Optional: the exact range the container must run with (the ID maps of its config.json, e.g. Docker's
+   * userns-remap). sysbox-mgr reserves exactly it instead of allocating one: it must lie inside the subordinate IDs and
+   * overlap no other container's range, else INVALID_ARGUMENT or ALREADY_EXISTS with a message that starts "uid range"
+   * or "gid range". Absent: a range is allocated.
+   */
+  requestedIdRange: IdRange | undefined;
 }
 
 export interface RegisterResponse {
@@ -155,7 +162,7 @@ export interface StatusResponse {
 }
 
 function createBaseRegisterRequest(): RegisterRequest {
-  return { containerId: "", bundle: "", rootfs: "", livenessPath: "", replace: false };
+  return { containerId: "", bundle: "", rootfs: "", livenessPath: "", replace: false, requestedIdRange: undefined };
 }
 
 export const RegisterRequest: MessageFns<RegisterRequest> = {
@@ -174,6 +181,9 @@ export const RegisterRequest: MessageFns<RegisterRequest> = {
     }
     if (message.replace !== false) {
       writer.uint32(40).bool(message.replace);
+    }
+    if (message.requestedIdRange !== undefined) {
+      IdRange.encode(message.requestedIdRange, writer.uint32(50).fork()).join();
     }
     return writer;
   },
@@ -231,6 +241,14 @@ export const RegisterRequest: MessageFns<RegisterRequest> = {
             message.replace = reader.bool();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.requestedIdRange = IdRange.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -253,6 +271,9 @@ export const RegisterRequest: MessageFns<RegisterRequest> = {
     message.rootfs = object.rootfs ?? "";
     message.livenessPath = object.livenessPath ?? "";
     message.replace = object.replace ?? false;
+    message.requestedIdRange = (object.requestedIdRange !== undefined && object.requestedIdRange !== null)
+      ? IdRange.fromPartial(object.requestedIdRange)
+      : undefined;
     return message;
   },
 };

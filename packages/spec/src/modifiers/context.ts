@@ -1,5 +1,5 @@
 import type { IdRange } from '@sysbox/idmap';
-import type { HostNamespaceCheck } from '../rules.js';
+import type { HostNamespaceCheck, NamespaceInspector } from '../rules.js';
 import type { Spec } from '../types.js';
 
 /** What the runtime knows about the container and host when converting a spec. */
@@ -29,6 +29,20 @@ export interface ConvertContext {
   attachHooks?: { path: string; socket: string };
   /** Stat-based host-namespace check, passed on to applySysboxRules. */
   isHostNamespace?: HostNamespaceCheck;
+  /** What each joined namespace is (type, owner), passed on to applySysboxRules. */
+  inspectNamespace?: NamespaceInspector;
+  /**
+   * Honour the spec's capabilities (the runtime's default; convertSpec resolves it per container with the spec's
+   * `SYSBOX_HONOR_CAPS`, see containerOptions, before the modifiers see it).
+   */
+  honorCaps?: boolean;
+  /** A system container (true, the default) or a regular one (false); resolved like honorCaps (`SYSBOX_SYSCONT_MODE`). */
+  syscontMode?: boolean;
+  /**
+   * Device nodes of `linux.devices` the host lacks, made by the runtime on the host (`source`, with the entry's type,
+   * numbers, mode and owner as seen through the container's ID range), by device path: see stagedDevicesModifier.
+   */
+  stagedDevices?: Array<{ path: string; source: string }>;
 }
 
 /** Records one human-readable change (e.g. for the runtime's debug log). */

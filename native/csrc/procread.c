@@ -1,9 +1,11 @@
 /*
- * procread: N × (open + read to EOF + close) of one file, each timed; for the bench's procfs-reads case.
- * Built by the bench with `gcc -O2 -static` (runs in a busybox container, bind-mounted read-only).
+ * procread: N × (open + read to EOF + close) of one file, each timed; for the bench's procfs-reads case
+ * (e2e/bench/run.ts). Built static beside sysbox-nsenter (native/bin/procread): it runs inside busybox
+ * containers, bind-mounted read-only.
  *
- *   procread FILE [N=10000] [WARMUP=100]
+ *   procread FILE [N=10000] [WARMUP=100] [RATE=0]
  *
+ * RATE > 0: at most RATE reads per second, evenly spaced (a paced reader, e.g. a background load); 0: flat out.
  * Prints one line: file=F reads=N bytes=B secs=S rps=R p50_us=... p90_us=... p99_us=... max_us=...
  * (bytes = size of the first timed read-to-EOF). Exits 1 on any open/read error or an empty read.
  */
@@ -61,7 +63,8 @@ int main(int argc, char **argv) {
   const char *path = argv[1];
   long n = argc > 2 ? strtol(argv[2], NULL, 10) : 10000;
   long warm = argc > 3 ? strtol(argv[3], NULL, 10) : 100;
-  if (n <= 0 || warm < 0) return 2;
+  double rate = argc > 4 ? strtod(argv[4], NULL) : 0;
+  if (n <= 0 || warm < 0 || rate < 0) return 2;
   static char buf[65536];
   double *lat = malloc(sizeof(double) * (size_t)n);
   if (!lat) return 2;
@@ -75,6 +78,14 @@ int main(int argc, char **argv) {
   long first = -1;
   double t0 = now_us();
   for (long i = 0; i < n; i++) {
+    if (rate > 0) {
+      /* the i-th read starts at t0 + i/rate (no catching up in bursts after a stall: the next slot from now) */
+      double due = t0 + (double)i * 1e6 / rate, wait = due - now_us();
+      if (wait > 0) {
+        struct timespec ts = {(time_t)(wait / 1e6), (long)((wait - (double)(time_t)(wait / 1e6) * 1e6) * 1e3)};
+        nanosleep(&ts, NULL);
+      }
+    }
     double a = now_us();
     errno = 0;
     long got = once(path, buf, sizeof buf);
