@@ -1,7 +1,7 @@
 // pnpm bench: times commands for several runtimes, interleaved in one run, and prints medians, p90 and the
 // ratio to runc. A runtime that fails is reported as failed; the bench goes on.
 //
-//   node bench/run.ts [--runs 20] [--cases docker-run,docker-exec,raw-bundle[,docker-run-big,image-size,procfs-reads]] [--runtimes runc,crun,sysbox-runc,sysbox-runc-crun] [--json out.json]
+//   node bench/run.ts [--runs 20] [--cases docker-run,docker-exec,raw-bundle,vetting-mounts,data-getpid,data-read[,docker-run-big,image-size,procfs-reads]] [--runtimes runc,crun,sysbox-runc,sysbox-runc-crun] [--json out.json]
 //   node bench/run.ts --case image-size --runs 10      (--case is --cases; one case or a comma list)
 //   node bench/run.ts --case procfs-reads --runs 3
 //   node bench/run.ts --case daemon-rss [--burst 100]   (sysbox-mgr's RSS after bursts, sysbox-fs's with 20 idle
@@ -50,7 +50,7 @@ function optArg(...names: string[]): string | undefined {
 const arg = (name: string, dflt: string): string => optArg(name) ?? dflt;
 
 const RUNS = Number.parseInt(arg('runs', '20'), 10);
-const CASES = (optArg('cases', 'case') ?? 'docker-run,docker-exec,raw-bundle').split(',').filter(Boolean);
+const CASES = (optArg('cases', 'case') ?? 'docker-run,docker-exec,raw-bundle,vetting-mounts,data-getpid,data-read').split(',').filter(Boolean);
 const RUNTIMES_GIVEN = optArg('runtimes');
 const RUNTIMES = (RUNTIMES_GIVEN ?? 'runc,crun,sysbox-runc,sysbox-runc-crun').split(',');
 /** image-size: runc (the reference) and sysbox-runc unless --runtimes says otherwise */
@@ -559,6 +559,68 @@ async function procfsReadsCase(): Promise<Case> {
   };
 }
 
+// ── issue 16: syscall vetting ──
+// A static C loop in a container (native/csrc/test/vetting-probe.c), runc with CAP_SYS_ADMIN (unvetted) beside
+// sysbox-runc (vetted by sysbox-fs): tmpfs mount+umount pairs, and the data path (getpid, read of /dev/zero), which
+// no seccomp rule of ours traps. The probe times itself; the table shows its ns per pair/call and the ratio to runc.
+const VETTING_PROBE_SRC = join(E2E_DIR, '..', 'native', 'csrc', 'test', 'vetting-probe.c');
+const VETTING_PROBE_BIN = join(E2E_DIR, '.cache', 'vetting-probe');
+const VETTING_MEASURES = {
+  'vetting-mounts': { args: ['loop', '10000', '/t'], what: '10,000 mount("tmpfs") + umount pairs', target: 3, unit: 'pair' },
+  'data-getpid': { args: ['getpid', '1000000'], what: '1M getpid()', target: 1.02, unit: 'call' },
+  'data-read': { args: ['readzero', '1000000'], what: '1M read(/dev/zero, 1 byte)', target: 1.02, unit: 'call' },
+} as const;
+
+async function buildVettingProbe(): Promise<void> {
+  mkdirSync(join(E2E_DIR, '.cache'), { recursive: true });
+  const r = await exec('gcc', ['-O2', '-static', '-Wall', '-o', VETTING_PROBE_BIN, VETTING_PROBE_SRC], { timeoutMs: 120_000 });
+  if (r.code !== 0) throw new Error(`gcc vetting-probe: ${firstLine(r)}`);
+}
+
+function vettingCase(name: keyof typeof VETTING_MEASURES): Case {
+  const m = VETTING_MEASURES[name];
+  const names = new Map<string, string>();
+  const ns = new Map<string, number[]>();
+  const runtimes = RUNTIMES.filter((r) => r === 'runc' || r === 'sysbox-runc');
+  return {
+    name,
+    what: `${m.what} in a container (the probe's own ns per ${m.unit}; runc with CAP_SYS_ADMIN is unvetted)`,
+    runtimes,
+    async setup(rt) {
+      const n = uniqueName(`bench-${name}-${rt}`);
+      names.set(rt, n);
+      ns.set(rt, []);
+      const r = await run(rt, ['-d', '--name', n, '--cap-add', 'SYS_ADMIN', '-v', `${VETTING_PROBE_BIN}:/probe:ro`, IMAGES.busybox, 'sh', '-c', 'mkdir -p /t && sleep 3600'], { timeoutMs: 60_000 });
+      if (r.code !== 0) throw new Error(firstLine(r));
+    },
+    async step(rt, i) {
+      const r = await docker(['exec', names.get(rt)!, '/probe', ...m.args], { timeoutMs: 300_000 });
+      const v = /ns_per_(?:pair|call)=(\d+)/.exec(r.stdout)?.[1];
+      if (r.code === 0 && /failures=[1-9]/.test(r.stdout)) return { ...r, code: 1, stderr: `probe: ${r.stdout.trim()}` };
+      if (r.code === 0 && v !== undefined && i >= 0) ns.get(rt)!.push(Number(v));
+      return r;
+    },
+    async teardown(rt) {
+      const n = names.get(rt);
+      if (n) await removeContainers([n]);
+    },
+    report() {
+      const med = (rt: string) => quantile([...(ns.get(rt) ?? [])].sort((a, b) => a - b), 0.5);
+      const ref = med('runc');
+      console.log(`\n${name}: ${this.what}  (${RUNS} runs each, interleaved) — target <= ${m.target}x runc`);
+      const rows: Record<string, unknown>[] = [];
+      for (const rt of runtimes) {
+        const v = med(rt);
+        const ratio = v / ref;
+        const ok = rt === 'runc' || ratio <= m.target;
+        console.log(`  ${rt.padEnd(18)} ${Number.isFinite(v) ? `${(v / 1000).toFixed(3)} us/${m.unit}`.padStart(16) : 'FAILED'.padStart(16)} ${(Number.isFinite(ratio) ? `${ratio.toFixed(2)}x` : '-').padStart(8)}${rt === 'runc' ? '' : ok ? '  ok' : '  MISSED'}`);
+        rows.push({ case: name, runtime: rt, runs: ns.get(rt)?.length ?? 0, medianNs: v, ratioVsRunc: ratio, target: m.target, meetsTarget: ok });
+      }
+      return rows;
+    },
+  };
+}
+
 /** removes this run's labelled containers whose name starts with prefix (a start that failed half-way) */
 async function removeLabelledPrefix(prefix: string): Promise<void> {
   const r = await docker(['ps', '-a', '--filter', `label=${E2E_RUN_LABEL}=${runId()}`, '--format', '{{.Names}}'], { timeoutMs: 30_000 });
@@ -650,7 +712,7 @@ async function main() {
   delete env.NODE_EXTRA_CA_CERTS;
   await ensureDockerd();
   // image-size and procfs-reads alone need no crun (and so no cgroup v1 mounts)
-  const used = [...new Set(CASES.flatMap((c) => (c === 'image-size' ? IMAGE_SIZE_RUNTIMES : c === 'procfs-reads' ? ['runc', 'sysbox-runc'] : RUNTIMES)))];
+  const used = [...new Set(CASES.flatMap((c) => (c === 'image-size' ? IMAGE_SIZE_RUNTIMES : c === 'procfs-reads' || c in VETTING_MEASURES ? ['runc', 'sysbox-runc'] : RUNTIMES)))];
   if (used.some((r) => r.includes('crun'))) {
     const m = await ensureV1ControllersForCrun();
     if (m.length) log(`mounted cgroup v1 hierarchies for crun: ${m.join(' ')}`);
@@ -690,7 +752,10 @@ async function main() {
     } else if (name === 'procfs-reads') {
       await ensureProcread();
       cases.push(await procfsReadsCase());
-    } else throw new Error(`unknown case ${name} (docker-run, docker-exec, raw-bundle, docker-run-big, image-size, procfs-reads, daemon-rss)`);
+    } else if (name in VETTING_MEASURES) {
+      await buildVettingProbe();
+      cases.push(vettingCase(name as keyof typeof VETTING_MEASURES));
+    } else throw new Error(`unknown case ${name} (docker-run, docker-exec, raw-bundle, docker-run-big, image-size, procfs-reads, daemon-rss, vetting-mounts, data-getpid, data-read)`);
   }
   const rows: Record<string, unknown>[] = [];
   try {

@@ -727,6 +727,7 @@ Napi::Value Statx(const Napi::CallbackInfo& info) {
   uint64_t mntId = 0;
   if (st.stx_mask & STATX_MNT_ID) mntId = st.stx_mnt_id;
   o.Set("mntId", Napi::BigInt::New(env, mntId));
+  o.Set("attributes", Napi::BigInt::New(env, static_cast<uint64_t>(st.stx_attributes)));
   o.Set("atime", Ts(env, st.stx_atime));
   o.Set("btime", Ts(env, st.stx_btime));
   o.Set("ctime", Ts(env, st.stx_ctime));
@@ -805,6 +806,116 @@ Napi::Value ProcessVmReadv(const Napi::CallbackInfo& info) {
   return buf;
 }
 
+// peerCred(sock) -> { pid, uid, gid } of the peer of a connected AF_UNIX socket (SO_PEERCRED)
+Napi::Value PeerCred(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  INT_ARG(fd, 0);
+  struct ucred cr;
+  socklen_t len = sizeof cr;
+  if (getsockopt(static_cast<int>(fd), SOL_SOCKET, SO_PEERCRED, &cr, &len) != 0) return ThrowErrno(env, errno, "getsockopt(SO_PEERCRED)");
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("pid", Napi::Number::New(env, cr.pid));
+  o.Set("uid", Napi::Number::New(env, cr.uid));
+  o.Set("gid", Napi::Number::New(env, cr.gid));
+  return o;
+}
+
+// ---------------------------------------------------------------- resolving a path in the libuv pool
+
+// resolveStat(dirfd, path, openFlags, resolve) -> Promise<{mntId, devMajor, devMinor, mode, attributes}>:
+// openat2(dirfd, path, O_PATH|O_CLOEXEC|openFlags, resolve) + statx(AT_EMPTY_PATH, STATX_MNT_ID) + close, in the
+// libuv pool: the path may cross this process's own FUSE mounts (sysbox-fs resolving a container's path), whose
+// requests the loop thread must stay free to answer.
+#ifndef RESOLVE_IN_ROOT
+#define RESOLVE_IN_ROOT 0x10
+#endif
+struct OpenHowCompat {
+  uint64_t flags, mode, resolve;
+};
+
+class ResolveStatWorker : public Napi::AsyncWorker {
+ public:
+  ResolveStatWorker(Napi::Env env, int dirfd, std::string path, int oflags, uint64_t resolve)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), dirfd_(dirfd), path_(std::move(path)),
+        oflags_(oflags), resolve_(resolve) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void Execute() override {
+    OpenHowCompat how = {static_cast<uint64_t>(O_PATH | O_CLOEXEC | oflags_), 0, resolve_};
+    long fd = syscall(SYS_openat2, dirfd_, path_.c_str(), &how, sizeof how);
+    if (fd < 0) {
+      err_ = errno;
+      step_ = "openat2";
+      return;
+    }
+    memset(&st_, 0, sizeof st_);
+    // AT_STATX_DONT_SYNC: FUSE answers from its cache (mount id, dev and attributes come from the VFS anyway)
+    if (statx(static_cast<int>(fd), "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW | AT_STATX_DONT_SYNC, STATX_TYPE | STATX_MNT_ID, &st_) != 0) {
+      err_ = errno;
+      step_ = "statx";
+    }
+    close(static_cast<int>(fd));
+  }
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (err_ != 0) {
+      deferred_.Reject(ErrnoError(env, err_, step_, &path_).Value());
+      return;
+    }
+    deferred_.Resolve(Result(env));
+  }
+  Napi::Object Result(Napi::Env env) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("mntId", Napi::BigInt::New(env, (st_.stx_mask & STATX_MNT_ID) ? static_cast<uint64_t>(st_.stx_mnt_id) : 0));
+    o.Set("devMajor", Napi::Number::New(env, st_.stx_dev_major));
+    o.Set("devMinor", Napi::Number::New(env, st_.stx_dev_minor));
+    o.Set("mode", Napi::Number::New(env, st_.stx_mode));
+    o.Set("attributes", Napi::BigInt::New(env, static_cast<uint64_t>(st_.stx_attributes)));
+    return o;
+  }
+  int err() const { return err_; }
+  const char* step() const { return step_; }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  int dirfd_;
+  std::string path_;
+  int oflags_;
+  uint64_t resolve_;
+  struct statx st_;
+  int err_ = 0;
+  const char* step_ = "";
+};
+
+// resolveStatCached(dirfd, path, openFlags, resolve): the same on the loop thread with RESOLVE_CACHED, which fails
+// (EAGAIN) rather than wait for anything — a FUSE lookup included — so it never blocks on our own FUSE mounts.
+#ifndef RESOLVE_CACHED
+#define RESOLVE_CACHED 0x20
+#endif
+Napi::Value ResolveStatCached(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  INT_ARG(dirfd, 0);
+  STR_ARG(path, 1);
+  INT_ARG(oflags, 2);
+  INT_ARG(resolve, 3);
+  ResolveStatWorker w(env, static_cast<int>(dirfd), path, static_cast<int>(oflags), static_cast<uint64_t>(resolve) | RESOLVE_CACHED);
+  w.Execute();
+  if (w.err() != 0) return ThrowErrno(env, w.err(), w.step(), &path);
+  return w.Result(env);
+}
+
+Napi::Value ResolveStat(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  INT_ARG(dirfd, 0);
+  STR_ARG(path, 1);
+  INT_ARG(oflags, 2);
+  INT_ARG(resolve, 3);
+  auto* w = new ResolveStatWorker(env, static_cast<int>(dirfd), path, static_cast<int>(oflags), static_cast<uint64_t>(resolve));
+  Napi::Promise p = w->Promise();
+  w->Queue();
+  return p;
+}
+
 // ---------------------------------------------------------------- seccomp user notification
 
 struct Watcher;
@@ -820,6 +931,7 @@ struct Watcher {
   napi_env env;
   int fd;
   bool closed = false;
+  uint64_t spinNs = 0;
   Napi::FunctionReference onNotify, onClose;
   napi_async_context ctx = nullptr;
   WatcherRef* ref = nullptr;
@@ -869,12 +981,25 @@ void OnSeccompReady(uv_poll_t* h, int status, int /*events*/) {
   Napi::Env env(w->env);
   Napi::HandleScope scope(env);
   if (status < 0) return StopWatcher(w, true);
-  // Drain what is pending; RECV only when poll says a notification waits (it would block otherwise).
-  for (int round = 0; round < 64 && !w->closed; round++) {
+  // Drain what is pending; RECV only when poll says a notification waits (it would block otherwise). After one
+  // was handled (and answered, when JS answers within its callback), the caller's next call usually follows within
+  // microseconds (a mount's umount): keep looking for up to spinNs before going back to the loop's poll, which
+  // saves a sleep and wake-up of this thread per call.
+  uint64_t deadline = 0;
+  int handled = 0;
+  for (int round = 0; round < 4096 && handled < 64 && !w->closed; round++) {
     struct pollfd p = {w->fd, POLLIN, 0};
     int rc = poll(&p, 1, 0);
     if (rc < 0 && errno == EINTR) continue;
-    if (rc <= 0) return;
+    if (rc < 0) return;
+    if (rc == 0) {
+      if (w->spinNs == 0 || handled == 0) return;
+      uint64_t now = uv_hrtime();
+      if (deadline == 0) deadline = now + w->spinNs;
+      if (now >= deadline) return;
+      continue;
+    }
+    deadline = 0;
     if (!(p.revents & POLLIN)) {
       if (p.revents & (POLLHUP | POLLERR | POLLNVAL)) StopWatcher(w, true);
       return;
@@ -895,6 +1020,7 @@ void OnSeccompReady(uv_poll_t* h, int status, int /*events*/) {
     for (uint32_t i = 0; i < 6; i++) args.Set(i, Napi::BigInt::New(env, static_cast<uint64_t>(n.data.args[i])));
     o.Set("args", args);
     CallJs(w, w->onNotify, {o});
+    handled++;
   }
 }
 
@@ -905,7 +1031,7 @@ Napi::Value WatcherClose(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// seccompWatch(listenerFd, onNotification, onClose) -> { close() }
+// seccompWatch(listenerFd, onNotification, onClose[, spinUs]) -> { close() }
 Napi::Value SeccompWatch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   INT_ARG(fd, 0);
@@ -925,6 +1051,10 @@ Napi::Value SeccompWatch(const Napi::CallbackInfo& info) {
   napi_async_init(env, nullptr, Napi::String::New(env, "sysbox:seccomp-notify"), &w->ctx);
   w->onNotify = Napi::Persistent(info[1].As<Napi::Function>());
   w->onClose = Napi::Persistent(info[2].As<Napi::Function>());
+  if (info.Length() > 3 && info[3].IsNumber()) {
+    int64_t us = info[3].As<Napi::Number>().Int64Value();
+    if (us > 0 && us <= 1000) w->spinNs = static_cast<uint64_t>(us) * 1000;
+  }
   rc = uv_poll_start(&w->poll, UV_READABLE | UV_DISCONNECT, OnSeccompReady);
   if (rc != 0) {
     w->closed = true;
@@ -963,7 +1093,7 @@ Napi::Value SeccompRespond(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// seccompAddFd(fd, id, srcFd, newFdFlags, setFd(-1 = any)) -> fd number in the target
+// seccompAddFd(fd, id, srcFd, newFdFlags, setFd(-1 = any), send(0|1)) -> fd number in the target
 Napi::Value SeccompAddFd(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   INT_ARG(fd, 0);
@@ -972,6 +1102,8 @@ Napi::Value SeccompAddFd(const Napi::CallbackInfo& info) {
   INT_ARG(srcFd, 2);
   INT_ARG(newFdFlags, 3);
   INT_ARG(setFd, 4);
+  int64_t send = 0;
+  if (info.Length() > 5 && !ArgInt(info, 5, &send)) return env.Undefined();
   struct seccomp_notif_addfd a;
   memset(&a, 0, sizeof a);
   a.id = id;
@@ -981,6 +1113,8 @@ Napi::Value SeccompAddFd(const Napi::CallbackInfo& info) {
     a.flags = SECCOMP_ADDFD_FLAG_SETFD;
     a.newfd = static_cast<uint32_t>(setFd);
   }
+  // SEND: install the fd and answer the notification with its number, atomically (kernel >= 5.14)
+  if (send != 0) a.flags |= SECCOMP_ADDFD_FLAG_SEND;
   int rc = ioctl(static_cast<int>(fd), SECCOMP_IOCTL_NOTIF_ADDFD, &a);
   if (rc < 0) return ThrowErrno(env, errno, "ioctl(SECCOMP_IOCTL_NOTIF_ADDFD)");
   return Napi::Number::New(env, rc);
@@ -1215,6 +1349,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"seccompRespond", SeccompRespond},
       {"seccompAddFd", SeccompAddFd},
       {"seccompIdValid", SeccompIdValid},
+      {"resolveStat", ResolveStat},
+      {"peerCred", PeerCred},
+      {"resolveStatCached", ResolveStatCached},
       {"fuseWatch", FuseWatch},
       {"mallocTrim", MallocTrim},
       {"writeFd", WriteFd},

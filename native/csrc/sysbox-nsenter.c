@@ -29,6 +29,27 @@
  *       creates an overlay (userxattr) and sends its detached mount fd over --sock.
  *   sysctl --pid PID --read PATH | --write PATH VALUE
  *       reads or writes /proc/sys/PATH as PID sees it.
+ *   as-caller --tid TID ACTION [--target PATH | --target-fd N [--target-rest REL]] [--source PATH | --source-fd N
+ *             [--source-rest REL]] [--fstype T] [--flags F] [--data D] [--uid U --gid G] ...
+ *       performs one call as the (seccomp-notified) thread TID would: joins its user namespace (then, for sysfs, its
+ *       network namespace; for proc, its pid namespace and forks, since procfs takes the mounting task's active pid
+ *       namespace), its mount namespace, its root and cwd; becomes root there (or --uid/--gid, capabilities dropped
+ *       unless 0). A --target-fd/--source-fd is an fd of the caller (pidfd_getfd) used as the path (with REL after
+ *       it), never a /proc/self path (that would be this process's). ACTIONs:
+ *         mount          mount(2) with --flags/--data; MS_BIND as open_tree(CLONE[|RECURSIVE]) + move_mount,
+ *                        MS_REMOUNT|MS_BIND as mount_setattr, MS_MOVE as move_mount (they take fds)
+ *         mount-proc     a new procfs on the target, then laid over it: --file FD:REL (a clone of an emulated file,
+ *         mount-sysfs    moved onto REL), --mask-file FD:REL (a /dev/null clone), --mask-dir REL (an empty
+ *                        read-only tmpfs), --ro REL (a read-only bind of itself), --cover FD:REL (a view, see
+ *                        move-mounts --cover); a missing REL is skipped. A failure detaches the new mount.
+ *                        --file-src/--mask-src/--cover-src HOSTPATH:REL: the same, cloned from HOSTPATH by this
+ *                        process before it joins anything ([--rdonly-files] makes file clones read-only; covers are
+ *                        read-only, nosuid, nodev, noexec): the FUSE server itself must not look up its own tree.
+ *         umount         umount2(2) with --flags
+ *         setattr        mount_setattr(2) with --at-flags, --attr-set, --attr-clr, --propagation
+ *         openat2        openat2(2) with --flags, --mode, --resolve; the file must be on FUSE (else exit 3); its
+ *                        fd is sent over --sock N
+ *       Prints "done" on success.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -45,6 +66,11 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <dirent.h>
+#include <linux/capability.h>
+#include <linux/openat2.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static const char *op = "?";
@@ -436,6 +462,318 @@ static int op_sysctl(int argc, char **argv) {
   return fflush(stdout) == 0 ? 0 : fail("write stdout", NULL);
 }
 
+
+/* ------------------------------------------------------------------------------------------------ as-caller */
+
+#define FUSE_SUPER_MAGIC 0x65735546
+#define MAX_LAID 256
+
+struct laid {
+  int fd; /* -1 for --mask-dir and --ro */
+  char kind; /* f file, m mask-file, d mask-dir, r ro, c cover */
+  const char *rel;
+};
+
+static int parse_ulong(const char *s, unsigned long long *out) {
+  char *end;
+  if (!s || !*s) return -1;
+  errno = 0;
+  *out = strtoull(s, &end, 0);
+  return (errno || *end) ? -1 : 0;
+}
+
+static int drop_caps(void) {
+  struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+  struct __user_cap_data_struct d[2];
+  memset(d, 0, sizeof d);
+  return (int)syscall(SYS_capset, &h, d);
+}
+
+/* dirfd + path for a target/source: an fd of the caller (with an optional rest) or a path in the caller's root */
+struct where {
+  int dirfd;
+  const char *path;
+  int empty; /* AT_EMPTY_PATH: the fd itself */
+};
+
+static struct where where_of(int fd, const char *rest, const char *path) {
+  struct where w;
+  if (fd >= 0) {
+    w.dirfd = fd;
+    w.path = rest && *rest ? rest : "";
+    w.empty = !(rest && *rest);
+  } else {
+    w.dirfd = AT_FDCWD;
+    w.path = path;
+    w.empty = 0;
+  }
+  return w;
+}
+
+/* A path usable by mount(2) for w: the path itself, or "." after fchdir into the fd (directories only). */
+static const char *mount_path(struct where w, const char *what) {
+  if (w.dirfd == AT_FDCWD) return w.path;
+  if (fchdir(w.dirfd) != 0) {
+    fail("fchdir", what);
+    return NULL;
+  }
+  return w.empty ? "." : w.path;
+}
+
+static int lay_over(struct laid *l, int n, int rdonly) {
+  int i;
+  for (i = 0; i < n; i++) {
+    const char *rel = l[i].rel;
+    while (*rel == '/') rel++;
+    if (l[i].kind == 'f' || l[i].kind == 'm') {
+      if (move_mount(l[i].fd, "", AT_FDCWD, rel, MOVE_MOUNT_F_EMPTY_PATH) != 0) {
+        if (errno == ENOENT) continue;
+        return fail("move_mount", rel);
+      }
+    } else if (l[i].kind == 'd') {
+      int fs, m;
+      struct stat st;
+      if (stat(rel, &st) != 0) {
+        if (errno == ENOENT) continue;
+        return fail("stat", rel);
+      }
+      fs = fsopen("tmpfs", FSOPEN_CLOEXEC);
+      if (fs < 0) return fail("fsopen tmpfs", rel);
+      if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) != 0) return fail("fsconfig create", rel);
+      m = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_RDONLY);
+      if (m < 0) return fail("fsmount", rel);
+      if (move_mount(m, "", AT_FDCWD, rel, MOVE_MOUNT_F_EMPTY_PATH) != 0) return fail("move_mount", rel);
+      close(m);
+      close(fs);
+    } else if (l[i].kind == 'r') {
+      struct mount_attr a;
+      int t = (int)open_tree(AT_FDCWD, rel, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+      if (t < 0) {
+        if (errno == ENOENT) continue;
+        return fail("open_tree", rel);
+      }
+      memset(&a, 0, sizeof a);
+      a.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+      if (mount_setattr(t, "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof a) != 0) return fail("mount_setattr", rel);
+      if (move_mount(t, "", AT_FDCWD, rel, MOVE_MOUNT_F_EMPTY_PATH) != 0) return fail("move_mount", rel);
+      close(t);
+    } else if (l[i].kind == 'c') {
+      if (cover_dir(l[i].fd, rel, 1)) return 1;
+    }
+  }
+  (void)rdonly;
+  return 0;
+}
+
+static int op_as_caller(int argc, char **argv) {
+  int tid = -1, i, tfd = -1, sfd = -1, sock = -1, nlaid = 0, rootfd, cwdfd, isproc, issys, rc, rdonly_files = 0;
+  const char *action = NULL, *target = NULL, *trest = NULL, *source = NULL, *srest = NULL, *fstype = NULL, *data = NULL;
+  unsigned long long flags = 0, atflags = 0, aset = 0, aclr = 0, aprop = 0, mode = 0, resolve = 0, uid = 0, gid = 0;
+  static struct laid laid[MAX_LAID];
+  char path[64];
+  struct where tw, sw;
+  for (i = 0; i < argc; i++) {
+    const char *a = argv[i];
+    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (!strcmp(a, "--tid") && v) {
+      if (parse_int(argv[++i], &tid)) return usage("bad --tid");
+    } else if (!strcmp(a, "--target") && v) {
+      target = argv[++i];
+    } else if (!strcmp(a, "--target-fd") && v) {
+      if (parse_int(argv[++i], &tfd)) return usage("bad --target-fd");
+    } else if (!strcmp(a, "--target-rest") && v) {
+      trest = argv[++i];
+    } else if (!strcmp(a, "--source") && v) {
+      source = argv[++i];
+    } else if (!strcmp(a, "--source-fd") && v) {
+      if (parse_int(argv[++i], &sfd)) return usage("bad --source-fd");
+    } else if (!strcmp(a, "--source-rest") && v) {
+      srest = argv[++i];
+    } else if (!strcmp(a, "--fstype") && v) {
+      fstype = argv[++i];
+    } else if (!strcmp(a, "--data") && v) {
+      data = argv[++i];
+    } else if (!strcmp(a, "--sock") && v) {
+      if (parse_int(argv[++i], &sock)) return usage("bad --sock");
+    } else if ((!strcmp(a, "--flags") || !strcmp(a, "--at-flags") || !strcmp(a, "--attr-set") || !strcmp(a, "--attr-clr") ||
+                !strcmp(a, "--propagation") || !strcmp(a, "--mode") || !strcmp(a, "--resolve") || !strcmp(a, "--uid") ||
+                !strcmp(a, "--gid")) && v) {
+      unsigned long long *dst = !strcmp(a, "--flags") ? &flags : !strcmp(a, "--at-flags") ? &atflags : !strcmp(a, "--attr-set") ? &aset
+                              : !strcmp(a, "--attr-clr") ? &aclr : !strcmp(a, "--propagation") ? &aprop : !strcmp(a, "--mode") ? &mode
+                              : !strcmp(a, "--resolve") ? &resolve : !strcmp(a, "--uid") ? &uid : &gid;
+      if (parse_ulong(argv[++i], dst)) return usage("bad number");
+    } else if ((!strcmp(a, "--file") || !strcmp(a, "--mask-file") || !strcmp(a, "--cover")) && v && nlaid < MAX_LAID) {
+      char *colon = strchr(argv[i + 1], ':');
+      if (!colon) return usage("FD:REL expected");
+      *colon = 0;
+      if (parse_int(argv[i + 1], &laid[nlaid].fd)) return usage("bad FD in FD:REL");
+      laid[nlaid].kind = a[2] == 'f' ? 'f' : a[2] == 'm' ? 'm' : 'c';
+      laid[nlaid++].rel = colon + 1;
+      i++;
+    } else if ((!strcmp(a, "--file-src") || !strcmp(a, "--mask-src") || !strcmp(a, "--cover-src")) && v && nlaid < MAX_LAID) {
+      /* HOSTPATH:REL: cloned here, before any namespace is joined (the caller of sysbox-nsenter may be the FUSE
+         server of HOSTPATH: it must not look it up on its own thread) */
+      struct mount_attr ma;
+      char *colon = strrchr(argv[i + 1], ':');
+      int cover = a[2] == 'c';
+      if (!colon) return usage("HOSTPATH:REL expected");
+      *colon = 0;
+      laid[nlaid].fd = (int)open_tree(AT_FDCWD, argv[i + 1], OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+      if (laid[nlaid].fd < 0) return fail("open_tree", argv[i + 1]);
+      memset(&ma, 0, sizeof ma);
+      ma.attr_set = cover ? (MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC) : (a[2] == 'f' && rdonly_files ? MOUNT_ATTR_RDONLY : 0);
+      if (ma.attr_set && mount_setattr(laid[nlaid].fd, "", AT_EMPTY_PATH, &ma, sizeof ma) != 0) return fail("mount_setattr", argv[i + 1]);
+      laid[nlaid].kind = a[2] == 'f' ? 'f' : a[2] == 'm' ? 'm' : 'c';
+      laid[nlaid++].rel = colon + 1;
+      i++;
+    } else if (!strcmp(a, "--rdonly-files")) {
+      rdonly_files = 1;
+    } else if ((!strcmp(a, "--mask-dir") || !strcmp(a, "--ro")) && v && nlaid < MAX_LAID) {
+      laid[nlaid].fd = -1;
+      laid[nlaid].kind = a[2] == 'm' ? 'd' : 'r';
+      laid[nlaid++].rel = argv[++i];
+    } else if (a[0] != '-' && !action) {
+      action = a;
+    } else {
+      return usage("usage: as-caller --tid TID mount|mount-proc|mount-sysfs|setattr|openat2 [options]");
+    }
+  }
+  if (tid <= 0 || !action || (!target && tfd < 0)) return usage("--tid, an action and a target are required");
+  isproc = !strcmp(action, "mount-proc");
+  issys = !strcmp(action, "mount-sysfs");
+  if (!isproc && !issys && strcmp(action, "mount") && strcmp(action, "setattr") && strcmp(action, "openat2") && strcmp(action, "umount"))
+    return usage("unknown action");
+  if (!strcmp(action, "openat2") && sock < 0) return usage("openat2 needs --sock");
+
+  /* the caller's root and cwd, opened before its mount namespace is joined (setns resets both) */
+  snprintf(path, sizeof path, "/proc/%d/root", tid);
+  rootfd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (rootfd < 0) return fail("open", path);
+  snprintf(path, sizeof path, "/proc/%d/cwd", tid);
+  cwdfd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (cwdfd < 0) return fail("open", path);
+  if (join_ns(tid, "user", CLONE_NEWUSER)) return 1;
+  if (issys && join_ns(tid, "net", CLONE_NEWNET)) return 1;
+  if (isproc && join_ns(tid, "pid", CLONE_NEWPID)) return 1;
+  if (join_ns(tid, "mnt", CLONE_NEWNS)) return 1;
+  if (isproc) {
+    /* procfs takes the mounting task's active pid namespace: only a child is in the joined one */
+    int st;
+    pid_t child = fork();
+    if (child < 0) return fail("fork", NULL);
+    if (child > 0) {
+      while (waitpid(child, &st, 0) < 0) {
+        if (errno != EINTR) return fail("waitpid", NULL);
+      }
+      return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+    }
+  }
+  if (fchdir(rootfd) != 0 || chroot(".") != 0) return fail("chroot", "caller's root");
+  if (fchdir(cwdfd) != 0) return fail("fchdir", "caller's cwd");
+  if (setgroups(0, NULL) != 0 && errno != EPERM) return fail("setgroups", NULL);
+  if (setresgid((gid_t)gid, (gid_t)gid, (gid_t)gid) != 0) return fail("setresgid", NULL);
+  if (setresuid((uid_t)uid, (uid_t)uid, (uid_t)uid) != 0) return fail("setresuid", NULL);
+  if (uid != 0 && drop_caps() != 0) return fail("capset", NULL);
+  tw = where_of(tfd, trest, target);
+  sw = where_of(sfd, srest, source);
+
+  if (!strcmp(action, "openat2")) {
+    struct open_how how;
+    struct statfs sf;
+    int fd;
+    memset(&how, 0, sizeof how);
+    how.flags = flags | O_CLOEXEC;
+    how.mode = mode;
+    how.resolve = resolve;
+    fd = (int)syscall(SYS_openat2, tw.dirfd, tw.empty ? "." : tw.path, &how, sizeof how);
+    if (fd < 0) return fail("openat2", tw.path);
+    if (fstatfs(fd, &sf) != 0) return fail("fstatfs", tw.path);
+    if ((unsigned long)sf.f_type != FUSE_SUPER_MAGIC) {
+      fprintf(stderr, "sysbox-nsenter: as-caller: %s is not on FUSE\n", tw.path);
+      return 3;
+    }
+    if (send_fd(sock, fd)) return 1;
+    printf("done\n");
+    return 0;
+  }
+  if (!strcmp(action, "umount")) {
+    const char *t = mount_path(tw, "target");
+    if (!t) return 1;
+    if (umount2(t, (int)flags) != 0) return fail("umount2", t);
+    printf("done\n");
+    return 0;
+  }
+  if (!strcmp(action, "setattr")) {
+    struct mount_attr a;
+    memset(&a, 0, sizeof a);
+    a.attr_set = aset;
+    a.attr_clr = aclr;
+    a.propagation = aprop;
+    if (mount_setattr(tw.dirfd, tw.path, (unsigned)atflags | (tw.empty ? AT_EMPTY_PATH : 0), &a, sizeof a) != 0) return fail("mount_setattr", tw.path);
+    printf("done\n");
+    return 0;
+  }
+  if (isproc || issys) {
+    const char *t = mount_path(tw, "target");
+    int mroot;
+    if (!t) return 1;
+    if (mount(source ? source : (isproc ? "proc" : "sysfs"), t, isproc ? "proc" : "sysfs", (unsigned long)flags, data) != 0) return fail("mount", t);
+    mroot = open(t, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (mroot < 0 || fchdir(mroot) != 0) {
+      fail("open", t);
+      umount2(t, MNT_DETACH);
+      return 1;
+    }
+    rooted = 1;
+    rc = lay_over(laid, nlaid, (flags & MS_RDONLY) != 0);
+    if (rc) {
+      /* the caller gets no half-emulated mount (cwd: the new mount's root) */
+      if (fchdir(mroot) == 0) umount2(".", MNT_DETACH);
+      return rc;
+    }
+    printf("done\n");
+    return 0;
+  }
+  /* mount */
+  if ((flags & (MS_REMOUNT | MS_BIND)) == (MS_REMOUNT | MS_BIND)) {
+    struct mount_attr a;
+    memset(&a, 0, sizeof a);
+    a.attr_set = ((flags & MS_RDONLY) ? MOUNT_ATTR_RDONLY : 0) | ((flags & MS_NOSUID) ? MOUNT_ATTR_NOSUID : 0) |
+                 ((flags & MS_NODEV) ? MOUNT_ATTR_NODEV : 0) | ((flags & MS_NOEXEC) ? MOUNT_ATTR_NOEXEC : 0) |
+                 ((flags & MS_NOATIME) ? MOUNT_ATTR_NOATIME : (flags & MS_STRICTATIME) ? MOUNT_ATTR_STRICTATIME : 0) |
+                 ((flags & MS_NODIRATIME) ? MOUNT_ATTR_NODIRATIME : 0);
+    a.attr_clr = ((MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC | MOUNT_ATTR_NODIRATIME) & ~a.attr_set) |
+                 ((flags & (MS_NOATIME | MS_STRICTATIME)) ? MOUNT_ATTR__ATIME : 0);
+    if (mount_setattr(tw.dirfd, tw.path, tw.empty ? AT_EMPTY_PATH : 0, &a, sizeof a) != 0) return fail("mount_setattr", tw.path);
+  } else if (flags & MS_REMOUNT) {
+    const char *t = mount_path(tw, "target");
+    if (!t) return 1;
+    if (mount(source, t, fstype, (unsigned long)flags, data) != 0) return fail("mount", t);
+  } else if (flags & MS_BIND) {
+    int tree;
+    if (!source && sfd < 0) {
+      errno = EFAULT;
+      return fail("bind", "source");
+    }
+    tree = (int)open_tree(sw.dirfd, sw.path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | ((flags & MS_REC) ? AT_RECURSIVE : 0) | (sw.empty ? AT_EMPTY_PATH : 0));
+    if (tree < 0) return fail("open_tree", sw.path);
+    if (move_mount(tree, "", tw.dirfd, tw.path, MOVE_MOUNT_F_EMPTY_PATH | (tw.empty ? MOVE_MOUNT_T_EMPTY_PATH : 0)) != 0) return fail("move_mount", tw.path);
+  } else if (flags & MS_MOVE) {
+    if (!source && sfd < 0) {
+      errno = EFAULT;
+      return fail("move", "source");
+    }
+    if (move_mount(sw.dirfd, sw.path, tw.dirfd, tw.path, (sw.empty ? MOVE_MOUNT_F_EMPTY_PATH : 0) | (tw.empty ? MOVE_MOUNT_T_EMPTY_PATH : 0)) != 0)
+      return fail("move_mount", tw.path);
+  } else {
+    const char *t = mount_path(tw, "target");
+    if (!t) return 1;
+    if (mount(source, t, fstype, (unsigned long)flags, data) != 0) return fail("mount", t);
+  }
+  printf("done\n");
+  return 0;
+}
+
 int main(int argc, char **argv) {
   // --timeout-ms N (first): this process ends by SIGALRM after N ms. The caller's own deadline where it can't
   // kill a child it spawned without a pid (@sysbox/native's runNsenter through the addon's vfork spawn).
@@ -451,7 +789,7 @@ int main(int argc, char **argv) {
     argv += 2;
   }
   if (argc < 2) {
-    fprintf(stderr, "usage: sysbox-nsenter move-mount|move-mounts|overlay|sysctl [options]\n");
+    fprintf(stderr, "usage: sysbox-nsenter move-mount|move-mounts|overlay|sysctl|as-caller [options]\n");
     return 2;
   }
   op = argv[1];
@@ -459,5 +797,6 @@ int main(int argc, char **argv) {
   if (!strcmp(op, "move-mounts")) return op_move_mounts(argc - 2, argv + 2);
   if (!strcmp(op, "overlay")) return op_overlay(argc - 2, argv + 2);
   if (!strcmp(op, "sysctl")) return op_sysctl(argc - 2, argv + 2);
+  if (!strcmp(op, "as-caller")) return op_as_caller(argc - 2, argv + 2);
   return usage("unknown operation");
 }

@@ -127,6 +127,13 @@ export const AUDIT_ARCH_AARCH64 = 0xc00000b7;
 // pidfd_open(2)
 export const PIDFD_NONBLOCK = 0o4000;
 
+// openat2(2) resolve flags, statx attributes (path resolution as a seccomp-notified caller would)
+export const RESOLVE_NO_XDEV = 0x01;
+export const RESOLVE_NO_MAGICLINKS = 0x02;
+export const RESOLVE_NO_SYMLINKS = 0x04;
+export const RESOLVE_BENEATH = 0x08;
+export const RESOLVE_IN_ROOT = 0x10;
+export const STATX_ATTR_MOUNT_ROOT = 0x2000n;
 // namespace types (CLONE_NEW*, as NS_GET_NSTYPE answers)
 export const CLONE_NEWNS = 0x00020000;
 export const CLONE_NEWCGROUP = 0x02000000;

@@ -427,6 +427,34 @@ export class FakeKernel implements Kernel {
     };
   }
 
+  /** resolveStat answers by path (the path as given); any other path fails with ENOENT. */
+  readonly resolved = new Map<string, { mntId: bigint; devMajor: number; devMinor: number; mode?: number; attributes?: bigint }>();
+
+  /** peerCred answers: by socket fd; default root (uid 0) */
+  readonly peers = new Map<number, { pid: number; uid: number; gid: number }>();
+  peerCred(sockFd: number): { pid: number; uid: number; gid: number } {
+    this.record('peerCred', [sockFd]);
+    this.fd(sockFd, 'socket', 'getsockopt');
+    return this.peers.get(sockFd) ?? { pid: 1, uid: 0, gid: 0 };
+  }
+
+  /** resolveStatCached: like resolveStat; paths listed in `uncached` fail with EAGAIN (as RESOLVE_CACHED does). */
+  readonly uncached = new Set<string>();
+  resolveStatCached(dirfd: number, path: string, openFlags: number, resolve: number): import('./kernel.js').ResolvedStat {
+    this.record('resolveStatCached', [dirfd, path, openFlags, resolve]);
+    if (this.uncached.has(path)) throw new KernelError('EAGAIN', 'openat2', path);
+    const r = this.resolved.get(path);
+    if (!r) throw new KernelError('ENOENT', 'openat2', path);
+    return { mode: 0o40755, attributes: 0n, ...r };
+  }
+
+  async resolveStat(dirfd: number, path: string, openFlags: number, resolve: number): Promise<import('./kernel.js').ResolvedStat> {
+    this.record('resolveStat', [dirfd, path, openFlags, resolve]);
+    const r = this.resolved.get(path);
+    if (!r) throw new KernelError('ENOENT', 'openat2', path);
+    return { mode: 0o40755, attributes: 0n, ...r };
+  }
+
   namespaceInfo(path: string): NamespaceInfo {
     this.record('namespaceInfo', [path]);
     const n = this.namespaces.get(path);
@@ -530,7 +558,13 @@ export class FakeKernel implements Kernel {
       this.record('seccompNotify.addFd', [listenerFd, req]);
       this.fd(listenerFd, 'listener', 'ioctl(SECCOMP_IOCTL_NOTIF_ADDFD)');
       if (!this.pendingIds.has(req.id)) throw new KernelError('ENOENT', 'ioctl(SECCOMP_IOCTL_NOTIF_ADDFD)');
-      return req.setFd ?? 3;
+      const got = req.setFd ?? 3;
+      // SEND answers the notification with the fd's number
+      if (req.send) {
+        this.pendingIds.delete(req.id);
+        this.seccompResponses.push({ id: req.id, val: BigInt(got) });
+      }
+      return got;
     },
     idValid: (listenerFd: number, id: bigint): boolean => {
       this.record('seccompNotify.idValid', [listenerFd, id]);

@@ -10,6 +10,7 @@ export type {
   SeccompNotify,
   Watcher,
   IdmappedBindOptions,
+  ResolvedStat,
   BindCloneOptions,
   NamespaceInfo,
   NamespaceType,
@@ -28,5 +29,7 @@ export {
   nsenterSysctlRead,
   nsenterSysctlWrite,
   NsenterError,
+  nsenterAsCaller,
+  NotFuseError,
 } from './nsenter.js';
-export type { NsenterRunOptions } from './nsenter.js';
+export type { NsenterRunOptions, AsCallerOptions, CallerPath } from './nsenter.js';

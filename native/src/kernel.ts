@@ -36,6 +36,8 @@ export interface Statx {
   rdevMinor: number;
   /** Mount id (as in /proc/self/mountinfo); 0n unless STATX_MNT_ID was asked for. */
   mntId: bigint;
+  /** STATX_ATTR_* bits (e.g. STATX_ATTR_MOUNT_ROOT 0x2000: the path is the root of a mount). */
+  attributes?: bigint;
   atime: StatxTimestamp;
   btime: StatxTimestamp;
   ctime: StatxTimestamp;
@@ -80,6 +82,21 @@ export interface SeccompAddFd {
   newFdFlags?: number;
   /** Install at exactly this fd number (SECCOMP_ADDFD_FLAG_SETFD). */
   setFd?: number;
+  /**
+   * SECCOMP_ADDFD_FLAG_SEND: install the fd and answer the notification with its number in one step (the caller's
+   * syscall returns it); no respond() afterwards.
+   */
+  send?: boolean;
+}
+
+/** Where a path resolved to (resolveStat). */
+export interface ResolvedStat {
+  mntId: bigint;
+  devMajor: number;
+  devMinor: number;
+  mode: number;
+  /** STATX_ATTR_* (STATX_ATTR_MOUNT_ROOT 0x2000) */
+  attributes: bigint;
 }
 
 export interface Watcher {
@@ -90,9 +107,11 @@ export interface Watcher {
 export interface SeccompNotify {
   /**
    * Watch a listener fd on the event loop: onNotification for each notification (the struct is
-   * received when the fd is readable), onClose once when every filtered process is gone (POLLHUP).
+   * received when the fd is readable), onClose once when every filtered process is gone (POLLHUP). spinUs (0..1000,
+   * default 0): after a notification, keep looking for the next one for up to this long before sleeping in the
+   * loop's poll again (a caller's next trapped call often follows within microseconds).
    */
-  watch(listenerFd: number, onNotification: (n: SeccompNotification) => void, onClose: () => void): Watcher;
+  watch(listenerFd: number, onNotification: (n: SeccompNotification) => void, onClose: () => void, spinUs?: number): Watcher;
   /** Answers a notification. ENOENT: the caller died (or was answered); EINPROGRESS: answered, caller not yet woken. */
   respond(listenerFd: number, response: SeccompResponse): void;
   /** Installs srcFd in the target process; returns the fd number it got there. */
@@ -167,11 +186,23 @@ export interface Kernel {
   listenUnix(path: string, backlog?: number): number;
   /** Waits on the event loop for the next connection; the new fd is O_CLOEXEC. One pending accept per socket. */
   accept(listenFd: number): Promise<number>;
+  /** The peer of a connected AF_UNIX socket (SO_PEERCRED): who may be served. */
+  peerCred(sockFd: number): { pid: number; uid: number; gid: number };
   /** A connected AF_UNIX stream socket (O_CLOEXEC). */
   connectUnix(path: string): number;
   /** A connected AF_UNIX socket pair (SOCK_STREAM unless given), both ends O_CLOEXEC. */
   socketpair(type?: number): [number, number];
   statx(dirfd: number, path: string, flags: number, mask: number): Statx;
+  /**
+   * openat2(dirfd, path, O_PATH|openFlags, resolve) + statx(STATX_MNT_ID) of what it opened, in the libuv pool: the
+   * path may cross this process's own FUSE mounts, whose requests the loop thread must stay free to answer.
+   */
+  resolveStat(dirfd: number, path: string, openFlags: number, resolve: number): Promise<ResolvedStat>;
+  /**
+   * resolveStat on the calling thread with RESOLVE_CACHED: fails with EAGAIN instead of waiting for anything (a FUSE
+   * lookup included), so it is safe on the loop that answers FUSE; fall back to resolveStat on EAGAIN.
+   */
+  resolveStatCached(dirfd: number, path: string, openFlags: number, resolve: number): ResolvedStat;
   /**
    * The namespace at path (a /proc/<pid>/ns/<type> link or a bind-mounted namespace file): its type (NS_GET_NSTYPE),
    * inode, and the inode of the user namespace that owns it (NS_GET_USERNS; a user namespace's parent), null when that

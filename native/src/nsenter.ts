@@ -257,3 +257,122 @@ export function nsenterSysctlRead(opts: { pid: number; path: string; nsenter?: s
 export async function nsenterSysctlWrite(opts: { pid: number; path: string; value: string; nsenter?: string }): Promise<void> {
   await runNsenter('sysctl', ['--pid', String(opts.pid), '--write', opts.path, opts.value], opts.nsenter ? { nsenter: opts.nsenter } : {});
 }
+
+/** A path argument of a seccomp-notified caller: a path in its root/cwd, or an fd of this process (pidfd_getfd of the caller's) with what follows it. */
+export type CallerPath = { path: string } | { fd: number; rest?: string };
+
+export interface AsCallerOptions {
+  /** host tid of the caller (its namespaces, root and cwd are joined) */
+  tid: number;
+  target: CallerPath;
+  source?: CallerPath | string | null;
+  fstype?: string | null;
+  flags?: number | bigint;
+  data?: string | null;
+  /** mount-proc/mount-sysfs: what is laid over the new mount (REL paths inside it) */
+  files?: Array<{ fd: number; rel: string }>;
+  maskFiles?: Array<{ fd: number; rel: string }>;
+  maskDirs?: string[];
+  readonly?: string[];
+  covers?: Array<{ fd: number; rel: string }>;
+  /**
+   * The same, cloned by sysbox-nsenter itself from host paths before it joins anything: for a caller that serves
+   * those paths (sysbox-fs's own FUSE tree), whose lookups it must not make on its own thread.
+   */
+  fileSrcs?: Array<{ path: string; rel: string }>;
+  maskSrcs?: Array<{ path: string; rel: string }>;
+  coverSrcs?: Array<{ path: string; rel: string }>;
+  /** file clones from fileSrcs read-only */
+  rdonlyFiles?: boolean;
+  /** setattr */
+  atFlags?: number;
+  attr?: { attrSet: bigint; attrClr: bigint; propagation: bigint };
+  /** openat2 */
+  mode?: bigint;
+  resolve?: bigint;
+  /** the caller's IDs in its user namespace (openat2); default 0 */
+  uid?: number;
+  gid?: number;
+  nsenter?: string;
+  timeoutMs?: number;
+}
+
+/** sysbox-nsenter as-caller answered "not on FUSE" (openat2): the file opened is not sysbox-fs's. */
+export class NotFuseError extends Error {
+  override readonly name = 'NotFuseError';
+}
+
+/**
+ * Performs one call as a seccomp-notified thread would (sysbox-nsenter as-caller): mount(2) (binds, moves and
+ * bind-remounts through the fd-based calls), a new procfs/sysfs with the emulation laid over it, mount_setattr(2),
+ * or openat2(2) of a file of sysbox-fs (its fd returned, O_CLOEXEC: the caller decides what the target gets).
+ * A failure with an errno is a KernelError (the errno the caller's own call would have got).
+ */
+export async function nsenterAsCaller(
+  kernel: Kernel,
+  action: 'mount' | 'mount-proc' | 'mount-sysfs' | 'setattr' | 'openat2' | 'umount',
+  o: AsCallerOptions,
+): Promise<number | undefined> {
+  const fds: number[] = [];
+  const fdArg = (fd: number) => {
+    fds.push(fd);
+    return String(2 + fds.length);
+  };
+  const args = ['--tid', String(o.tid), action];
+  if ('path' in o.target) args.push('--target', o.target.path);
+  else {
+    args.push('--target-fd', fdArg(o.target.fd));
+    if (o.target.rest) args.push('--target-rest', o.target.rest);
+  }
+  if (typeof o.source === 'string') args.push('--source', o.source);
+  else if (o.source && 'path' in o.source) args.push('--source', o.source.path);
+  else if (o.source) {
+    args.push('--source-fd', fdArg(o.source.fd));
+    if (o.source.rest) args.push('--source-rest', o.source.rest);
+  }
+  if (o.fstype) args.push('--fstype', o.fstype);
+  if (o.flags !== undefined) args.push('--flags', `0x${BigInt(o.flags).toString(16)}`);
+  if (o.data !== undefined && o.data !== null) args.push('--data', o.data);
+  for (const f of o.files ?? []) args.push('--file', `${fdArg(f.fd)}:${f.rel}`);
+  for (const f of o.maskFiles ?? []) args.push('--mask-file', `${fdArg(f.fd)}:${f.rel}`);
+  for (const d of o.maskDirs ?? []) args.push('--mask-dir', d);
+  for (const d of o.readonly ?? []) args.push('--ro', d);
+  for (const c of o.covers ?? []) args.push('--cover', `${fdArg(c.fd)}:${c.rel}`);
+  if (o.rdonlyFiles) args.push('--rdonly-files');
+  for (const f of o.fileSrcs ?? []) args.push('--file-src', `${f.path}:${f.rel}`);
+  for (const f of o.maskSrcs ?? []) args.push('--mask-src', `${f.path}:${f.rel}`);
+  for (const c of o.coverSrcs ?? []) args.push('--cover-src', `${c.path}:${c.rel}`);
+  if (o.atFlags !== undefined) args.push('--at-flags', `0x${o.atFlags.toString(16)}`);
+  if (o.attr) args.push('--attr-set', `0x${o.attr.attrSet.toString(16)}`, '--attr-clr', `0x${o.attr.attrClr.toString(16)}`, '--propagation', `0x${o.attr.propagation.toString(16)}`);
+  if (o.mode !== undefined) args.push('--mode', `0x${o.mode.toString(16)}`);
+  if (o.resolve !== undefined) args.push('--resolve', `0x${o.resolve.toString(16)}`);
+  if (o.uid !== undefined) args.push('--uid', String(o.uid));
+  if (o.gid !== undefined) args.push('--gid', String(o.gid));
+  const run = { fds, timeoutMs: o.timeoutMs ?? 10_000, ...(o.nsenter ? { nsenter: o.nsenter } : {}) };
+  if (action !== 'openat2') {
+    await runNsenter('as-caller', args, run);
+    return undefined;
+  }
+  const [mine, theirs] = kernel.socketpair();
+  try {
+    args.push('--sock', fdArg(theirs));
+    const got = kernel.recvFds(mine, 1, 16);
+    got.catch(() => {});
+    const ran = runNsenter('as-caller', args, run);
+    kernel.close(theirs);
+    try {
+      await ran;
+    } catch (e) {
+      got.then((m) => m.fds.forEach((fd) => kernel.close(fd)), () => {});
+      if (e instanceof NsenterError && e.exitCode === 3) throw new NotFuseError(e.stderr.trim());
+      throw e;
+    }
+    const msg = await got;
+    const [fd, ...extra] = msg.fds;
+    for (const x of extra) kernel.close(x);
+    if (fd === undefined) throw new NsenterError('as-caller', 0, '', 'sysbox-nsenter as-caller: no fd received');
+    return fd;
+  } finally {
+    kernel.close(mine);
+  }
+}

@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join, dirname } from 'node:path';
-import type { Kernel, IdMapping, MountSetattrAttr, Statx, SeccompNotification, IdmappedBindOptions, BindCloneOptions, NamespaceInfo, NamespaceType } from './kernel.js';
+import type { Kernel, IdMapping, MountSetattrAttr, Statx, SeccompNotification, IdmappedBindOptions, BindCloneOptions, NamespaceInfo, NamespaceType, ResolvedStat } from './kernel.js';
 import { KernelError } from './kernel.js';
 import {
   AT_FDCWD,
@@ -53,9 +53,12 @@ interface Addon {
   namespaceInfo(path: string): { nstype: number; ino: bigint; ownerIno: bigint };
   mknod(path: string, mode: number, major: number, minor: number): void;
   processVmReadv(pid: number, address: bigint, length: number): Buffer;
-  seccompWatch(fd: number, onNotify: (n: SeccompNotification) => void, onClose: () => void): { close(): void };
+  seccompWatch(fd: number, onNotify: (n: SeccompNotification) => void, onClose: () => void, spinUs: number): { close(): void };
   seccompRespond(fd: number, id: bigint, error: number, val: bigint, flags: number): void;
-  seccompAddFd(fd: number, id: bigint, srcFd: number, newFdFlags: number, setFd: number): number;
+  seccompAddFd(fd: number, id: bigint, srcFd: number, newFdFlags: number, setFd: number, send: number): number;
+  resolveStat(dirfd: number, path: string, openFlags: number, resolve: number): Promise<ResolvedStat>;
+  resolveStatCached(dirfd: number, path: string, openFlags: number, resolve: number): ResolvedStat;
+  peerCred(sock: number): { pid: number; uid: number; gid: number };
   seccompIdValid(fd: number, id: bigint): boolean;
   fuseWatch(fd: number, buf: Uint8Array, onRequest: (length: number) => void, onClose: (errno: number) => void, spinUs: number): { close(): void };
   writeFd(fd: number, data: Buffer): number;
@@ -240,6 +243,19 @@ class RealKernel implements Kernel {
   processVmReadv(pid: number, address: bigint, length: number): Buffer {
     return call(() => this.a.processVmReadv(pid, address, length));
   }
+  peerCred(sockFd: number): { pid: number; uid: number; gid: number } {
+    return call(() => this.a.peerCred(sockFd));
+  }
+  resolveStatCached(dirfd: number, path: string, openFlags: number, resolve: number): ResolvedStat {
+    return call(() => this.a.resolveStatCached(dirfd, path, openFlags, resolve));
+  }
+  async resolveStat(dirfd: number, path: string, openFlags: number, resolve: number): Promise<ResolvedStat> {
+    try {
+      return await call(() => this.a.resolveStat(dirfd, path, openFlags, resolve));
+    } catch (e) {
+      throw toKernelError(e);
+    }
+  }
   open(path: string, flags: number, mode = 0o666): number {
     return call(() => this.a.open(path, flags, mode));
   }
@@ -271,14 +287,14 @@ class RealKernel implements Kernel {
     return call(() => this.a.writeFd(fd, data));
   }
   readonly seccompNotify = {
-    watch: (fd: number, onNotification: (n: SeccompNotification) => void, onClose: () => void) =>
-      call(() => this.a.seccompWatch(fd, onNotification, onClose)),
+    watch: (fd: number, onNotification: (n: SeccompNotification) => void, onClose: () => void, spinUs = 0) =>
+      call(() => this.a.seccompWatch(fd, onNotification, onClose, spinUs)),
     respond: (fd: number, r: { id: bigint; error?: number; val?: bigint; continue?: boolean }) =>
       call(() =>
         this.a.seccompRespond(fd, r.id, -Math.abs(r.error ?? 0), r.val ?? 0n, r.continue ? SECCOMP_USER_NOTIF_FLAG_CONTINUE : 0),
       ),
-    addFd: (fd: number, r: { id: bigint; srcFd: number; newFdFlags?: number; setFd?: number }) =>
-      call(() => this.a.seccompAddFd(fd, r.id, r.srcFd, r.newFdFlags ?? 0, r.setFd ?? -1)),
+    addFd: (fd: number, r: { id: bigint; srcFd: number; newFdFlags?: number; setFd?: number; send?: boolean }) =>
+      call(() => this.a.seccompAddFd(fd, r.id, r.srcFd, r.newFdFlags ?? 0, r.setFd ?? -1, r.send ? 1 : 0)),
     idValid: (fd: number, id: bigint) => call(() => this.a.seccompIdValid(fd, id)),
   };
 }

@@ -25,6 +25,12 @@ import {
   nsenterSysctlRead,
   nsenterSysctlWrite,
   runNsenter,
+  nsenterAsCaller,
+  NotFuseError,
+  O_CLOEXEC,
+  O_PATH,
+  RESOLVE_IN_ROOT,
+  STATX_ATTR_MOUNT_ROOT,
 } from '../src/index.js';
 import { mountPoints, scratch } from './helpers.js';
 
@@ -296,6 +302,86 @@ describe.runIf(isRoot)('real kernel (root)', () => {
     });
     k.close(fd);
     expect(r.out).toBe('mount: 0\nfd42: open');
+  });
+
+  it('seccomp: ADDFD with SEND installs the fd and answers with its number in one step, O_CLOEXEC as asked', async () => {
+    const fd = k.open('/etc/hostname', 0);
+    for (const cloexec of [true, false]) {
+      const r = await seccompRound((l, id) => {
+        const got = k.seccompNotify.addFd(l, { id, srcFd: fd, send: true, ...(cloexec ? { newFdFlags: O_CLOEXEC } : {}) });
+        expect(got).toBeGreaterThan(2);
+      });
+      expect(r.out).toMatch(new RegExp(`ret: \\d+ cloexec: ${cloexec ? 1 : 0}`));
+    }
+    k.close(fd);
+  });
+
+  it('resolveStat: the mount a path lands on and whether it is its root, resolved in the pool; RESOLVE_IN_ROOT scopes to a root fd', async () => {
+    const proc = await k.resolveStat(AT_FDCWD, '/proc', 0, 0);
+    expect(proc.attributes & STATX_ATTR_MOUNT_ROOT).toBe(STATX_ATTR_MOUNT_ROOT);
+    const self = k.statx(AT_FDCWD, '/proc', 0, STATX_MNT_ID);
+    expect(proc.mntId).toBe(self.mntId);
+    const inside = await k.resolveStat(AT_FDCWD, '/proc/self', 0, 0);
+    expect(inside.attributes & STATX_ATTR_MOUNT_ROOT).toBe(0n);
+    const root = k.open('/proc/self/root', O_PATH);
+    try {
+      // an absolute symlink and .. stay inside the root fd
+      const viaRoot = await k.resolveStat(root, '/../../proc', 0, RESOLVE_IN_ROOT);
+      expect(viaRoot.mntId).toBe(proc.mntId);
+    } finally {
+      k.close(root);
+    }
+    await expect(k.resolveStat(AT_FDCWD, '/nonexistent-sysbox', 0, 0)).rejects.toMatchObject({ code: 'ENOENT' });
+    // on the loop thread, from the dentry cache only: the same answer, or EAGAIN where it would have to wait
+    const cached = k.resolveStatCached(AT_FDCWD, '/proc', 0, 0);
+    expect(cached.mntId).toBe(proc.mntId);
+    expect(() => k.resolveStatCached(AT_FDCWD, `/proc/self/fd/${root}`, 0, 0)).toThrow();
+  });
+
+  it('sysbox-nsenter as-caller mount-proc: a procfs of the caller\'s pid namespace with files laid over, in its mount namespace', async () => {
+    const s = scratch(k, 'sbx-ascaller-');
+    const sleeper = spawn('unshare', ['-m', '-p', '-f', '--propagation', 'private', 'sleep', '60'], { stdio: 'ignore' });
+    try {
+      await new Promise((r) => setTimeout(r, 200));
+      const pid = Number(readFileSync(`/proc/${sleeper.pid}/task/${sleeper.pid}/children`, 'utf8').trim());
+      const target = join(s.dir, 'p');
+      mkdirSync(target);
+      // an "emulated" uptime: a file of a detached tmpfs, cloned
+      const fs = k.fsopen('tmpfs', 0);
+      k.fsconfig(fs, FSCONFIG_CMD_CREATE);
+      const m = k.fsmount(fs, 0, 0);
+      k.close(fs);
+      writeFileSync(`/proc/self/fd/${m}/uptime`, '4242.00 1.00\n');
+      const file = k.openTree(m, 'uptime', OPEN_TREE_CLONE);
+      const nul = k.openTree(AT_FDCWD, '/dev/null', OPEN_TREE_CLONE);
+      await nsenterAsCaller(k, 'mount-proc', { tid: pid, target: { path: target }, flags: 0, files: [{ fd: file, rel: 'uptime' }], maskFiles: [{ fd: nul, rel: 'keys' }], maskDirs: ['acpi', 'nonexistent'], readonly: ['bus'] });
+      for (const fd of [m, file, nul]) k.close(fd);
+      expect(readFileSync(`/proc/${pid}/root${target}/uptime`, 'utf8')).toBe('4242.00 1.00\n');
+      // the caller's pid namespace: its pid 1 is the sleeper
+      expect(readFileSync(`/proc/${pid}/root${target}/1/comm`, 'utf8').trim()).toBe('sleep');
+      const mi = readFileSync(`/proc/${pid}/mountinfo`, 'utf8');
+      expect(mi).toMatch(new RegExp(` ${target} rw[^ ]* - proc `));
+      expect(mi).toContain(`${target}/keys `);
+      expect(mi).toMatch(new RegExp(` ${target}/acpi ro[^ ]* - tmpfs `));
+      expect(mi).toMatch(new RegExp(` ${target}/bus ro,`));
+      // nothing of it in ours
+      expect(readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(`${target} `);
+      // a bind as the caller, with the target given as an fd
+      const tfd = k.open(`/proc/${pid}/root${s.dir}`, O_PATH);
+      await nsenterAsCaller(k, 'mount', { tid: pid, source: { path: `${target}/uptime` }, target: { fd: tfd, rest: 'p/version' }, flags: MS_BIND });
+      k.close(tfd);
+      expect(readFileSync(`/proc/${pid}/root${target}/version`, 'utf8')).toBe('4242.00 1.00\n');
+      // openat2 of a file not on FUSE: refused (the caller then gets the kernel's own answer)
+      await expect(nsenterAsCaller(k, 'openat2', { tid: pid, target: { path: `${target}/uptime` }, flags: 0n, resolve: 0n })).rejects.toBeInstanceOf(NotFuseError);
+      // a failure leaves nothing: a file laid onto a directory
+      const bad = k.openTree(AT_FDCWD, '/etc/hostname', OPEN_TREE_CLONE);
+      await expect(nsenterAsCaller(k, 'mount-proc', { tid: pid, target: { path: `${s.dir}` }, files: [{ fd: bad, rel: 'sys' }] })).rejects.toThrow();
+      k.close(bad);
+      expect(readFileSync(`/proc/${pid}/mountinfo`, 'utf8')).not.toMatch(new RegExp(` ${s.dir} rw[^ ]* - proc `));
+    } finally {
+      sleeper.kill('SIGKILL');
+      s.cleanup();
+    }
   });
 
   it('sysbox-nsenter move-mount puts a detached mount into another mount namespace', async () => {

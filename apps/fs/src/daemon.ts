@@ -11,6 +11,7 @@ import { fuseNativeBackend, type FuseBackend } from './fuse.js';
 import { devFuseBackend } from './devfuse.js';
 import { FdKeeper } from './keeper.js';
 import { FsService } from './service.js';
+import { isSeccompEntry, startSeccompServer, STORE_LISTEN, type SeccompServer } from './seccomp-server.js';
 import { cachedEnv, preadEnv } from './cache.js';
 
 declare const __FS_VERSION__: string | undefined;
@@ -73,12 +74,15 @@ export async function startDaemon(flags: FsFlags, opts: { log: Logger; fuse?: Fu
     let keeper: FdKeeper | undefined;
     let service: FsService | undefined;
     let closeFd: ((fd: number) => void) | undefined;
+    let seccomp: SeccompServer | undefined;
+    let kernel: import('@sysbox/native').Kernel | undefined;
     const which = opts.fuse ? 'custom' : flags.fuse;
     try {
       if (opts.fuse) fuse = opts.fuse;
       else if (flags.fuse === 'fuse-native') fuse = fuseNativeBackend();
       else {
         const k = (await loadNative()).realKernel();
+        kernel = k;
         closeFd = (fd) => k.close(fd);
         fuse = devFuseBackend(k, {
           onError: (what, err) => log.warn({ what, err: errText(err) }, 'FUSE request failed'),
@@ -86,7 +90,7 @@ export async function startDaemon(flags: FsFlags, opts: { log: Logger; fuse?: Fu
           spinUs: flags.spinUs,
           ...(fullGc() ? { gc: fullGc()! } : {}),
         });
-        if (flags.fdStore !== 'none') keeper = new FdKeeper(k, flags.fdStore, log, () => service?.keptAll() ?? []);
+        if (flags.fdStore !== 'none') keeper = new FdKeeper(k, flags.fdStore, log, () => [...(service?.keptAll() ?? []), ...(seccomp?.kept() ?? [])]);
       }
     } catch (err) {
       throw new StartError(`cannot load the FUSE backend (${which}): ${errText(err)}`);
@@ -96,13 +100,23 @@ export async function startDaemon(flags: FsFlags, opts: { log: Logger; fuse?: Fu
     });
     const detach = await loadDetach(log);
     service = new FsService({ env: cachedEnv(preadEnv(hostEnv())), fuse, mountRoot, log, version: VERSION, ...(detach ? { detach } : {}), ...(keeper ? { keeper } : {}) });
+    let kept: Awaited<ReturnType<FdKeeper['start']>> = [];
     if (keeper) {
-      const entries = await keeper.start();
+      const all = await keeper.start();
+      kept = all.filter((e) => isSeccompEntry(e.name)); // [seccomp] served by the seccomp server below
+      const entries = all.filter((e) => !isSeccompEntry(e.name));
       if (entries.length) {
         const { adopted, dropped } = service.adopt(entries, (fd) => closeFd?.(fd));
         log.info({ adopted, dropped }, 'FUSE connections taken over from the fd store');
       }
     }
+    // [seccomp] the engine's listener fds: vetting of the containers' mount calls (seccomp-server.ts)
+    if (flags.seccompSocket !== 'none' && kernel) {
+      const listen = kept.find((e) => e.name === STORE_LISTEN);
+      seccomp = startSeccompServer({ kernel, log, socketPath: flags.seccompSocket, spinUs: flags.spinUs, ...(listen ? { listenFd: listen.fd } : {}), emulation: (id) => service?.emulation(id), ...(keeper ? { store: keeper } : {}) });
+      for (const e of kept) if (e !== listen) seccomp.adopt(e.name, e.data, e.fd);
+      seccomp.sweep();
+    } else for (const e of kept) closeFd?.(e.fd);
     const stale = await service.cleanStale();
     if (stale.length) log.warn({ containers: stale }, 'removed FUSE trees left by a previous sysbox-fs (their containers lost emulation)');
     const server = await serveFs(service, {
@@ -123,6 +137,7 @@ export async function startDaemon(flags: FsFlags, opts: { log: Logger; fuse?: Fu
       server,
       async stop() {
         await server.close();
+        seccomp?.close();
         // mounts whose fds the fd store holds stay mounted: the next sysbox-fs adopts them (a store that is
         // restarting, as install.sh restarts sysbox-mgr just before sysbox-fs, gets a moment to come back)
         for (let i = 0; keeper && svc.size > 0 && !keeper.sync() && i < 30; i++) await new Promise((r) => setTimeout(r, 100));

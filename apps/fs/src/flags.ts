@@ -11,6 +11,8 @@ export interface FsFlags extends CommonFlags {
   fdStore: string;
   /** devfuse: µs to keep reading /dev/fuse after a request before sleeping */
   spinUs: number;
+  /** the seccomp listener socket (the spec's listenerPath), or 'none' */
+  seccompSocket: string;
 }
 
 const DEFAULTS = { socket: '/run/sysbox/fs.sock', pidFile: '/run/sysbox/fs.pid' };
@@ -29,7 +31,11 @@ ${COMMON_USAGE(DEFAULTS)}
   --fd-store <path>     sysbox-mgr's fd store, which keeps the /dev/fuse fds across restarts, or "none"
                         (default mgr-fds.sock beside --socket: /run/sysbox/mgr-fds.sock)
   --spin-us <n>         devfuse: after a request, keep reading /dev/fuse for up to n µs before sleeping
-                        (0..1000; default 50: a reader's next request usually follows within that)
+                        (0..1000; default 50: a reader's next request usually follows within that); the same
+                        after a seccomp notification (a mount's umount follows within that)
+  --seccomp-socket <p>  where the engine sends each container's seccomp listener fd (the spec's listenerPath;
+                        sysbox-fs vets the container's mount calls), or "none" (default fs-seccomp.sock beside --socket:
+                        /run/sysbox/fs-seccomp.sock)
   -h, --help            this help
 `;
 
@@ -39,6 +45,7 @@ export function parseFlags(argv: string[]): FsFlags {
     fuse: { type: 'string', default: 'devfuse' },
     'fd-store': { type: 'string' },
     'spin-us': { type: 'string', default: '50' },
+    'seccomp-socket': { type: 'string' },
   });
   const fuse = values.fuse;
   if (fuse !== 'devfuse' && fuse !== 'fuse-native') throw new UsageError(`--fuse must be devfuse or fuse-native, got "${fuse}"`);
@@ -52,5 +59,6 @@ export function parseFlags(argv: string[]): FsFlags {
     fuse,
     spinUs,
     fdStore: (values['fd-store'] as string | undefined) || join(dirname(common.socket), 'mgr-fds.sock'),
+    seccompSocket: (values['seccomp-socket'] as string | undefined) || join(dirname(common.socket), 'fs-seccomp.sock'),
   };
 }

@@ -15,6 +15,8 @@ const ID_RE = /^[\w+\-.]+$/;
 
 interface Entry {
   view: ContainerView;
+  /** [seccomp] the container's masked and read-only paths, as registered */
+  paths?: { masked: string[]; readonly: string[] };
   mount: FuseMount & { readonly fd?: number };
   /** emulatedHandlers(env) when the tree was mounted: each call reads every knob on the host */
   handlers: Handler[];
@@ -126,7 +128,7 @@ export class FsService implements FsHandlers {
     const clog = log.child({ containerId: id });
     const ops = this.opsFor(view, mountpoint, clog, handlers);
     const mount: Entry['mount'] = await this.o.fuse.mount(mountpoint, ops);
-    const entry = { view, mount, handlers };
+    const entry: Entry = { view, mount, handlers, paths: { masked: req.maskedPaths ?? [], readonly: req.readonlyPaths ?? [] } };
     this.containers.set(id, entry);
     this.sampler.add(view);
     if (mount.fd !== undefined) this.o.keeper?.put(this.kept(entry)!);
@@ -272,6 +274,12 @@ export class FsService implements FsHandlers {
     await rmdir(e.mount.mountpoint).catch(() => undefined);
     this.o.log.info({ containerId: id }, 'unregistered');
     return { found: true };
+  }
+
+  /** [seccomp] what a performed proc/sysfs mount of the container lays over itself: its tree's files and covers. */
+  emulation(id: string): { mountpoint: string; files: string[]; covers: string[]; masked: string[]; readonly: string[] } | undefined {
+    const e = this.containers.get(id);
+    return e ? { ...this.answer(e), masked: e.paths?.masked ?? [], readonly: e.paths?.readonly ?? [] } : undefined;
   }
 
   status() {

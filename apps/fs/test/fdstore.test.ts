@@ -38,6 +38,22 @@ describe('fd store', () => {
     expect(store.entries.size).toBe(0);
   });
 
+  it('serves only root: a peer with another uid (SO_PEERCRED) is cut off before it can list', async () => {
+    const k = new FakeKernel();
+    const events: string[] = [];
+    const store = serveFdStore(k, '/run/x/mgr-fds.sock', { onEvent: (what, name) => events.push(`${what} ${name ?? ''}`) });
+    const fuse = k.open('/dev/fuse', 2);
+    const root = FdStoreClient.connect(k, '/run/x/mgr-fds.sock');
+    root.put('a', 'A', fuse);
+    const c = FdStoreClient.connect(k, '/run/x/mgr-fds.sock');
+    k.peers.set((c as unknown as { sock: number }).sock + 1, { pid: 4321, uid: 1000, gid: 1000 }); // the server's end of that connection
+    await expect(c.list()).rejects.toThrow(/closed/);
+    expect(events.some((e) => e.startsWith('refused') && e.includes('uid 1000'))).toBe(true);
+    expect((await root.list()).map((e) => e.name)).toEqual(['a']);
+    root.close();
+    store.close();
+  });
+
   it('the keeper stores everything again when the store comes back', async () => {
     const k = new FakeKernel();
     const log = pino({ level: 'silent' });

@@ -35,9 +35,9 @@ function setup() {
 describe('FsService', () => {
   it('register mounts one tree per container, idempotently; unregister unmounts', async () => {
     const { env, fuse, root, svc } = setup();
-    const r = await svc.register({ containerId: 'c1', initPid: 5, idRange: { uid: 100000, gid: 100000, size: 65536 }, options: undefined, root: '' });
+    const r = await svc.register({ containerId: 'c1', initPid: 5, idRange: { uid: 100000, gid: 100000, size: 65536 }, options: undefined, root: '', maskedPaths: [], readonlyPaths: [] });
     expect(r.mountpoint).toBe(join(root, 'c1'));
-    expect((await svc.register({ containerId: 'c1', initPid: 5, idRange: undefined, options: undefined, root: '' })).mountpoint).toBe(r.mountpoint);
+    expect((await svc.register({ containerId: 'c1', initPid: 5, idRange: undefined, options: undefined, root: '', maskedPaths: [], readonlyPaths: [] })).mountpoint).toBe(r.mountpoint);
     expect(fuse.mounted.size).toBe(1);
     const ops = fuse.mounted.get(r.mountpoint)!;
     expect(ops.read('/proc/uptime', ops.open('/proc/uptime', 0), 100, 0).toString()).toBe('50.00 50.00\n');
@@ -51,9 +51,9 @@ describe('FsService', () => {
   });
   it('refuses bad ids and unknown pids', async () => {
     const { svc } = setup();
-    await expect(svc.register({ containerId: '../x', initPid: 5, idRange: undefined, options: undefined, root: '' })).rejects.toThrow(/invalid container id/);
-    await expect(svc.register({ containerId: 'c2', initPid: 0, idRange: undefined, options: undefined, root: '' })).rejects.toThrow(/init_pid/);
-    await expect(svc.register({ containerId: 'c2', initPid: 77, idRange: undefined, options: undefined, root: '' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(svc.register({ containerId: '../x', initPid: 5, idRange: undefined, options: undefined, root: '', maskedPaths: [], readonlyPaths: [] })).rejects.toThrow(/invalid container id/);
+    await expect(svc.register({ containerId: 'c2', initPid: 0, idRange: undefined, options: undefined, root: '', maskedPaths: [], readonlyPaths: [] })).rejects.toThrow(/init_pid/);
+    await expect(svc.register({ containerId: 'c2', initPid: 77, idRange: undefined, options: undefined, root: '', maskedPaths: [], readonlyPaths: [] })).rejects.toMatchObject({ code: 'NOT_FOUND' });
   });
 });
 
@@ -64,7 +64,7 @@ describe('FsService.cleanStale', () => {
     mkdirSync(join(root, 'old1'));
     const detached: string[] = [];
     const svc2 = new FsService({ ...(svc as unknown as { o: object }).o, detach: (p: string) => void detached.push(p) } as never);
-    await svc2.register({ containerId: 'live', initPid: 5, idRange: undefined, options: undefined, root: '' });
+    await svc2.register({ containerId: 'live', initPid: 5, idRange: undefined, options: undefined, root: '', maskedPaths: [], readonlyPaths: [] });
     expect(await svc2.cleanStale()).toEqual(['old1']);
     expect(detached).toEqual([join(root, 'old1')]);
     expect(existsSync(join(root, 'old1'))).toBe(false);
@@ -79,7 +79,7 @@ describe('FsService: /sys covers', () => {
       { name: 'net', type: 'dir' },
       { name: 'tty', type: 'dir' },
     ]);
-    const r = await svc.register({ containerId: 'c1', initPid: 5, idRange: undefined, options: { procfs: true, sysfs: true, cgroupPath: '', memoryLimitBytes: 0, cpuQuotaUs: 0, cpuPeriodUs: 0, cpuset: '' }, root: '' });
+    const r = await svc.register({ containerId: 'c1', initPid: 5, idRange: undefined, options: { procfs: true, sysfs: true, cgroupPath: '', memoryLimitBytes: 0, cpuQuotaUs: 0, cpuPeriodUs: 0, cpuset: '' }, root: '', maskedPaths: [], readonlyPaths: [] });
     expect(r.covers).toEqual(['/sys/devices/virtual']);
     // the files placed one by one: all outside the covers (the caller doesn't walk the tree)
     expect(r.files).toContain('/proc/uptime');
@@ -100,12 +100,12 @@ describe('FsService: /sys covers', () => {
     expect(adopter.adopt([{ name: 'c1', data: JSON.stringify(reg), fd: 99 }], () => {})).toEqual({ adopted: ['c1'], dropped: [] });
     expect(adopted.get(r.mountpoint)!.readdir('/sys/devices/virtual').sort()).toEqual(['dmi', 'net', 'tty']);
     // options.sysfs false: no cover
-    const r2 = await svc.register({ containerId: 'c2', initPid: 5, idRange: undefined, options: { procfs: true, sysfs: false, cgroupPath: '', memoryLimitBytes: 0, cpuQuotaUs: 0, cpuPeriodUs: 0, cpuset: '' }, root: '' });
+    const r2 = await svc.register({ containerId: 'c2', initPid: 5, idRange: undefined, options: { procfs: true, sysfs: false, cgroupPath: '', memoryLimitBytes: 0, cpuQuotaUs: 0, cpuPeriodUs: 0, cpuset: '' }, root: '', maskedPaths: [], readonlyPaths: [] });
     expect(r2.covers).toEqual([]);
     expect(r2.files).toContain('/sys/devices/virtual/dmi/id/product_uuid');
     // registered from the engine's hook, before pivot_root: the container's own entries are read under its root
     env.setDir('/proc/5/root/var/lib/sysbox/rootfs/c3/merged/sys/devices/virtual', [{ name: 'misc', type: 'dir' }]);
-    await svc.register({ containerId: 'c3', initPid: 5, idRange: undefined, options: undefined, root: '/var/lib/sysbox/rootfs/c3/merged' });
+    await svc.register({ containerId: 'c3', initPid: 5, idRange: undefined, options: undefined, root: '/var/lib/sysbox/rootfs/c3/merged', maskedPaths: [], readonlyPaths: [] });
     const reg3 = JSON.parse((svc as unknown as { registration(e: unknown): string }).registration((svc as unknown as { containers: Map<string, unknown> }).containers.get('c3')));
     expect(reg3.covers).toEqual([{ dir: '/sys/devices/virtual', own: [{ name: 'misc', type: 'dir' }] }]);
   });
@@ -119,7 +119,7 @@ describe('FsService: the cpu cover and the load average sampler', () => {
       { name: 'cpu0', type: 'dir' },
       { name: 'online', type: 'file' },
     ]);
-    const r = await svc.register({ containerId: 'c1', initPid: 5, idRange: undefined, options: undefined, root: '' });
+    const r = await svc.register({ containerId: 'c1', initPid: 5, idRange: undefined, options: undefined, root: '', maskedPaths: [], readonlyPaths: [] });
     expect(r.covers).toContain('/sys/devices/system/cpu');
     expect(r.files).toContain('/sys/devices/system/cpu/online');
   });
@@ -157,8 +157,8 @@ describe('FsService: the cpu cover and the load average sampler', () => {
     env.set('/proc/6/cgroup', '0::/\n');
     env.set('/sys/fs/cgroup/unified/cgroup.threads', '5\n6\n');
     env.set('/sys/fs/cgroup/unified/cgroup.controllers', '');
-    await svc.register({ containerId: 'a', initPid: 5, idRange: undefined, options: undefined, root: '' });
-    await svc.register({ containerId: 'b', initPid: 6, idRange: undefined, options: undefined, root: '' });
+    await svc.register({ containerId: 'a', initPid: 5, idRange: undefined, options: undefined, root: '', maskedPaths: [], readonlyPaths: [] });
+    await svc.register({ containerId: 'b', initPid: 6, idRange: undefined, options: undefined, root: '', maskedPaths: [], readonlyPaths: [] });
     expect(timers).toHaveLength(1);
     expect(timers[0]!.ms).toBe(5000);
     expect(sampler.size).toBe(2);
@@ -171,7 +171,7 @@ describe('FsService: the cpu cover and the load average sampler', () => {
     await svc.unregister({ containerId: 'b' });
     expect(timers[0]!.cleared).toBe(true);
     expect(sampler.running).toBe(false);
-    await svc.register({ containerId: 'c', initPid: 5, idRange: undefined, options: undefined, root: '' });
+    await svc.register({ containerId: 'c', initPid: 5, idRange: undefined, options: undefined, root: '', maskedPaths: [], readonlyPaths: [] });
     expect(timers).toHaveLength(2);
     await svc.close();
     expect(sampler.running).toBe(false);

@@ -13,6 +13,10 @@ export interface SysboxConfig {
   enginePath?: string;
   mgrSocket?: string;
   fsSocket?: string;
+  /** [vetting] sysbox-fs's seccomp listener socket (default /run/sysbox/fs-seccomp.sock) */
+  fsSeccompSocket?: string;
+  /** [vetting] false: no seccomp vetting of mount calls (the container's mounts are then unvetted) */
+  vetting?: boolean;
   /** where sysbox-fs's files are placed: during the engine's hooks (default with runc) or after its create */
   fsAttach?: 'hooks' | 'after-create';
   /** a call to sysbox-mgr or sysbox-fs that gets no answer within this fails the create (default 10000) */

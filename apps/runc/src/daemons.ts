@@ -22,6 +22,14 @@ export function fsSocket(ctx: Context): string {
   return ctx.env('SYSBOX_FS_SOCKET') ?? ctx.config.fsSocket ?? DEFAULT_FS_SOCKET;
 }
 
+export const DEFAULT_FS_SECCOMP_SOCKET = '/run/sysbox/fs-seccomp.sock';
+
+/** [vetting] sysbox-fs's seccomp listener socket (the spec's listenerPath); undefined when vetting is off in the config. */
+export function fsSeccompSocket(ctx: Context): string | undefined {
+  if (ctx.config.vetting === false) return undefined;
+  return ctx.env('SYSBOX_FS_SECCOMP_SOCKET') ?? ctx.config.fsSeccompSocket ?? DEFAULT_FS_SECCOMP_SOCKET;
+}
+
 export function daemonTimeoutMs(ctx: Context): number {
   return ctx.config.daemonTimeoutMs ?? DEFAULT_DAEMON_TIMEOUT_MS;
 }

@@ -23,6 +23,16 @@ import type { IdRange } from '@sysbox/spec';
  */
 export const EMULATED_PATHS: readonly string[] = Object.freeze(['/proc/sys']);
 
+/** [vetting] the converted spec's masked and read-only paths, for sysbox-fs's Register (empty: its defaults). */
+function pathsOf(ctx: Context, id: string): { maskedPaths: string[]; readonlyPaths: string[] } {
+  try {
+    const s = JSON.parse(readFileSync(join(ctx.stateDir(id), 'bundle', 'config.json'), 'utf8')) as { linux?: { maskedPaths?: string[]; readonlyPaths?: string[] } };
+    return { maskedPaths: s.linux?.maskedPaths ?? [], readonlyPaths: s.linux?.readonlyPaths ?? [] };
+  } catch {
+    return { maskedPaths: [], readonlyPaths: [] };
+  }
+}
+
 /** The container's emulated files could not all be placed: the one line the user sees. */
 export class AttachError extends Error {
   override name = 'AttachError';
@@ -92,7 +102,7 @@ export async function attachFs(ctx: Context, o: AttachOptions): Promise<Attached
     let covers: string[];
     let listed: string[];
     try {
-      ({ mountpoint, covers, files: listed } = await fs.register({ containerId: o.containerId, initPid, idRange: o.idRange, options: { procfs: true, sysfs: true }, ...(o.root ? { root: o.root } : {}) }));
+      ({ mountpoint, covers, files: listed } = await fs.register({ containerId: o.containerId, initPid, idRange: o.idRange, options: { procfs: true, sysfs: true }, ...(o.root ? { root: o.root } : {}), ...pathsOf(ctx, o.containerId) }));
       registered = true;
     } catch (e) {
       const timeout = (e as { code?: string }).code === 'DEADLINE_EXCEEDED';

@@ -52,6 +52,7 @@ int main(void) {
   int rc = mount("none", "/nonexistent-sysbox-test", "tmpfs", 0, NULL);
   printf("mount: %d\n", rc == 0 ? 0 : errno);
   printf("fd42: %s\n", fcntl(42, F_GETFD) >= 0 ? "open" : "closed"); /* installed by SECCOMP_IOCTL_NOTIF_ADDFD? */
+  if (rc > 0) printf("ret: %d cloexec: %d\n", rc, (fcntl(rc, F_GETFD) & FD_CLOEXEC) ? 1 : 0); /* ADDFD with SEND */
   fflush(stdout);
   return 0;
 }

@@ -18,6 +18,8 @@ export interface FdStoreKernel {
   close(fd: number): void;
   /** shutdown(2): wakes a pending recvFds/accept, so the fd is closed only once nothing waits on it */
   shutdown(fd: number, how?: number): void;
+  /** SO_PEERCRED of a connection: where given, only root (uid 0) is served (the store hands out every fd it holds) */
+  peerCred?(sockFd: number): { pid: number; uid: number };
 }
 
 export const DEFAULT_FD_STORE_SOCKET = '/run/sysbox/mgr-fds.sock';
@@ -83,6 +85,20 @@ export function serveFdStore(
   const conns = new Set<number>();
   let closed = false;
   const serveConn = (conn: number) => {
+    if (k.peerCred) {
+      let uid = -1;
+      let pid = 0;
+      try {
+        ({ uid, pid } = k.peerCred(conn));
+      } catch {
+        /* refused below */
+      }
+      if (uid !== 0) {
+        o.onEvent?.('refused', `pid ${pid} uid ${uid}: only root may use the fd store`);
+        k.close(conn);
+        return;
+      }
+    }
     conns.add(conn);
     readLoop(k, conn, (m, fds) => {
       const name = typeof m.name === 'string' ? m.name : undefined;

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { capsFromMask } from '../src/caps.js';
-import { convertSpec } from '../src/modifiers/index.js';
+import { convertSpec, VETTED_SYSCALLS, vettingNotify } from '../src/modifiers/index.js';
 import { fixture } from './helpers.js';
 
 const DOCKER = '/usr/bin/docker';
@@ -90,5 +90,63 @@ describe.skipIf(!usable)('converted Docker configs run under runc (needs root, r
     expect(out).toContain(`CapBnd:\t`);
     expect(out).not.toContain('MOUNT-OK');
     expect(code).toBe(0);
+  });
+});
+
+// How libseccomp (through runc) orders a conditional ERRNO rule against an unconditional ALLOW for the same syscall,
+// and the kernel-side rules of sysbox-fs's vetting, for real. The probe is compiled here from native's C source.
+const PROBE_SRC = join(import.meta.dirname, '..', '..', '..', 'native', 'csrc', 'test', 'vetting-probe.c');
+const canProbe = usable && have('cc', ['--version']);
+
+function runProbe(spec: ReturnType<typeof convertSpec>['spec'], args: string[]): string {
+  spec.mounts = (spec.mounts ?? []).filter((m) => m.type !== 'bind');
+  delete spec.hooks;
+  spec.process!.terminal = false;
+  spec.process!.args = ['/vetting-probe', ...args];
+  spec.linux!.cgroupsPath = `/sysbox-spec-int-${process.pid}`;
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(spec));
+  const r = spawnSync('runc', ['--root', join(dir, 'state'), 'run', `spec-int-${process.pid}`], { cwd: dir, encoding: 'utf8', timeout: 30_000 });
+  return `${r.stdout}${r.stderr}`;
+}
+
+describe.skipIf(!canProbe)('seccomp rule order under runc 1.1 / libseccomp (measured)', () => {
+  beforeAll(() => {
+    const r = spawnSync('cc', ['-static', '-O2', '-o', join(dir, 'rootfs', 'vetting-probe'), PROBE_SRC], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`cc vetting-probe: ${r.stderr}`);
+  });
+  const convert = (notify: boolean) =>
+    convertSpec(fixture('docker-plain'), {
+      idRange: { uid: 3_000_000, gid: 3_000_000, size: 65536 },
+      hostCapabilities: HOST,
+      rootfs: join(dir, 'rootfs'),
+      emulatedPaths: [],
+      ...(notify ? { seccompNotify: vettingNotify('/nonexistent.sock') } : {}),
+    }).spec;
+
+  test("an unconditional ALLOW wins over a conditional ERRNO for the same syscall, whichever comes first: the vetting rules can't sit beside Docker's", () => {
+    const spec = convert(false);
+    // Docker's profile allows seccomp unconditionally; add the NEW_LISTENER refusal before and after it
+    const refusal = { names: ['seccomp'], action: 'SCMP_ACT_ERRNO' as const, errnoRet: 16, args: [{ index: 1, value: 8, valueTwo: 8, op: 'SCMP_CMP_MASKED_EQ' as const }] };
+    spec.linux!.seccomp!.syscalls = [refusal, ...spec.linux!.seccomp!.syscalls!, refusal];
+    const out = runProbe(spec, ['listener']);
+    expect(out).toMatch(/seccomp-new-listener r=\d+ errno=0/);
+  });
+
+  test('the converted profile: a second listener EBUSY, a plain filter allowed, the new mount API ENOSYS, open_tree without CLONE allowed', () => {
+    const spec = convert(true);
+    // runc would connect to listenerPath for the NOTIFY rules: without a supervisor here, drop them (their
+    // decisions are sysbox-fs's, tested elsewhere); every other rule stays as converted
+    const s = spec.linux!.seccomp!;
+    delete s.listenerPath;
+    delete s.listenerMetadata;
+    s.syscalls = s.syscalls!.filter((r) => r.action !== 'SCMP_ACT_NOTIFY');
+    s.syscalls.push({ names: [...VETTED_SYSCALLS], action: 'SCMP_ACT_ALLOW' });
+    const out = runProbe(spec, ['listener']) + runProbe(spec, ['newapi']);
+    expect(out).toContain('seccomp-new-listener r=-1 errno=16');
+    expect(out).toContain('seccomp-filter r=0 errno=0');
+    expect(out).toContain('fsopen r=-1 errno=38');
+    expect(out).toContain('open_tree-clone r=-1 errno=38');
+    expect(out).toMatch(/open_tree-path r=\d+ errno=0/);
+    expect(out).toContain('move_mount r=-1 errno=38');
   });
 });

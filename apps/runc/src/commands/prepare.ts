@@ -6,7 +6,7 @@ import { readFileSync, writeFileSync, mkdirSync, existsSync, statSync } from 'no
 import { isAbsolute, join, resolve } from 'node:path';
 import { get, type ParsedArgs } from '../cli.js';
 import type { Context } from '../context.js';
-import { reachMgr } from '../daemons.js';
+import { daemonMessage, fsSeccompSocket, reachMgr } from '../daemons.js';
 import { boundingSetMask, isHostNamespace } from '../host.js';
 import type { Log } from '../log.js';
 import { preloadNativeSpawn } from '../engine.js';
@@ -123,6 +123,10 @@ async function prepareWith(ctx: Context, parsed: ParsedArgs, id: string, undo: U
   });
   clog.debug({}, 'spec parsed, rules applied, mounts planned');
 
+  // [vetting] the container's mount calls go to sysbox-fs: no listener socket, no system container
+  const seccompSocket = fsSeccompSocket(ctx);
+  if (seccompSocket && !existsSync(seccompSocket)) throw new CreateError(daemonMessage('sysbox-fs', seccompSocket, `sysbox-fs's seccomp socket ${seccompSocket} is missing (it vets the container's mount calls)`));
+
   // ---- the id, a range, a staged rootfs and mounts ----
   // Our state dir marks the id as taken (and is the liveness path mgr watches).
   mkdirSync(ctx.stateRoot, { recursive: true, mode: 0o700 });
@@ -186,6 +190,7 @@ async function prepareWith(ctx: Context, parsed: ParsedArgs, id: string, undo: U
     ...(devices ? { stagedDevices: devices.stagedDevices } : {}),
     ...(syscont ? { emulatedPaths: [...EMULATED_PATHS] } : {}), // [sysbox-fs] /proc/sys writable (the kernel guards it), its knobs emulated
     ...(attachHooks ? { attachHooks } : {}), // [sysbox-fs] files placed during the engine's hooks
+    ...(seccompSocket ? { seccompNotify: spec.vettingNotify(seccompSocket, id) } : {}), // [vetting]
   });
   const privateBundle = join(stateDir, 'bundle');
   mkdirSync(privateBundle, { mode: 0o711 });

@@ -42,6 +42,13 @@ export interface RegisterRequest {
    * an OCI hook, e.g. /var/lib/sysbox/rootfs/<id>/merged); empty: "/" (registered after the engine's create).
    */
   root: string;
+  /**
+   * The container's masked and read-only paths (the converted spec's linux.maskedPaths/readonlyPaths): sysbox-fs's
+   * syscall vetting keeps them (umount and covering refused) and lays them over proc and sysfs mounted inside.
+   * Empty: Docker's defaults.
+   */
+  maskedPaths: string[];
+  readonlyPaths: string[];
 }
 
 export interface RegisterResponse {
@@ -216,7 +223,15 @@ export const EmulationOptions: MessageFns<EmulationOptions> = {
 };
 
 function createBaseRegisterRequest(): RegisterRequest {
-  return { containerId: "", initPid: 0, idRange: undefined, options: undefined, root: "" };
+  return {
+    containerId: "",
+    initPid: 0,
+    idRange: undefined,
+    options: undefined,
+    root: "",
+    maskedPaths: [],
+    readonlyPaths: [],
+  };
 }
 
 export const RegisterRequest: MessageFns<RegisterRequest> = {
@@ -235,6 +250,12 @@ export const RegisterRequest: MessageFns<RegisterRequest> = {
     }
     if (message.root !== "") {
       writer.uint32(42).string(message.root);
+    }
+    for (const v of message.maskedPaths) {
+      writer.uint32(50).string(v!);
+    }
+    for (const v of message.readonlyPaths) {
+      writer.uint32(58).string(v!);
     }
     return writer;
   },
@@ -292,6 +313,22 @@ export const RegisterRequest: MessageFns<RegisterRequest> = {
             message.root = reader.string();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.maskedPaths.push(reader.string());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.readonlyPaths.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -318,6 +355,8 @@ export const RegisterRequest: MessageFns<RegisterRequest> = {
       ? EmulationOptions.fromPartial(object.options)
       : undefined;
     message.root = object.root ?? "";
+    message.maskedPaths = object.maskedPaths?.map((e) => e) || [];
+    message.readonlyPaths = object.readonlyPaths?.map((e) => e) || [];
     return message;
   },
 };

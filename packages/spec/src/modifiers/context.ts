@@ -14,8 +14,11 @@ export interface ConvertContext {
   allowDevices?: string[];
   /** Paths sysbox-fs emulates (e.g. `/proc/sys`): removed from maskedPaths and readonlyPaths. */
   emulatedPaths?: string[];
-  /** Syscalls to hand to a seccomp-notify supervisor listening on `listenerPath`. */
-  seccompNotify?: { listenerPath: string; syscalls: string[]; listenerMetadata?: string };
+  /**
+   * Syscalls to hand to a seccomp-notify supervisor listening on `listenerPath`; `vetting` (sysbox-fs's mount vetting,
+   * see vettingNotify) adds the kernel-side refusals that keep it whole.
+   */
+  seccompNotify?: { listenerPath: string; syscalls: string[]; listenerMetadata?: string; vetting?: boolean };
   /** Architectures of a profile built from scratch (default: x86-64, x86, x32). */
   seccompArchitectures?: string[];
   /** Bind sources staged ID-mapped by sysbox-mgr, by index in the spec's mounts (see mountsModifier). */

@@ -33,6 +33,65 @@ export const DENIED_SYSCALLS: readonly string[] = Object.freeze([
   'vm86', 'vm86old', 'settimeofday', 'stime', 'clock_settime', 'clock_settime64',
 ]);
 
+/**
+ * The calls sysbox-fs vets (SCMP_ACT_NOTIFY, every call: their decisions need the path strings, which a kernel-side
+ * filter can't see). i386's `umount` resolves on x86 only; `umount` on x86_64 is unknown to the kernel.
+ * See @sysbox/syscall-vetting's README for the decision per call.
+ */
+export const VETTED_SYSCALLS: readonly string[] = Object.freeze(['mount', 'umount', 'umount2', 'mount_setattr', 'openat2']);
+
+/**
+ * The new mount API's calls refused kernel-side with ENOSYS while sysbox-fs vets mounts: util-linux's libmount and
+ * systemd fall back to mount(2), which is vetted. open_tree is refused only with OPEN_TREE_CLONE (a detached copy,
+ * i.e. a bind outside mount(2)); without it, it is an O_PATH open.
+ */
+export const ENOSYS_MOUNT_API: readonly string[] = Object.freeze(['fsopen', 'fsconfig', 'fsmount', 'fspick', 'move_mount']);
+
+const ENOSYS = 38;
+const EBUSY = 16;
+const OPEN_TREE_CLONE = 1;
+const SECCOMP_SET_MODE_FILTER = 1;
+const SECCOMP_FILTER_FLAG_NEW_LISTENER = 8;
+
+/** ctx.seccompNotify for sysbox-fs's vetting: the trapped calls and its listener socket. */
+export function vettingNotify(listenerPath: string, listenerMetadata?: string): NonNullable<ConvertContext['seccompNotify']> {
+  return { listenerPath, syscalls: [...VETTED_SYSCALLS], vetting: true, ...(listenerMetadata !== undefined ? { listenerMetadata } : {}) };
+}
+
+/**
+ * Kernel-side rules that keep vetting whole (added with `ctx.seccompNotify.vetting`):
+ * - the new mount API: ENOSYS (fsopen fsconfig fsmount fspick move_mount; open_tree with OPEN_TREE_CLONE);
+ * - seccomp(SECCOMP_SET_MODE_FILTER) with SECCOMP_FILTER_FLAG_NEW_LISTENER: EBUSY (the kernel's own answer while a
+ *   listener is in the chain): a process inside may not install a listener whose supervisor would answer the
+ *   container's own mount calls.
+ * libseccomp lets an unconditional rule for a syscall win over conditional ones of another action, whatever their
+ * order (measured with runc 1.1.5, packages/spec/test/runc.int.test.ts): so `seccomp` and `open_tree` leave every
+ * other rule, and on a default-deny profile their allowed forms get conditional ALLOW rules of their own.
+ */
+function vettingRules(permissive: boolean): LinuxSyscall[] {
+  const rules: LinuxSyscall[] = [
+    { names: [...ENOSYS_MOUNT_API], action: 'SCMP_ACT_ERRNO', errnoRet: ENOSYS },
+    { names: ['open_tree'], action: 'SCMP_ACT_ERRNO', errnoRet: ENOSYS, args: [{ index: 2, value: OPEN_TREE_CLONE, valueTwo: OPEN_TREE_CLONE, op: 'SCMP_CMP_MASKED_EQ' }] },
+    {
+      names: ['seccomp'],
+      action: 'SCMP_ACT_ERRNO',
+      errnoRet: EBUSY,
+      args: [
+        { index: 0, value: SECCOMP_SET_MODE_FILTER, op: 'SCMP_CMP_EQ' },
+        { index: 1, value: SECCOMP_FILTER_FLAG_NEW_LISTENER, valueTwo: SECCOMP_FILTER_FLAG_NEW_LISTENER, op: 'SCMP_CMP_MASKED_EQ' },
+      ],
+    },
+  ];
+  if (!permissive) {
+    rules.push(
+      { names: ['open_tree'], action: 'SCMP_ACT_ALLOW', args: [{ index: 2, value: OPEN_TREE_CLONE, valueTwo: 0, op: 'SCMP_CMP_MASKED_EQ' }] },
+      { names: ['seccomp'], action: 'SCMP_ACT_ALLOW', args: [{ index: 0, value: SECCOMP_SET_MODE_FILTER, op: 'SCMP_CMP_NE' }] },
+      { names: ['seccomp'], action: 'SCMP_ACT_ALLOW', args: [{ index: 1, value: SECCOMP_FILTER_FLAG_NEW_LISTENER, valueTwo: 0, op: 'SCMP_CMP_MASKED_EQ' }] },
+    );
+  }
+  return rules;
+}
+
 export const DEFAULT_SECCOMP_ARCHITECTURES: readonly string[] = Object.freeze(['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32']);
 
 const EPERM = 1;
@@ -53,7 +112,8 @@ function without(rules: LinuxSyscall[], names: ReadonlySet<string>): LinuxSyscal
  * - A deny-list profile (default ALLOW/LOG): SYSCONT_SYSCALLS are removed from its refusals.
  * - No profile (`--privileged`, `seccomp=unconfined`): a default-allow profile is built.
  * In every case DENIED_SYSCALLS are refused with EPERM, and `ctx.seccompNotify` adds a NOTIFY rule for
- * its syscalls (taken out of every other rule) and sets listenerPath.
+ * its syscalls (taken out of every other rule) and sets listenerPath; with `vetting` (vettingNotify), the kernel-side
+ * rules of vettingRules too.
  */
 export function seccompModifier(spec: Spec, ctx: ConvertContext, report: Report = noReport): Spec {
   const linux = spec.linux ?? {};
@@ -69,8 +129,10 @@ export function seccompModifier(spec: Spec, ctx: ConvertContext, report: Report 
   const denied = new Set(DENIED_SYSCALLS.filter((n) => !needed.has(n)));
   const notify = new Set(ctx.seccompNotify?.syscalls ?? []);
 
-  let rules = without(profile.syscalls ?? [], new Set([...needed, ...denied, ...notify]));
-  const allow = SYSCONT_SYSCALLS.filter((n) => !notify.has(n));
+  const vetting = ctx.seccompNotify?.vetting === true && notify.size > 0;
+  const kernelSide = vetting ? new Set([...ENOSYS_MOUNT_API, 'open_tree', 'seccomp']) : new Set<string>();
+  let rules = without(profile.syscalls ?? [], new Set([...needed, ...denied, ...notify, ...kernelSide]));
+  const allow = SYSCONT_SYSCALLS.filter((n) => !notify.has(n) && !kernelSide.has(n));
   if (!permissive && allow.length > 0) {
     rules.push({ names: allow, action: 'SCMP_ACT_ALLOW' });
     report(`allowed ${allow.join(' ')}`);
@@ -85,6 +147,10 @@ export function seccompModifier(spec: Spec, ctx: ConvertContext, report: Report 
     profile.listenerPath = ctx.seccompNotify.listenerPath;
     if (ctx.seccompNotify.listenerMetadata !== undefined) profile.listenerMetadata = ctx.seccompNotify.listenerMetadata;
     report(`notify ${[...notify].join(' ')} via ${ctx.seccompNotify.listenerPath}`);
+  }
+  if (vetting) {
+    rules.push(...vettingRules(permissive));
+    report(`refused kernel-side: ${ENOSYS_MOUNT_API.join(' ')} and open_tree(OPEN_TREE_CLONE) (ENOSYS), seccomp(NEW_LISTENER) (EBUSY)`);
   }
   rules = rules.filter((r) => r.names.length > 0);
   profile.syscalls = rules;

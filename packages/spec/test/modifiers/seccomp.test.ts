@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { DENIED_SYSCALLS, SYSCONT_SYSCALLS, seccompModifier } from '../../src/modifiers/seccomp.js';
+import { DENIED_SYSCALLS, ENOSYS_MOUNT_API, SYSCONT_SYSCALLS, VETTED_SYSCALLS, seccompModifier, vettingNotify } from '../../src/modifiers/seccomp.js';
 import type { LinuxSeccomp, LinuxSyscall, Spec } from '../../src/types.js';
 import { CTX, fixture } from '../helpers.js';
 
@@ -109,5 +109,57 @@ describe('seccomp-notify hook', () => {
     expect(decide(out, 'umount2')).toBe('SCMP_ACT_NOTIFY');
     expect(out.syscalls!.filter((r) => r.names.includes('mount'))).toHaveLength(1);
     expect(decide(out, 'umount')).toBe('SCMP_ACT_ALLOW');
+  });
+});
+
+/** What a profile does with a call of these arguments (libseccomp: an unconditional rule wins over conditional ones). */
+function decideArgs(p: LinuxSeccomp, name: string, args: number[]): string {
+  const matching = (p.syscalls ?? []).filter((r) => r.names.includes(name));
+  const plain = matching.filter((r) => !r.args || r.args.length === 0);
+  const withErrno = (r: LinuxSyscall) => (r.errnoRet !== undefined ? `${r.action}:${r.errnoRet}` : r.action);
+  if (plain.length) return withErrno(plain[0]!);
+  for (const r of matching) {
+    const ok = (r.args ?? []).every((a) => {
+      const v = args[a.index] ?? 0;
+      if (a.op === 'SCMP_CMP_EQ') return v === a.value;
+      if (a.op === 'SCMP_CMP_NE') return v !== a.value;
+      if (a.op === 'SCMP_CMP_MASKED_EQ') return (v & a.value) === (a.valueTwo ?? 0);
+      return false;
+    });
+    if (ok) return withErrno(r);
+  }
+  return p.defaultAction;
+}
+
+describe("sysbox-fs's vetting (vettingNotify)", () => {
+  const notify = vettingNotify('/run/sysbox/fs-seccomp.sock', 'c1');
+  test.each(['docker-plain', 'docker-privileged', 'docker-seccomp-unconfined', 'docker-cap-add-sys-admin'])('%s: the trap list, the new mount API refused, no second listener', (name) => {
+    const changes: string[] = [];
+    const out = profileOf(seccompModifier(fixture(name), { ...CTX, seccompNotify: notify }, (c) => changes.push(c)));
+    expect(out.listenerPath).toBe('/run/sysbox/fs-seccomp.sock');
+    for (const n of VETTED_SYSCALLS) {
+      expect(decideArgs(out, n, [])).toBe('SCMP_ACT_NOTIFY');
+      expect(out.syscalls!.filter((r) => r.names.includes(n))).toHaveLength(1);
+    }
+    for (const n of ENOSYS_MOUNT_API) expect(decideArgs(out, n, [])).toBe('SCMP_ACT_ERRNO:38');
+    // open_tree: a detached copy refused, an O_PATH open allowed
+    expect(decideArgs(out, 'open_tree', [0, 0, 1])).toBe('SCMP_ACT_ERRNO:38');
+    expect(decideArgs(out, 'open_tree', [0, 0, 0x80000 | 1])).toBe('SCMP_ACT_ERRNO:38');
+    expect(decideArgs(out, 'open_tree', [0, 0, 0x80000])).toBe('SCMP_ACT_ALLOW');
+    // seccomp: SET_MODE_FILTER with NEW_LISTENER refused with EBUSY, every other use allowed
+    expect(decideArgs(out, 'seccomp', [1, 8])).toBe('SCMP_ACT_ERRNO:16');
+    expect(decideArgs(out, 'seccomp', [1, 8 | 2])).toBe('SCMP_ACT_ERRNO:16');
+    expect(decideArgs(out, 'seccomp', [1, 2])).toBe('SCMP_ACT_ALLOW');
+    expect(decideArgs(out, 'seccomp', [0, 0])).toBe('SCMP_ACT_ALLOW');
+    expect(decideArgs(out, 'seccomp', [2, 8])).toBe('SCMP_ACT_ALLOW');
+    // no unconditional rule left for them (it would win over the conditional refusals)
+    for (const n of ['seccomp', 'open_tree']) expect(out.syscalls!.filter((r) => r.names.includes(n) && !r.args?.length)).toEqual([]);
+    expect(changes.some((c) => c.includes('refused kernel-side'))).toBe(true);
+  });
+
+  test('without vetting, nothing changes for the new mount API', () => {
+    const out = profileOf(seccompModifier(fixture('docker-plain'), CTX));
+    expect(decideArgs(out, 'fsopen', [])).toBe('SCMP_ACT_ALLOW');
+    expect(decideArgs(out, 'seccomp', [1, 8])).toBe('SCMP_ACT_ALLOW');
   });
 });
