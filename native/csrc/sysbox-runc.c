@@ -8,7 +8,8 @@
 //                         `delete` of an id neither sysbox nor the engine knows (Docker deletes twice) goes to the
 //                         engine last used (<root>/engine-path).
 //   exec                  the engine, with the capability sets sysbox-runc's create recorded (<root>/sysbox/<id>/
-//                         exec-caps) spliced into the --process spec (a copy in a memfd).
+//                         exec-caps) spliced into the --process spec (a copy in a memfd), and for systemd on cgroup
+//                         v2 `--cgroup <leaf>` (<root>/sysbox/<id>/exec-cgroup).
 //   create                the create server (`sysbox-runc serve`, $SYSBOX_RUNC_SOCKET or /run/sysbox/runc.sock): it
 //                         runs the create in a warm Node and asks this process to fork the engine, so that the
 //                         container's init stays a descendant of the shim (protocol in apps/runc/src/server.ts).
@@ -264,7 +265,7 @@ static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *
 // The engine's argv: --root <root>/engine (replacing ours, or first), sysbox-runc's --engine left out, argument
 // `replace_at` (if >= 0) replaced by `replacement` (kept as --flag=replacement if it was given inline).
 static char **engine_argv(const char *engine, const struct cmdline *c, int replace_at, int replace_inline, const char *replacement) {
-  char **out = calloc((size_t)nargs + 5, sizeof *out); // engine, --root and its value, the arguments, one more, NULL
+  char **out = calloc((size_t)nargs + 7, sizeof *out); // engine, --root and its value, the arguments, three more, NULL
   int o = 0;
   char *engine_root = malloc(strlen(c->root) + 8);
   sprintf(engine_root, "%s/engine", c->root);
@@ -551,6 +552,32 @@ static char *spliced_process(const char *process, char *caps) {
   return p;
 }
 
+// ... and, where the container's record names one (<root>/sysbox/<id>/exec-cgroup: systemd on cgroup v2), into that
+// leaf of the container's cgroup (`--cgroup init.scope`, unless the caller gave --cgroup): cgroup v2 refuses processes
+// in the cgroup whose subtree_control systemd manages (EBUSY). The engine's argv has room for the two arguments.
+static char **with_exec_cgroup(char **argv, const struct cmdline *c, const char *id) {
+  struct found given = {0};
+  parse_verb_flags(RUNC_EXEC_FLAGS, c->verb + 1, "cgroup", &given);
+  if (given.value) return argv;
+  char path[PATH_MAX];
+  snprintf(path, sizeof path, "%s/sysbox/%s/exec-cgroup", c->root, id);
+  char *leaf = read_file(path, NULL);
+  if (!leaf) return argv;
+  leaf[strcspn(leaf, "\n")] = '\0';
+  if (!leaf[0]) return argv;
+  int n = 0, verb = -1;
+  while (argv[n]) {
+    if (verb < 0 && argv[n] == args[c->verb]) verb = n;
+    n++;
+  }
+  if (verb < 0) to_node("no exec verb in the engine's command line");
+  memmove(argv + verb + 3, argv + verb + 1, (size_t)(n - verb) * sizeof *argv); // the NULL included
+  argv[verb + 1] = "--cgroup";
+  argv[verb + 2] = leaf;
+  debug("exec: in the leaf cgroup", leaf);
+  return argv;
+}
+
 static void exec_verb(const struct cmdline *c) {
   struct found process = {0};
   int at = parse_verb_flags(RUNC_EXEC_FLAGS, c->verb + 1, "process", &process);
@@ -560,11 +587,11 @@ static void exec_verb(const struct cmdline *c) {
   snprintf(path, sizeof path, "%s/sysbox/%s/engine", c->root, id);
   char *engine = engine_at(path);
   if (!engine) to_node("no engine record");
-  if (!process.value) exec_engine(engine_argv(engine, c, -1, 0, NULL)); // argv form: the converted config's process
+  if (!process.value) exec_engine(with_exec_cgroup(engine_argv(engine, c, -1, 0, NULL), c, id)); // argv form: the converted config's process
   snprintf(path, sizeof path, "%s/sysbox/%s/exec-caps", c->root, id);
   char *caps = read_file(path, NULL);
   if (!caps) to_node("no exec-caps record");
-  exec_engine(engine_argv(engine, c, process.at, process.inl, spliced_process(process.value, caps)));
+  exec_engine(with_exec_cgroup(engine_argv(engine, c, process.at, process.inl, spliced_process(process.value, caps)), c, id));
 }
 
 // ---- create: through the create server -------------------------------------------------------------------------

@@ -182,6 +182,22 @@ describe.skipIf(!haveFrontDoor)('exec fast path (needs the built native/bin/sysb
     expect(run('--root', root, 'exec', '--tty', 'x1', 'sh', '-c', 'true')).toEqual(['engine', '--root', `${root}/engine`, 'exec', '--tty', 'x1', 'sh', '-c', 'true']);
   });
 
+  test('a container whose record names a leaf cgroup (systemd on cgroup v2): --cgroup <leaf> after the verb, unless given', () => {
+    mkdirSync(join(root, 'sysbox', 'x2'), { recursive: true });
+    writeFileSync(join(root, 'sysbox', 'x2', 'engine'), `${engine}\n`);
+    writeFileSync(join(root, 'sysbox', 'x2', 'exec-caps'), execCapsRecord(init, host)!);
+    writeFileSync(join(root, 'sysbox', 'x2', 'exec-cgroup'), 'init.scope\n');
+    const e = ['engine', '--root', `${root}/engine`];
+    expect(run('--root', root, 'exec', '--tty', 'x2', 'true')).toEqual([...e, 'exec', '--cgroup', 'init.scope', '--tty', 'x2', 'true']);
+    const out = run('--root', root, '--log', '/l.json', 'exec', '--process', spec(docker(0)), '--detach', 'x2');
+    expect(out.slice(0, 8)).toEqual([...e, '--log', '/l.json', 'exec', '--cgroup', 'init.scope']);
+    expect(out[8]).toBe('--process');
+    expect(out.slice(10, 12)).toEqual(['--detach', 'x2']);
+    expect(run('--root', root, 'exec', '--cgroup', 'other', 'x2', 'true')).toEqual([...e, 'exec', '--cgroup', 'other', 'x2', 'true']);
+    // without the record (x1): as given
+    expect(run('--root', root, 'exec', 'x1', 'true')).toEqual([...e, 'exec', 'x1', 'true']);
+  });
+
   test.each([
     ['a different bounding set (docker exec --privileged)', () => shim(spec(docker(0, host)))],
     ['no capabilities in the spec', () => shim(spec({ ...docker(0), capabilities: undefined }))],

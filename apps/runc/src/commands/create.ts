@@ -10,7 +10,7 @@ import { loadNative } from '../native.js';
 import { containerIdArg, prepare, type Prepared, type Undo } from './prepare.js';
 import { cleanupContainer, removeContainer } from './delete.js';
 import { attachFs, hooksAvailable, initPidOf, listenForHooks, type Attached, type HookAttach, type Placement } from '../fs.js'; // [sysbox-fs]
-import { delegateCgroups } from '../cgroups.js';
+import { delegateCgroups, readExecCgroup } from '../cgroups.js';
 import type { FsClient } from '@sysbox/ipc';
 import { engineBundleFlags, removeStagedDevices } from '../conformance.js';
 
@@ -116,7 +116,8 @@ async function createSequence(ctx: Context, parsed: ParsedArgs, id: string, verb
 async function finishInside(ctx: Context, p: Prepared, fs: Promise<FsClient>, initPid: number, root?: string): Promise<Attached> {
   const { containerId, idRange } = p.record;
   try {
-    const dirs = delegateCgroups(initPid, idRange);
+    const leaf = readExecCgroup(ctx.stateDir(containerId));
+    const dirs = delegateCgroups(initPid, idRange, leaf ? { leaf } : {});
     ctx.log.child({ containerId }).debug({ dirs }, 'cgroups delegated');
   } catch (e) {
     void fs.then((c) => c.close(), () => undefined);

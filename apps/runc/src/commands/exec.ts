@@ -7,6 +7,17 @@ import type { Context } from '../context.js';
 import { passFds, runEngine } from '../engine.js';
 import { boundingSetMask } from '../host.js';
 import { readRecord } from '../state.js';
+import { readExecCgroup } from '../cgroups.js';
+
+/**
+ * `--cgroup <leaf>` where the container's record names a leaf for exec'd processes (systemd on cgroup v2: the
+ * cgroup whose subtree_control systemd manages can't hold processes) and the caller gave no --cgroup.
+ */
+function execCgroup(ctx: Context, id: string, parsed: ParsedArgs): string[] {
+  if (get(parsed.flags, 'cgroup') !== undefined) return [];
+  const leaf = readExecCgroup(ctx.stateDir(id));
+  return leaf ? ['--cgroup', leaf] : [];
+}
 
 export async function exec(ctx: Context, parsed: ParsedArgs): Promise<number> {
   const id = parsed.positionals[0];
@@ -14,9 +25,10 @@ export async function exec(ctx: Context, parsed: ParsedArgs): Promise<number> {
   const fds = passFds(Number(get(parsed.flags, 'preserve-fds') ?? 0));
   const processFile = get(parsed.flags, 'process');
   const rec = readRecord(ctx.stateDir(id));
+  const leaf = rec ? execCgroup(ctx, id, parsed) : [];
   if (!processFile || !rec) {
     // No process spec to convert (argv form inherits the converted config's process), or not ours.
-    return (await runEngine(ctx, [...ctx.engineGlobals(), 'exec', ...parsed.flagTokens, ...parsed.positionals], { fds })).code;
+    return (await runEngine(ctx, [...ctx.engineGlobals(), 'exec', ...leaf, ...parsed.flagTokens, ...parsed.positionals], { fds })).code;
   }
   let proc: unknown;
   try {
@@ -34,7 +46,7 @@ export async function exec(ctx: Context, parsed: ParsedArgs): Promise<number> {
   const tmp = join(ctx.stateDir(id), `exec-${process.pid}-${process.hrtime.bigint()}.json`);
   writeFileSync(tmp, JSON.stringify(converted));
   try {
-    return (await runEngine(ctx, [...ctx.engineGlobals(), 'exec', ...rewriteFlags(parsed, { process: tmp }), ...parsed.positionals], { fds })).code;
+    return (await runEngine(ctx, [...ctx.engineGlobals(), 'exec', ...leaf, ...rewriteFlags(parsed, { process: tmp }), ...parsed.positionals], { fds })).code;
   } finally {
     rmSync(tmp, { force: true });
   }

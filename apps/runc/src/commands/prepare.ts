@@ -13,6 +13,7 @@ import { preloadNativeSpawn } from '../engine.js';
 import { removeStateDir, writeRecord, type ContainerRecord } from '../state.js';
 import { attachHooksFor, EMULATED_PATHS } from '../fs.js'; // [sysbox-fs]
 import { conformanceOf, registerError, removeStagedDevices, stageDevices } from '../conformance.js';
+import { EXEC_CGROUP_RECORD, SYSTEMD_LEAF, hostCgroupV2 } from '../cgroups.js';
 import type { MgrClient } from '@sysbox/ipc';
 
 function readIfExists(path: string): string | undefined {
@@ -217,6 +218,8 @@ async function prepareWith(ctx: Context, parsed: ParsedArgs, id: string, undo: U
   if (execCaps) writeFileSync(join(stateDir, 'exec-caps'), execCaps);
   // ... and `kill` with SIGTERM as the init's own stop signal (systemd: SIGRTMIN+3, also when the image declares none)
   if (syscont && spec.isSystemdInit(parsedSpec)) writeFileSync(join(stateDir, 'stop-signal'), `${spec.SYSTEMD_STOP_SIGNAL}\n`);
+  // ... and `exec` into systemd's leaf on a cgroup v2 host (see cgroups.ts)
+  if (syscont && spec.isSystemdInit(parsedSpec) && hostCgroupV2()) writeFileSync(join(stateDir, EXEC_CGROUP_RECORD), `${SYSTEMD_LEAF}\n`);
   // ... and `delete` of an id nobody knows (Docker's second delete) to the engine last used here.
   const enginePath = join(ctx.root, 'engine-path');
   if (readIfExists(enginePath) !== `${ctx.engine.path}\n`) writeFileSync(enginePath, `${ctx.engine.path}\n`);
