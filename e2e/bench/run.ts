@@ -1,7 +1,7 @@
 // pnpm bench: times commands for several runtimes, interleaved in one run, and prints medians, p90 and the
 // ratio to runc. A runtime that fails is reported as failed; the bench goes on.
 //
-//   node bench/run.ts [--runs 20] [--cases docker-run,docker-exec,raw-bundle,vetting-mounts,data-getpid,data-read[,docker-run-big,image-size,procfs-reads]] [--runtimes runc,crun,sysbox-runc,sysbox-runc-crun] [--json out.json]
+//   node bench/run.ts [--runs 20] [--cases docker-run,docker-exec,raw-bundle,vetting-mounts,data-getpid,data-read[,docker-run-big,image-size,procfs-reads,systemd-boot,systemd-rss]] [--runtimes runc,crun,sysbox-runc,sysbox-runc-crun] [--json out.json]
 //   node bench/run.ts --case image-size --runs 10      (--case is --cases; one case or a comma list)
 //   node bench/run.ts --case procfs-reads --runs 3
 //   node bench/run.ts --case daemon-rss [--burst 100]   (sysbox-mgr's RSS after bursts, sysbox-fs's with 20 idle
@@ -29,12 +29,13 @@ import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, 
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { docker, run, uniqueName, removeContainers, runId, sleep, E2E_RUN_LABEL, type ExecResult } from '../src/docker.ts';
-import { ensureDockerd, ensureV1ControllersForCrun, ensureImage, buildBusybox, ensureDebianBig, registerRuntimes, dockerRuntimes, log } from '../src/harness.ts';
+import { ensureDockerd, ensureV1ControllersForCrun, ensureImage, buildBusybox, buildDebianSystem, ensureDebianBig, registerRuntimes, dockerRuntimes, log } from '../src/harness.ts';
 import { ensureDaemons, daemonSpecs, stopDaemon, type DaemonSpec } from '../src/daemons.ts';
 import { makeBundle, rawRuntime, runtimeBinary, type Bundle } from '../src/bundle.ts';
 import { E2E_DIR, FS_PID_FILE, IMAGES, REPO_DIR, SYSBOX_RUNC } from '../src/paths.ts';
 import { exec } from '../src/docker.ts';
 import { daemonRss } from './daemon-rss.ts';
+import { bootOnce, systemdRss, SYSTEMD_BOOT_TARGET_RATIO } from './systemd.ts';
 
 /** `--name value` or `--name=value`; the first of `names` given wins. */
 function optArg(...names: string[]): string | undefined {
@@ -72,6 +73,8 @@ interface Case {
   runtimes: string[];
   setup?(rt: string): Promise<void>;
   step(rt: string, i: number): Promise<ExecResult>;
+  /** after each step, untimed (e.g. removing what the step started) */
+  after?(rt: string, i: number): Promise<void>;
   teardown?(rt: string): Promise<void>;
   report?(samples: Map<string, Sample>): Record<string, unknown>[];
   /** after the rounds and every teardown: further measurements for report() (it must not throw) */
@@ -87,6 +90,24 @@ function dockerRunCase(image: string, name: string): Case {
     what: `docker run --rm --runtime=RT ${image} true`,
     runtimes: RUNTIMES,
     step: (rt) => run(rt, ['--rm', image, 'true'], { timeoutMs: 60_000 }),
+  };
+}
+
+function systemdBootCase(): Case {
+  const last = new Map<string, string>();
+  return {
+    name: 'systemd-boot',
+    what: `docker run -d --runtime=RT ${IMAGES.system} until systemctl is-system-running says running (runc: the reference options; target ${SYSTEMD_BOOT_TARGET_RATIO}x)`,
+    runtimes: ['runc', 'sysbox-runc'],
+    async step(rt) {
+      const { result, name } = await bootOnce(rt);
+      last.set(rt, name);
+      return result;
+    },
+    async after(rt) {
+      const n = last.get(rt);
+      if (n) await removeContainers([n]);
+    },
   };
 }
 
@@ -652,7 +673,10 @@ async function runCase(c: Case): Promise<Map<string, Sample>> {
   }
   try {
     // one warm-up round, not counted
-    for (const rt of active) await c.step(rt, -1).catch(() => undefined);
+    for (const rt of active) {
+      await c.step(rt, -1).catch(() => undefined);
+      await c.after?.(rt, -1).catch(() => undefined);
+    }
     for (let i = 0; i < RUNS; i++) {
       // interleaved, rotating the order each round so no runtime always goes first
       const order = active.map((_, k) => active[(k + i) % active.length]!);
@@ -662,6 +686,7 @@ async function runCase(c: Case): Promise<Map<string, Sample>> {
         const t0 = performance.now();
         const r = await c.step(rt, i);
         const ms = performance.now() - t0;
+        await c.after?.(rt, i).catch(() => undefined);
         if (r.code === 0) {
           s.ms.push(ms);
           s.byRound.set(i, ms);
@@ -712,7 +737,7 @@ async function main() {
   delete env.NODE_EXTRA_CA_CERTS;
   await ensureDockerd();
   // image-size and procfs-reads alone need no crun (and so no cgroup v1 mounts)
-  const used = [...new Set(CASES.flatMap((c) => (c === 'image-size' ? IMAGE_SIZE_RUNTIMES : c === 'procfs-reads' || c in VETTING_MEASURES ? ['runc', 'sysbox-runc'] : RUNTIMES)))];
+  const used = [...new Set(CASES.flatMap((c) => (c === 'image-size' ? IMAGE_SIZE_RUNTIMES : c === 'procfs-reads' || c === 'systemd-boot' || c === 'systemd-rss' || c in VETTING_MEASURES ? ['runc', 'sysbox-runc'] : RUNTIMES)))];
   if (used.some((r) => r.includes('crun'))) {
     const m = await ensureV1ControllersForCrun();
     if (m.length) log(`mounted cgroup v1 hierarchies for crun: ${m.join(' ')}`);
@@ -755,7 +780,14 @@ async function main() {
     } else if (name in VETTING_MEASURES) {
       await buildVettingProbe();
       cases.push(vettingCase(name as keyof typeof VETTING_MEASURES));
-    } else throw new Error(`unknown case ${name} (docker-run, docker-exec, raw-bundle, docker-run-big, image-size, procfs-reads, daemon-rss, vetting-mounts, data-getpid, data-read)`);
+    } else if (name === 'systemd-boot') {
+      await ensureImage(IMAGES.system, buildDebianSystem);
+      cases.push(systemdBootCase());
+    } else if (name === 'systemd-rss') {
+      await ensureImage(IMAGES.system, buildDebianSystem);
+      let rows: Record<string, unknown>[] = [];
+      cases.push({ name, what: 'daemon RSS with systemd containers', runtimes: [], step: async () => ({ code: 0, stdout: '', stderr: '', timedOut: false }), extra: async () => void (rows = await systemdRss()), report: () => rows });
+    } else throw new Error(`unknown case ${name} (docker-run, docker-exec, raw-bundle, docker-run-big, image-size, procfs-reads, daemon-rss, systemd-boot, systemd-rss, vetting-mounts, data-getpid, data-read)`);
   }
   const rows: Record<string, unknown>[] = [];
   try {

@@ -6,14 +6,9 @@ import { afterAll, describe, expect } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { caseFor } from '../src/cases.ts';
-import { docker, run, uniqueName, waitFor } from '../src/docker.ts';
+import { docker, run, uniqueName } from '../src/docker.ts';
+import { systemBooted, systemdRunArgs } from '../src/workloads.ts';
 import { IMAGES, REPO_DIR, RUNTIMES } from '../src/paths.ts';
-
-export const RUNC_SYSTEMD_REFERENCE = [
-  '--cap-add', 'ALL', '--cap-drop', 'SYS_RESOURCE', '--security-opt', 'seccomp=unconfined', '--security-opt', 'systempaths=unconfined',
-  '--security-opt', 'apparmor=unconfined', '--stop-signal', 'SIGRTMIN+3', '--tmpfs', '/run', '--tmpfs', '/run/lock',
-  '-v', '/sys/fs/cgroup:/sys/fs/cgroup:rw', '--cgroupns', 'host',
-];
 
 /** The units the README lists as failing in a system container (section "systemd"), with their reasons. */
 function listedFailingUnits(): Set<string> {
@@ -24,16 +19,6 @@ function listedFailingUnits(): Set<string> {
 
 async function exec(name: string, cmd: string[]) {
   return docker(['exec', name, ...cmd], { timeoutMs: 30_000 });
-}
-
-/** `systemctl is-system-running` once booted ('' while starting, 'exited' when the container stopped). */
-async function booted(name: string, timeoutMs = 30_000): Promise<string> {
-  return waitFor(async () => {
-    const s = (await exec(name, ['systemctl', 'is-system-running'])).stdout.trim();
-    if (s === 'running' || s === 'degraded') return s;
-    const st = await docker(['inspect', '-f', '{{.State.Running}}', name]);
-    return st.stdout.trim() === 'false' ? 'exited' : '';
-  }, timeoutMs, 500);
 }
 
 async function failedUnits(name: string): Promise<string[]> {
@@ -51,14 +36,14 @@ describe.each(RUNTIMES)('%s', (rt) => {
   });
 
   const expectHealthy = async () => {
-    const state = await booted(name);
+    const state = await systemBooted(name);
     const failed = await failedUnits(name);
     // degraded only by units the README lists
     expect({ state, unlisted: failed.filter((u) => !listed.has(u)) }).toEqual({ state: failed.length ? 'degraded' : 'running', unlisted: [] });
   };
 
   t('systemd: boots to running (or degraded by the README\'s units only) from the image\'s /sbin/init; journalctl -b shows the boot', async () => {
-    const r = await run(rt, ['-d', '--name', name, '--memory', '256m', ...(isRunc ? RUNC_SYSTEMD_REFERENCE : []), IMAGES.system], { timeoutMs: 60_000 });
+    const r = await run(rt, ['-d', '--name', name, '--memory', '256m', ...systemdRunArgs(rt), IMAGES.system], { timeoutMs: 60_000 });
     expect(r.code, r.stderr).toBe(0);
     await expectHealthy();
     expect((await exec(name, ['cat', '/proc/1/comm'])).stdout.trim()).toBe('systemd');

@@ -139,8 +139,18 @@ describe("sysbox-fs's vetting (vettingNotify)", () => {
     expect(out.listenerPath).toBe('/run/sysbox/fs-seccomp.sock');
     for (const n of VETTED_SYSCALLS) {
       expect(decideArgs(out, n, [])).toBe('SCMP_ACT_NOTIFY');
-      expect(out.syscalls!.filter((r) => r.names.includes(n))).toHaveLength(1);
+      if (n !== 'mount') expect(out.syscalls!.filter((r) => r.names.includes(n))).toHaveLength(1);
     }
+    // mount: every flags value notified but a read-only bind remount (MS_REMOUNT|MS_BIND|MS_RDONLY, whatever else),
+    // left to the kernel; no unconditional mount rule (it would win over the conditional ones)
+    const MS_RDONLY = 1, MS_REMOUNT = 0x20, MS_BIND = 0x1000, MS_NOSUID = 2, MS_MGC_VAL = 0xc0ed0000;
+    for (const f of [0, MS_BIND, MS_REMOUNT, MS_REMOUNT | MS_BIND, MS_REMOUNT | MS_BIND | MS_NOSUID, MS_RDONLY, MS_RDONLY | MS_BIND, MS_MGC_VAL | MS_RDONLY, MS_REMOUNT | MS_RDONLY, MS_MGC_VAL | MS_REMOUNT | MS_RDONLY]) {
+      expect(decideArgs(out, 'mount', [0, 0, 0, f]), `flags ${f.toString(16)}`).toBe('SCMP_ACT_NOTIFY');
+    }
+    for (const f of [MS_REMOUNT | MS_RDONLY | MS_BIND, MS_REMOUNT | MS_RDONLY | MS_BIND | MS_NOSUID, MS_MGC_VAL | MS_REMOUNT | MS_RDONLY | MS_BIND]) {
+      expect(decideArgs(out, 'mount', [0, 0, 0, f]), `flags ${f.toString(16)}`).toBe('SCMP_ACT_ALLOW');
+    }
+    expect(out.syscalls!.filter((r) => r.names.includes('mount') && !r.args?.length)).toEqual([]);
     for (const n of ENOSYS_MOUNT_API) expect(decideArgs(out, n, [])).toBe('SCMP_ACT_ERRNO:38');
     // open_tree: a detached copy refused, an O_PATH open allowed
     expect(decideArgs(out, 'open_tree', [0, 0, 1])).toBe('SCMP_ACT_ERRNO:38');
