@@ -809,6 +809,16 @@ static int op_as_caller(int argc, char **argv) {
     }
     tree = (int)open_tree(sw.dirfd, sw.path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | ((flags & MS_REC) ? AT_RECURSIVE : 0) | (sw.empty ? AT_EMPTY_PATH : 0));
     if (tree < 0) return fail("open_tree", sw.path);
+    {
+      /* mount(2) refuses a file onto a directory (and back) with ENOTDIR, move_mount with EINVAL: callers rely on the
+       * former (runc masks a path with a /dev/null bind and falls back to a tmpfs on ENOTDIR) */
+      struct stat ts, ss;
+      if (fstatat(tree, "", &ss, AT_EMPTY_PATH) == 0 && fstatat(tw.dirfd, tw.empty ? "" : tw.path, &ts, tw.empty ? AT_EMPTY_PATH : 0) == 0 &&
+          S_ISDIR(ss.st_mode) != S_ISDIR(ts.st_mode)) {
+        errno = ENOTDIR;
+        return fail("bind", tw.path);
+      }
+    }
     if (move_mount(tree, "", tw.dirfd, tw.path, MOVE_MOUNT_F_EMPTY_PATH | (tw.empty ? MOVE_MOUNT_T_EMPTY_PATH : 0)) != 0) return fail("move_mount", tw.path);
   } else if (flags & MS_MOVE) {
     if (!source && sfd < 0) {

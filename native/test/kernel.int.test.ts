@@ -372,6 +372,8 @@ describe.runIf(isRoot)('real kernel (root)', () => {
       await nsenterAsCaller(k, 'mount', { tid: pid, source: { path: `${target}/uptime` }, target: { fd: tfd, rest: 'p/version' }, flags: MS_BIND });
       k.close(tfd);
       expect(readFileSync(`/proc/${pid}/root${target}/version`, 'utf8')).toBe('4242.00 1.00\n');
+      // a file onto a directory: ENOTDIR, as mount(2) answers (runc masks with a /dev/null bind, then a tmpfs on ENOTDIR)
+      await expect(nsenterAsCaller(k, 'mount', { tid: pid, source: '/dev/null', target: { path: `${target}/acpi` }, flags: MS_BIND })).rejects.toMatchObject({ code: 'ENOTDIR' });
       // openat2 of a file not on FUSE: refused (the caller then gets the kernel's own answer)
       await expect(nsenterAsCaller(k, 'openat2', { tid: pid, target: { path: `${target}/uptime` }, flags: 0n, resolve: 0n })).rejects.toBeInstanceOf(NotFuseError);
       // a failure leaves nothing: a file laid onto a directory
