@@ -6,6 +6,8 @@
 //   node bench/run.ts --case procfs-reads --runs 3
 //   node bench/run.ts --case daemon-rss [--burst 100]   (sysbox-mgr's RSS after bursts, sysbox-fs's with 20 idle
 //                                                       containers: bench/daemon-rss.ts)
+//   node bench/run.ts --case dind-ready --runs 5        (outer docker run -d of the DinD image until an inner
+//                                                       docker run --rm busybox true succeeds: bench/dind.ts)
 //
 // image-size: `docker run --rm IMAGE true` with busybox (~2 MB) and sysbox-test/debian-big (debian + a 450 MiB
 // file layer), interleaved, for runc and sysbox-runc (or --runtimes); prints per runtime the medians, the
@@ -29,12 +31,13 @@ import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, 
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { docker, run, uniqueName, removeContainers, runId, sleep, E2E_RUN_LABEL, type ExecResult } from '../src/docker.ts';
-import { ensureDockerd, ensureV1ControllersForCrun, ensureImage, buildBusybox, ensureDebianBig, registerRuntimes, dockerRuntimes, log } from '../src/harness.ts';
+import { ensureDockerd, ensureV1ControllersForCrun, ensureImage, buildBusybox, ensureDebianBig, ensureDindImage, registerRuntimes, dockerRuntimes, log } from '../src/harness.ts';
 import { ensureDaemons, daemonSpecs, stopDaemon, type DaemonSpec } from '../src/daemons.ts';
 import { makeBundle, rawRuntime, runtimeBinary, type Bundle } from '../src/bundle.ts';
 import { E2E_DIR, FS_PID_FILE, IMAGES, REPO_DIR, SYSBOX_RUNC } from '../src/paths.ts';
 import { exec } from '../src/docker.ts';
 import { daemonRss } from './daemon-rss.ts';
+import { dindReadyCase } from './dind.ts';
 
 /** `--name value` or `--name=value`; the first of `names` given wins. */
 function optArg(...names: string[]): string | undefined {
@@ -72,6 +75,8 @@ interface Case {
   runtimes: string[];
   setup?(rt: string): Promise<void>;
   step(rt: string, i: number): Promise<ExecResult>;
+  /** after each timed step, untimed (e.g. removing the container the step started) */
+  afterStep?(rt: string, i: number): Promise<void>;
   teardown?(rt: string): Promise<void>;
   report?(samples: Map<string, Sample>): Record<string, unknown>[];
   /** after the rounds and every teardown: further measurements for report() (it must not throw) */
@@ -652,7 +657,10 @@ async function runCase(c: Case): Promise<Map<string, Sample>> {
   }
   try {
     // one warm-up round, not counted
-    for (const rt of active) await c.step(rt, -1).catch(() => undefined);
+    for (const rt of active) {
+      await c.step(rt, -1).catch(() => undefined);
+      await c.afterStep?.(rt, -1).catch(() => undefined);
+    }
     for (let i = 0; i < RUNS; i++) {
       // interleaved, rotating the order each round so no runtime always goes first
       const order = active.map((_, k) => active[(k + i) % active.length]!);
@@ -662,6 +670,7 @@ async function runCase(c: Case): Promise<Map<string, Sample>> {
         const t0 = performance.now();
         const r = await c.step(rt, i);
         const ms = performance.now() - t0;
+        await c.afterStep?.(rt, i).catch(() => undefined);
         if (r.code === 0) {
           s.ms.push(ms);
           s.byRound.set(i, ms);
@@ -712,7 +721,7 @@ async function main() {
   delete env.NODE_EXTRA_CA_CERTS;
   await ensureDockerd();
   // image-size and procfs-reads alone need no crun (and so no cgroup v1 mounts)
-  const used = [...new Set(CASES.flatMap((c) => (c === 'image-size' ? IMAGE_SIZE_RUNTIMES : c === 'procfs-reads' || c in VETTING_MEASURES ? ['runc', 'sysbox-runc'] : RUNTIMES)))];
+  const used = [...new Set(CASES.flatMap((c) => (c === 'image-size' ? IMAGE_SIZE_RUNTIMES : c === 'procfs-reads' || c === 'dind-ready' || c in VETTING_MEASURES ? ['runc', 'sysbox-runc'] : RUNTIMES)))];
   if (used.some((r) => r.includes('crun'))) {
     const m = await ensureV1ControllersForCrun();
     if (m.length) log(`mounted cgroup v1 hierarchies for crun: ${m.join(' ')}`);
@@ -752,10 +761,13 @@ async function main() {
     } else if (name === 'procfs-reads') {
       await ensureProcread();
       cases.push(await procfsReadsCase());
+    } else if (name === 'dind-ready') {
+      await ensureDindImage();
+      cases.push(dindReadyCase(['runc', 'sysbox-runc']));
     } else if (name in VETTING_MEASURES) {
       await buildVettingProbe();
       cases.push(vettingCase(name as keyof typeof VETTING_MEASURES));
-    } else throw new Error(`unknown case ${name} (docker-run, docker-exec, raw-bundle, docker-run-big, image-size, procfs-reads, daemon-rss, vetting-mounts, data-getpid, data-read)`);
+    } else throw new Error(`unknown case ${name} (docker-run, docker-exec, raw-bundle, docker-run-big, image-size, procfs-reads, daemon-rss, dind-ready, vetting-mounts, data-getpid, data-read)`);
   }
   const rows: Record<string, unknown>[] = [];
   try {
