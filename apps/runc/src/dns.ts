@@ -48,7 +48,8 @@ export async function aliasDockerDns(ctx: Context, o: { containerId: string; ini
       text = undefined;
     }
   }
-  const route = readFileSync(`/proc/${o.initPid}/net/route`, 'utf8');
+  // the init's /proc/<pid>/net: its network namespace's table (read only when resolv.conf names 127.0.0.11)
+  const route = () => readFileSync(`/proc/${o.initPid}/net/route`, 'utf8');
   const plan = planDnsAlias({ resolvConf: text, route, littleEndian: endianness() === 'LE' });
   if (plan.action !== 'alias') {
     clog.debug({ reason: plan.reason }, `dns: ${plan.action === 'skip' ? 'not aliased' : 'nothing to alias'}`);

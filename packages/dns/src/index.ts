@@ -73,12 +73,13 @@ export type DnsAliasPlan =
 
 /**
  * Whether and where to alias Docker's embedded DNS: only when resolv.conf names 127.0.0.11 (absent or unreadable:
- * undefined) and the namespace has a default route.
+ * undefined) and the namespace has a default route (`route`: its /proc/net/route, or how to read it: read only when
+ * resolv.conf names 127.0.0.11).
  */
-export function planDnsAlias(o: { resolvConf: string | undefined; route: string; littleEndian?: boolean }): DnsAliasPlan {
+export function planDnsAlias(o: { resolvConf: string | undefined; route: string | (() => string); littleEndian?: boolean }): DnsAliasPlan {
   if (o.resolvConf === undefined) return { action: 'none', reason: 'no resolv.conf' };
   if (!nameservers(o.resolvConf).includes(DOCKER_DNS)) return { action: 'none', reason: `resolv.conf does not list ${DOCKER_DNS}` };
-  const gateway = defaultGateway(o.route, o.littleEndian ?? true);
+  const gateway = defaultGateway(typeof o.route === 'function' ? o.route() : o.route, o.littleEndian ?? true);
   if (!gateway) return { action: 'skip', reason: `resolv.conf lists ${DOCKER_DNS} but the network namespace has no default route` };
   return { action: 'alias', gateway };
 }

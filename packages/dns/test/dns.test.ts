@@ -60,8 +60,12 @@ describe('planDnsAlias', () => {
   it('aliases when resolv.conf names 127.0.0.11 and there is a default route', () => {
     expect(planDnsAlias({ resolvConf: 'nameserver 127.0.0.11\noptions ndots:0\n', route: ROUTE })).toEqual({ action: 'alias', gateway: '172.18.0.1' });
   });
-  it('does nothing when resolv.conf does not name it, or is absent', () => {
-    expect(planDnsAlias({ resolvConf: 'nameserver 10.0.0.2\n', route: ROUTE })).toMatchObject({ action: 'none' });
+  it('does nothing when resolv.conf does not name it, or is absent (and then reads no route)', () => {
+    const never = () => {
+      throw new Error('route read');
+    };
+    expect(planDnsAlias({ resolvConf: 'nameserver 10.0.0.2\n', route: never })).toMatchObject({ action: 'none' });
+    expect(planDnsAlias({ resolvConf: 'nameserver 127.0.0.11\n', route: () => ROUTE })).toEqual({ action: 'alias', gateway: '172.18.0.1' });
     expect(planDnsAlias({ resolvConf: undefined, route: ROUTE })).toMatchObject({ action: 'none' });
   });
   it('skips without a default route (sysbox#834)', () => {
