@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { docker, dockerOk, removeContainers, run, uniqueName, waitFor, type ExecResult } from '../src/docker.ts';
 import { caseFor } from '../src/cases.ts';
 import { IMAGES, RUNTIMES, type Runtime } from '../src/paths.ts';
-import { hostCapBnd, IDENTITY_MAP, singleRange } from '../src/host.ts';
+import { hostCapBnd, hostUptime, IDENTITY_MAP, singleRange } from '../src/host.ts';
 import { dindRunArgs, httpGetScript, inOuter, loadInnerBusybox, waitInnerDocker } from '../src/dind.ts';
 import { leftoversAfterRemoval } from '../src/leftovers.ts';
 
@@ -176,17 +176,21 @@ describe.each(RUNTIMES)('%s', (rt: Runtime) => {
       const marker = String(7_000_000 + Math.floor(Math.random() * 999_999));
       const r = await docker(['exec', name, 'docker', 'run', '-d', '--name', 'deep', 'busybox', 'sleep', marker], { timeoutMs: 60_000 });
       expect(...ok(r)).toBe(0);
-      const inner = (await docker(['exec', name, 'docker', 'run', '--rm', 'busybox', 'cat', '/proc/self/uid_map'], { timeoutMs: 60_000 })).stdout;
+      const innerRun = await docker(['exec', name, 'docker', 'run', '--rm', 'busybox', 'sh', '-c', 'cat /proc/self/uid_map; cut -d" " -f1 /proc/uptime'], { timeoutMs: 60_000 });
+      expect(...ok(innerRun)).toBe(0);
+      const [inner, innerUptime] = innerRun.stdout.trim().split('\n');
       const outer = (await docker(['exec', name, 'cat', '/proc/self/uid_map'])).stdout;
       const pids = await waitFor(async () => hostPidsOf(['sleep', marker]), 10_000, 200);
       expect(pids).toHaveLength(1);
       const hostUid = hostUidOf(pids[0]!);
       if (isRunc) {
-        expect(inner.trim().replace(/\s+/g, ' ')).toBe(IDENTITY_MAP);
+        expect(inner!.trim().replace(/\s+/g, ' ')).toBe(IDENTITY_MAP);
         expect(hostUid).toBe(0);
         return;
       }
-      expect(inner.trim().replace(/\s+/g, ' ')).toBe(outer.trim().replace(/\s+/g, ' '));
+      expect(inner!.trim().replace(/\s+/g, ' ')).toBe(outer.trim().replace(/\s+/g, ' '));
+      // its own /proc (mounted by the inner runc, vetted) has the emulated uptime: the outer container's, not the host's
+      expect(Number(innerUptime)).toBeLessThan(hostUptime() - 60);
       const range = singleRange(outer);
       expect(range.outside).toBeGreaterThan(0);
       // the inner container's root is the outer container's root: the range's base on the host
