@@ -15,22 +15,8 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const quiet = { debug() {}, info() {}, warn() {}, error() {}, close() {}, child: () => quiet };
 const ctxWith = (env: Record<string, string> = {}) => ({ env: (n: string) => env[n], log: quiet }) as unknown as Context;
 
-const DOCKER_RULES = `*nat
-:PREROUTING ACCEPT [0:0]
-:INPUT ACCEPT [0:0]
-:OUTPUT ACCEPT [0:0]
-:POSTROUTING ACCEPT [0:0]
-:DOCKER_OUTPUT - [0:0]
-:DOCKER_POSTROUTING - [0:0]
--A OUTPUT -d 127.0.0.11/32 -j DOCKER_OUTPUT
--A POSTROUTING -d 127.0.0.11/32 -j DOCKER_POSTROUTING
--A DOCKER_OUTPUT -d 127.0.0.11/32 -p tcp -m tcp --dport 53 -j DNAT --to-destination 127.0.0.11:40661
--A DOCKER_OUTPUT -d 127.0.0.11/32 -p udp -m udp --dport 53 -j DNAT --to-destination 127.0.0.11:39208
--A DOCKER_POSTROUTING -s 127.0.0.11/32 -p tcp -m tcp --sport 40661 -j SNAT --to-source :53
--A DOCKER_POSTROUTING -s 127.0.0.11/32 -p udp -m udp --sport 39208 -j SNAT --to-source :53
-COMMIT
-`;
-
+/** Docker's embedded-DNS rules in a container's namespace (the fixture of @sysbox/dns's tests) */
+const DOCKER_RULES = readFileSync(new URL('../../../packages/dns/test/fixtures/docker-embedded-dns.nat', import.meta.url), 'utf8');
 const sleepers: ChildProcess[] = [];
 afterEach(() => {
   for (const s of sleepers.splice(0)) s.kill('SIGKILL');
@@ -76,7 +62,7 @@ describe.runIf(isRoot)('aliasDockerDns (root, a network namespace of our own)', 
     expect(r).toEqual({ action: 'alias', gateway: '10.250.0.1', aliased: 2 });
     const nat = natOf(pid);
     expect(nat).toContain('-A PREROUTING -d 10.250.0.1/32 -j DOCKER_OUTPUT');
-    expect(nat).toContain('-A DOCKER_OUTPUT -d 10.250.0.1/32 -p udp -m udp --dport 53 -j DNAT --to-destination 127.0.0.11:39208');
+    expect(nat).toContain('-A DOCKER_OUTPUT -d 10.250.0.1/32 -p udp -m udp --dport 53 -j DNAT --to-destination 127.0.0.11:51234');
     expect(nat).toContain('--to-source 10.250.0.1:53');
     expect(nat).not.toContain('-d 127.0.0.11');
     expect(localnetOf(pid)).toBe('1');
