@@ -32,7 +32,7 @@ export default defineConfig({
   splitting: false,
   shims: true,
   target: 'node24',
-  noExternal: [/^@sysbox\/(spec|ipc|mount-policy)$/, /^@bufbuild\/protobuf/],
+  noExternal: [/^@sysbox\/(spec|ipc|mount-policy|dns)$/, /^@bufbuild\/protobuf/],
   external: ['pino', '@grpc/grpc-js', '@sysbox/native'],
   esbuildPlugins: [withoutGrpcJs],
 });

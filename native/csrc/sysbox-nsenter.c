@@ -29,6 +29,10 @@
  *       creates an overlay (userxattr) and sends its detached mount fd over --sock.
  *   sysctl --pid PID --read PATH | --write PATH VALUE
  *       reads or writes /proc/sys/PATH as PID sees it.
+ *   net-exec --pid PID [--sysctl NAME=VALUE]... [-- PROGRAM [ARG]...]
+ *       joins PID's network namespace only (as host root: PROGRAM, and every file it opens, are the host's), writes
+ *       each /proc/sys/net/NAME of that namespace (e.g. ipv4/conf/all/route_localnet=1), then execs PROGRAM (an
+ *       absolute path) if given: the host's iptables-save/-restore on the container's rules.
  *   as-caller --tid TID ACTION [--target PATH | --target-fd N [--target-rest REL]] [--source PATH | --source-fd N
  *             [--source-rest REL]] [--fstype T] [--flags F] [--data D] [--uid U --gid G] ...
  *       performs one call as the (seccomp-notified) thread TID would: joins its user namespace (then, for sysfs, its
@@ -463,6 +467,54 @@ static int op_sysctl(int argc, char **argv) {
 }
 
 
+/* ------------------------------------------------------------------------------------------------ net-exec */
+
+#define MAX_NET_SYSCTLS 16
+
+static int op_net_exec(int argc, char **argv) {
+  int pid = -1, n = 0, i, fd;
+  const char *sysctls[MAX_NET_SYSCTLS];
+  char **prog = NULL;
+  for (i = 0; i < argc; i++) {
+    if (!strcmp(argv[i], "--pid") && i + 1 < argc) {
+      if (parse_int(argv[++i], &pid)) return usage("bad --pid");
+    } else if (!strcmp(argv[i], "--sysctl") && i + 1 < argc) {
+      if (n == MAX_NET_SYSCTLS) return usage("too many --sysctl");
+      sysctls[n++] = argv[++i];
+    } else if (!strcmp(argv[i], "--")) {
+      if (i + 1 < argc) prog = argv + i + 1;
+      break;
+    } else {
+      return usage("usage: net-exec --pid PID [--sysctl NAME=VALUE]... [-- PROGRAM [ARG]...]");
+    }
+  }
+  if (pid <= 0) return usage("--pid is required");
+  if (prog && prog[0][0] != '/') return usage("PROGRAM must be an absolute path");
+  for (i = 0; i < n; i++) {
+    const char *eq = strchr(sysctls[i], '=');
+    if (!eq || eq == sysctls[i] || sysctls[i][0] == '/' || strstr(sysctls[i], "..")) return usage("bad --sysctl (NAME=VALUE, NAME under /proc/sys/net)");
+  }
+  if (join_ns(pid, "net", CLONE_NEWNET)) return 1;
+  /* /proc/sys/net answers for the network namespace of the task that opens it: now PID's */
+  for (i = 0; i < n; i++) {
+    char path[PATH_MAX];
+    const char *eq = strchr(sysctls[i], '=');
+    size_t len = strlen(eq + 1);
+    if (snprintf(path, sizeof path, "/proc/sys/net/%.*s", (int)(eq - sysctls[i]), sysctls[i]) >= (int)sizeof path) {
+      errno = ENAMETOOLONG;
+      return fail("sysctl", sysctls[i]);
+    }
+    fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return fail("open", path);
+    if (write(fd, eq + 1, len) != (ssize_t)len) return fail("write", path);
+    close(fd);
+  }
+  if (!prog) return 0;
+  fflush(stdout);
+  execv(prog[0], prog);
+  return fail("execv", prog[0]);
+}
+
 /* ------------------------------------------------------------------------------------------------ as-caller */
 
 #define FUSE_SUPER_MAGIC 0x65735546
@@ -757,6 +809,16 @@ static int op_as_caller(int argc, char **argv) {
     }
     tree = (int)open_tree(sw.dirfd, sw.path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | ((flags & MS_REC) ? AT_RECURSIVE : 0) | (sw.empty ? AT_EMPTY_PATH : 0));
     if (tree < 0) return fail("open_tree", sw.path);
+    {
+      /* mount(2) refuses a file onto a directory (and back) with ENOTDIR, move_mount with EINVAL: callers rely on the
+       * former (runc masks a path with a /dev/null bind and falls back to a tmpfs on ENOTDIR) */
+      struct stat ts, ss;
+      if (fstatat(tree, "", &ss, AT_EMPTY_PATH) == 0 && fstatat(tw.dirfd, tw.empty ? "" : tw.path, &ts, tw.empty ? AT_EMPTY_PATH : 0) == 0 &&
+          S_ISDIR(ss.st_mode) != S_ISDIR(ts.st_mode)) {
+        errno = ENOTDIR;
+        return fail("bind", tw.path);
+      }
+    }
     if (move_mount(tree, "", tw.dirfd, tw.path, MOVE_MOUNT_F_EMPTY_PATH | (tw.empty ? MOVE_MOUNT_T_EMPTY_PATH : 0)) != 0) return fail("move_mount", tw.path);
   } else if (flags & MS_MOVE) {
     if (!source && sfd < 0) {
@@ -789,7 +851,7 @@ int main(int argc, char **argv) {
     argv += 2;
   }
   if (argc < 2) {
-    fprintf(stderr, "usage: sysbox-nsenter move-mount|move-mounts|overlay|sysctl|as-caller [options]\n");
+    fprintf(stderr, "usage: sysbox-nsenter move-mount|move-mounts|overlay|sysctl|net-exec|as-caller [options]\n");
     return 2;
   }
   op = argv[1];
@@ -797,6 +859,7 @@ int main(int argc, char **argv) {
   if (!strcmp(op, "move-mounts")) return op_move_mounts(argc - 2, argv + 2);
   if (!strcmp(op, "overlay")) return op_overlay(argc - 2, argv + 2);
   if (!strcmp(op, "sysctl")) return op_sysctl(argc - 2, argv + 2);
+  if (!strcmp(op, "net-exec")) return op_net_exec(argc - 2, argv + 2);
   if (!strcmp(op, "as-caller")) return op_as_caller(argc - 2, argv + 2);
   return usage("unknown operation");
 }

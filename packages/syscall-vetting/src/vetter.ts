@@ -11,6 +11,7 @@ import {
   EINVAL,
   ENOSYS,
   EPERM,
+  EXDEV,
   MNT_DETACH,
   MOUNT_ATTR_IDMAP,
   MOUNT_ATTR_RDONLY,
@@ -31,7 +32,7 @@ import type { Action, AuditEvent, Decision } from './decision.js';
 import { decode, describeArgs, type DecodedArgs, type MountArgs, type MountSetattrArgs, type Openat2Args, type UmountArgs } from './decode.js';
 import { type MemoryReader, VetError } from './memory.js';
 import { classify, hasProtectedBelow, rewriteIdOptions, type IdMap, type InitialMounts, type MountEntry, type Protection } from './mounts.js';
-import { describeTarget, targetOf, type CallerIds, type TargetRef } from './paths.js';
+import { describeTarget, nsLinkDir, targetOf, type CallerIds, type TargetRef } from './paths.js';
 
 /** Where a resolved path landed, as the caller sees it. */
 export interface Lookup {
@@ -172,6 +173,17 @@ async function lookupOr(ctx: Ctx, t: TargetRef, follow: boolean): Promise<Lookup
   }
 }
 
+/**
+ * Whether `t` is a namespace file `/proc/<pid>/ns/<type>` of the caller's own procfs: its directory resolves (an
+ * ordinary path) onto a proc mount of the caller's table, so the magic link at its end leads into nsfs.
+ */
+async function isProcNsLink(ctx: Ctx, t: TargetRef): Promise<boolean> {
+  const dir = nsLinkDir(t);
+  if (!dir) return false;
+  const dl = await lookupOr(ctx, dir, true);
+  return !(dl instanceof VetError) && tableEntry(ctx, dl)?.fstype === 'proc';
+}
+
 const PROTECTED_WHY: Record<Protection['kind'], string> = {
   emulated: 'an emulated file or view of sysbox-fs (the host file is under it)',
   masked: 'a masked path (the host file is under it)',
@@ -224,6 +236,13 @@ async function vetMount(ctx: Ctx, a: MountArgs): Promise<Decision> {
     if (a.source === null) return fail('bind-no-source', 14, 'bind mount without a source');
     const source = targetOf(a.source, -100, ctx.who);
     const sl = await lookupOr(ctx, source, true);
+    if (sl instanceof VetError && sl.errno === EXDEV && (await isProcNsLink(ctx, source))) {
+      // a namespace file (the link leads into nsfs, where nothing is protected): only the target's rules apply
+      const cover = coverRule(ctx, target, tl);
+      if (cover) return cover;
+      if (!hasCap(ctx, CAP_SYS_ADMIN)) return fail('needs-cap-sys-admin', EPERM, `bind of ${a.source}: the caller lacks CAP_SYS_ADMIN`);
+      return perform('bind-ns-file', `bind of the namespace file ${a.source} onto ${a.target}, performed with the arguments as read`, { op: 'mount', source, target, fstype: a.fstype, flags, data: a.data });
+    }
     if (sl instanceof VetError) return fail('unresolved', sl.errno, `bind of ${a.source}: ${sl.message}`);
     const sp = protectionOf(ctx, sl);
     if (sp?.kind === 'emulated' && sl.mountRoot && tl.mountRoot && sl.mountId === tl.mountId) {

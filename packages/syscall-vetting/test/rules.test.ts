@@ -176,6 +176,24 @@ describe('binds and moves', () => {
     expect((await harness().call('mount', ['/proc/uptime', '/proc/uptime', null, MS_BIND, null])).decision).toMatchObject({ kind: 'fake', value: 0 });
   });
 
+  test("bind-ns-file: a namespace file of the caller's procfs (Docker's libnetwork-setkey, ip netns) is bound as asked", async () => {
+    const x = harness();
+    const v = await x.call('mount', ['/proc/256/ns/net', '/run/docker/netns/4a4fde07592c', null, MS_BIND, null]);
+    expect(v.decision).toMatchObject({ kind: 'perform', rule: 'bind-ns-file', action: { source: { kind: 'root', path: '/proc/256/ns/net' }, flags: MS_BIND } });
+    // its directory was looked up instead of the magic link
+    expect(x.host.lookups.at(-1)).toEqual({ kind: 'root', path: '/proc/256/ns' });
+    expect((await x.call('mount', ['/proc/256/task/257/ns/mnt', '/root/m', null, MS_BIND, null])).decision).toMatchObject({ rule: 'bind-ns-file' });
+    // still: the target's rules, and CAP_SYS_ADMIN
+    expectErrno(await x.call('mount', ['/proc/256/ns/net', '/proc/uptime', null, MS_BIND, null]), 'cover-protected', EINVAL);
+    expectErrno(await harness({ capEff: 0n }).call('mount', ['/proc/256/ns/net', '/root/n', null, MS_BIND, null]), 'needs-cap-sys-admin', EPERM);
+  });
+
+  test('a namespace-file path that is not on a proc mount stays unresolved', async () => {
+    // /root/proc/1/ns/net: not the pattern; a /proc that is no proc mount (here: a tmpfs mounted over it in a chroot'd table)
+    const tmpfsProc = recorded('plain').replace(/ - proc proc /g, ' - tmpfs tmpfs ');
+    expectErrno(await harness({ mounts: tmpfsProc }).call('mount', ['/proc/256/ns/net', '/root/n', null, MS_BIND, null]), 'unresolved', 18);
+  });
+
   test('move-protected: moving an emulated file or /proc away → EINVAL', async () => {
     const x = harness();
     expectErrno((await x.call('mount', ['/proc/uptime', '/root/u', null, MS_MOVE, null])), 'move-protected', EINVAL);
