@@ -572,6 +572,51 @@ static const char *mount_path(struct where w, const char *what) {
   return w.empty ? "." : w.path;
 }
 
+/*
+ * A new proc or sysfs attached onto the directory fd (the caller's /proc/self/fd/N, as runc mounts), with the
+ * new mount API: mount(2) onto "." in that directory would cover it, but "." names the covered directory, not the
+ * mount (a lookup crosses a mount only at a name), so the emulation would be laid where nobody sees it. The mount
+ * fd stays the new mount's root once attached. Returns it, or -1.
+ */
+static int mount_new_onto_fd(int dirfd, int isproc, unsigned long flags, const char *data) {
+  const char *type = isproc ? "proc" : "sysfs";
+  unsigned int attr = 0;
+  int fs, m;
+  fs = fsopen(type, FSOPEN_CLOEXEC);
+  if (fs < 0) return fail("fsopen", type), -1;
+  if (data && *data) {
+    char opts[4096], *save = NULL, *o;
+    snprintf(opts, sizeof opts, "%s", data);
+    for (o = strtok_r(opts, ",", &save); o; o = strtok_r(NULL, ",", &save)) {
+      char *eq = strchr(o, '=');
+      if (eq) *eq++ = 0;
+      if (fsconf(fs, o, eq)) {
+        close(fs);
+        return -1;
+      }
+    }
+  }
+  if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) != 0) {
+    close(fs);
+    return fail("fsconfig create", type), -1;
+  }
+  if (flags & MS_RDONLY) attr |= MOUNT_ATTR_RDONLY;
+  if (flags & MS_NOSUID) attr |= MOUNT_ATTR_NOSUID;
+  if (flags & MS_NODEV) attr |= MOUNT_ATTR_NODEV;
+  if (flags & MS_NOEXEC) attr |= MOUNT_ATTR_NOEXEC;
+  if (flags & MS_NODIRATIME) attr |= MOUNT_ATTR_NODIRATIME;
+  if (flags & MS_NOATIME) attr |= MOUNT_ATTR_NOATIME;
+  else if (flags & MS_STRICTATIME) attr |= MOUNT_ATTR_STRICTATIME;
+  m = fsmount(fs, FSMOUNT_CLOEXEC, attr);
+  close(fs);
+  if (m < 0) return fail("fsmount", type), -1;
+  if (move_mount(m, "", dirfd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0) {
+    close(m);
+    return fail("move_mount", type), -1;
+  }
+  return m;
+}
+
 static int lay_over(struct laid *l, int n, int rdonly) {
   int i;
   for (i = 0; i < n; i++) {
@@ -766,14 +811,22 @@ static int op_as_caller(int argc, char **argv) {
     return 0;
   }
   if (isproc || issys) {
-    const char *t = mount_path(tw, "target");
+    const char *t;
     int mroot;
-    if (!t) return 1;
-    if (mount(source ? source : (isproc ? "proc" : "sysfs"), t, isproc ? "proc" : "sysfs", (unsigned long)flags, data) != 0) return fail("mount", t);
-    mroot = open(t, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (tw.dirfd != AT_FDCWD && tw.empty) {
+      t = "the target fd";
+      mroot = mount_new_onto_fd(tw.dirfd, isproc, (unsigned long)flags, data);
+      if (mroot < 0) return 1;
+    } else {
+      t = mount_path(tw, "target");
+      if (!t) return 1;
+      if (mount(source ? source : (isproc ? "proc" : "sysfs"), t, isproc ? "proc" : "sysfs", (unsigned long)flags, data) != 0) return fail("mount", t);
+      mroot = open(t, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    }
     if (mroot < 0 || fchdir(mroot) != 0) {
       fail("open", t);
-      umount2(t, MNT_DETACH);
+      /* the caller gets no unemulated mount */
+      if (mroot < 0) umount2(t, MNT_DETACH);
       return 1;
     }
     rooted = 1;

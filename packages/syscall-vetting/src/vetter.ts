@@ -192,6 +192,9 @@ const PROTECTED_WHY: Record<Protection['kind'], string> = {
   'initial-ro': 'a read-only mount of the container',
 };
 
+/** Protected mounts an inner runc binds onto themselves (read-only paths) or masks again: answered without a mount. */
+const COVERED_KINDS: ReadonlySet<Protection['kind']> = new Set(['emulated', 'masked', 'readonly']);
+
 /** A mount that covers (or sits inside) a protected mount. */
 function coverRule(ctx: Ctx, target: TargetRef, l: Lookup): Decision | undefined {
   const p = protectionOf(ctx, l);
@@ -245,8 +248,14 @@ async function vetMount(ctx: Ctx, a: MountArgs): Promise<Decision> {
     }
     if (sl instanceof VetError) return fail('unresolved', sl.errno, `bind of ${a.source}: ${sl.message}`);
     const sp = protectionOf(ctx, sl);
-    if (sp?.kind === 'emulated' && sl.mountRoot && tl.mountRoot && sl.mountId === tl.mountId) {
-      return { kind: 'fake', rule: 'bind-self-emulated', reason: `bind of the emulated ${sp.what} onto itself: nothing to do`, value: 0 };
+    if (sp && COVERED_KINDS.has(sp.kind) && sl.mountRoot && tl.mountRoot && sl.mountId === tl.mountId) {
+      // an inner runc's read-only paths (bind onto itself, then a read-only bind remount): it already is one
+      return { kind: 'fake', rule: 'bind-self-protected', reason: `bind of ${sp.what} onto itself: it is ${PROTECTED_WHY[sp.kind]} already, nothing to do`, value: 0 };
+    }
+    const tp = tl.mountRoot ? protectionOf(ctx, tl) : undefined;
+    if (tp && (tp.kind === 'masked' || tp.kind === 'emulated') && a.source === '/dev/null') {
+      // an inner runc's masked paths: what it would hide is hidden already (a masked path, or sysbox-fs's view)
+      return { kind: 'fake', rule: 'mask-protected', reason: `mask of ${tp.what} with /dev/null: it is ${PROTECTED_WHY[tp.kind]} already, nothing to do`, value: 0 };
     }
     const cover = coverRule(ctx, target, tl);
     if (cover) return cover;

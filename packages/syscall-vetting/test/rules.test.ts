@@ -172,8 +172,21 @@ describe('binds and moves', () => {
     expect(v.decision.reason).toContain('/proc');
   });
 
-  test('bind-self-emulated: bind of an emulated file onto itself is a no-op success', async () => {
-    expect((await harness().call('mount', ['/proc/uptime', '/proc/uptime', null, MS_BIND, null])).decision).toMatchObject({ kind: 'fake', value: 0 });
+  test('bind-self-protected: an emulated file, a read-only or masked path bound onto itself (an inner runc) is a no-op success', async () => {
+    const x = harness();
+    expect((await x.call('mount', ['/proc/uptime', '/proc/uptime', null, MS_BIND, null])).decision).toMatchObject({ kind: 'fake', rule: 'bind-self-protected', value: 0 });
+    expect((await x.call('mount', ['/proc/bus', '/proc/bus', null, MS_BIND | MS_REC, null])).decision).toMatchObject({ kind: 'fake', rule: 'bind-self-protected', value: 0 });
+    expect((await x.call('mount', ['/proc/keys', '/proc/keys', null, MS_BIND, null])).decision).toMatchObject({ kind: 'fake', rule: 'bind-self-protected', value: 0 });
+    // another source onto a read-only path still covers it: refused
+    expectErrno(await x.call('mount', ['/root', '/proc/bus', null, MS_BIND | MS_REC, null]), 'cover-protected', EINVAL);
+  });
+
+  test('mask-protected: /dev/null onto a masked path or an emulated file (an inner runc) is a no-op success; another source is refused', async () => {
+    const x = harness();
+    expect((await x.call('mount', ['/dev/null', '/proc/uptime', null, MS_BIND, null])).decision).toMatchObject({ kind: 'fake', rule: 'mask-protected', value: 0 });
+    expect((await x.call('mount', ['/dev/null', '/proc/keys', null, MS_BIND, null])).decision).toMatchObject({ kind: 'fake', rule: 'mask-protected', value: 0 });
+    expectErrno(await x.call('mount', ['/etc/hostname', '/proc/uptime', null, MS_BIND, null]), 'cover-protected', EINVAL);
+    expectErrno(await x.call('mount', ['/dev/null', '/proc/bus', null, MS_BIND, null]), 'cover-protected', EINVAL);
   });
 
   test("bind-ns-file: a namespace file of the caller's procfs (Docker's libnetwork-setkey, ip netns) is bound as asked", async () => {
