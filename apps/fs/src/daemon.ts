@@ -121,8 +121,6 @@ export async function startDaemon(flags: FsFlags, opts: { log: Logger; fuse?: Fu
     if (stale.length) log.warn({ containers: stale }, 'removed FUSE trees left by a previous sysbox-fs (their containers lost emulation)');
     const server = await serveFs(service, {
       socketPath: flags.socket,
-      // the lean HTTP/2 server: grpc-js and node:http2 never load (~8 MB less RSS); clients see plain gRPC
-      transport: 'lean',
       onCall: ({ method, ms, error }) => {
         if (error) log.warn({ method, ms: +ms.toFixed(2), err: errText(error) }, 'call failed');
         else log.debug({ method, ms: +ms.toFixed(2) }, 'call');
