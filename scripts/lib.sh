@@ -51,7 +51,15 @@ start_dockerd() {
   log "starting dockerd"
   mkdir -p /var/log
   # NODE_EXTRA_CA_CERTS would slow every start of the runtime Docker spawns; keep it out of dockerd's env.
-  env -u NODE_EXTRA_CA_CERTS setsid /usr/sbin/dockerd >>/var/log/dockerd.log 2>&1 </dev/null &
+  # It outlives this script: close every inherited descriptor above stderr (a caller's flock(1) lock among them,
+  # which dockerd and containerd would otherwise hold for as long as they run).
+  (
+    for fd in /proc/$BASHPID/fd/*; do
+      fd=${fd##*/}
+      [ "$fd" -gt 2 ] && eval "exec $fd>&-"
+    done 2>/dev/null
+    exec env -u NODE_EXTRA_CA_CERTS setsid /usr/sbin/dockerd >>/var/log/dockerd.log 2>&1 </dev/null
+  ) &
   for _ in $(seq 1 60); do
     /usr/bin/docker version >/dev/null 2>&1 && return 0
     sleep 0.5

@@ -15,6 +15,6 @@ export default defineConfig({
   splitting: false,
   shims: true,
   target: 'node24',
-  noExternal: [/^@sysbox\/(spec|ipc|mount-policy)$/, /^@bufbuild\/protobuf/],
+  noExternal: [/^@sysbox\/(spec|ipc|mount-policy|dns)$/, /^@bufbuild\/protobuf/],
   external: ['pino', '@sysbox/native'],
 });

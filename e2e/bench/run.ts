@@ -6,6 +6,8 @@
 //   node bench/run.ts --case procfs-reads --runs 3
 //   node bench/run.ts --case daemon-rss [--burst 100]   (sysbox-mgr's RSS after bursts, sysbox-fs's with 20 idle
 //                                                       containers: bench/daemon-rss.ts)
+//   node bench/run.ts --case dind-ready --runs 5        (outer docker run -d of the DinD image until an inner
+//                                                       docker run --rm busybox true succeeds: bench/dind.ts)
 //
 // image-size: `docker run --rm IMAGE true` with busybox (~2 MB) and sysbox-test/debian-big (debian + a 450 MiB
 // file layer), interleaved, for runc and sysbox-runc (or --runtimes); prints per runtime the medians, the
@@ -29,13 +31,14 @@ import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, 
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { docker, run, uniqueName, removeContainers, runId, sleep, E2E_RUN_LABEL, type ExecResult } from '../src/docker.ts';
-import { ensureDockerd, ensureV1ControllersForCrun, ensureImage, buildBusybox, buildDebianSystem, ensureDebianBig, registerRuntimes, dockerRuntimes, log } from '../src/harness.ts';
+import { ensureDockerd, ensureV1ControllersForCrun, ensureImage, buildBusybox, buildDebianSystem, ensureDebianBig, ensureDindImage, registerRuntimes, dockerRuntimes, log } from '../src/harness.ts';
 import { ensureDaemons, daemonSpecs, stopDaemon, type DaemonSpec } from '../src/daemons.ts';
 import { makeBundle, rawRuntime, runtimeBinary, type Bundle } from '../src/bundle.ts';
 import { E2E_DIR, FS_PID_FILE, IMAGES, REPO_DIR, SYSBOX_RUNC } from '../src/paths.ts';
 import { exec } from '../src/docker.ts';
 import { daemonRss } from './daemon-rss.ts';
 import { bootOnce, systemdRss, SYSTEMD_BOOT_TARGET_RATIO } from './systemd.ts';
+import { dindReadyCase } from './dind.ts';
 
 /** `--name value` or `--name=value`; the first of `names` given wins. */
 function optArg(...names: string[]): string | undefined {
@@ -737,7 +740,7 @@ async function main() {
   delete env.NODE_EXTRA_CA_CERTS;
   await ensureDockerd();
   // image-size and procfs-reads alone need no crun (and so no cgroup v1 mounts)
-  const used = [...new Set(CASES.flatMap((c) => (c === 'image-size' ? IMAGE_SIZE_RUNTIMES : c === 'procfs-reads' || c === 'systemd-boot' || c === 'systemd-rss' || c in VETTING_MEASURES ? ['runc', 'sysbox-runc'] : RUNTIMES)))];
+  const used = [...new Set(CASES.flatMap((c) => (c === 'image-size' ? IMAGE_SIZE_RUNTIMES : c === 'procfs-reads' || c === 'systemd-boot' || c === 'systemd-rss' || c === 'dind-ready' || c in VETTING_MEASURES ? ['runc', 'sysbox-runc'] : RUNTIMES)))];
   if (used.some((r) => r.includes('crun'))) {
     const m = await ensureV1ControllersForCrun();
     if (m.length) log(`mounted cgroup v1 hierarchies for crun: ${m.join(' ')}`);
@@ -777,6 +780,9 @@ async function main() {
     } else if (name === 'procfs-reads') {
       await ensureProcread();
       cases.push(await procfsReadsCase());
+    } else if (name === 'dind-ready') {
+      await ensureDindImage();
+      cases.push(dindReadyCase(['runc', 'sysbox-runc']));
     } else if (name in VETTING_MEASURES) {
       await buildVettingProbe();
       cases.push(vettingCase(name as keyof typeof VETTING_MEASURES));
@@ -787,7 +793,7 @@ async function main() {
       await ensureImage(IMAGES.system, buildDebianSystem);
       let rows: Record<string, unknown>[] = [];
       cases.push({ name, what: 'daemon RSS with systemd containers', runtimes: [], step: async () => ({ code: 0, stdout: '', stderr: '', timedOut: false }), extra: async () => void (rows = await systemdRss()), report: () => rows });
-    } else throw new Error(`unknown case ${name} (docker-run, docker-exec, raw-bundle, docker-run-big, image-size, procfs-reads, daemon-rss, systemd-boot, systemd-rss, vetting-mounts, data-getpid, data-read)`);
+    } else throw new Error(`unknown case ${name} (docker-run, docker-exec, raw-bundle, docker-run-big, image-size, procfs-reads, daemon-rss, dind-ready, systemd-boot, systemd-rss, vetting-mounts, data-getpid, data-read)`);
   }
   const rows: Record<string, unknown>[] = [];
   try {

@@ -4,10 +4,11 @@
 // Daemons (sysbox-mgr, sysbox-fs) are started/stopped by global-setup through daemons.ts.
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync, symlinkSync, chmodSync, copyFileSync, mkdtempSync, renameSync, statSync, openSync, closeSync } from 'node:fs';
-import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { dirname, join } from 'node:path';
 import { docker, dockerOk, exec, DOCKER } from './docker.ts';
 import { claimDaemon, daemonSpecs, readPid } from './daemons.ts';
-import { CACHE_DIR, CRUN, DAEMON_JSON, DAEMON_JSON_LOCK, E2E_DIR, IMAGES, REPO_DIR, SYSBOX_MGR, SYSBOX_RUNC } from './paths.ts';
+import { CACHE_DIR, CRUN, DAEMON_JSON, DAEMON_JSON_LOCK, DIND_BUSYBOX_TAR, E2E_DIR, IMAGES, REPO_DIR, SYSBOX_MGR, SYSBOX_RUNC } from './paths.ts';
 
 export const log = (msg: string) => process.stderr.write(`[e2e harness] ${msg}\n`);
 
@@ -221,10 +222,19 @@ export function aptMirror(): string {
   return candidates.find((u) => /^https?:/.test(u) && !u.includes('security')) ?? 'http://deb.debian.org/debian';
 }
 
-/** A debootstrap'd bookworm rootfs as a tarball under /var/cache/sysbox-ts (built only when missing). */
-export async function debootstrapTarball(name: string, include: string[] = []): Promise<string> {
+/** A short digest of what an image or a cached tarball is built from (its recipe). */
+export function recipeDigest(...parts: unknown[]): string {
+  return createHash('sha256').update(JSON.stringify(parts)).digest('hex').slice(0, 16);
+}
+
+/**
+ * A debootstrap'd bookworm rootfs as a tarball under /var/cache/sysbox-ts (built only when missing). With packages,
+ * the name carries a digest of the package list and the units enabled (`systemctl enable` in the new root), so a
+ * changed recipe gets a new tarball instead of an old one.
+ */
+export async function debootstrapTarball(name: string, include: string[] = [], enable: string[] = []): Promise<string> {
   mkdirSync(CACHE_DIR, { recursive: true });
-  const tar = join(CACHE_DIR, `debian-bookworm-${name}.tar`);
+  const tar = join(CACHE_DIR, `debian-bookworm-${name}${include.length || enable.length ? `-${recipeDigest(include, enable)}` : ''}.tar`);
   if (existsSync(tar) && statSync(tar).size > 0) return tar;
   const mirror = aptMirror();
   log(`debootstrap --variant=minbase${include.length ? ` --include=${include.join(',')}` : ''} bookworm from ${mirror} (cached as ${tar})`);
@@ -234,6 +244,11 @@ export async function debootstrapTarball(name: string, include: string[] = []): 
     const args = ['--variant=minbase', ...(include.length ? [`--include=${include.join(',')}`] : []), 'bookworm', root, mirror];
     const r = await exec('debootstrap', args, { timeoutMs: 900_000 });
     if (r.code !== 0) throw new Error(`debootstrap failed (exit ${r.code}): ${(r.stderr || r.stdout).trim().split('\n').slice(-5).join(' | ')}`);
+    if (enable.length) {
+      // offline: systemctl only writes the units' wants links in the new root
+      const e = await exec('chroot', [root, 'systemctl', 'enable', ...enable], { timeoutMs: 60_000 });
+      if (e.code !== 0) throw new Error(`systemctl enable ${enable.join(' ')} in the new root failed: ${e.stderr.trim()}`);
+    }
     // keep the image small and reproducible: drop apt lists and caches
     rmSync(join(root, 'var', 'cache', 'apt', 'archives'), { recursive: true, force: true });
     mkdirSync(join(root, 'var', 'cache', 'apt', 'archives', 'partial'), { recursive: true });
@@ -246,15 +261,91 @@ export async function debootstrapTarball(name: string, include: string[] = []): 
 }
 
 const DEBIAN_CHANGES = ['ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'CMD ["bash"]'];
+const SYSTEM_CHANGES = [DEBIAN_CHANGES[0]!, 'CMD ["/sbin/init"]'];
 
 export async function buildDebian(): Promise<void> {
   await importTar(await debootstrapTarball('minbase'), IMAGES.debian, DEBIAN_CHANGES);
 }
 
-/** Debian with systemd and docker.io: "systemd boots as PID 1; dockerd runs inside". */
-export async function buildDebianSystem(): Promise<void> {
-  const tar = await debootstrapTarball('system', ['systemd', 'systemd-sysv', 'dbus', 'docker.io', 'iptables', 'procps', 'kmod']);
-  await importTar(tar, IMAGES.system, [...DEBIAN_CHANGES.slice(0, 1), 'CMD ["/sbin/init"]']);
+/** What IMAGES.system holds: systemd as init, dbus, sshd (ssh.service enabled), iproute2. No Docker. */
+export const SYSTEM_PACKAGES: readonly string[] = ['systemd', 'systemd-sysv', 'dbus', 'openssh-server', 'iproute2', 'procps', 'kmod'];
+/** What IMAGES.dind adds: Docker (docker.service and containerd.service enabled) and iptables. */
+export const DIND_PACKAGES: readonly string[] = [...SYSTEM_PACKAGES, 'docker.io', 'iptables'];
+const SYSTEM_UNITS = ['ssh.service'];
+const DIND_UNITS = ['ssh.service', 'containerd.service', 'docker.service'];
+
+/** The label recording an image's recipe (recipeDigest): an image built from another recipe is rebuilt. */
+export const RECIPE_LABEL = 'sysbox-test.recipe';
+
+function systemRecipe(): string {
+  return recipeDigest(SYSTEM_PACKAGES, SYSTEM_UNITS, SYSTEM_CHANGES);
+}
+
+/** sysbox-test/debian-system: systemd + sshd, for the systemd tests (no Docker). */
+export async function buildDebianSystem(recipe = systemRecipe()): Promise<void> {
+  const tar = await debootstrapTarball('systemd-sshd', [...SYSTEM_PACKAGES], SYSTEM_UNITS);
+  await importTar(tar, IMAGES.system, [...SYSTEM_CHANGES, `LABEL ${RECIPE_LABEL}=${recipe}`]);
+}
+
+async function imageId(image: string): Promise<string> {
+  return (await dockerOk(['image', 'inspect', '--format', '{{.Id}}', image], { timeoutMs: 15_000 })).trim();
+}
+
+/** The dind image's recipe: its packages and units, and the busybox image it carries. */
+async function dindRecipe(): Promise<string> {
+  return recipeDigest(DIND_PACKAGES, DIND_UNITS, SYSTEM_CHANGES, await imageId(IMAGES.busybox));
+}
+
+/**
+ * `docker save` of sysbox-test/busybox into `out`, with the tag `busybox:latest` beside its own (so an inner Docker
+ * runs `busybox` after `docker load`, without a tag named busybox on the host).
+ */
+export async function saveBusyboxForInner(out: string): Promise<void> {
+  const dir = mkdtempSync('/var/tmp/sysbox-e2e-bbsave-');
+  try {
+    const raw = join(dir, 'raw.tar');
+    await dockerOk(['save', '-o', raw, IMAGES.busybox], { timeoutMs: 60_000 });
+    const x = join(dir, 'x');
+    mkdirSync(x);
+    execFileSync('tar', ['-C', x, '-xf', raw]);
+    const manifestPath = join(x, 'manifest.json');
+    const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as Array<{ RepoTags?: string[] | null }>;
+    for (const m of manifest) m.RepoTags = [...new Set([...(m.RepoTags ?? []), 'busybox:latest'])];
+    writeFileSync(manifestPath, JSON.stringify(manifest));
+    const reposPath = join(x, 'repositories');
+    if (existsSync(reposPath)) {
+      const repos = JSON.parse(readFileSync(reposPath, 'utf8')) as Record<string, Record<string, string>>;
+      const id = Object.values(repos)[0]?.latest;
+      if (id) repos.busybox = { latest: id };
+      writeFileSync(reposPath, JSON.stringify(repos));
+    }
+    execFileSync('tar', ['-C', x, '--numeric-owner', '--owner=0', '--group=0', '-cf', out, '.']);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * sysbox-test/debian-dind: the system image's packages plus docker.io and iptables, docker.service enabled, CMD
+ * /sbin/init, and sysbox-test/busybox (also tagged busybox) saved at DIND_BUSYBOX_TAR for an inner `docker load`.
+ */
+export async function buildDebianDind(recipe?: string): Promise<void> {
+  await ensureImage(IMAGES.busybox, buildBusybox);
+  const label = recipe ?? (await dindRecipe());
+  const base = await debootstrapTarball('dind', [...DIND_PACKAGES], DIND_UNITS);
+  const dir = mkdtempSync('/var/tmp/sysbox-e2e-dind-');
+  try {
+    const extra = join(dir, 'extra');
+    const rel = `.${dirname(DIND_BUSYBOX_TAR)}`;
+    mkdirSync(join(extra, rel), { recursive: true, mode: 0o755 });
+    await saveBusyboxForInner(join(extra, `.${DIND_BUSYBOX_TAR}`));
+    const tar = join(dir, 'rootfs.tar');
+    copyFileSync(base, tar);
+    execFileSync('tar', ['-C', extra, '--numeric-owner', '--owner=0', '--group=0', '-rf', tar, rel]);
+    await importTar(tar, IMAGES.dind, [...SYSTEM_CHANGES, `LABEL ${RECIPE_LABEL}=${label}`]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** The big file's size in sysbox-test/debian-big: 450 MiB of random bytes (incompressible, one layer). */
@@ -301,11 +392,37 @@ export async function ensureDebianBig(): Promise<void> {
   if (old) await docker(['image', 'rm', old], { timeoutMs: 60_000 });
 }
 
-export async function ensureImage(image: string, build: () => Promise<void>): Promise<void> {
-  if (await imageExists(image)) return;
-  log(`building ${image}`);
-  await build();
+/**
+ * Builds the image when it is missing, or, given its recipe (recipeDigest), when the local one carries another
+ * (label RECIPE_LABEL): e.g. an older sysbox-test/debian-system that still had Docker in it.
+ */
+export async function ensureImage(image: string, build: (recipe?: string) => Promise<void>, recipe?: string): Promise<void> {
+  if (await imageExists(image)) {
+    if (recipe === undefined) return;
+    const have = await imageLabel(image, RECIPE_LABEL);
+    if (have === recipe) return;
+    log(`rebuilding ${image}: its recipe is ${have || 'unrecorded'}, now ${recipe}`);
+  } else log(`building ${image}`);
+  await build(recipe);
   if (!(await imageExists(image))) throw new Error(`${image} was not built`);
+  if (recipe !== undefined && (await imageLabel(image, RECIPE_LABEL)) !== recipe) throw new Error(`${image} was built without its recipe label ${RECIPE_LABEL}=${recipe}`);
+}
+
+async function imageLabel(image: string, label: string): Promise<string> {
+  const r = await docker(['image', 'inspect', '--format', `{{index .Config.Labels ${JSON.stringify(label)}}}`, image], { timeoutMs: 15_000 });
+  const v = r.stdout.trim();
+  return r.code === 0 && v !== '<no value>' ? v : '';
+}
+
+/** The systemd + sshd image, rebuilt when its recipe changed. */
+export async function ensureSystemImage(): Promise<void> {
+  await ensureImage(IMAGES.system, buildDebianSystem, systemRecipe());
+}
+
+/** The Docker-in-Docker image, rebuilt when its recipe (or the busybox image it carries) changed. */
+export async function ensureDindImage(): Promise<void> {
+  await ensureImage(IMAGES.busybox, buildBusybox);
+  await ensureImage(IMAGES.dind, buildDebianDind, await dindRecipe());
 }
 
 /** Everything the suites need, in order. */
@@ -319,7 +436,8 @@ export async function prepareHost(opts: { images?: boolean } = {}): Promise<{ ru
   if (opts.images !== false) {
     await ensureImage(IMAGES.busybox, buildBusybox);
     await ensureImage(IMAGES.debian, buildDebian);
-    await ensureImage(IMAGES.system, buildDebianSystem);
+    await ensureSystemImage();
+    await ensureDindImage();
   }
   return launchers;
 }

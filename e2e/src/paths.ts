@@ -35,11 +35,19 @@ export const CACHE_DIR = '/var/cache/sysbox-ts';
 export const IMAGES = {
   busybox: 'sysbox-test/busybox',
   debian: 'sysbox-test/debian',
-  /** debian + systemd + docker.io, for the "system workloads" contract row */
+  /** debian + systemd + openssh-server (CMD /sbin/init), for the systemd tests: no Docker */
   system: 'sysbox-test/debian-system',
+  /**
+   * debian + systemd + openssh-server + docker.io (docker.service enabled, CMD /sbin/init) and a `docker save` of
+   * sysbox-test/busybox at DIND_BUSYBOX_TAR, for the Docker-in-Docker and sshd-sandbox tests
+   */
+  dind: 'sysbox-test/debian-dind',
   /** debian + a 450 MB layer, for the bench only (built lazily) */
   debianBig: 'sysbox-test/debian-big',
 } as const;
+
+/** In IMAGES.dind: sysbox-test/busybox as `docker save` wrote it (inner `docker load -i`; no pulls inside either). */
+export const DIND_BUSYBOX_TAR = '/opt/images/busybox.tar';
 
 /** The runtimes every suite runs for: runc (Docker's default, the reference) and ours. */
 export const RUNTIMES = ['runc', 'sysbox-runc'] as const;

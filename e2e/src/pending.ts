@@ -8,8 +8,4 @@
 //
 // Every other sysbox-runc test passed against the build of 2026-11-23 ~06:45 UTC (`runtime: mgr SIGKILL and restart
 // keeps ranges` needs a sysbox-mgr the harness started: it refuses to kill someone else's, see src/daemons.ts).
-export const PENDING: ReadonlySet<string> = new Set<string>([
-  // ── test/contract.test.ts (DESIGN.md contract table) ──
-  // system workloads
-  'contract: Docker-in-Docker without --privileged',
-]);
+export const PENDING: ReadonlySet<string> = new Set<string>([]);

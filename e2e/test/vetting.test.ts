@@ -131,6 +131,8 @@ describe.each(RUNTIMES)('%s', (rt) => {
       '/probe openat2 /proc uptime',
       '/probe openat2-nocloexec /proc/sys/kernel panic',
       'mkdir /fdm && /probe fdmount /fdm && grep -c " /fdm " /proc/self/mountinfo',
+      // as runc mounts a container's /proc: the emulation is laid over the new mount, not the directory it covers
+      'mkdir /fdp && /probe fdproc /fdp && echo "fdp-uptime $(cut -d. -f1 /fdp/uptime)"',
       '/probe fdumount /proc/uptime',
       '/probe listener',
       '/probe newapi',
@@ -150,6 +152,8 @@ describe.each(RUNTIMES)('%s', (rt) => {
     expect(Math.abs(read - uptime), out).toBeLessThanOrEqual(2); // the container's uptime, through openat2
     expect(out).toMatch(/openat2 r=\d+ errno=0\ncloexec=0\ncontent=\d+\n/);
     expect(out).toMatch(/fd-mount r=0 errno=0\n1\n/);
+    expect(out).toMatch(/fd-proc r=0 errno=0\n/);
+    expect(Math.abs(Number(/^fdp-uptime (\d+)/m.exec(out)?.[1]) - uptime), out).toBeLessThanOrEqual(2);
     expect(out).toContain('fd-umount r=-1 errno=22');
     expect(out).toContain('seccomp-new-listener r=-1 errno=16');
     expect(out).toContain('seccomp-filter r=0 errno=0');

@@ -29,6 +29,10 @@
  *       creates an overlay (userxattr) and sends its detached mount fd over --sock.
  *   sysctl --pid PID --read PATH | --write PATH VALUE
  *       reads or writes /proc/sys/PATH as PID sees it.
+ *   net-exec --pid PID [--sysctl NAME=VALUE]... [-- PROGRAM [ARG]...]
+ *       joins PID's network namespace only (as host root: PROGRAM, and every file it opens, are the host's), writes
+ *       each /proc/sys/net/NAME of that namespace (e.g. ipv4/conf/all/route_localnet=1), then execs PROGRAM (an
+ *       absolute path) if given: the host's iptables-save/-restore on the container's rules.
  *   as-caller --tid TID ACTION [--target PATH | --target-fd N [--target-rest REL]] [--source PATH | --source-fd N
  *             [--source-rest REL]] [--fstype T] [--flags F] [--data D] [--uid U --gid G] ...
  *       performs one call as the (seccomp-notified) thread TID would: joins its user namespace (then, for sysfs, its
@@ -463,6 +467,54 @@ static int op_sysctl(int argc, char **argv) {
 }
 
 
+/* ------------------------------------------------------------------------------------------------ net-exec */
+
+#define MAX_NET_SYSCTLS 16
+
+static int op_net_exec(int argc, char **argv) {
+  int pid = -1, n = 0, i, fd;
+  const char *sysctls[MAX_NET_SYSCTLS];
+  char **prog = NULL;
+  for (i = 0; i < argc; i++) {
+    if (!strcmp(argv[i], "--pid") && i + 1 < argc) {
+      if (parse_int(argv[++i], &pid)) return usage("bad --pid");
+    } else if (!strcmp(argv[i], "--sysctl") && i + 1 < argc) {
+      if (n == MAX_NET_SYSCTLS) return usage("too many --sysctl");
+      sysctls[n++] = argv[++i];
+    } else if (!strcmp(argv[i], "--")) {
+      if (i + 1 < argc) prog = argv + i + 1;
+      break;
+    } else {
+      return usage("usage: net-exec --pid PID [--sysctl NAME=VALUE]... [-- PROGRAM [ARG]...]");
+    }
+  }
+  if (pid <= 0) return usage("--pid is required");
+  if (prog && prog[0][0] != '/') return usage("PROGRAM must be an absolute path");
+  for (i = 0; i < n; i++) {
+    const char *eq = strchr(sysctls[i], '=');
+    if (!eq || eq == sysctls[i] || sysctls[i][0] == '/' || strstr(sysctls[i], "..")) return usage("bad --sysctl (NAME=VALUE, NAME under /proc/sys/net)");
+  }
+  if (join_ns(pid, "net", CLONE_NEWNET)) return 1;
+  /* /proc/sys/net answers for the network namespace of the task that opens it: now PID's */
+  for (i = 0; i < n; i++) {
+    char path[PATH_MAX];
+    const char *eq = strchr(sysctls[i], '=');
+    size_t len = strlen(eq + 1);
+    if (snprintf(path, sizeof path, "/proc/sys/net/%.*s", (int)(eq - sysctls[i]), sysctls[i]) >= (int)sizeof path) {
+      errno = ENAMETOOLONG;
+      return fail("sysctl", sysctls[i]);
+    }
+    fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return fail("open", path);
+    if (write(fd, eq + 1, len) != (ssize_t)len) return fail("write", path);
+    close(fd);
+  }
+  if (!prog) return 0;
+  fflush(stdout);
+  execv(prog[0], prog);
+  return fail("execv", prog[0]);
+}
+
 /* ------------------------------------------------------------------------------------------------ as-caller */
 
 #define FUSE_SUPER_MAGIC 0x65735546
@@ -518,6 +570,51 @@ static const char *mount_path(struct where w, const char *what) {
     return NULL;
   }
   return w.empty ? "." : w.path;
+}
+
+/*
+ * A new proc or sysfs attached onto the directory fd (the caller's /proc/self/fd/N, as runc mounts), with the
+ * new mount API: mount(2) onto "." in that directory would cover it, but "." names the covered directory, not the
+ * mount (a lookup crosses a mount only at a name), so the emulation would be laid where nobody sees it. The mount
+ * fd stays the new mount's root once attached. Returns it, or -1.
+ */
+static int mount_new_onto_fd(int dirfd, int isproc, unsigned long flags, const char *data) {
+  const char *type = isproc ? "proc" : "sysfs";
+  unsigned int attr = 0;
+  int fs, m;
+  fs = fsopen(type, FSOPEN_CLOEXEC);
+  if (fs < 0) return fail("fsopen", type), -1;
+  if (data && *data) {
+    char opts[4096], *save = NULL, *o;
+    snprintf(opts, sizeof opts, "%s", data);
+    for (o = strtok_r(opts, ",", &save); o; o = strtok_r(NULL, ",", &save)) {
+      char *eq = strchr(o, '=');
+      if (eq) *eq++ = 0;
+      if (fsconf(fs, o, eq)) {
+        close(fs);
+        return -1;
+      }
+    }
+  }
+  if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) != 0) {
+    close(fs);
+    return fail("fsconfig create", type), -1;
+  }
+  if (flags & MS_RDONLY) attr |= MOUNT_ATTR_RDONLY;
+  if (flags & MS_NOSUID) attr |= MOUNT_ATTR_NOSUID;
+  if (flags & MS_NODEV) attr |= MOUNT_ATTR_NODEV;
+  if (flags & MS_NOEXEC) attr |= MOUNT_ATTR_NOEXEC;
+  if (flags & MS_NODIRATIME) attr |= MOUNT_ATTR_NODIRATIME;
+  if (flags & MS_NOATIME) attr |= MOUNT_ATTR_NOATIME;
+  else if (flags & MS_STRICTATIME) attr |= MOUNT_ATTR_STRICTATIME;
+  m = fsmount(fs, FSMOUNT_CLOEXEC, attr);
+  close(fs);
+  if (m < 0) return fail("fsmount", type), -1;
+  if (move_mount(m, "", dirfd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0) {
+    close(m);
+    return fail("move_mount", type), -1;
+  }
+  return m;
 }
 
 static int lay_over(struct laid *l, int n, int rdonly) {
@@ -714,14 +811,22 @@ static int op_as_caller(int argc, char **argv) {
     return 0;
   }
   if (isproc || issys) {
-    const char *t = mount_path(tw, "target");
+    const char *t;
     int mroot;
-    if (!t) return 1;
-    if (mount(source ? source : (isproc ? "proc" : "sysfs"), t, isproc ? "proc" : "sysfs", (unsigned long)flags, data) != 0) return fail("mount", t);
-    mroot = open(t, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (tw.dirfd != AT_FDCWD && tw.empty) {
+      t = "the target fd";
+      mroot = mount_new_onto_fd(tw.dirfd, isproc, (unsigned long)flags, data);
+      if (mroot < 0) return 1;
+    } else {
+      t = mount_path(tw, "target");
+      if (!t) return 1;
+      if (mount(source ? source : (isproc ? "proc" : "sysfs"), t, isproc ? "proc" : "sysfs", (unsigned long)flags, data) != 0) return fail("mount", t);
+      mroot = open(t, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    }
     if (mroot < 0 || fchdir(mroot) != 0) {
       fail("open", t);
-      umount2(t, MNT_DETACH);
+      /* the caller gets no unemulated mount */
+      if (mroot < 0) umount2(t, MNT_DETACH);
       return 1;
     }
     rooted = 1;
@@ -757,6 +862,16 @@ static int op_as_caller(int argc, char **argv) {
     }
     tree = (int)open_tree(sw.dirfd, sw.path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | ((flags & MS_REC) ? AT_RECURSIVE : 0) | (sw.empty ? AT_EMPTY_PATH : 0));
     if (tree < 0) return fail("open_tree", sw.path);
+    {
+      /* mount(2) refuses a file onto a directory (and back) with ENOTDIR, move_mount with EINVAL: callers rely on the
+       * former (runc masks a path with a /dev/null bind and falls back to a tmpfs on ENOTDIR) */
+      struct stat ts, ss;
+      if (fstatat(tree, "", &ss, AT_EMPTY_PATH) == 0 && fstatat(tw.dirfd, tw.empty ? "" : tw.path, &ts, tw.empty ? AT_EMPTY_PATH : 0) == 0 &&
+          S_ISDIR(ss.st_mode) != S_ISDIR(ts.st_mode)) {
+        errno = ENOTDIR;
+        return fail("bind", tw.path);
+      }
+    }
     if (move_mount(tree, "", tw.dirfd, tw.path, MOVE_MOUNT_F_EMPTY_PATH | (tw.empty ? MOVE_MOUNT_T_EMPTY_PATH : 0)) != 0) return fail("move_mount", tw.path);
   } else if (flags & MS_MOVE) {
     if (!source && sfd < 0) {
@@ -789,7 +904,7 @@ int main(int argc, char **argv) {
     argv += 2;
   }
   if (argc < 2) {
-    fprintf(stderr, "usage: sysbox-nsenter move-mount|move-mounts|overlay|sysctl|as-caller [options]\n");
+    fprintf(stderr, "usage: sysbox-nsenter move-mount|move-mounts|overlay|sysctl|net-exec|as-caller [options]\n");
     return 2;
   }
   op = argv[1];
@@ -797,6 +912,7 @@ int main(int argc, char **argv) {
   if (!strcmp(op, "move-mounts")) return op_move_mounts(argc - 2, argv + 2);
   if (!strcmp(op, "overlay")) return op_overlay(argc - 2, argv + 2);
   if (!strcmp(op, "sysctl")) return op_sysctl(argc - 2, argv + 2);
+  if (!strcmp(op, "net-exec")) return op_net_exec(argc - 2, argv + 2);
   if (!strcmp(op, "as-caller")) return op_as_caller(argc - 2, argv + 2);
   return usage("unknown operation");
 }

@@ -28,6 +28,7 @@ export {
   nsenterOverlay,
   nsenterSysctlRead,
   nsenterSysctlWrite,
+  nsenterNetExec,
   NsenterError,
   nsenterAsCaller,
   NotFuseError,

@@ -258,6 +258,19 @@ export async function nsenterSysctlWrite(opts: { pid: number; path: string; valu
   await runNsenter('sysctl', ['--pid', String(opts.pid), '--write', opts.path, opts.value], opts.nsenter ? { nsenter: opts.nsenter } : {});
 }
 
+/**
+ * Runs a host program inside `pid`'s network namespace only (sysbox-nsenter net-exec): its binary and the files it
+ * opens are the host's, its sockets and /proc/sys/net are the container's. `sysctls` (NAME=VALUE under
+ * /proc/sys/net) are written there first; without `argv` only they are. Resolves with the program's stdout; a
+ * program that fails is an NsenterError carrying its stderr.
+ */
+export function nsenterNetExec(opts: { pid: number; sysctls?: Record<string, string>; argv?: string[]; nsenter?: string; timeoutMs?: number }): Promise<string> {
+  const args = ['--pid', String(opts.pid)];
+  for (const [k, v] of Object.entries(opts.sysctls ?? {})) args.push('--sysctl', `${k}=${v}`);
+  if (opts.argv?.length) args.push('--', ...opts.argv);
+  return runNsenter('net-exec', args, { ...(opts.nsenter ? { nsenter: opts.nsenter } : {}), ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}) });
+}
+
 /** A path argument of a seccomp-notified caller: a path in its root/cwd, or an fd of this process (pidfd_getfd of the caller's) with what follows it. */
 export type CallerPath = { path: string } | { fd: number; rest?: string };
 

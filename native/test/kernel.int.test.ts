@@ -24,6 +24,7 @@ import {
   nsenterPath,
   nsenterSysctlRead,
   nsenterSysctlWrite,
+  nsenterNetExec,
   runNsenter,
   nsenterAsCaller,
   NotFuseError,
@@ -371,6 +372,8 @@ describe.runIf(isRoot)('real kernel (root)', () => {
       await nsenterAsCaller(k, 'mount', { tid: pid, source: { path: `${target}/uptime` }, target: { fd: tfd, rest: 'p/version' }, flags: MS_BIND });
       k.close(tfd);
       expect(readFileSync(`/proc/${pid}/root${target}/version`, 'utf8')).toBe('4242.00 1.00\n');
+      // a file onto a directory: ENOTDIR, as mount(2) answers (runc masks with a /dev/null bind, then a tmpfs on ENOTDIR)
+      await expect(nsenterAsCaller(k, 'mount', { tid: pid, source: '/dev/null', target: { path: `${target}/acpi` }, flags: MS_BIND })).rejects.toMatchObject({ code: 'ENOTDIR' });
       // openat2 of a file not on FUSE: refused (the caller then gets the kernel's own answer)
       await expect(nsenterAsCaller(k, 'openat2', { tid: pid, target: { path: `${target}/uptime` }, flags: 0n, resolve: 0n })).rejects.toBeInstanceOf(NotFuseError);
       // a failure leaves nothing: a file laid onto a directory
@@ -586,6 +589,35 @@ describe.runIf(isRoot)('real kernel (root)', () => {
       await expect(nsenterSysctlRead({ pid, path: '../etc/passwd' })).rejects.toThrow(/bad sysctl path/);
       // A process in our own namespaces: nothing to join, reads the host's value.
       expect(await nsenterSysctlRead({ pid: process.pid, path: 'kernel/panic_print' })).toBe(panicPrint);
+    } finally {
+      sleeper.kill('SIGKILL');
+    }
+  });
+
+  it("sysbox-nsenter net-exec runs a host program in a process's network namespace only, after its net knobs", async () => {
+    const host = readFileSync('/proc/sys/net/ipv4/conf/all/route_localnet', 'utf8');
+    const sleeper = spawn('nsenter', ['--user=/proc/self/fd/3', '-S', '0', '-G', '0', 'unshare', '--net', '--mount', 'sleep', '60'], {
+      stdio: ['ignore', 'ignore', 'ignore', userns],
+    });
+    try {
+      await new Promise((r) => setTimeout(r, 200));
+      const pid = sleeper.pid!;
+      expect(readFileSync(`/proc/${pid}/comm`, 'utf8').trim()).toBe('sleep');
+      // the knob is the namespace's; the program is the host's /bin/cat, reading through the host's /proc
+      const out = await nsenterNetExec({ pid, sysctls: { 'ipv4/conf/all/route_localnet': '1' }, argv: ['/bin/cat', '/proc/sys/net/ipv4/conf/all/route_localnet', '/proc/net/dev'] });
+      const [knob, ...dev] = out.trim().split('\n');
+      expect(knob).toBe('1');
+      expect(readFileSync('/proc/sys/net/ipv4/conf/all/route_localnet', 'utf8')).toBe(host);
+      // a new network namespace has only lo
+      expect(dev.slice(2).map((l) => l.trim().split(':')[0])).toEqual(['lo']);
+      // only the knobs
+      expect(await nsenterNetExec({ pid, sysctls: { 'ipv4/conf/all/route_localnet': '0' } })).toBe('');
+      expect((await nsenterNetExec({ pid, argv: ['/bin/cat', '/proc/sys/net/ipv4/conf/all/route_localnet'] })).trim()).toBe('0');
+      // a failing program: its stderr
+      await expect(nsenterNetExec({ pid, argv: ['/bin/cat', '/nonexistent'] })).rejects.toMatchObject({ name: 'NsenterError', stderr: expect.stringContaining('/nonexistent') });
+      await expect(nsenterNetExec({ pid, argv: ['cat'] })).rejects.toThrow(/absolute path/);
+      await expect(nsenterNetExec({ pid, sysctls: { '../../kernel/panic_print': '1' } })).rejects.toThrow(/bad --sysctl/);
+      await expect(nsenterNetExec({ pid, sysctls: { 'ipv4/no_such_knob': '1' } })).rejects.toMatchObject({ code: 'ENOENT' });
     } finally {
       sleeper.kill('SIGKILL');
     }

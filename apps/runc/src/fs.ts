@@ -225,15 +225,23 @@ export interface HookAttach {
 
 /**
  * Listens on the hooks' socket. notify starts attachFs for the pid it brings (under `root`); wait is answered
- * once that placement is over: `ok <n>` (n files placed) or `fail <reason>` (the hook then fails the engine).
+ * once that placement is over and, after it, `networked` (the step that needs the container's network set up by the
+ * hooks in between) is: `ok <n>` (n files placed) or `fail <reason>` (the hook then fails the engine).
  * A wait without a notify before it is answered `ok` (the files are then placed after the engine's create), or
  * `fail` with `needNotify` (`run`: nothing could place them later). Resolves once listening; a socket path longer
  * than sun_path is bound through its directory fd.
  */
-export async function listenForHooks(socket: string, attach: (initPid: number) => Promise<Attached>, needNotify = false): Promise<HookAttach> {
+export async function listenForHooks(
+  socket: string,
+  attach: (initPid: number) => Promise<Attached>,
+  needNotify = false,
+  networked?: (initPid: number) => Promise<void>,
+): Promise<HookAttach> {
   // (a require, not import(): dist/load.cjs runs the bundle through vm.Script, which has no ESM loader)
   const net = requireLazily('node:net') as typeof import('node:net');
   let attached: Promise<Placement> | undefined;
+  let initPid = 0;
+  let waited = false;
   const conns = new Set<import('node:net').Socket>();
   const server = net.createServer((conn) => {
     conns.add(conn);
@@ -253,6 +261,7 @@ export async function listenForHooks(socket: string, attach: (initPid: number) =
       if (op === 'notify') {
         const pid = Number(arg);
         if (!attached && Number.isSafeInteger(pid) && pid > 0) {
+          initPid = pid;
           attached = attach(pid).then(
             (a): Placement => ({ ok: true, attached: a }),
             (e: unknown): Placement => ({ ok: false, error: e instanceof Error ? e : new Error(String(e)) }),
@@ -261,7 +270,17 @@ export async function listenForHooks(socket: string, attach: (initPid: number) =
         conn.end('ok\n'); // the hook returns after this: the engine's next hook (wait) comes after the notify
       } else if (op === 'wait') {
         if (!attached) conn.end(needNotify ? 'fail the engine ran the wait hook without the notify hook: the /proc and /sys emulation was not placed\n' : 'ok\n');
-        else void attached.then((p) => conn.end(p.ok ? `ok ${p.attached.paths.length}\n` : `fail ${p.error.message.replace(/\n/g, ' ')}\n`));
+        else {
+          // every other hook has run (Docker's libnetwork-setkey: the network is set up): `networked`, then the answer
+          if (networked && !waited) {
+            const pid = initPid;
+            attached = attached.then((p) =>
+              p.ok ? networked(pid).then((): Placement => p, (e: unknown): Placement => ({ ok: false, error: e instanceof Error ? e : new Error(String(e)) })) : p,
+            );
+          }
+          waited = true;
+          void attached.then((p) => conn.end(p.ok ? `ok ${p.attached.paths.length}\n` : `fail ${p.error.message.replace(/\n/g, ' ')}\n`));
+        }
       } else {
         conn.destroy();
       }

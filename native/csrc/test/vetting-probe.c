@@ -9,6 +9,7 @@
  *                       prints the content's first line and whether the fd is close-on-exec; "openat2-nocloexec"
  *                       does the same without O_CLOEXEC
  *   fdmount DIR         mount("tmpfs") onto /proc/self/fd/N (N = open(DIR, O_PATH)), then umount2 of the same
+ *   fdproc DIR          mount("proc") onto /proc/self/fd/N (N = open(DIR, O_PATH)), as runc mounts a container's /proc
  *   fdumount PATH       umount2("/proc/thread-self/fd/N") with N = open(PATH, O_PATH)
  *   loop N DIR          N x (mount tmpfs on DIR; umount2 DIR): prints the failures and the ns per pair
  *   getpid N            N x getpid(): prints ns per call
@@ -84,6 +85,19 @@ static int cmd_openat2(const char *dir, const char *file, int cloexec) {
   buf[n] = 0;
   if (strchr(buf, '\n')) *strchr(buf, '\n') = 0;
   printf("content=%s\n", buf);
+  return 0;
+}
+
+static int cmd_fdproc(const char *dir) {
+  char p[64];
+  int fd = open(dir, O_PATH | O_DIRECTORY);
+  if (fd < 0) {
+    show("open", fd);
+    return 0;
+  }
+  snprintf(p, sizeof p, "/proc/self/fd/%d", fd);
+  show("fd-proc", mount("proc", p, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL));
+  close(fd);
   return 0;
 }
 
@@ -194,6 +208,7 @@ int main(int argc, char **argv) {
   if (argc >= 2 && !strcmp(argv[1], "newapi")) return cmd_newapi();
   if (argc >= 4 && !strcmp(argv[1], "openat2")) return cmd_openat2(argv[2], argv[3], 1);
   if (argc >= 4 && !strcmp(argv[1], "openat2-nocloexec")) return cmd_openat2(argv[2], argv[3], 0);
+  if (argc >= 3 && !strcmp(argv[1], "fdproc")) return cmd_fdproc(argv[2]);
   if (argc >= 3 && !strcmp(argv[1], "fdmount")) return cmd_fdmount(argv[2]);
   if (argc >= 3 && !strcmp(argv[1], "fdumount")) return cmd_fdumount(argv[2]);
   if (argc >= 4 && !strcmp(argv[1], "loop")) return cmd_loop(atol(argv[2]), argv[3]);

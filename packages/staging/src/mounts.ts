@@ -196,7 +196,10 @@ export async function stageMounts(env: StagingEnv, opts: StageMountsOptions): Pr
         const backing = join(sdir, name);
         let created = false;
         if (!fs.exists(backing)) {
-          fs.mkdir(backing, { mode: 0o755 });
+          // owned by (container) root, 0700 as Sysbox makes it (the inner dockerd sets its own mode later); the
+          // image's own dir there, if it has one, gives its contents, owner and mode instead
+          fs.mkdir(backing, { mode: 0o700 });
+          fs.chmod(backing, 0o700);
           created = true;
           createdSpecial.push(backing);
           if (opts.rootfs) fillFromImage(fs, opts.rootfs, dest, backing, log);

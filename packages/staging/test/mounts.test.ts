@@ -105,6 +105,9 @@ describe('mount staging (fake kernel)', () => {
     expect(k.callsOf('idmappedBind').map((c) => c[0])).toEqual([backing, join(base, 'var_lib_rancher_k3s')]);
     expect(readFileSync(join(backing, 'sub/f'), 'utf8')).toBe('img');
     expect(statSync(join(backing, 'sub/f')).uid).toBe(1000); // 0-based, as in the image
+    // one the image lacks: root's, 0700 (as Sysbox makes it); one it has keeps the image's mode
+    expect(statSync(join(base, 'var_lib_rancher_k3s')).mode & 0o7777).toBe(0o700);
+    expect(statSync(backing).mode & 0o7777).toBe(statSync(join(rootfs, 'var/lib/docker')).mode & 0o7777);
     writeFileSync(join(backing, 'data'), 'kept');
     unstageMounts(env(k), { containerId: 'c1', dataDir });
     expect(removeSpecialDirs(env(k), { containerId: 'c1', dataDir })).toBe(false); // not ours to remove

@@ -1,6 +1,6 @@
 // A VetHost for tests: the caller's memory as regions, path lookups answered from a mount table (the mount whose
 // mount point is the longest prefix of the path, the topmost of a stack), no kernel at all.
-import { EFAULT, ENOENT } from './constants.js';
+import { EFAULT, ENOENT, EXDEV } from './constants.js';
 import type { MemoryReader } from './memory.js';
 import { VetError } from './memory.js';
 import { parseMountinfo, type IdMap, type MountEntry } from './mounts.js';
@@ -100,6 +100,8 @@ export class FakeHost implements VetHost {
     this.lookups.push(t);
     const p = this.pathOf(t);
     if (this.o.missing?.some((m) => p === m || p.startsWith(`${m}/`))) throw new VetError(ENOENT, `${p}: no such file`);
+    // the namespace links of /proc/<pid>/ns are magic links: a lookup confined to the caller's root refuses them
+    if (t.kind === 'root' && /^\/proc\/\d+(\/task\/\d+)?\/ns\/[^/]+$/.test(p)) throw new VetError(EXDEV, `${p}: magic link`);
     let best: MountEntry | undefined;
     for (const m of this.table) {
       const mp = m.mountpoint;

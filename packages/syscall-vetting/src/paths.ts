@@ -43,6 +43,20 @@ export function targetOf(path: string, dirfd: number, who: CallerIds): TargetRef
   return { kind: 'fd', pid: who.tgid, fd: dirfd, rest: path };
 }
 
+// /proc/<pid>/ns/<type> (or /proc/<pid>/task/<tid>/ns/<type>) of a process in the caller's pid namespace
+const NS_LINK = /^\/+proc\/+(\d+)((?:\/+task\/+\d+)?)\/+ns\/+([a-z_]+)\/*$/;
+
+/**
+ * For a namespace file of a process (`/proc/<pid>/ns/<type>`, what `ip netns` and Docker's libnetwork-setkey bind to
+ * keep a network namespace): its directory `/proc/<pid>/ns`. The link itself is a magic link, which a lookup confined
+ * to the caller's root refuses (EXDEV); the directory is an ordinary path. undefined for anything else.
+ */
+export function nsLinkDir(t: TargetRef): TargetRef | undefined {
+  if (t.kind !== 'root') return undefined;
+  const m = NS_LINK.exec(t.path);
+  return m ? { kind: 'root', path: `/proc/${m[1]}${(m[2] ?? '').replace(/\/+/g, '/')}/ns` } : undefined;
+}
+
 /** A short text for audit records and refusals. */
 export function describeTarget(t: TargetRef): string {
   switch (t.kind) {

@@ -11,6 +11,7 @@ import {
   EINVAL,
   ENOSYS,
   EPERM,
+  EXDEV,
   MNT_DETACH,
   MOUNT_ATTR_IDMAP,
   MOUNT_ATTR_RDONLY,
@@ -31,7 +32,7 @@ import type { Action, AuditEvent, Decision } from './decision.js';
 import { decode, describeArgs, type DecodedArgs, type MountArgs, type MountSetattrArgs, type Openat2Args, type UmountArgs } from './decode.js';
 import { type MemoryReader, VetError } from './memory.js';
 import { classify, hasProtectedBelow, rewriteIdOptions, type IdMap, type InitialMounts, type MountEntry, type Protection } from './mounts.js';
-import { describeTarget, targetOf, type CallerIds, type TargetRef } from './paths.js';
+import { describeTarget, nsLinkDir, targetOf, type CallerIds, type TargetRef } from './paths.js';
 
 /** Where a resolved path landed, as the caller sees it. */
 export interface Lookup {
@@ -172,6 +173,17 @@ async function lookupOr(ctx: Ctx, t: TargetRef, follow: boolean): Promise<Lookup
   }
 }
 
+/**
+ * Whether `t` is a namespace file `/proc/<pid>/ns/<type>` of the caller's own procfs: its directory resolves (an
+ * ordinary path) onto a proc mount of the caller's table, so the magic link at its end leads into nsfs.
+ */
+async function isProcNsLink(ctx: Ctx, t: TargetRef): Promise<boolean> {
+  const dir = nsLinkDir(t);
+  if (!dir) return false;
+  const dl = await lookupOr(ctx, dir, true);
+  return !(dl instanceof VetError) && tableEntry(ctx, dl)?.fstype === 'proc';
+}
+
 const PROTECTED_WHY: Record<Protection['kind'], string> = {
   emulated: 'an emulated file or view of sysbox-fs (the host file is under it)',
   masked: 'a masked path (the host file is under it)',
@@ -179,6 +191,9 @@ const PROTECTED_WHY: Record<Protection['kind'], string> = {
   base: "the container's /proc or /sys",
   'initial-ro': 'a read-only mount of the container',
 };
+
+/** Protected mounts an inner runc binds onto themselves (read-only paths) or masks again: answered without a mount. */
+const COVERED_KINDS: ReadonlySet<Protection['kind']> = new Set(['emulated', 'masked', 'readonly']);
 
 /** A mount that covers (or sits inside) a protected mount. */
 function coverRule(ctx: Ctx, target: TargetRef, l: Lookup): Decision | undefined {
@@ -224,10 +239,23 @@ async function vetMount(ctx: Ctx, a: MountArgs): Promise<Decision> {
     if (a.source === null) return fail('bind-no-source', 14, 'bind mount without a source');
     const source = targetOf(a.source, -100, ctx.who);
     const sl = await lookupOr(ctx, source, true);
+    if (sl instanceof VetError && sl.errno === EXDEV && (await isProcNsLink(ctx, source))) {
+      // a namespace file (the link leads into nsfs, where nothing is protected): only the target's rules apply
+      const cover = coverRule(ctx, target, tl);
+      if (cover) return cover;
+      if (!hasCap(ctx, CAP_SYS_ADMIN)) return fail('needs-cap-sys-admin', EPERM, `bind of ${a.source}: the caller lacks CAP_SYS_ADMIN`);
+      return perform('bind-ns-file', `bind of the namespace file ${a.source} onto ${a.target}, performed with the arguments as read`, { op: 'mount', source, target, fstype: a.fstype, flags, data: a.data });
+    }
     if (sl instanceof VetError) return fail('unresolved', sl.errno, `bind of ${a.source}: ${sl.message}`);
     const sp = protectionOf(ctx, sl);
-    if (sp?.kind === 'emulated' && sl.mountRoot && tl.mountRoot && sl.mountId === tl.mountId) {
-      return { kind: 'fake', rule: 'bind-self-emulated', reason: `bind of the emulated ${sp.what} onto itself: nothing to do`, value: 0 };
+    if (sp && COVERED_KINDS.has(sp.kind) && sl.mountRoot && tl.mountRoot && sl.mountId === tl.mountId) {
+      // an inner runc's read-only paths (bind onto itself, then a read-only bind remount): it already is one
+      return { kind: 'fake', rule: 'bind-self-protected', reason: `bind of ${sp.what} onto itself: it is ${PROTECTED_WHY[sp.kind]} already, nothing to do`, value: 0 };
+    }
+    const tp = tl.mountRoot ? protectionOf(ctx, tl) : undefined;
+    if (tp && (tp.kind === 'masked' || tp.kind === 'emulated') && a.source === '/dev/null') {
+      // an inner runc's masked paths: what it would hide is hidden already (a masked path, or sysbox-fs's view)
+      return { kind: 'fake', rule: 'mask-protected', reason: `mask of ${tp.what} with /dev/null: it is ${PROTECTED_WHY[tp.kind]} already, nothing to do`, value: 0 };
     }
     const cover = coverRule(ctx, target, tl);
     if (cover) return cover;

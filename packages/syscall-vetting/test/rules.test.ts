@@ -172,8 +172,39 @@ describe('binds and moves', () => {
     expect(v.decision.reason).toContain('/proc');
   });
 
-  test('bind-self-emulated: bind of an emulated file onto itself is a no-op success', async () => {
-    expect((await harness().call('mount', ['/proc/uptime', '/proc/uptime', null, MS_BIND, null])).decision).toMatchObject({ kind: 'fake', value: 0 });
+  test('bind-self-protected: an emulated file, a read-only or masked path bound onto itself (an inner runc) is a no-op success', async () => {
+    const x = harness();
+    expect((await x.call('mount', ['/proc/uptime', '/proc/uptime', null, MS_BIND, null])).decision).toMatchObject({ kind: 'fake', rule: 'bind-self-protected', value: 0 });
+    expect((await x.call('mount', ['/proc/bus', '/proc/bus', null, MS_BIND | MS_REC, null])).decision).toMatchObject({ kind: 'fake', rule: 'bind-self-protected', value: 0 });
+    expect((await x.call('mount', ['/proc/keys', '/proc/keys', null, MS_BIND, null])).decision).toMatchObject({ kind: 'fake', rule: 'bind-self-protected', value: 0 });
+    // another source onto a read-only path still covers it: refused
+    expectErrno(await x.call('mount', ['/root', '/proc/bus', null, MS_BIND | MS_REC, null]), 'cover-protected', EINVAL);
+  });
+
+  test('mask-protected: /dev/null onto a masked path or an emulated file (an inner runc) is a no-op success; another source is refused', async () => {
+    const x = harness();
+    expect((await x.call('mount', ['/dev/null', '/proc/uptime', null, MS_BIND, null])).decision).toMatchObject({ kind: 'fake', rule: 'mask-protected', value: 0 });
+    expect((await x.call('mount', ['/dev/null', '/proc/keys', null, MS_BIND, null])).decision).toMatchObject({ kind: 'fake', rule: 'mask-protected', value: 0 });
+    expectErrno(await x.call('mount', ['/etc/hostname', '/proc/uptime', null, MS_BIND, null]), 'cover-protected', EINVAL);
+    expectErrno(await x.call('mount', ['/dev/null', '/proc/bus', null, MS_BIND, null]), 'cover-protected', EINVAL);
+  });
+
+  test("bind-ns-file: a namespace file of the caller's procfs (Docker's libnetwork-setkey, ip netns) is bound as asked", async () => {
+    const x = harness();
+    const v = await x.call('mount', ['/proc/256/ns/net', '/run/docker/netns/4a4fde07592c', null, MS_BIND, null]);
+    expect(v.decision).toMatchObject({ kind: 'perform', rule: 'bind-ns-file', action: { source: { kind: 'root', path: '/proc/256/ns/net' }, flags: MS_BIND } });
+    // its directory was looked up instead of the magic link
+    expect(x.host.lookups.at(-1)).toEqual({ kind: 'root', path: '/proc/256/ns' });
+    expect((await x.call('mount', ['/proc/256/task/257/ns/mnt', '/root/m', null, MS_BIND, null])).decision).toMatchObject({ rule: 'bind-ns-file' });
+    // still: the target's rules, and CAP_SYS_ADMIN
+    expectErrno(await x.call('mount', ['/proc/256/ns/net', '/proc/uptime', null, MS_BIND, null]), 'cover-protected', EINVAL);
+    expectErrno(await harness({ capEff: 0n }).call('mount', ['/proc/256/ns/net', '/root/n', null, MS_BIND, null]), 'needs-cap-sys-admin', EPERM);
+  });
+
+  test('a namespace-file path that is not on a proc mount stays unresolved', async () => {
+    // /root/proc/1/ns/net: not the pattern; a /proc that is no proc mount (here: a tmpfs mounted over it in a chroot'd table)
+    const tmpfsProc = recorded('plain').replace(/ - proc proc /g, ' - tmpfs tmpfs ');
+    expectErrno(await harness({ mounts: tmpfsProc }).call('mount', ['/proc/256/ns/net', '/root/n', null, MS_BIND, null]), 'unresolved', 18);
   });
 
   test('move-protected: moving an emulated file or /proc away → EINVAL', async () => {

@@ -13,6 +13,7 @@ import { attachFs, hooksAvailable, initPidOf, listenForHooks, type Attached, typ
 import { delegateCgroups, readExecCgroup } from '../cgroups.js';
 import type { FsClient } from '@sysbox/ipc';
 import { engineBundleFlags, removeStagedDevices } from '../conformance.js';
+import { aliasDockerDns } from '../dns.js';
 
 /** The engine failed (its error is in --log): remove whatever it left, then undo our part. */
 async function abandon(ctx: Context, id: string, undo: Undo): Promise<void> {
@@ -98,7 +99,9 @@ async function createSequence(ctx: Context, parsed: ParsedArgs, id: string, verb
   if (!early && regular) closeFs();
   else if (!early) {
     try {
-      await finishInside(ctx, p, fs, await initPidOf(ctx, id, get(parsed.flags, 'pid-file')));
+      const initPid = await initPidOf(ctx, id, get(parsed.flags, 'pid-file'));
+      await finishInside(ctx, p, fs, initPid);
+      await networked(ctx, p, initPid);
     } catch (e) {
       await abandon(ctx, id, p.undo);
       throw e;
@@ -126,12 +129,21 @@ async function finishInside(ctx: Context, p: Prepared, fs: Promise<FsClient>, in
   return attachFs(ctx, { containerId, idRange, client: fs, initPid, ...(root ? { root } : {}) });
 }
 
+/**
+ * What a system container gets once its network is set up (Docker's libnetwork-setkey hook has run), before its
+ * process starts: [dns] its embedded DNS aliased to its gateway (../dns.ts).
+ */
+async function networked(ctx: Context, p: Prepared, initPid: number): Promise<void> {
+  const { containerId } = p.record;
+  await aliasDockerDns(ctx, { containerId, initPid, resolvConf: p.resolvConf, workDir: ctx.stateDir(containerId) });
+}
+
 /** Listens for the spec's attach hooks, if it has them; undefined when it can't (then create places the files later). */
 async function listenIfHooks(ctx: Context, p: Prepared, fs: Promise<FsClient>, needNotify: boolean): Promise<HookAttach | undefined> {
   if (!p.hookSocket) return undefined;
   const { stagedRootfs } = p.record;
   try {
-    return await listenForHooks(p.hookSocket, (initPid) => finishInside(ctx, p, fs, initPid, stagedRootfs), needNotify);
+    return await listenForHooks(p.hookSocket, (initPid) => finishInside(ctx, p, fs, initPid, stagedRootfs), needNotify, (initPid) => networked(ctx, p, initPid));
   } catch (e) {
     ctx.log.child({ containerId: p.record.containerId }).warn({ err: (e as Error).message, socket: p.hookSocket }, "cannot listen for the attach hooks: sysbox-fs files are placed after the engine's create");
     return undefined;

@@ -15,6 +15,7 @@ import { attachHooksFor, EMULATED_PATHS } from '../fs.js'; // [sysbox-fs]
 import { conformanceOf, registerError, removeStagedDevices, stageDevices } from '../conformance.js';
 import { EXEC_CGROUP_RECORD, SYSTEMD_LEAF, hostCgroupV2 } from '../cgroups.js';
 import type { MgrClient } from '@sysbox/ipc';
+import { dockerResolvConf } from '@sysbox/dns';
 
 function readIfExists(path: string): string | undefined {
   try {
@@ -62,6 +63,8 @@ export interface Prepared {
   hookSocket?: string;
   /** device nodes made for the engine to bind in: removed once its create is done (see ../conformance.ts) */
   devicesDir?: string;
+  /** [dns] Docker's resolv.conf for the container (a system container's embedded DNS is aliased, see ../dns.ts) */
+  resolvConf?: string;
 }
 
 export async function prepare(ctx: Context, parsed: ParsedArgs, id: string): Promise<Prepared> {
@@ -223,5 +226,12 @@ async function prepareWith(ctx: Context, parsed: ParsedArgs, id: string, undo: U
   // ... and `delete` of an id nobody knows (Docker's second delete) to the engine last used here.
   const enginePath = join(ctx.root, 'engine-path');
   if (readIfExists(enginePath) !== `${ctx.engine.path}\n`) writeFileSync(enginePath, `${ctx.engine.path}\n`);
-  return { record, undo, ...(attachHooks ? { hookSocket: attachHooks.socket } : {}), ...(devices ? { devicesDir: devices.dir } : {}) };
+  const resolvConf = syscont ? dockerResolvConf(parsedSpec.mounts, id) : undefined; // [dns]
+  return {
+    record,
+    undo,
+    ...(attachHooks ? { hookSocket: attachHooks.socket } : {}),
+    ...(devices ? { devicesDir: devices.dir } : {}),
+    ...(resolvConf ? { resolvConf } : {}),
+  };
 }

@@ -52,7 +52,28 @@ const MS_RDONLY = 0x1;
 const MS_REMOUNT = 0x20;
 const MS_BIND = 0x1000;
 /** mount(2)'s flags argument of a read-only bind remount: all three bits */
-const RO_BIND_REMOUNT = [MS_REMOUNT, MS_BIND, MS_RDONLY];
+const RO_BIND_REMOUNT = MS_REMOUNT | MS_BIND | MS_RDONLY;
+/**
+ * The mount rules with vetting: one per value of `flags & RO_BIND_REMOUNT`, all on the same mask, so that the
+ * kernel filter libseccomp builds is a plain comparison of one masked value (rules on different masks of the same
+ * argument were merged so that `MS_REMOUNT|MS_RDONLY` of a tmpfs fell through to ALLOW: never vetted, EINVAL from
+ * the kernel for its host-ID options). The read-only bind remount is allowed (on a default-deny profile); the
+ * other seven values are notified.
+ */
+function mountRules(permissive: boolean): LinuxSyscall[] {
+  const rule = (value: number, action: 'SCMP_ACT_NOTIFY' | 'SCMP_ACT_ALLOW'): LinuxSyscall => ({
+    names: ['mount'],
+    action,
+    args: [{ index: 3, value: RO_BIND_REMOUNT, valueTwo: value, op: 'SCMP_CMP_MASKED_EQ' }],
+  });
+  const out: LinuxSyscall[] = [];
+  for (let v = 0; v <= RO_BIND_REMOUNT; v++) {
+    if ((v & RO_BIND_REMOUNT) !== v) continue;
+    if (v !== RO_BIND_REMOUNT) out.push(rule(v, 'SCMP_ACT_NOTIFY'));
+    else if (!permissive) out.push(rule(v, 'SCMP_ACT_ALLOW'));
+  }
+  return out;
+}
 const EBUSY = 16;
 const OPEN_TREE_CLONE = 1;
 const SECCOMP_SET_MODE_FILTER = 1;
@@ -156,12 +177,7 @@ export function seccompModifier(spec: Spec, ctx: ConvertContext, report: Report 
     const roFast = vetting && notify.has('mount');
     const notified = [...notify].filter((n) => !roFast || n !== 'mount');
     if (notified.length) rules.push({ names: notified, action: 'SCMP_ACT_NOTIFY' });
-    if (roFast) {
-      const bit = (b: number, set: boolean) => ({ index: 3, value: b, valueTwo: set ? b : 0, op: 'SCMP_CMP_MASKED_EQ' as const });
-      // notified when any of the three bits is clear; allowed (on a default-deny profile) when all are set
-      rules.push(...RO_BIND_REMOUNT.map((b) => ({ names: ['mount'], action: 'SCMP_ACT_NOTIFY' as const, args: [bit(b, false)] })));
-      if (!permissive) rules.push({ names: ['mount'], action: 'SCMP_ACT_ALLOW' as const, args: RO_BIND_REMOUNT.map((b) => bit(b, true)) });
-    }
+    if (roFast) rules.push(...mountRules(permissive));
     profile.listenerPath = ctx.seccompNotify.listenerPath;
     if (ctx.seccompNotify.listenerMetadata !== undefined) profile.listenerMetadata = ctx.seccompNotify.listenerMetadata;
     report(`notify ${[...notify].join(' ')} via ${ctx.seccompNotify.listenerPath}`);
