@@ -12,6 +12,6 @@ export default defineConfig({
   clean: true,
   target: 'node24',
   define: { __FS_VERSION__: JSON.stringify(pkg.version) },
-  // workspace libraries, pino and fuse-native (a native addon) stay external.
-  external: [/^@sysbox\//, 'pino', 'fuse-native'],
+  // workspace libraries and pino stay external.
+  external: [/^@sysbox\//, 'pino'],
 });

@@ -7,8 +7,7 @@ import { hostEnv } from '@sysbox/procfs/host';
 import { holdingPidFile, StartError } from '@sysbox/daemon-kit';
 import type { Logger } from 'pino';
 import type { FsFlags } from './flags.js';
-import { fuseNativeBackend, type FuseBackend } from './fuse.js';
-import { devFuseBackend } from './devfuse.js';
+import { devFuseBackend, fuseNativeBackend, type FuseBackend } from '@sysbox/fuse';
 import { FdKeeper } from './keeper.js';
 import { FsService } from './service.js';
 import { isSeccompEntry, startSeccompServer, STORE_LISTEN, type SeccompServer } from './seccomp-server.js';
@@ -121,8 +120,6 @@ export async function startDaemon(flags: FsFlags, opts: { log: Logger; fuse?: Fu
     if (stale.length) log.warn({ containers: stale }, 'removed FUSE trees left by a previous sysbox-fs (their containers lost emulation)');
     const server = await serveFs(service, {
       socketPath: flags.socket,
-      // the lean HTTP/2 server: grpc-js and node:http2 never load (~8 MB less RSS); clients see plain gRPC
-      transport: 'lean',
       onCall: ({ method, ms, error }) => {
         if (error) log.warn({ method, ms: +ms.toFixed(2), err: errText(error) }, 'call failed');
         else log.debug({ method, ms: +ms.toFixed(2) }, 'call');

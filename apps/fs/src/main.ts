@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 import { runDaemon } from '@sysbox/daemon-kit';
 import { startDaemon } from './daemon.js';
 import { parseFlags, USAGE, type FsFlags } from './flags.js';
-import { prepareLibfuse } from './fuse.js';
+import { prepareLibfuse } from '@sysbox/fuse';
 
 const LIB_ENV = 'SYSBOX_FS_LIBFUSE_DIR';
 

@@ -6,7 +6,7 @@ import type { FsHandlers, FsRegisterRequest, FsUnregisterRequest } from '@sysbox
 import { RpcError } from '@sysbox/ipc';
 import { emulatedHandlers, emulatedLinks, newView, ProcfsError, snapshotKnobs, sysCovers, type ContainerView, type Cover, type Handler, type HostEnv } from '@sysbox/procfs';
 import type { Logger } from 'pino';
-import type { FuseBackend, FuseMount, FuseOps } from './fuse.js';
+import type { FuseBackend, FuseMount, FuseOps } from '@sysbox/fuse';
 import type { FdKeeper, Kept } from './keeper.js';
 import { LoadSampler } from './loadavg.js';
 import { emptyDirsOf, treeOps } from './tree.js';
@@ -34,7 +34,7 @@ export interface KeptRegistration {
   covers?: Cover[];
 }
 
-/** A backend that can serve an existing FUSE connection (see devfuse.ts). */
+/** A backend that can serve an existing FUSE connection (see @sysbox/fuse's devfuse.ts). */
 export interface AdoptingBackend extends FuseBackend {
   adopt(mountpoint: string, fd: number, ops: FuseOps): FuseMount & { readonly fd: number };
 }

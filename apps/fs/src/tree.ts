@@ -12,7 +12,7 @@
 // Renderings are shared by all reads while fresh (cache.ts: Renderings).
 import { EMPTY_DIRS, ProcfsError, coverHidden, directoriesOf, type ContainerView, type Handler, type HostEnv, type Link } from '@sysbox/procfs';
 import { Renderings } from './cache.js';
-import { FuseError, type FuseOps, type FuseStat } from './fuse.js';
+import { FuseError, type FuseOps, type FuseStat } from '@sysbox/fuse';
 
 const S_IFDIR = 0o040000;
 const S_IFREG = 0o100000;

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { realKernel } from '@sysbox/native';
 import { emulatedHandlers, FakeHostEnv, newView } from '@sysbox/procfs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { devFuseBackend, type DevFuseMount } from '../src/devfuse.js';
+import { devFuseBackend, type DevFuseMount } from '@sysbox/fuse';
 import { LENGTH_SWITCH_MS, treeOps } from '../src/tree.js';
 
 const root = process.getuid?.() === 0 && existsSync('/dev/fuse');

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { FakeHostEnv } from '@sysbox/procfs';
-import type { FuseBackend, FuseOps } from '../src/fuse.js';
+import type { FuseBackend, FuseOps } from '@sysbox/fuse';
 import { FsService } from '../src/service.js';
 import { LoadSampler } from '../src/loadavg.js';
 

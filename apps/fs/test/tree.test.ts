@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CPU_DIR, CPU_ONLINE, FakeHostEnv, emulatedHandlers, emulatedLinks, newView, sampleLoad, sysCovers } from '@sysbox/procfs';
-import { FuseError } from '../src/fuse.js';
+import { FuseError } from '@sysbox/fuse';
 import { parseFlags, UsageError } from '../src/flags.js';
 import { LENGTH_SWITCH_MS, placeholdersOf, treeOps } from '../src/tree.js';
 

@@ -16,10 +16,10 @@ describe.skipIf(!built)('the built CLI (needs pnpm build)', () => {
     expect(text.match(/\bimport\(\s*["'`][^"'`]*["'`]\s*\)/g) ?? []).toEqual([]);
   });
 
-  test("@grpc/grpc-js is left out (ipc's lean client is what sysbox-runc uses; see tsup.config.ts)", () => {
+  test("neither @grpc/grpc-js nor node:http2 is in it (@sysbox/ipc's client is HTTP/2 written on node:net)", () => {
     const text = readFileSync(join(dist, 'main.cjs'), 'utf8');
-    expect(text).not.toContain('@grpc/grpc-js/build');
-    expect(text).toContain('sysbox-runc is built without @grpc/grpc-js');
+    expect(text).not.toContain('@grpc/grpc-js');
+    expect(text).not.toMatch(/require\(["'](node:)?http2["']\)/);
   });
 
   test('load.cjs runs it, with and without a cache dir; a verb other than create writes no cache', () => {

@@ -1,13 +1,16 @@
 // @sysbox/ipc: typed clients and servers of the sysbox-mgr and sysbox-fs gRPC services over unix sockets.
-// This entry stays cheap to import: @grpc/grpc-js and the generated code load only inside connect*/serve*.
+// One gRPC stack serves both daemons and every client: HTTP/2 and HPACK written on node:net (./h2.ts, ./client.ts,
+// ./server.ts), unary calls only; neither @grpc/grpc-js nor node:http2 is loaded (grpc-js is the interoperability
+// test's peer: test/interop.test.ts). This entry stays cheap to import: the transport and the generated code load
+// only inside connect*/serve*.
 import type * as M from './gen/mgr.js';
 import type * as F from './gen/fs.js';
 import { checkSocket } from './socket.js';
-import type { CallOptions, IpcServer, MethodTable, ServeOptions } from './rpc.js';
+import type { CallOptions, IpcServer, MethodTable, ServeOptions } from './types.js';
 import type { ServiceName } from './errors.js';
 
 export { IpcError, RpcError, GRPC_STATUS, type IpcErrorCode, type GrpcStatusName, type ServiceName } from './errors.js';
-export type { CallOptions, IpcServer, ServeOptions } from './rpc.js';
+export type { CallOptions, IpcServer, ServeOptions } from './types.js';
 export { serveFdStore, FdStoreClient, DEFAULT_FD_STORE_SOCKET, type FdStoreKernel, type FdStoreEntry, type FdStoreServer } from './fdstore.js';
 
 export const DEFAULT_MGR_SOCKET = '/run/sysbox/mgr.sock';
@@ -54,22 +57,15 @@ export interface ConnectOptions {
   socketPath?: string;
   /** deadline of each call unless the call gives its own (default 10000) */
   deadlineMs?: number;
-  /**
-   * 'h2' (default): a lean gRPC client on node:http2 that loads in a few ms (for short-lived callers such as
-   * sysbox-runc); 'grpc-js': @grpc/grpc-js's client. Both speak the same protocol to the same servers.
-   */
-  transport?: 'h2' | 'grpc-js';
 }
 
 async function rawClient(service: ServiceName, table: MethodTable, socketPath: string, opts: ConnectOptions) {
-  const deadline = opts.deadlineMs ?? DEFAULT_DEADLINE_MS;
-  if (opts.transport === 'grpc-js') return (await import('./rpc.js')).makeClient(service, table, socketPath, deadline);
-  return (await import('./h2client.js')).makeH2Client(service, table, socketPath, deadline);
+  return (await import('./client.js')).makeClient(service, table, socketPath, opts.deadlineMs ?? DEFAULT_DEADLINE_MS);
 }
 
-async function server(opts: ServeOptions) {
-  if (opts.transport === 'lean') return (await import('./h2server.js')).serveLean;
-  return (await import('./rpc.js')).serve;
+async function serve(service: ServiceName, table: Promise<MethodTable>, impl: object, opts: ServeOptions & { socketPath: string }): Promise<IpcServer> {
+  const [server, methods] = await Promise.all([import('./server.js'), table]);
+  return server.serve(service, methods, impl as never, opts.socketPath, opts);
 }
 
 /** Promise-based sysbox-mgr client. Errors are IpcError. */
@@ -118,7 +114,7 @@ function wrap<T>(raw: { call(m: string, r: unknown, o?: CallOptions): Promise<an
 }
 
 /**
- * Connects to sysbox-mgr. Fails fast (without loading gRPC) when the socket is missing:
+ * Connects to sysbox-mgr. Fails fast (without loading the transport) when the socket is missing:
  * IpcError NOT_RUNNING "sysbox-mgr is not running (no socket at /run/sysbox/mgr.sock)".
  */
 export async function connectMgr(opts: ConnectOptions = {}): Promise<MgrClient> {
@@ -130,9 +126,8 @@ export async function connectMgr(opts: ConnectOptions = {}): Promise<MgrClient> 
 }
 
 /** Serves sysbox-mgr on a unix socket (stale socket removed, mode 0600). */
-export async function serveMgr(impl: MgrHandlers, opts: ServeOptions & { socketPath?: string } = {}): Promise<IpcServer> {
-  const [serve, { mgrMethods }] = await Promise.all([server(opts), import('./mgr.js')]);
-  return serve('sysbox-mgr', mgrMethods, impl as never, opts.socketPath ?? DEFAULT_MGR_SOCKET, opts);
+export function serveMgr(impl: MgrHandlers, opts: ServeOptions & { socketPath?: string } = {}): Promise<IpcServer> {
+  return serve('sysbox-mgr', import('./mgr.js').then((m) => m.mgrMethods), impl, { ...opts, socketPath: opts.socketPath ?? DEFAULT_MGR_SOCKET });
 }
 
 /** Connects to sysbox-fs; same error rules as connectMgr. */
@@ -144,8 +139,7 @@ export async function connectFs(opts: ConnectOptions = {}): Promise<FsClient> {
   return wrap<FsClient>(raw, socketPath, Object.keys(fsMethods));
 }
 
-/** Serves sysbox-fs on a unix socket (stale socket removed, mode 0600); `transport: 'lean'` without grpc-js (see ServeOptions). */
-export async function serveFs(impl: FsHandlers, opts: ServeOptions & { socketPath?: string } = {}): Promise<IpcServer> {
-  const [serve, { fsMethods }] = await Promise.all([server(opts), import('./fs.js')]);
-  return serve('sysbox-fs', fsMethods, impl as never, opts.socketPath ?? DEFAULT_FS_SOCKET, opts);
+/** Serves sysbox-fs on a unix socket (stale socket removed, mode 0600). */
+export function serveFs(impl: FsHandlers, opts: ServeOptions & { socketPath?: string } = {}): Promise<IpcServer> {
+  return serve('sysbox-fs', import('./fs.js').then((m) => m.fsMethods), impl, { ...opts, socketPath: opts.socketPath ?? DEFAULT_FS_SOCKET });
 }

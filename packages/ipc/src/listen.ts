@@ -1,4 +1,4 @@
-// Socket-file rules shared by both servers (grpc-js in rpc.ts, the lean one in h2server.ts): a stale socket is
+// Socket-file rules of the gRPC server (./server.ts): a stale socket is
 // removed, a live one refused, mode set after bind, and close() removes the file only while it is still ours.
 import { connect as netConnect } from 'node:net';
 import { chmod, lstat, mkdir, unlink } from 'node:fs/promises';

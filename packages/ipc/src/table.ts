@@ -1,4 +1,4 @@
-import type { MessageFns, MethodTable } from './rpc.js';
+import type { MessageFns, MethodTable } from './types.js';
 
 interface GenericDefinition {
   fullName: string;

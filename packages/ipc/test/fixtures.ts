@@ -1,5 +1,16 @@
-// Test fixtures shared by the ipc tests: a sysbox-mgr handler set with fixed answers.
+// Test fixtures shared by the ipc tests: a temp dir per test file, a sysbox-mgr handler set with fixed answers.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll } from 'vitest';
 import { RpcError, type MgrHandlers } from '../src/index.js';
+
+/** A temp dir for one test file's sockets, removed after its tests. */
+export function tempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
 
 export const mgrHandlers = (over: Partial<MgrHandlers> = {}): MgrHandlers => ({
   register: () => ({ idRange: { uid: 100000, gid: 100000, size: 65536 } }),

@@ -1,23 +1,17 @@
-// The lean gRPC server (transport 'lean', src/h2server.ts) against both clients (grpc-js and the lean h2 client)
+// The gRPC server (src/server.ts) against both clients (ours and grpc-js's)
 // and against node:http2 directly (raw frames: unknown method, server-side grpc-timeout, PING, non-gRPC).
 import { connect as h2connect, constants as h2c } from 'node:http2';
 import { connect as netConnect } from 'node:net';
-import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { stat, writeFile } from 'node:fs/promises';
 import { spawnSync } from 'node:child_process';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { connectFs, connectMgr, IpcError, RpcError, serveFs, serveMgr } from '../src/index.js';
-import { percentEncode, parseTimeout } from '../src/h2server.js';
-import { mgrHandlers } from './fixtures.js';
+import { describe, expect, test } from 'vitest';
+import { connectMgr, IpcError, RpcError, serveFs, serveMgr } from '../src/index.js';
+import { percentEncode, parseTimeout } from '../src/h2.js';
+import { mgrHandlers, tempDir } from './fixtures.js';
+import { connectFsVia, connectMgrVia } from './grpcjs.js';
 
-let dir: string;
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'ipc-lean-'));
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+const dir = tempDir('ipc-server-');
 
 const handlers = mgrHandlers;
 
@@ -54,13 +48,13 @@ function rawCall(socketPath: string, path: string, body: Buffer, headers: Record
 }
 const EMPTY_MSG = Buffer.from([0, 0, 0, 0, 0]);
 
-describe.each(['h2', 'grpc-js'] as const)('lean server, client transport %s', (transport) => {
+describe.each(['ipc', 'grpc-js'] as const)('server, client %s', (transport) => {
   test('every method; socket mode 0600; onCall; close removes the socket', async () => {
     const socketPath = join(dir, `rt-${transport}`, 'mgr.sock');
     const calls: string[] = [];
-    const srv = await serveMgr(handlers(), { socketPath, transport: 'lean', onCall: (e) => calls.push(e.method) });
+    const srv = await serveMgr(handlers(), { socketPath, onCall: (e) => calls.push(e.method) });
     expect((await stat(socketPath)).mode & 0o777).toBe(0o600);
-    const c = await connectMgr({ socketPath, transport });
+    const c = await connectMgrVia(transport, { socketPath });
     try {
       expect(await c.register({ containerId: 'c1', rootfs: '/r' })).toEqual({ idRange: { uid: 100000, gid: 100000, size: 65536 } });
       expect(await c.prepareRootfs({ containerId: 'c1', rootfs: '/r' })).toEqual({ rootfs: '/var/lib/sysbox/rootfs/c1', method: 'idmap-overlay' });
@@ -78,6 +72,7 @@ describe.each(['h2', 'grpc-js'] as const)('lean server, client transport %s', (t
     } finally {
       c.close();
     }
+    await expect(c.status()).rejects.toMatchObject({ code: 'CLOSED', message: 'sysbox-mgr client is closed' });
     await srv.close();
     await expect(stat(socketPath)).rejects.toThrow(/ENOENT/);
   });
@@ -100,9 +95,9 @@ describe.each(['h2', 'grpc-js'] as const)('lean server, client transport %s', (t
           throw Object.assign(new Error('denied'), { grpcStatus: 7 });
         },
       }),
-      { socketPath, transport: 'lean' },
+      { socketPath },
     );
-    const c = await connectMgr({ socketPath, transport });
+    const c = await connectMgrVia(transport, { socketPath });
     try {
       const e1 = await caught(c.register({ containerId: 'a' }));
       expect([e1.code, e1.message]).toEqual(['INTERNAL', 'boom: disk full']);
@@ -123,8 +118,8 @@ describe.each(['h2', 'grpc-js'] as const)('lean server, client transport %s', (t
   test('large requests and answers (> 64 KB windows, > 16 KB frames) and concurrent calls on one connection', async () => {
     const socketPath = join(dir, `big-${transport}`, 'mgr.sock');
     const many = Array.from({ length: 3000 }, (_, i) => ({ containerId: `c-${i}-${'x'.repeat(40)}`, registeredAtMs: i, idRange: { uid: i, gid: i, size: 65536 } }));
-    const srv = await serveMgr(handlers({ list: () => ({ containers: many }) }), { socketPath, transport: 'lean' });
-    const c = await connectMgr({ socketPath, transport });
+    const srv = await serveMgr(handlers({ list: () => ({ containers: many }) }), { socketPath });
+    const c = await connectMgrVia(transport, { socketPath });
     try {
       const mounts = Array.from({ length: 2000 }, (_, i) => ({ index: i, source: `/src/${'s'.repeat(60)}/${i}`, destination: `/d/${i}` }));
       const [r, l, l2, ...st] = await Promise.all([
@@ -149,8 +144,8 @@ describe.each(['h2', 'grpc-js'] as const)('lean server, client transport %s', (t
 
   test('deadline: a handler slower than the deadline; the server goes on', async () => {
     const socketPath = join(dir, `slow-${transport}.sock`);
-    const srv = await serveMgr(handlers({ status: () => new Promise((r) => setTimeout(() => r({ version: 'late' }), 300)) }), { socketPath, transport: 'lean' });
-    const c = await connectMgr({ socketPath, transport, deadlineMs: 100 });
+    const srv = await serveMgr(handlers({ status: () => new Promise((r) => setTimeout(() => r({ version: 'late' }), 300)) }), { socketPath });
+    const c = await connectMgrVia(transport, { socketPath, deadlineMs: 100 });
     try {
       const e = await caught(c.status());
       expect([e.code, e.message]).toEqual(['DEADLINE_EXCEEDED', 'sysbox-mgr did not answer within 100ms']);
@@ -170,9 +165,9 @@ describe.each(['h2', 'grpc-js'] as const)('lean server, client transport %s', (t
         unregister: () => ({ found: true }),
         status: () => ({ version: 'v', containers: 2, mountRoot: '/var/lib/sysboxfs' }),
       },
-      { socketPath, transport: 'lean' },
+      { socketPath },
     );
-    const c = await connectFs({ socketPath, transport });
+    const c = await connectFsVia(transport, { socketPath });
     try {
       const r = await c.register({ containerId: 'c', initPid: 42, idRange: { uid: 165536, gid: 165536, size: 65536 }, options: { procfs: true, memoryLimitBytes: 2 ** 40 } });
       expect(r.mountpoint).toBe('/var/lib/sysboxfs/c:42:165536:true');
@@ -185,7 +180,7 @@ describe.each(['h2', 'grpc-js'] as const)('lean server, client transport %s', (t
   });
 });
 
-describe('lean server: clients that go away mid-call', () => {
+describe('server: clients that go away mid-call', () => {
   test.each(['h2 client closed', 'http2 session destroyed', 'stream reset (RST_STREAM)'] as const)('%s: the handler finishes, nothing is written, other clients are served', async (how) => {
     const socketPath = join(dir, `gone-${how.split(' ')[0]}-${how.length}.sock`);
     let finished = 0;
@@ -198,11 +193,11 @@ describe('lean server: clients that go away mid-call', () => {
           return { version: 'v' };
         },
       }),
-      { socketPath, transport: 'lean', onCall: (e) => events.push(e) },
+      { socketPath, onCall: (e) => events.push(e) },
     );
     const path = (await import('../src/mgr.js')).mgrMethods['status']!.path;
     if (how === 'h2 client closed') {
-      const c = await connectMgr({ socketPath, transport: 'h2' });
+      const c = await connectMgr({ socketPath });
       const p = c.status().catch((e: unknown) => e);
       await sleep(30);
       c.close();
@@ -224,8 +219,8 @@ describe('lean server: clients that go away mid-call', () => {
     await sleep(200);
     expect(finished).toBe(1);
     expect(events.at(-1)).toEqual(expect.objectContaining({ method: 'status' }));
-    for (const transport of ['h2', 'grpc-js'] as const) {
-      const c2 = await connectMgr({ socketPath, transport });
+    for (const transport of ['ipc', 'grpc-js'] as const) {
+      const c2 = await connectMgrVia(transport, { socketPath });
       expect((await c2.status()).version).toBe('v');
       c2.close();
     }
@@ -233,13 +228,13 @@ describe('lean server: clients that go away mid-call', () => {
   });
 });
 
-describe('lean server: socket file and lifecycle', () => {
+describe('server: socket file and lifecycle', () => {
   test('stale socket replaced; live one refused; a non-socket refused; a missing handler refused', async () => {
     const socketPath = join(dir, 'stale.sock');
     spawnSync(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(socketPath)}, () => process.exit(0))`]);
     expect((await stat(socketPath)).isSocket()).toBe(true);
-    const srv = await serveMgr(handlers(), { socketPath, transport: 'lean' });
-    const e = await caught(serveMgr(handlers(), { socketPath, transport: 'lean' }));
+    const srv = await serveMgr(handlers(), { socketPath });
+    const e = await caught(serveMgr(handlers(), { socketPath }));
     expect([e.code, e.message]).toEqual(['IN_USE', `cannot serve sysbox-mgr: another server is listening on ${socketPath}`]);
     const c = await connectMgr({ socketPath });
     expect((await c.status()).version).toBe('0.1.0');
@@ -247,16 +242,16 @@ describe('lean server: socket file and lifecycle', () => {
     await srv.close();
     const file = join(dir, 'file.sock');
     await writeFile(file, '');
-    const e2 = await caught(serveMgr(handlers(), { socketPath: file, transport: 'lean' }));
+    const e2 = await caught(serveMgr(handlers(), { socketPath: file }));
     expect([e2.code, e2.message]).toEqual(['BAD_SOCKET', `cannot serve sysbox-mgr: ${file} exists and is not a socket`]);
-    const e3 = await caught(serveFs({} as never, { socketPath: join(dir, 'x.sock'), transport: 'lean' }));
+    const e3 = await caught(serveFs({} as never, { socketPath: join(dir, 'x.sock') }));
     expect(e3.message).toMatch(/handler register is missing/);
   });
 
   test('close() waits for a call in flight (grace), then the next client finds no server', async () => {
     const socketPath = join(dir, 'grace.sock');
-    const srv = await serveMgr(handlers({ status: () => sleep(150).then(() => ({ version: 'done' })) }), { socketPath, transport: 'lean' });
-    const c = await connectMgr({ socketPath, transport: 'grpc-js' });
+    const srv = await serveMgr(handlers({ status: () => sleep(150).then(() => ({ version: 'done' })) }), { socketPath });
+    const c = await connectMgrVia('grpc-js', { socketPath });
     const p = c.status();
     await sleep(30);
     const t0 = performance.now();
@@ -269,8 +264,8 @@ describe('lean server: socket file and lifecycle', () => {
 
   test('close() after graceMs drops a call that does not finish', async () => {
     const socketPath = join(dir, 'hang.sock');
-    const srv = await serveMgr(handlers({ status: () => new Promise(() => {}) }), { socketPath, transport: 'lean' });
-    const c = await connectMgr({ socketPath, transport: 'h2' });
+    const srv = await serveMgr(handlers({ status: () => new Promise(() => {}) }), { socketPath });
+    const c = await connectMgr({ socketPath });
     const p = c.status().catch((e: unknown) => e);
     await sleep(30);
     const t0 = performance.now();
@@ -281,10 +276,10 @@ describe('lean server: socket file and lifecycle', () => {
   });
 });
 
-describe('lean server: raw HTTP/2 (node:http2)', () => {
+describe('server: raw HTTP/2 (node:http2)', () => {
   test('unknown method: UNIMPLEMENTED trailers-only; grpc-timeout answered by the server; PING; non-gRPC content type; garbage', async () => {
     const socketPath = join(dir, 'raw.sock');
-    const srv = await serveMgr(handlers({ status: () => new Promise((r) => setTimeout(() => r({}), 2000)) }), { socketPath, transport: 'lean' });
+    const srv = await serveMgr(handlers({ status: () => new Promise((r) => setTimeout(() => r({}), 2000)) }), { socketPath });
     try {
       const u = await rawCall(socketPath, '/sysbox.mgr.Mgr/Nope', EMPTY_MSG);
       expect(u.headers[':status']).toBe(200);
@@ -331,7 +326,7 @@ describe('lean server: raw HTTP/2 (node:http2)', () => {
         s.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
       });
       expect(closed.length).toBeGreaterThanOrEqual(0);
-      const c = await connectMgr({ socketPath, transport: 'grpc-js' });
+      const c = await connectMgrVia('grpc-js', { socketPath });
       expect((await c.list()).containers).toHaveLength(1);
       c.close();
     } finally {

@@ -1,7 +1,7 @@
 // The FUSE protocol of the /dev/fuse backend, with buffers (no kernel).
 import { describe, expect, it, vi } from 'vitest';
 import { devFuseBackend, idleTrimmer, FuseSession, FUSE_NOTIFY_RESEND, IN_HEADER, nodeIdOf, OP, OUT_HEADER, u64 } from '../src/devfuse.js';
-import { FuseError, type FuseOps } from '../src/fuse.js';
+import { fakeOps } from './ops.js';
 
 let uniq = 100;
 function req(opcode: number, nodeid: number, body: Buffer = Buffer.alloc(0), unique = uniq++): Buffer {
@@ -25,39 +25,7 @@ function readIn(fh: bigint, offset: number, size: number): Buffer {
   return b;
 }
 
-function ops(files: Record<string, string>): FuseOps & { released: number[] } {
-  const dirs: Record<string, string[]> = { '/': ['proc'], '/proc': ['sys', 'uptime'], '/proc/sys': ['x'] };
-  const released: number[] = [];
-  return {
-    released,
-    getattr(p) {
-      if (dirs[p]) return { mode: 0o40555, uid: 100000, gid: 100000, size: 0 };
-      if (files[p] !== undefined) return { mode: 0o100644, uid: 100000, gid: 100000, size: 4096 };
-      throw new FuseError('ENOENT');
-    },
-    readdir(p) {
-      const d = dirs[p];
-      if (!d) throw new FuseError('ENOENT');
-      return d;
-    },
-    open(p) {
-      if (files[p] === undefined) throw new FuseError('ENOENT');
-      return 5;
-    },
-    read(p, fh, len, pos) {
-      return Buffer.from(fh === 5 ? (files[p] ?? '') : `fresh:${files[p]}`).subarray(pos, pos + len);
-    },
-    write(p, _fh, d) {
-      if (d.toString() === 'bad\n') throw new FuseError('EINVAL');
-      files[p] = d.toString();
-      return d.length;
-    },
-    truncate() {},
-    release(_p, fh) {
-      released.push(fh);
-    },
-  };
-}
+const ops = (files: Record<string, string>) => fakeOps(files, { owner: 100000, fh: 5 });
 
 function session(files: Record<string, string> = { '/proc/uptime': '1.00 2.00\n', '/proc/sys/x': '1\n' }, generation = 77) {
   const out: Buffer[] = [];
@@ -357,16 +325,5 @@ describe('idle trim after a burst', () => {
     } finally {
       vi.useRealTimers();
     }
-  });
-});
-
-describe('flags', () => {
-  it('devfuse with the fd store beside --socket and a 50 µs spin by default; fuse-native selectable', async () => {
-    const { parseFlags, UsageError } = await import('../src/flags.js');
-    expect(parseFlags([])).toMatchObject({ fuse: 'devfuse', fdStore: '/run/sysbox/mgr-fds.sock', spinUs: 50 });
-    expect(parseFlags(['--socket', '/x/fs.sock', '--fuse', 'fuse-native', '--spin-us', '0'])).toMatchObject({ fuse: 'fuse-native', fdStore: '/x/mgr-fds.sock', spinUs: 0 });
-    expect(parseFlags(['--fd-store', 'none']).fdStore).toBe('none');
-    expect(() => parseFlags(['--fuse', 'libfuse'])).toThrow(UsageError);
-    expect(() => parseFlags(['--spin-us', '5000'])).toThrow(/spin-us/);
   });
 });
