@@ -131,7 +131,7 @@ describe('FsService: the cpu cover and the load average sampler', () => {
       { name: 'tracing', type: 'dir' },
       { name: 'uevent_seqnum', type: 'file' },
     ]);
-    const r = await svc.register({ containerId: 'c1', initPid: 5, idRange: undefined, options: undefined, root: '' });
+    const r = await svc.register({ containerId: 'c1', initPid: 5, idRange: undefined, options: undefined, root: '', maskedPaths: [], readonlyPaths: [] });
     expect(r.covers).toContain('/sys/kernel');
     // config and security are absent from the container's sysfs here: the cover holds them, and they are placed too
     expect(r.files.filter((f) => f.startsWith('/sys/kernel/')).sort()).toEqual(['/sys/kernel/config', '/sys/kernel/debug', '/sys/kernel/security', '/sys/kernel/tracing']);
