@@ -4,33 +4,18 @@
 // native vetting thread (@sysbox/native's SeccompNotify.vetter), which answers the calls they match without
 // entering JS. Whatever no rule matches goes on to the handlers (src/vetter.ts); what a rule matches, a handler
 // would continue too (test/fast.test.ts checks that over random calls and tables).
-import type { VetTable, VetTableCall } from '@sysbox/native';
+import type { VetTable, VetTableCall, VetTableRule } from '@sysbox/native';
 import { AUDIT_ARCH_I386, AUDIT_ARCH_X86_64, VETTED_NUMBERS, X32_SYSCALL_BIT, type VettedSyscall } from './arch.js';
 import { MNT_DETACH, MS_BIND, MS_MOVE, MS_NOUSER, MS_PROPAGATION, MS_REMOUNT, PROC_SUPER_MAGIC, SYSFS_MAGIC, UMOUNT_NOFOLLOW, UMOUNT_VALID } from './constants.js';
 import { POINTER_ARGS, stringArgs, type DecodedArgs } from './decode.js';
 
-export interface FastRule {
+/** A rule: the conditions of @sysbox/native's VetTableRule (documented there), for one syscall by name, with its audit names. */
+export interface FastRule extends Omit<VetTableRule, 'index' | 'arch' | 'nr'> {
   /** the rule's name (audit events, counts): the handler's name for the same decision */
   rule: string;
   /** the audit event's reason */
   reason(a: DecodedArgs): string;
   syscall: VettedSyscall;
-  /** the flags argument (-1: the call has none) and the bits of its low 32 that must all be clear */
-  flagsArg: number;
-  flagsClear: number;
-  /** string arguments that must be present (not NULL) and decode, and not be one of `not` */
-  strings: ReadonlyArray<{ arg: number; not?: readonly string[] }>;
-  /** an argument that must be NULL or readable (-1: none); decoding checks it */
-  readable: number;
-  /** the target, one of `strings`: an absolute path (not a /proc magic link), looked up in the caller's root */
-  target: number;
-  /** flag bits that make the lookup stop at a last symlink */
-  noFollow: number;
-  /** the target must be the root of a mount */
-  mountRoot: boolean;
-  /** the target's file system type (statfs f_type) must be known and none of these, unless an `fsTypesUnless` bit is set */
-  fsTypesNot: readonly number[];
-  fsTypesUnless: number;
 }
 
 const UMOUNT_REASON = (a: DecodedArgs) => `${'target' in a ? a.target : ''} is not protected: the kernel unmounts it`;
