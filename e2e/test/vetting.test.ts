@@ -209,6 +209,24 @@ describe.each(RUNTIMES)('%s', (rt) => {
     expect(r.stdout).toContain('keys=0');
   }, 120_000);
 
+  // A CONTINUE lets the kernel read the caller's memory again (packages/syscall-vetting's README, "What a rewritten
+  // argument can reach"): a sibling thread rewrites mount's type from "tmpfs" to "proc" after the check, or umount's
+  // target from the container's own tmpfs to a masked directory. runc (unvetted) mounts and unmounts as asked.
+  t('vetting: a sibling thread rewriting a checked argument (mount type to proc, umount target to a mask) gets neither a raw procfs nor an unmasked path', async () => {
+    const r = await sh(rt, ADMIN, 'mkdir /r /u && /probe race-proc 10 /r && /probe race-umount 10 /u /sys/firmware', BB, 90_000);
+    expect(r.code, r.stderr).toBe(0);
+    const raw = Number(/race-proc tries=\d+ mounts=\d+ raw=(\d+)/.exec(r.stdout)?.[1]);
+    const unmasked = Number(/race-umount tries=\d+ unmasked=(\d+)/.exec(r.stdout)?.[1]);
+    expect(Number.isInteger(raw) && Number.isInteger(unmasked), r.stdout).toBe(true);
+    if (isRunc) {
+      expect(raw, r.stdout).toBeGreaterThan(0);
+      expect(unmasked, r.stdout).toBeGreaterThan(0);
+      return;
+    }
+    expect(raw, r.stdout).toBe(0);
+    expect(unmasked, r.stdout).toBe(0);
+  }, 120_000);
+
   t('vetting: a container killed mid-loop leaves sysbox-fs healthy, with no leaked fds', async () => {
     if (isRunc) return;
     const pid = fsPid();
