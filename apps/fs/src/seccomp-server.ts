@@ -32,6 +32,9 @@ export const STORE_LISTEN = 'seccomp-listen';
 const JOURNAL_JSON = 4096;
 
 /** Whether notification id a comes after b (ids count up from a random start, modulo 2^64). */
+/** How far below and above the newest id a successor looks for notifications the previous process left unanswered. */
+const LOST_BELOW = 1024;
+const LOST_ABOVE = 64;
 function newer(a: bigint, b: bigint): boolean {
   const d = (a - b) & 0xffffffffffffffffn;
   return d !== 0n && d < 0x8000000000000000n;
@@ -527,29 +530,36 @@ export function startSeccompServer(o: SeccompServerOptions): SeccompServer {
         return;
       }
       const pending = readJournal(name);
+      const known = new Set(pending.inflight.map((j) => BigInt(j.id)));
+      // Notifications the previous sysbox-fs received (the kernel won't deliver them again) and that the journal
+      // can't give back: the vetting thread's newest id itself (received, then killed while deciding), ids it
+      // handed to the loop that the loop never journaled (below it), and any received after the last store (just
+      // past it). Found before this process serves the fd: every id still pending (SENT) then is the previous
+      // one's, none this process's own vetting thread has received. Their arguments are unknown here, so the
+      // caller is told EINTR (as a signal would) rather than left blocked.
+      const lost: bigint[] = [];
+      if (pending.lastId !== undefined) {
+        const last = BigInt(pending.lastId);
+        for (let d = -LOST_BELOW; d <= LOST_ABOVE; d++) {
+          const id = BigInt.asUintN(64, last + BigInt(d));
+          if (!known.has(id) && k.seccompNotify.idValid(fd, id)) lost.push(id);
+        }
+      }
       // the store keeps its copy under the same name; the journal file goes on
       const l = serve(fd, { containerId: d.containerId, pid: d.pid, initPid: d.initPid }, name);
-      // notifications the previous sysbox-fs received and never answered: the kernel won't deliver them again
-      const known = new Set<bigint>();
+      // notifications the previous sysbox-fs journaled and never answered: decided again
       for (const j of pending.inflight) {
         const n: SeccompNotification = { id: BigInt(j.id), pid: j.pid, syscall: j.syscall, arch: j.arch, instructionPointer: 0n, args: j.args.map((a) => BigInt(a)) };
-        known.add(n.id);
         if (!k.seccompNotify.idValid(fd, n.id)) continue;
         o.log.info({ containerId: d.containerId, callerPid: n.pid, id: j.id }, 'answering a notification the previous sysbox-fs left in flight');
         onNotification(l, n);
       }
-      // ... and any it received after its last journal write (ids follow each other): their arguments are unknown
-      // here, so the caller is told EINTR (as a signal would) rather than left blocked
-      if (pending.lastId !== undefined) {
-        const last = BigInt(pending.lastId);
-        for (let id = last + 1n; id <= last + 64n; id++) {
-          if (known.has(id) || !k.seccompNotify.idValid(fd, id)) continue;
-          o.log.warn({ containerId: d.containerId, id: String(id), audit: true, decision: 'errno', rule: 'lost-in-restart', errno: 'EINTR' }, 'a notification the previous sysbox-fs received but never journaled: answered EINTR (the caller may retry)');
-          try {
-            k.seccompNotify.respond(fd, { id, error: 4 });
-          } catch {
-            /* answered or gone */
-          }
+      for (const id of lost) {
+        o.log.warn({ containerId: d.containerId, id: String(id), audit: true, decision: 'errno', rule: 'lost-in-restart', errno: 'EINTR' }, 'a notification the previous sysbox-fs received but never journaled: answered EINTR (the caller may retry)');
+        try {
+          k.seccompNotify.respond(fd, { id, error: 4 });
+        } catch {
+          /* answered or gone */
         }
       }
     },

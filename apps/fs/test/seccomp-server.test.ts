@@ -122,7 +122,7 @@ describe('seccomp server', () => {
     successor.close();
   });
 
-  test("a successor answers EINTR just past the newest id the vetting thread kept (the journal's first page)", async () => {
+  test("a successor answers EINTR to the newest id the vetting thread kept (the journal's first page), just past it and below it", async () => {
     const { k, server, journalDir } = setup();
     await tick();
     server.close();
@@ -133,11 +133,14 @@ describe('seccomp server', () => {
     file.writeBigUInt64LE(500n, 0);
     file.write(JSON.stringify({ lastId: '9', inflight: [] }).padEnd(64, ' '), 4096);
     writeFileSync(join(journalDir, name), file);
-    (k as unknown as { pendingIds: Set<bigint> }).pendingIds.add(501n);
+    // 500: received by the thread, which was killed while deciding it; 497: handed to the loop, never journaled;
+    // 501: received after the thread's last store
+    for (const id of [497n, 500n, 501n]) (k as unknown as { pendingIds: Set<bigint> }).pendingIds.add(id);
     const successor = startSeccompServer({ kernel: k, log: pino({ level: 'silent' }), socketPath: '/nonexistent-dir/fs-seccomp3.sock', journalDir, emulation: () => undefined });
     successor.adopt(name, JSON.stringify({ containerId: 'c1', pid: PID, initPid: PID }), fd);
     await tick();
-    expect(k.seccompResponses).toContainEqual({ id: 501n, error: 4 });
+    for (const id of [497n, 500n, 501n]) expect(k.seccompResponses).toContainEqual({ id, error: 4 });
+    expect(k.seccompResponses.filter((r) => r.error === 4)).toHaveLength(3);
     successor.close();
   });
 
