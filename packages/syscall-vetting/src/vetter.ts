@@ -109,6 +109,11 @@ export class NamespaceTables {
     return e;
   }
 
+  /** Whether the namespace's table is cached (else the next get reads it). */
+  cached(key: string): boolean {
+    return this.cache.has(key);
+  }
+
   /** After sysbox-fs changed a namespace's mounts itself (a performed proc mount adds protected mounts). */
   invalidate(key?: string): void {
     if (key === undefined) this.cache.clear();
@@ -157,6 +162,8 @@ interface Ctx {
   c: ContainerVetting;
   /** lookups made for this call (the fast rules' and a vetting thread's), by target and follow */
   looked: Map<string, Lookup | VetError>;
+  /** the caller's table was read again for this call (a protection confirmed) */
+  fresh?: boolean;
 }
 
 const lookupKey = (t: TargetRef, follow: boolean) => `${follow ? 'f' : 'n'}:${JSON.stringify(t)}`;
@@ -169,12 +176,25 @@ const perform = (rule: string, reason: string, action: Action): Decision => ({ k
 function protectionOf(ctx: Ctx, l: Lookup): Protection | undefined {
   const tables = ctx.c.tables();
   if (!tables.protectedDevs.has(l.dev)) return undefined;
-  const t = tables.get(ctx.host.mountNamespace(ctx.who.tid));
-  const m = t.byId.get(l.mountId);
-  // a mount ID the table doesn't know is newer than the table: the container's own (sysbox-fs re-reads after it
-  // mounts anything); one reused by another file system is not the protected mount either
-  if (!m || m.dev !== l.dev) return undefined;
-  return t.prot.get(l.mountId);
+  const ns = ctx.host.mountNamespace(ctx.who.tid);
+  const inTable = (fresh: boolean): Protection | undefined => {
+    const t = tables.get(ns, fresh);
+    const m = t.byId.get(l.mountId);
+    // a mount ID the table doesn't know is newer than the table: the container's own (sysbox-fs re-reads after it
+    // mounts anything); one reused by another file system is not the protected mount either
+    if (!m || m.dev !== l.dev) return undefined;
+    return t.prot.get(l.mountId);
+  };
+  const wasCached = tables.cached(ns.key);
+  const p = inTable(false);
+  // Mount IDs and anonymous devs are both reused as soon as they are freed: a protected mount unmounted since the
+  // table was read (an inner proc's masks, while sysbox-fs still performs its umount) comes back as the
+  // container's next tmpfs with the same ID and dev. A protection of a mount made after the container started is
+  // confirmed on the table as it is now (the initial ones stay: refused umounts).
+  const init = tables.initial.byId.get(l.mountId);
+  if (p === undefined || ctx.fresh || !wasCached || (init !== undefined && init.dev === l.dev)) return p;
+  ctx.fresh = true;
+  return inTable(true);
 }
 
 function isReadOnlyKind(p: Protection | undefined): boolean {
