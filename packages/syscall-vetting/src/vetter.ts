@@ -189,10 +189,9 @@ function protectionOf(ctx: Ctx, l: Lookup): Protection | undefined {
   const p = inTable(false);
   // Mount IDs and anonymous devs are both reused as soon as they are freed: a protected mount unmounted since the
   // table was read (an inner proc's masks, while sysbox-fs still performs its umount) comes back as the
-  // container's next tmpfs with the same ID and dev. A protection of a mount made after the container started is
-  // confirmed on the table as it is now (the initial ones stay: refused umounts).
-  const init = tables.initial.byId.get(l.mountId);
-  if (p === undefined || ctx.fresh || !wasCached || (init !== undefined && init.dev === l.dev)) return p;
+  // container's next tmpfs with the same ID and dev. A protection is confirmed on the table as it is now (a
+  // successor's record of initial mounts, taken at its start, holds such transient mounts too).
+  if (p === undefined || ctx.fresh || !wasCached) return p;
   ctx.fresh = true;
   return inTable(true);
 }
