@@ -189,6 +189,48 @@ describe.each(RUNTIMES)('%s', (rt) => {
     }
   }, 400_000);
 
+  t("vetting: after a tmpfs loop (answered by the container's vetting thread), protected mounts are still refused and an inner proc still goes with its emulation", async () => {
+    if (isRunc) return;
+    const script = [
+      'mkdir /t /p && /probe loop 2000 /t',
+      'for p in /proc/uptime /proc/keys /sys/firmware; do umount $p 2>/dev/null; echo "$p rc=$?"; umount -l $p 2>/dev/null; echo "$p lazy rc=$?"; done',
+      'mount -t tmpfs none /proc/uptime 2>/dev/null; echo "cover rc=$?"',
+      'mount -t proc proc /p; umount /p/uptime 2>/dev/null; echo "inner uptime rc=$?"; umount /p; echo "inner proc rc=$?"',
+      '/probe loop 2000 /t',
+      'echo mounts=$(grep -c sysboxfs /proc/self/mountinfo) keys=$(wc -c < /proc/keys)',
+    ].join('; ');
+    const r = await sh(rt, ADMIN, script);
+    expect(r.stdout, r.stderr).toMatch(/loop pairs=2000 failures=0[^]*loop pairs=2000 failures=0/);
+    const rc = rcs(r.stdout);
+    for (const p of ['/proc/uptime', '/proc/keys', '/sys/firmware']) {
+      expect(rc[p], p).not.toBe(0);
+      expect(rc[`${p} lazy`], p).not.toBe(0);
+    }
+    expect(rc.cover).not.toBe(0);
+    expect(rc['inner uptime']).not.toBe(0);
+    expect(rc['inner proc']).toBe(0);
+    expect(Number(/mounts=(\d+)/.exec(r.stdout)?.[1])).toBeGreaterThan(0);
+    expect(r.stdout).toContain('keys=0');
+  }, 120_000);
+
+  // A CONTINUE lets the kernel read the caller's memory again (packages/syscall-vetting's README, "What a rewritten
+  // argument can reach"): a sibling thread rewrites mount's type from "tmpfs" to "proc" after the check, or umount's
+  // target from the container's own tmpfs to a masked directory. runc (unvetted) mounts and unmounts as asked.
+  t('vetting: a sibling thread rewriting a checked argument (mount type to proc, umount target to a mask) gets neither a raw procfs nor an unmasked path', async () => {
+    const r = await sh(rt, ADMIN, 'mkdir /r /u && /probe race-proc 10 /r && /probe race-umount 10 /u /sys/firmware', BB, 90_000);
+    expect(r.code, r.stderr).toBe(0);
+    const raw = Number(/race-proc tries=\d+ mounts=\d+ raw=(\d+)/.exec(r.stdout)?.[1]);
+    const unmasked = Number(/race-umount tries=\d+ unmasked=(\d+)/.exec(r.stdout)?.[1]);
+    expect(Number.isInteger(raw) && Number.isInteger(unmasked), r.stdout).toBe(true);
+    if (isRunc) {
+      expect(raw, r.stdout).toBeGreaterThan(0);
+      expect(unmasked, r.stdout).toBeGreaterThan(0);
+      return;
+    }
+    expect(raw, r.stdout).toBe(0);
+    expect(unmasked, r.stdout).toBe(0);
+  }, 120_000);
+
   t('vetting: a container killed mid-loop leaves sysbox-fs healthy, with no leaked fds', async () => {
     if (isRunc) return;
     const pid = fsPid();

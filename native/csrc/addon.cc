@@ -39,87 +39,16 @@
 #include <napi.h>
 #include <uv.h>
 
+#include "addon.h"
+
 #ifndef STATX_MNT_ID
 #define STATX_MNT_ID 0x00001000U
 #endif
 
 namespace {
 
-// ---------------------------------------------------------------- helpers
+using namespace sysbox_addon;
 
-Napi::Error ErrnoError(Napi::Env env, int err, const char* syscall_name, const std::string* path) {
-  std::string msg = std::string(syscall_name) + ": " + strerror(err);
-  if (path != nullptr) msg += " (" + *path + ")";
-  Napi::Error e = Napi::Error::New(env, msg);
-  e.Set("errno", Napi::Number::New(env, err));
-  e.Set("syscall", Napi::String::New(env, syscall_name));
-  if (path != nullptr) e.Set("path", Napi::String::New(env, *path));
-  return e;
-}
-
-Napi::Value ThrowErrno(Napi::Env env, int err, const char* syscall_name, const std::string* path = nullptr) {
-  ErrnoError(env, err, syscall_name, path).ThrowAsJavaScriptException();
-  return env.Undefined();
-}
-
-Napi::Value ThrowType(Napi::Env env, const char* msg) {
-  Napi::TypeError::New(env, msg).ThrowAsJavaScriptException();
-  return env.Undefined();
-}
-
-// Argument readers: return false (with a pending TypeError) on a bad type.
-bool ArgInt(const Napi::CallbackInfo& info, size_t i, int64_t* out) {
-  if (i < info.Length() && info[i].IsNumber()) {
-    *out = info[i].As<Napi::Number>().Int64Value();
-    return true;
-  }
-  ThrowType(info.Env(), ("argument " + std::to_string(i) + " must be a number").c_str());
-  return false;
-}
-
-bool ArgU64(const Napi::CallbackInfo& info, size_t i, uint64_t* out) {
-  if (i < info.Length() && info[i].IsBigInt()) {
-    bool lossless = true;
-    *out = info[i].As<Napi::BigInt>().Uint64Value(&lossless);
-    return true;
-  }
-  if (i < info.Length() && info[i].IsNumber()) {
-    *out = static_cast<uint64_t>(info[i].As<Napi::Number>().Int64Value());
-    return true;
-  }
-  ThrowType(info.Env(), ("argument " + std::to_string(i) + " must be a bigint").c_str());
-  return false;
-}
-
-bool ArgStr(const Napi::CallbackInfo& info, size_t i, std::string* out) {
-  if (i < info.Length() && info[i].IsString()) {
-    *out = info[i].As<Napi::String>().Utf8Value();
-    return true;
-  }
-  ThrowType(info.Env(), ("argument " + std::to_string(i) + " must be a string").c_str());
-  return false;
-}
-
-// A string or null/undefined; *isNull tells which.
-bool ArgOptStr(const Napi::CallbackInfo& info, size_t i, std::string* out, bool* isNull) {
-  if (i >= info.Length() || info[i].IsNull() || info[i].IsUndefined()) {
-    *isNull = true;
-    return true;
-  }
-  *isNull = false;
-  return ArgStr(info, i, out);
-}
-
-#define INT_ARG(name, i)                  \
-  int64_t name;                           \
-  if (!ArgInt(info, i, &name)) return env.Undefined()
-#define STR_ARG(name, i)                  \
-  std::string name;                       \
-  if (!ArgStr(info, i, &name)) return env.Undefined()
-#define OPT_STR_ARG(name, i)                             \
-  std::string name;                                      \
-  bool name##_null;                                      \
-  if (!ArgOptStr(info, i, &name, &name##_null)) return env.Undefined()
 
 // ---------------------------------------------------------------- mounts
 
@@ -1358,6 +1287,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"shutdown", Shutdown},
   };
   for (auto& f : fns) exports.Set(f.name, Napi::Function::New(env, f.fn, f.name));
+  RegisterVetter(env, exports);
   return exports;
 }
 

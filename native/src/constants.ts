@@ -16,19 +16,28 @@ export const MS_BIND = 0x1000;
 export const MS_MOVE = 0x2000;
 export const MS_REC = 0x4000;
 export const MS_SILENT = 0x8000;
+export const MS_POSIXACL = 0x10000;
 export const MS_UNBINDABLE = 0x20000;
 export const MS_PRIVATE = 0x40000;
 export const MS_SLAVE = 0x80000;
 export const MS_SHARED = 0x100000;
 export const MS_RELATIME = 0x200000;
+export const MS_KERNMOUNT = 0x400000;
+export const MS_I_VERSION = 0x800000;
 export const MS_STRICTATIME = 0x1000000;
 export const MS_LAZYTIME = 0x2000000;
+export const MS_NOUSER = 0x80000000;
+/** Old magic in the top 16 bits, discarded by the kernel. */
+export const MS_MGC_VAL = 0xc0ed0000;
+export const MS_MGC_MSK = 0xffff0000;
+export const MS_PROPAGATION = MS_SHARED | MS_PRIVATE | MS_SLAVE | MS_UNBINDABLE;
 
 // umount2(2) flags
 export const MNT_FORCE = 0x1;
 export const MNT_DETACH = 0x2;
 export const MNT_EXPIRE = 0x4;
 export const UMOUNT_NOFOLLOW = 0x8;
+export const UMOUNT_VALID = MNT_FORCE | MNT_DETACH | MNT_EXPIRE | UMOUNT_NOFOLLOW;
 
 // open_tree(2)
 export const OPEN_TREE_CLONE = 0x1;
@@ -56,6 +65,8 @@ export const MOUNT_ATTR_STRICTATIME = 0x20;
 export const MOUNT_ATTR_NODIRATIME = 0x80;
 export const MOUNT_ATTR_IDMAP = 0x100000;
 export const MOUNT_ATTR_NOSYMFOLLOW = 0x200000;
+/** sizeof(struct mount_attr), first version */
+export const MOUNT_ATTR_SIZE_VER0 = 32;
 
 // *at() flags
 export const AT_FDCWD = -100;
@@ -98,6 +109,7 @@ export const FSCONFIG_CMD_CREATE = 6;
 export const FSCONFIG_CMD_RECONFIGURE = 7;
 
 // open(2) flags
+export const O_ACCMODE = 0o3;
 export const O_RDONLY = 0x0;
 export const O_WRONLY = 0x1;
 export const O_RDWR = 0x2;
@@ -111,6 +123,7 @@ export const O_DIRECTORY = 0o200000;
 export const O_NOFOLLOW = 0o400000;
 export const O_CLOEXEC = 0o2000000;
 export const O_PATH = 0o10000000;
+export const O_TMPFILE = 0o20200000;
 
 // socket types for socketpair()
 export const SOCK_STREAM = 1;
@@ -122,7 +135,17 @@ export const SECCOMP_USER_NOTIF_FLAG_CONTINUE = 0x1;
 export const SECCOMP_ADDFD_FLAG_SETFD = 0x1;
 export const SECCOMP_ADDFD_FLAG_SEND = 0x2;
 export const AUDIT_ARCH_X86_64 = 0xc000003e;
+export const AUDIT_ARCH_I386 = 0x40000003;
 export const AUDIT_ARCH_AARCH64 = 0xc00000b7;
+
+// statfs(2) f_type
+export const PROC_SUPER_MAGIC = 0x9fa0;
+export const SYSFS_MAGIC = 0x62656572;
+export const TMPFS_MAGIC = 0x01021994;
+
+// seccomp(2)
+export const SECCOMP_SET_MODE_FILTER = 1;
+export const SECCOMP_FILTER_FLAG_NEW_LISTENER = 0x8;
 
 // pidfd_open(2)
 export const PIDFD_NONBLOCK = 0o4000;
@@ -133,6 +156,10 @@ export const RESOLVE_NO_MAGICLINKS = 0x02;
 export const RESOLVE_NO_SYMLINKS = 0x04;
 export const RESOLVE_BENEATH = 0x08;
 export const RESOLVE_IN_ROOT = 0x10;
+export const RESOLVE_CACHED = 0x20;
+export const RESOLVE_VALID = 0x3f;
+/** sizeof(struct open_how), first version */
+export const OPEN_HOW_SIZE_VER0 = 24;
 export const STATX_ATTR_MOUNT_ROOT = 0x2000n;
 // namespace types (CLONE_NEW*, as NS_GET_NSTYPE answers)
 export const CLONE_NEWNS = 0x00020000;

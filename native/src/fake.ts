@@ -10,6 +10,8 @@ import type {
   BindCloneOptions,
   NamespaceInfo,
   Watcher,
+  VetTable,
+  Vetter,
 } from './kernel.js';
 import { KernelError } from './kernel.js';
 import {
@@ -571,5 +573,21 @@ export class FakeKernel implements Kernel {
       this.fd(listenerFd, 'listener', 'ioctl(SECCOMP_IOCTL_NOTIF_ID_VALID)');
       return this.pendingIds.has(id);
     },
+    /** A vetting thread that answers nothing itself: every notification reaches JS (as from watch), devs are kept in `vetterDevs`. */
+    vetter: (table: VetTable, o: { answer?: boolean; timing?: boolean } = {}): Vetter => {
+      this.record('seccompNotify.vetter', [table.rules.length, o]);
+      const names = Math.max(0, ...table.rules.map((r) => r.index + 1));
+      return {
+        watch: (listenerFd, onNotification, onClose) => this.seccompNotify.watch(listenerFd, onNotification, onClose),
+        setDevs: (p) => {
+          this.vetterDevs = [...p];
+        },
+        stats: () => ({ received: 0, handed: 0, continued: new Array<number>(names).fill(0), stale: 0, lost: 0 }),
+        close: () => this.record('seccompNotify.vetter.close', []),
+      };
+    },
   };
+
+  /** The protected devs the newest vetter was given (setDevs). */
+  vetterDevs: string[] | undefined;
 }

@@ -14,6 +14,12 @@ export type {
   BindCloneOptions,
   NamespaceInfo,
   NamespaceType,
+  VetLookup,
+  VetTable,
+  VetTableCall,
+  VetTableRule,
+  Vetter,
+  VetterStats,
 } from './kernel.js';
 export { KernelError, isKernelError, errnoName, errnoNumber } from './kernel.js';
 export * from './constants.js';

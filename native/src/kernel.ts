@@ -62,6 +62,102 @@ export interface SeccompNotification {
   instructionPointer: bigint;
   /** The six raw arguments. */
   args: bigint[];
+  /**
+   * From a vetting thread (SeccompNotify.vetter): the caller's memory at each pointer argument of a known call,
+   * copied once when the notification arrived — [address, address + 4096) or up to the first unreadable page (empty:
+   * nothing readable there).
+   */
+  memory?: Array<{ address: bigint; bytes: Buffer }>;
+  /** From a vetting thread: where it resolved the call's target (a rule of its table asked for it). */
+  lookup?: VetLookup;
+}
+
+/** A target resolved by a vetting thread as the caller would: openat2(RESOLVE_IN_ROOT) from /proc/<tid>/root. */
+export interface VetLookup {
+  /** the path as read from the caller's memory (latin1) */
+  path: string;
+  /** its last symlink followed */
+  follow: boolean;
+  /** the lookup failed with this errno (the fields below are then absent) */
+  errno?: number;
+  mntId?: bigint;
+  devMajor?: number;
+  devMinor?: number;
+  /** the path is the root of its mount */
+  mountRoot?: boolean;
+  /** statfs f_type of its file system (asked only where a rule needs it) */
+  fsType?: number;
+}
+
+/** A call a vetting thread knows: its pointer arguments are copied for JS. */
+export interface VetTableCall {
+  /** AUDIT_ARCH_* */
+  arch: number;
+  nr: number;
+  /** indexes of its pointer arguments */
+  pointers: readonly number[];
+  /** pointers are the arguments' low 32 bits (i386) */
+  long32: boolean;
+}
+
+/**
+ * A rule a vetting thread answers CONTINUE for by itself when every condition holds (else JS decides):
+ * the call; `flagsClear` bits of argument `flagsArg` (low 32 bits; -1: no flags argument) all clear; each of
+ * `strings` a readable, NUL-terminated string of at most PATH_MAX bytes (not NULL) and not one of its `not`; argument
+ * `readable` NULL or readable (-1: none); argument `target` (one of `strings`) an absolute path outside /proc that
+ * resolves in the caller's root (its last symlink followed unless a `noFollow` flag bit is set), the root of a mount
+ * if `mountRoot`, on a file system that is not one of the protected ones (Vetter.setDevs) and, unless a
+ * `fsTypesUnless` flag bit is set, whose statfs type is none of `fsTypesNot`. The rules themselves are written in
+ * @sysbox/syscall-vetting.
+ */
+export interface VetTableRule {
+  /** the rule's index in the caller's list of names: where stats().continued counts it */
+  index: number;
+  arch: number;
+  nr: number;
+  flagsArg: number;
+  flagsClear: number;
+  strings: ReadonlyArray<{ arg: number; not?: readonly string[] }>;
+  readable: number;
+  target: number;
+  noFollow: number;
+  mountRoot: boolean;
+  fsTypesNot: readonly number[];
+  fsTypesUnless: number;
+}
+
+export interface VetTable {
+  calls: readonly VetTableCall[];
+  rules: readonly VetTableRule[];
+}
+
+export interface VetterStats {
+  /** notifications received */
+  received: number;
+  /** given to JS */
+  handed: number;
+  /** answered CONTINUE by the thread, per rule index */
+  continued: number[];
+  /** the caller was gone before the answer */
+  stale: number;
+  /** received while JS was going away: left for the next sysbox-fs */
+  lost: number;
+  /** with `timing`: ns spent per stage (summed), and how many notifications the thread answered */
+  ns?: { recv: number; copy: number; lookup: number; decide: number; valid: number; reply: number; hand: number; answered: number };
+}
+
+/**
+ * A vetting thread (one per container): receives the notifications of the listener fds it watches, answers what its
+ * table's rules match, and gives JS the rest (with their memory copied and the target's lookup).
+ */
+export interface Vetter {
+  /** lastIdFd: a file (on /run) the thread keeps the newest notification id in (for a successor after a crash). */
+  watch(listenerFd: number, onNotification: (n: SeccompNotification) => void, onClose: () => void, o?: { lastIdFd?: number }): Watcher;
+  /** The file systems ("major:minor") of the container's protected mounts; arms the thread's rules (until then JS decides everything). */
+  setDevs(protectedDevs: Iterable<string>): void;
+  stats(): VetterStats;
+  /** Stops the thread (its copies of the listener fds are closed; the caller's stay open). */
+  close(): void;
 }
 
 export interface SeccompResponse {
@@ -118,6 +214,11 @@ export interface SeccompNotify {
   addFd(listenerFd: number, req: SeccompAddFd): number;
   /** Whether the notification is still pending (the caller did not die / was not answered). */
   idValid(listenerFd: number, id: bigint): boolean;
+  /**
+   * A vetting thread for `table` (see Vetter). answer false: it answers nothing (every notification goes to JS);
+   * timing: it sums the time of its stages (stats().ns).
+   */
+  vetter(table: VetTable, o?: { answer?: boolean; timing?: boolean }): Vetter;
 }
 
 export interface BindCloneOptions {

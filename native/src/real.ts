@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join, dirname } from 'node:path';
-import type { Kernel, IdMapping, MountSetattrAttr, Statx, SeccompNotification, IdmappedBindOptions, BindCloneOptions, NamespaceInfo, NamespaceType, ResolvedStat } from './kernel.js';
+import type { Kernel, IdMapping, MountSetattrAttr, Statx, SeccompNotification, IdmappedBindOptions, BindCloneOptions, NamespaceInfo, NamespaceType, ResolvedStat, VetTable, Vetter, VetterStats } from './kernel.js';
 import { KernelError } from './kernel.js';
 import {
   AT_FDCWD,
@@ -24,6 +24,10 @@ import {
   SECCOMP_USER_NOTIF_FLAG_CONTINUE,
   SOCK_STREAM,
 } from './constants.js';
+
+/** An addon vetting thread (csrc/vet-thread.cc). */
+declare const vetterBrand: unique symbol;
+type VetterHandle = { readonly [vetterBrand]: true };
 
 /** The raw addon surface (csrc/addon.cc). Errors thrown by it carry errno/syscall/path. */
 interface Addon {
@@ -60,6 +64,12 @@ interface Addon {
   resolveStatCached(dirfd: number, path: string, openFlags: number, resolve: number): ResolvedStat;
   peerCred(sock: number): { pid: number; uid: number; gid: number };
   seccompIdValid(fd: number, id: bigint): boolean;
+  vetterCreate(table: VetTable, onEvent: (listener: number, n: SeccompNotification | null) => void, o: { answer: boolean; timing: boolean }): VetterHandle;
+  vetterWatch(h: VetterHandle, fd: number, lastIdFd: number): number;
+  vetterUnwatch(h: VetterHandle, id: number): void;
+  vetterSetDevs(h: VetterHandle, protectedDevs: number[]): void;
+  vetterStats(h: VetterHandle): VetterStats;
+  vetterClose(h: VetterHandle): void;
   fuseWatch(fd: number, buf: Uint8Array, onRequest: (length: number) => void, onClose: (errno: number) => void, spinUs: number): { close(): void };
   writeFd(fd: number, data: Buffer): number;
   shutdown(fd: number, how: number): void;
@@ -296,6 +306,54 @@ class RealKernel implements Kernel {
     addFd: (fd: number, r: { id: bigint; srcFd: number; newFdFlags?: number; setFd?: number; send?: boolean }) =>
       call(() => this.a.seccompAddFd(fd, r.id, r.srcFd, r.newFdFlags ?? 0, r.setFd ?? -1, r.send ? 1 : 0)),
     idValid: (fd: number, id: bigint) => call(() => this.a.seccompIdValid(fd, id)),
+    vetter: (table: VetTable, o: { answer?: boolean; timing?: boolean } = {}): Vetter => {
+      const a = this.a;
+      const handlers = new Map<number, { onNotification: (n: SeccompNotification) => void; onClose: () => void }>();
+      let closed = false;
+      const h = call(() =>
+        a.vetterCreate(
+          table,
+          (id, n) => {
+            const x = handlers.get(id);
+            if (!x) return;
+            if (n === null) {
+              handlers.delete(id);
+              x.onClose();
+            } else x.onNotification(n);
+          },
+          { answer: o.answer ?? true, timing: o.timing ?? false },
+        ),
+      );
+      const devs = (list: Iterable<string>) => {
+        const out: number[] = [];
+        for (const d of list) {
+          const [maj, min] = d.split(':').map(Number);
+          if (Number.isInteger(maj) && Number.isInteger(min)) out.push(maj!, min!);
+        }
+        return out;
+      };
+      return {
+        watch: (fd, onNotification, onClose, w = {}) => {
+          if (closed) throw new KernelError('EBADF', 'vetterWatch');
+          const id = call(() => a.vetterWatch(h, fd, w.lastIdFd ?? -1));
+          handlers.set(id, { onNotification, onClose });
+          return {
+            close: () => {
+              handlers.delete(id);
+              if (!closed) a.vetterUnwatch(h, id);
+            },
+          };
+        },
+        setDevs: (p) => call(() => a.vetterSetDevs(h, devs(p))),
+        stats: () => a.vetterStats(h),
+        close: () => {
+          if (closed) return;
+          closed = true;
+          handlers.clear();
+          a.vetterClose(h);
+        },
+      };
+    },
   };
 }
 

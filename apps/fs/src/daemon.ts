@@ -112,7 +112,7 @@ export async function startDaemon(flags: FsFlags, opts: { log: Logger; fuse?: Fu
     // [seccomp] the engine's listener fds: vetting of the containers' mount calls (seccomp-server.ts)
     if (flags.seccompSocket !== 'none' && kernel) {
       const listen = kept.find((e) => e.name === STORE_LISTEN);
-      seccomp = startSeccompServer({ kernel, log, socketPath: flags.seccompSocket, spinUs: flags.spinUs, ...(listen ? { listenFd: listen.fd } : {}), emulation: (id) => service?.emulation(id), ...(keeper ? { store: keeper } : {}) });
+      seccomp = startSeccompServer({ kernel, log, socketPath: flags.seccompSocket, timing: flags.vetTiming, ...(listen ? { listenFd: listen.fd } : {}), emulation: (id) => service?.emulation(id), ...(keeper ? { store: keeper } : {}) });
       for (const e of kept) if (e !== listen) seccomp.adopt(e.name, e.data, e.fd);
       seccomp.sweep();
     } else for (const e of kept) closeFd?.(e.fd);

@@ -13,6 +13,8 @@ export interface FsFlags extends CommonFlags {
   spinUs: number;
   /** the seccomp listener socket (the spec's listenerPath), or 'none' */
   seccompSocket: string;
+  /** the vetting threads time their stages (logged with the seccomp counters at stop) */
+  vetTiming: boolean;
 }
 
 const DEFAULTS = { socket: '/run/sysbox/fs.sock', pidFile: '/run/sysbox/fs.pid' };
@@ -31,11 +33,13 @@ ${COMMON_USAGE(DEFAULTS)}
   --fd-store <path>     sysbox-mgr's fd store, which keeps the /dev/fuse fds across restarts, or "none"
                         (default mgr-fds.sock beside --socket: /run/sysbox/mgr-fds.sock)
   --spin-us <n>         devfuse: after a request, keep reading /dev/fuse for up to n µs before sleeping
-                        (0..1000; default 50: a reader's next request usually follows within that); the same
-                        after a seccomp notification (a mount's umount follows within that)
+                        (0..1000; default 50: a reader's next request usually follows within that)
   --seccomp-socket <p>  where the engine sends each container's seccomp listener fd (the spec's listenerPath;
                         sysbox-fs vets the container's mount calls), or "none" (default fs-seccomp.sock beside --socket:
                         /run/sysbox/fs-seccomp.sock)
+  --vet-timing          the vetting threads (one per container) sum the time of each stage of the calls they answer
+                        (receive, argument copy, lookup, decision, NOTIF_ID_VALID, reply): logged with the counters
+                        when sysbox-fs stops
   -h, --help            this help
 `;
 
@@ -46,6 +50,7 @@ export function parseFlags(argv: string[]): FsFlags {
     'fd-store': { type: 'string' },
     'spin-us': { type: 'string', default: '50' },
     'seccomp-socket': { type: 'string' },
+    'vet-timing': { type: 'boolean', default: false },
   });
   const fuse = values.fuse;
   if (fuse !== 'devfuse' && fuse !== 'fuse-native') throw new UsageError(`--fuse must be devfuse or fuse-native, got "${fuse}"`);
@@ -60,5 +65,6 @@ export function parseFlags(argv: string[]): FsFlags {
     spinUs,
     fdStore: (values['fd-store'] as string | undefined) || join(dirname(common.socket), 'mgr-fds.sock'),
     seccompSocket: (values['seccomp-socket'] as string | undefined) || join(dirname(common.socket), 'fs-seccomp.sock'),
+    vetTiming: values['vet-timing'] === true,
   };
 }

@@ -1,12 +1,14 @@
 // sysbox-fs's seccomp-notify supervisor: the engine (runc) connects to the spec's listenerPath for a container's
-// init and for every exec and sends the seccomp listener fd with a JSON state; each listener is watched on this
-// loop; each notification is vetted (@sysbox/syscall-vetting), serialised per caller thread (not per container),
+// init and for every exec and sends the seccomp listener fd with a JSON state; each container's listeners are
+// watched by a vetting thread of its own (@sysbox/native's SeccompNotify.vetter), which answers what the fast rules
+// of @sysbox/syscall-vetting match (a new tmpfs, the umount of the container's own mounts) and hands the rest to this
+// loop with the arguments copied; each is vetted (@sysbox/syscall-vetting), serialised per caller thread (not per container),
 // checked with SECCOMP_IOCTL_NOTIF_ID_VALID before any side effect and before the answer, logged as an audit
 // event and counted. Listener fds (and the listening socket) are kept in sysbox-mgr's fd store so a restarted
 // sysbox-fs serves them again; notifications in flight are journaled there so the successor answers them.
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Kernel, SeccompNotification, Watcher } from '@sysbox/native';
+import type { Kernel, SeccompNotification, Vetter, Watcher } from '@sysbox/native';
 import { isKernelError, O_CLOEXEC } from '@sysbox/native';
 import {
   EPERM,
@@ -15,6 +17,7 @@ import {
   performed,
   recordInitialMounts,
   vet,
+  vetTable,
   type AuditEvent,
   type Decision,
 } from '@sysbox/syscall-vetting';
@@ -25,6 +28,17 @@ export const DEFAULT_SECCOMP_SOCKET = '/run/sysbox/fs-seccomp.sock';
 
 /** What the fd store keeps for sysbox-fs's seccomp side (names are prefixed so they don't meet the FUSE entries). */
 export const STORE_LISTEN = 'seccomp-listen';
+/** Where a journal file's JSON starts: its first page holds the vetting thread's newest notification id. */
+const JOURNAL_JSON = 4096;
+
+/** Whether notification id a comes after b (ids count up from a random start, modulo 2^64). */
+/** How far below and above the newest id a successor looks for notifications the previous process left unanswered. */
+const LOST_BELOW = 1024;
+const LOST_ABOVE = 64;
+function newer(a: bigint, b: bigint): boolean {
+  const d = (a - b) & 0xffffffffffffffffn;
+  return d !== 0n && d < 0x8000000000000000n;
+}
 export const STORE_LISTENER_PREFIX = 'seccomp:';
 
 /** Where the fd store is, as the server uses it (sysbox-fs's FdKeeper gives these). */
@@ -44,8 +58,8 @@ export interface SeccompServerOptions {
   /** the container's emulation (its sysbox-fs tree, masked and read-only paths), by id; undefined if unknown */
   emulation(containerId: string): Emulation | undefined;
   store?: SeccompStore;
-  /** after a notification, µs to keep looking for the caller's next one before sleeping (0..1000; default 50) */
-  spinUs?: number;
+  /** the vetting threads sum the time of their stages (logged with the counters when the server stops) */
+  timing?: boolean;
   /** where the journal of notifications in flight lives (default <socketPath>.journal, on /run) */
   journalDir?: string;
   nsenter?: string;
@@ -65,6 +79,10 @@ export interface SeccompCounters {
   /** path lookups answered from the dentry cache on the loop, and those sent to the libuv pool */
   lookupsCached: number;
   lookupsPool: number;
+  /** notifications answered by the vetting threads themselves (a fast rule), by rule; included in `continue` */
+  native: Record<string, number>;
+  /** with `timing`: ns the vetting threads spent per stage, summed, and how many they answered */
+  nativeNs?: Record<string, number>;
 }
 
 interface Container {
@@ -73,6 +91,11 @@ interface Container {
   initPid: number;
   tables: NamespaceTables | undefined;
   listeners: number;
+  /** its vetting thread */
+  vetter: Vetter;
+  /** the version of tables.protectedDevs the vetting thread has (-1: none: it answers nothing yet) */
+  armed: number;
+  log: Logger;
 }
 
 interface Listener {
@@ -119,7 +142,12 @@ interface ProcessState {
 export function startSeccompServer(o: SeccompServerOptions): SeccompServer {
   const k = o.kernel;
   const host = new SysboxVetHost(k);
-  const counters: SeccompCounters = { listeners: 0, notifications: 0, continue: 0, perform: 0, errno: 0, fake: 0, performFailed: 0, stale: 0, lookupsCached: 0, lookupsPool: 0 };
+  const counters: SeccompCounters = { listeners: 0, notifications: 0, continue: 0, perform: 0, errno: 0, fake: 0, performFailed: 0, stale: 0, lookupsCached: 0, lookupsPool: 0, native: {} };
+  // the fast rules, for the vetting threads; with debug logging every call reaches the loop and is logged
+  const fast = vetTable();
+  const answerNatively = !o.log.isLevelEnabled('debug');
+  /** what the vetting threads of containers gone had counted */
+  const gone = { received: 0, handed: 0, stale: 0, continued: fast.names.map(() => 0), ns: {} as Record<string, number> };
   const containers = new Map<string, Container>();
   const listeners = new Map<number, Listener>();
   /** per caller thread: the chain its notifications run on (a thread has one call pending at a time; this keeps a stale one ordered) */
@@ -153,10 +181,27 @@ export function startSeccompServer(o: SeccompServerOptions): SeccompServer {
   const containerOf = (id: string, initPid: number): Container => {
     let c = containers.get(id);
     if (!c) {
-      c = { id, initPid, tables: undefined, listeners: 0 };
+      c = { id, initPid, tables: undefined, listeners: 0, vetter: k.seccompNotify.vetter(fast.table, { answer: answerNatively, timing: o.timing === true }), armed: -1, log: o.log.child({ containerId: id }) };
       containers.set(id, c);
     }
     return c;
+  };
+
+  /** Gives the vetting thread the container's protected file systems when they grew (it answers nothing before). */
+  const arm = (c: Container) => {
+    if (!c.tables || c.tables.version === c.armed) return;
+    c.vetter.setDevs(c.tables.protectedDevs);
+    c.armed = c.tables.version;
+  };
+
+  /** Adds up a vetting thread's counts (for a container that is gone). */
+  const keepStats = (v: Vetter) => {
+    const st = v.stats();
+    gone.received += st.received;
+    gone.handed += st.handed;
+    gone.stale += st.stale;
+    st.continued.forEach((n, i) => (gone.continued[i] = (gone.continued[i] ?? 0) + n));
+    for (const [key, n] of Object.entries(st.ns ?? {})) gone.ns[key] = (gone.ns[key] ?? 0) + n;
   };
 
   /** The container's record of initial mounts: its init's mount table, read before its first vetted call. */
@@ -171,6 +216,7 @@ export function startSeccompServer(o: SeccompServerOptions): SeccompServer {
         throw new Error(`cannot read the mount table of ${c.id}'s init (pid ${c.initPid}): ${(e as Error).message}`);
       }
       c.tables = new NamespaceTables(recordInitialMounts(table, { masked: em?.masked ?? [], readonly: em?.readonly ?? [] }));
+      arm(c);
     }
     return c.tables;
   };
@@ -203,7 +249,7 @@ export function startSeccompServer(o: SeccompServerOptions): SeccompServer {
       const json = JSON.stringify({ lastId: String(l.lastId), inflight });
       const len = Math.max(json.length, l.journalLen);
       const text = Buffer.from(json.padEnd(len, ' '));
-      writeSync(l.journalFd, text, 0, text.length, 0);
+      writeSync(l.journalFd, text, 0, text.length, JOURNAL_JSON);
       l.journalLen = len;
     } catch {
       /* a full /run: the journal is best effort */
@@ -221,8 +267,15 @@ export function startSeccompServer(o: SeccompServerOptions): SeccompServer {
   type Journaled = { lastId?: string; inflight: Array<{ id: string; pid: number; syscall: number; arch: number; args: string[] }> };
   const readJournal = (name: string): Journaled => {
     try {
-      const text = readFileSync(join(journalDir, name), 'utf8');
-      return text.trim() ? (JSON.parse(text) as Journaled) : { inflight: [] };
+      const raw = readFileSync(join(journalDir, name));
+      // the vetting thread's newest id (first 8 bytes; 0: none), then the JSON at JOURNAL_JSON (an older sysbox-fs
+      // wrote the JSON at 0)
+      const old = raw.length < JOURNAL_JSON || (raw.length > JOURNAL_JSON && raw[JOURNAL_JSON] !== 0x7b);
+      const text = raw.subarray(old ? 0 : JOURNAL_JSON).toString('utf8').replace(/\0+/g, '').trim();
+      const j: Journaled = text ? (JSON.parse(text) as Journaled) : { inflight: [] };
+      const native = !old && raw.length >= 8 ? raw.readBigUInt64LE(0) : 0n;
+      if (native !== 0n && (j.lastId === undefined || newer(native, BigInt(j.lastId)))) j.lastId = String(native);
+      return j;
     } catch {
       return { inflight: [] };
     }
@@ -249,10 +302,11 @@ export function startSeccompServer(o: SeccompServerOptions): SeccompServer {
 
   const decide = async (l: Listener, n: SeccompNotification): Promise<void> => {
     const c = l.container;
-    const clog = o.log.child({ containerId: c.id });
+    const clog = c.log;
     let verdict;
     try {
       verdict = await vet(n, { containerId: c.id, tables: () => tablesOf(c) }, host);
+      arm(c);
     } catch (e) {
       // vet never rejects; a thrown error here is ours: refuse
       clog.error({ err: (e as Error).message }, 'vetting failed: refused');
@@ -292,6 +346,7 @@ export function startSeccompServer(o: SeccompServerOptions): SeccompServer {
         } catch {
           c.tables?.invalidate();
         }
+        arm(c);
       }
     }
     if (result.notFuse) {
@@ -322,7 +377,7 @@ export function startSeccompServer(o: SeccompServerOptions): SeccompServer {
 
   const onNotification = (l: Listener, n: SeccompNotification) => {
     counters.notifications++;
-    if (n.id > l.lastId) l.lastId = n.id;
+    if (l.lastId === 0n || newer(n.id, l.lastId)) l.lastId = n.id;
     l.inflight.set(n.id, n);
     journal(l);
     busy++;
@@ -359,7 +414,11 @@ export function startSeccompServer(o: SeccompServerOptions): SeccompServer {
     rmSync(join(journalDir, l.name), { force: true });
     counters.listeners = listeners.size;
     const c = l.container;
-    if (--c.listeners <= 0) containers.delete(c.id);
+    if (--c.listeners <= 0) {
+      containers.delete(c.id);
+      keepStats(c.vetter);
+      c.vetter.close();
+    }
     o.log.debug({ containerId: c.id, pid: l.pid, why }, 'seccomp listener closed');
   };
 
@@ -371,8 +430,9 @@ export function startSeccompServer(o: SeccompServerOptions): SeccompServer {
     listeners.set(fd, l);
     counters.listeners = listeners.size;
     if (!stored) o.store?.put({ name: l.name, data: JSON.stringify(data), fd });
-    // POLLHUP: every process under this filter exited
-    l.watcher = k.seccompNotify.watch(fd, (n) => onNotification(l, n), () => drop(l, 'all its processes exited'), o.spinUs ?? 50);
+    // POLLHUP: every process under this filter exited. The journal file's first page is where the vetting thread
+    // keeps the newest id it received.
+    l.watcher = c.vetter.watch(fd, (n) => onNotification(l, n), () => drop(l, 'all its processes exited'), l.journalFd !== undefined ? { lastIdFd: l.journalFd } : {});
     return l;
   };
 
@@ -424,11 +484,33 @@ export function startSeccompServer(o: SeccompServerOptions): SeccompServer {
     }
   })();
 
+  /** The counters, the vetting threads' included. */
+  const current = (): SeccompCounters => {
+    const all = { received: gone.received, handed: gone.handed, stale: gone.stale, continued: [...gone.continued], ns: { ...gone.ns } };
+    for (const c of containers.values()) {
+      const st = c.vetter.stats();
+      all.received += st.received;
+      all.handed += st.handed;
+      all.stale += st.stale;
+      st.continued.forEach((n, i) => (all.continued[i] = (all.continued[i] ?? 0) + n));
+      for (const [key, n] of Object.entries(st.ns ?? {})) all.ns[key] = (all.ns[key] ?? 0) + n;
+    }
+    const answered = all.continued.reduce((a, b) => a + b, 0);
+    return {
+      ...counters,
+      notifications: counters.notifications + answered + all.stale,
+      continue: counters.continue + answered,
+      stale: counters.stale + all.stale,
+      lookupsCached: host.lookups.cached,
+      lookupsPool: host.lookups.pool,
+      native: Object.fromEntries(fast.names.map((name, i) => [name, all.continued[i] ?? 0])),
+      ...(o.timing ? { nativeNs: all.ns } : {}),
+    };
+  };
+
   return {
     get counters() {
-      counters.lookupsCached = host.lookups.cached;
-      counters.lookupsPool = host.lookups.pool;
-      return counters;
+      return current();
     },
     get busy() {
       return busy;
@@ -448,29 +530,36 @@ export function startSeccompServer(o: SeccompServerOptions): SeccompServer {
         return;
       }
       const pending = readJournal(name);
+      const known = new Set(pending.inflight.map((j) => BigInt(j.id)));
+      // Notifications the previous sysbox-fs received (the kernel won't deliver them again) and that the journal
+      // can't give back: the vetting thread's newest id itself (received, then killed while deciding), ids it
+      // handed to the loop that the loop never journaled (below it), and any received after the last store (just
+      // past it). Found before this process serves the fd: every id still pending (SENT) then is the previous
+      // one's, none this process's own vetting thread has received. Their arguments are unknown here, so the
+      // caller is told EINTR (as a signal would) rather than left blocked.
+      const lost: bigint[] = [];
+      if (pending.lastId !== undefined) {
+        const last = BigInt(pending.lastId);
+        for (let d = -LOST_BELOW; d <= LOST_ABOVE; d++) {
+          const id = BigInt.asUintN(64, last + BigInt(d));
+          if (!known.has(id) && k.seccompNotify.idValid(fd, id)) lost.push(id);
+        }
+      }
       // the store keeps its copy under the same name; the journal file goes on
       const l = serve(fd, { containerId: d.containerId, pid: d.pid, initPid: d.initPid }, name);
-      // notifications the previous sysbox-fs received and never answered: the kernel won't deliver them again
-      const known = new Set<bigint>();
+      // notifications the previous sysbox-fs journaled and never answered: decided again
       for (const j of pending.inflight) {
         const n: SeccompNotification = { id: BigInt(j.id), pid: j.pid, syscall: j.syscall, arch: j.arch, instructionPointer: 0n, args: j.args.map((a) => BigInt(a)) };
-        known.add(n.id);
         if (!k.seccompNotify.idValid(fd, n.id)) continue;
         o.log.info({ containerId: d.containerId, callerPid: n.pid, id: j.id }, 'answering a notification the previous sysbox-fs left in flight');
         onNotification(l, n);
       }
-      // ... and any it received after its last journal write (ids follow each other): their arguments are unknown
-      // here, so the caller is told EINTR (as a signal would) rather than left blocked
-      if (pending.lastId !== undefined) {
-        const last = BigInt(pending.lastId);
-        for (let id = last + 1n; id <= last + 64n; id++) {
-          if (known.has(id) || !k.seccompNotify.idValid(fd, id)) continue;
-          o.log.warn({ containerId: d.containerId, id: String(id), audit: true, decision: 'errno', rule: 'lost-in-restart', errno: 'EINTR' }, 'a notification the previous sysbox-fs received but never journaled: answered EINTR (the caller may retry)');
-          try {
-            k.seccompNotify.respond(fd, { id, error: 4 });
-          } catch {
-            /* answered or gone */
-          }
+      for (const id of lost) {
+        o.log.warn({ containerId: d.containerId, id: String(id), audit: true, decision: 'errno', rule: 'lost-in-restart', errno: 'EINTR' }, 'a notification the previous sysbox-fs received but never journaled: answered EINTR (the caller may retry)');
+        try {
+          k.seccompNotify.respond(fd, { id, error: 4 });
+        } catch {
+          /* answered or gone */
         }
       }
     },
@@ -504,7 +593,9 @@ export function startSeccompServer(o: SeccompServerOptions): SeccompServer {
           /* closed */
         }
       }
-      o.log.info({ counters }, 'seccomp server stopped');
+      const final = current();
+      for (const c of containers.values()) c.vetter.close();
+      o.log.info({ counters: final }, 'seccomp server stopped');
     },
   };
 }

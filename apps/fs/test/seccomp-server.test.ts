@@ -60,14 +60,19 @@ describe('seccomp server', () => {
     k.notify(l!.fd, { id: 7n, pid: PID, syscall: 166, args: [str('/proc'), 0n, 0n, 0n, 0n, 0n] });
     // journaled while in flight (the decision waits for a lookup), then cleared
     const [jname] = readdirSync(journalDir);
-    expect(JSON.parse(readFileSync(join(journalDir, jname!), 'utf8'))).toMatchObject({ lastId: '7', inflight: [{ id: '7', pid: PID, syscall: 166 }] });
+    // the JSON after the first page (where the vetting thread keeps the newest id it received)
+    const journaled = () => JSON.parse(readFileSync(join(journalDir, jname!)).subarray(4096).toString('utf8').trim());
+    expect(journaled()).toMatchObject({ lastId: '7', inflight: [{ id: '7', pid: PID, syscall: 166 }] });
     await tick();
-    expect(JSON.parse(readFileSync(join(journalDir, jname!), 'utf8').trim())).toEqual({ lastId: '7', inflight: [] });
+    expect(journaled()).toEqual({ lastId: '7', inflight: [] });
     expect(k.seccompResponses).toContainEqual({ id: 7n, error: 16 });
     const audit = lines.find((x) => x.audit && x.rule === 'base-busy')!;
     expect(audit).toMatchObject({ containerId: 'c1', callerPid: PID, syscall: 'umount2', decision: 'errno', errno: 'EBUSY', args: { target: '/proc' } });
     expect(String(audit.reason)).toContain('/proc');
-    expect(server.counters).toMatchObject({ notifications: 1, errno: 1, listeners: 1 });
+    expect(server.counters).toMatchObject({ notifications: 1, errno: 1, listeners: 1, native: { 'new-mount': 0, umount: 0 } });
+    // the container's vetting thread got the fast rules, and its protected file systems once its table was read
+    expect(k.callsOf('seccompNotify.vetter')).toHaveLength(1);
+    expect(k.vetterDevs).toContain(procMount.dev);
     server.close();
   });
 
@@ -114,6 +119,28 @@ describe('seccomp server', () => {
     await tick();
     expect(k.seccompResponses).toContainEqual({ id: 9n, continue: true });
     expect(k.seccompResponses).toContainEqual({ id: 11n, error: 4 });
+    successor.close();
+  });
+
+  test("a successor answers EINTR to the newest id the vetting thread kept (the journal's first page), just past it and below it", async () => {
+    const { k, server, journalDir } = setup();
+    await tick();
+    server.close();
+    const fd = k.newListener();
+    const name = 'seccomp:c1:1:10:x';
+    // the JSON's lastId is older than what the vetting thread received and answered itself since
+    const file = Buffer.alloc(4096 + 64, 0);
+    file.writeBigUInt64LE(500n, 0);
+    file.write(JSON.stringify({ lastId: '9', inflight: [] }).padEnd(64, ' '), 4096);
+    writeFileSync(join(journalDir, name), file);
+    // 500: received by the thread, which was killed while deciding it; 497: handed to the loop, never journaled;
+    // 501: received after the thread's last store
+    for (const id of [497n, 500n, 501n]) (k as unknown as { pendingIds: Set<bigint> }).pendingIds.add(id);
+    const successor = startSeccompServer({ kernel: k, log: pino({ level: 'silent' }), socketPath: '/nonexistent-dir/fs-seccomp3.sock', journalDir, emulation: () => undefined });
+    successor.adopt(name, JSON.stringify({ containerId: 'c1', pid: PID, initPid: PID }), fd);
+    await tick();
+    for (const id of [497n, 500n, 501n]) expect(k.seccompResponses).toContainEqual({ id, error: 4 });
+    expect(k.seccompResponses.filter((r) => r.error === 4)).toHaveLength(3);
     successor.close();
   });
 

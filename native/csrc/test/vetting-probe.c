@@ -14,6 +14,12 @@
  *   loop N DIR          N x (mount tmpfs on DIR; umount2 DIR): prints the failures and the ns per pair
  *   getpid N            N x getpid(): prints ns per call
  *   readzero N          N x read(/dev/zero, 1 byte): prints ns per call
+ *   race-proc SECS DIR  mount(TYPE) on DIR while a sibling thread rewrites TYPE between "tmpfs" and "proc", for SECS
+ *                       seconds or until a raw procfs is mounted (DIR/uptime on procfs itself, not an emulated file):
+ *                       prints the tries, the mounts and the raw ones (what a CONTINUE after a check lets through)
+ *   race-umount SECS DIR MASKED  umount2(PATH) of a tmpfs mounted on DIR while a sibling thread rewrites PATH between
+ *                       DIR and MASKED (a masked directory), for SECS seconds or until MASKED is no longer masked
+ *                       (its st_dev changed): prints the tries and the unmasked count
  *   notify-loop N DIR SOCK  installs a filter sending mount and umount2 to a listener, hands it to the supervisor at
  *                       SOCK as runc does (SCM_RIGHTS + a JSON state, container id "probe"), then runs "loop N DIR"
  */
@@ -33,6 +39,9 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <linux/audit.h>
+#include <pthread.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -202,6 +211,72 @@ static int cmd_notify_loop(long n, const char *dir, const char *sock) {
   return cmd_loop(n, dir);
 }
 
+/* the buffer a sibling thread rewrites while the main thread passes it to mount/umount2 */
+static char race_buf[4096];
+static const char *race_a, *race_b;
+static volatile int race_stop;
+
+static void *race_flip(void *arg) {
+  size_t la = strlen(race_a) + 1, lb = strlen(race_b) + 1;
+  (void)arg;
+  while (!race_stop) {
+    memcpy(race_buf, race_a, la);
+    memcpy(race_buf, race_b, lb);
+  }
+  return NULL;
+}
+
+static long statfs_type(const char *path) {
+  struct statfs sf;
+  return statfs(path, &sf) == 0 ? (long)sf.f_type : -1;
+}
+
+static int cmd_race_proc(long secs, const char *dir) {
+  pthread_t th;
+  char up[4096];
+  long tries = 0, mounts = 0, raw = 0;
+  long long end = now_ns() + secs * 1000000000LL;
+  snprintf(up, sizeof up, "%s/uptime", dir);
+  race_a = "tmpfs";
+  race_b = "proc";
+  strcpy(race_buf, race_a);
+  pthread_create(&th, NULL, race_flip, NULL);
+  while (now_ns() < end && raw == 0) {
+    tries++;
+    if (mount("none", dir, race_buf, 0, NULL) != 0) continue;
+    mounts++;
+    if (statfs_type(up) == 0x9fa0) raw++; /* PROC_SUPER_MAGIC: the kernel's own file, not sysbox-fs's */
+    umount2(dir, MNT_DETACH);
+  }
+  race_stop = 1;
+  pthread_join(th, NULL);
+  printf("race-proc tries=%ld mounts=%ld raw=%ld\n", tries, mounts, raw);
+  return 0;
+}
+
+static int cmd_race_umount(long secs, const char *dir, const char *masked) {
+  pthread_t th;
+  struct stat st;
+  long tries = 0, unmasked = 0;
+  dev_t maskdev = stat(masked, &st) == 0 ? st.st_dev : 0;
+  long long end = now_ns() + secs * 1000000000LL;
+  race_a = dir;
+  race_b = masked;
+  strcpy(race_buf, race_a);
+  pthread_create(&th, NULL, race_flip, NULL);
+  while (now_ns() < end && unmasked == 0) {
+    tries++;
+    if (mount("none", dir, "tmpfs", 0, NULL) == 0) umount2(race_buf, 0);
+    if (stat(masked, &st) != 0 || st.st_dev != maskdev) unmasked++;
+  }
+  race_stop = 1;
+  pthread_join(th, NULL);
+  while (umount2(dir, MNT_DETACH) == 0) {
+  }
+  printf("race-umount tries=%ld unmasked=%ld\n", tries, unmasked);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   if (argc >= 2 && !strcmp(argv[1], "listener")) return cmd_listener();
@@ -214,6 +289,8 @@ int main(int argc, char **argv) {
   if (argc >= 4 && !strcmp(argv[1], "loop")) return cmd_loop(atol(argv[2]), argv[3]);
   if (argc >= 3 && !strcmp(argv[1], "getpid")) return cmd_getpid(atol(argv[2]));
   if (argc >= 3 && !strcmp(argv[1], "readzero")) return cmd_readzero(atol(argv[2]));
+  if (argc >= 4 && !strcmp(argv[1], "race-proc")) return cmd_race_proc(atol(argv[2]), argv[3]);
+  if (argc >= 5 && !strcmp(argv[1], "race-umount")) return cmd_race_umount(atol(argv[2]), argv[3], argv[4]);
   if (argc >= 5 && !strcmp(argv[1], "notify-loop")) return cmd_notify_loop(atol(argv[2]), argv[3], argv[4]);
   fprintf(stderr, "usage: vetting-probe listener|newapi|openat2 DIR FILE|fdmount DIR|fdumount PATH|loop N DIR|getpid N|readzero N\n");
   return 2;

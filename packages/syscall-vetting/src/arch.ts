@@ -1,8 +1,9 @@
 // The syscall table: which (architecture, number) is which vetted call, per architecture the profile allows.
 // A notification for anything else is refused (ENOSYS) by the interceptor: it is never continued unvetted.
 
-export const AUDIT_ARCH_X86_64 = 0xc000003e;
-export const AUDIT_ARCH_I386 = 0x40000003;
+import { AUDIT_ARCH_I386, AUDIT_ARCH_X86_64 } from '@sysbox/native';
+
+export { AUDIT_ARCH_I386, AUDIT_ARCH_X86_64 };
 /** x32 calls arrive with AUDIT_ARCH_X86_64 and this bit set in the number. */
 export const X32_SYSCALL_BIT = 0x40000000;
 
@@ -25,7 +26,7 @@ export const REFUSED_ENOSYS: Readonly<Record<string, string>> = Object.freeze({
 export type Arch = 'x86_64' | 'i386' | 'x32';
 
 /** Numbers of the vetted calls; i386's umount is oldumount(target), umount2 without flags. */
-const TABLE: Readonly<Record<Arch, Readonly<Record<number, VettedSyscall>>>> = Object.freeze({
+export const VETTED_NUMBERS: Readonly<Record<Arch, Readonly<Record<number, VettedSyscall>>>> = Object.freeze({
   x86_64: { 165: 'mount', 166: 'umount2', 437: 'openat2', 442: 'mount_setattr' },
   x32: { 165: 'mount', 166: 'umount2', 437: 'openat2', 442: 'mount_setattr' },
   i386: { 21: 'mount', 22: 'umount', 52: 'umount2', 437: 'openat2', 442: 'mount_setattr' },
@@ -63,10 +64,10 @@ export function identify(auditArch: number, nr: number): SyscallId | undefined {
   if (auditArch === AUDIT_ARCH_X86_64) {
     if (nr & X32_SYSCALL_BIT) {
       const n = nr & ~X32_SYSCALL_BIT;
-      return { arch: 'x32', nr: n, name: TABLE.x32[n], ptr32: true, long32: false };
+      return { arch: 'x32', nr: n, name: VETTED_NUMBERS.x32[n], ptr32: true, long32: false };
     }
-    return { arch: 'x86_64', nr, name: TABLE.x86_64[nr], ptr32: false, long32: false };
+    return { arch: 'x86_64', nr, name: VETTED_NUMBERS.x86_64[nr], ptr32: false, long32: false };
   }
-  if (auditArch === AUDIT_ARCH_I386) return { arch: 'i386', nr, name: TABLE.i386[nr], ptr32: true, long32: true };
+  if (auditArch === AUDIT_ARCH_I386) return { arch: 'i386', nr, name: VETTED_NUMBERS.i386[nr], ptr32: true, long32: true };
   return undefined;
 }

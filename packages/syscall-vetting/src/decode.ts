@@ -132,6 +132,32 @@ export function decode(c: RawCall, read: MemoryReader): DecodedArgs {
   }
 }
 
+/**
+ * The pointer arguments of each call: what the decoder reads from the caller, at most a page from each (strings up to
+ * PATH_MAX, mount data up to a page, versioned structs up to a page). A vetting thread copies exactly these.
+ */
+export const POINTER_ARGS: Readonly<Record<VettedSyscall, readonly number[]>> = Object.freeze({
+  mount: [0, 1, 2, 4],
+  umount: [0],
+  umount2: [0],
+  mount_setattr: [1, 3],
+  openat2: [1, 2],
+});
+
+/** The string arguments a call decoded, by argument index (null: a NULL pointer). */
+export function stringArgs(a: DecodedArgs): ReadonlyMap<number, string | null> {
+  switch (a.syscall) {
+    case 'mount':
+      return new Map([[0, a.source], [1, a.target], [2, a.fstype]]);
+    case 'umount':
+    case 'umount2':
+      return new Map([[0, a.target]]);
+    case 'mount_setattr':
+    case 'openat2':
+      return new Map([[1, a.path]]);
+  }
+}
+
 /** The arguments as an audit record (strings cut to 256 chars, numbers in hex). */
 export function describeArgs(a: DecodedArgs): Record<string, string | number | null> {
   const cut = (s: string | null) => (s === null ? null : s.length > 256 ? `${s.slice(0, 256)}…` : s);

@@ -1,6 +1,6 @@
 // A VetHost for tests: the caller's memory as regions, path lookups answered from a mount table (the mount whose
 // mount point is the longest prefix of the path, the topmost of a stack), no kernel at all.
-import { EFAULT, ENOENT, EXDEV } from './constants.js';
+import { EFAULT, ENOENT, EXDEV, PROC_SUPER_MAGIC, SYSFS_MAGIC, TMPFS_MAGIC } from './constants.js';
 import type { MemoryReader } from './memory.js';
 import { VetError } from './memory.js';
 import { parseMountinfo, type IdMap, type MountEntry } from './mounts.js';
@@ -50,7 +50,12 @@ export interface FakeHostOptions {
   cwd?: string;
   nsKey?: string;
   tgid?: number;
+  /** false: lookups don't tell the file system's type (as sysbox-fs's host, which doesn't ask a daemon) */
+  fsTypes?: boolean;
 }
+
+/** statfs f_type of the types the recorded tables hold */
+const FS_TYPES: Readonly<Record<string, number>> = { proc: PROC_SUPER_MAGIC, sysfs: SYSFS_MAGIC, tmpfs: TMPFS_MAGIC, overlay: 0x794c7630, ext4: 0xef53, devtmpfs: TMPFS_MAGIC, devpts: 0x1cd1, mqueue: 0x19800202, cgroup: 0x27e0eb, 'fuse.sysboxfs': 0x65735546 };
 
 /** Normalises an absolute path (no symlinks in a fake: `..` is lexical). */
 function norm(p: string): string {
@@ -110,7 +115,8 @@ export class FakeHost implements VetHost {
       }
     }
     if (!best) throw new VetError(ENOENT, `${p}: outside every mount`);
-    return { mountId: best.id, dev: best.dev, mountRoot: p === best.mountpoint };
+    const fsType = FS_TYPES[best.fstype];
+    return { mountId: best.id, dev: best.dev, mountRoot: p === best.mountpoint, ...(fsType !== undefined && this.o.fsTypes !== false ? { fsType } : {}) };
   }
 
   mountNamespace(): { key: string; read(): MountEntry[] } {

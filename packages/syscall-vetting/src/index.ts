@@ -3,6 +3,7 @@ export * from './arch.js';
 export * from './constants.js';
 export * from './decision.js';
 export * from './decode.js';
+export * from './fast.js';
 export * from './memory.js';
 export * from './mounts.js';
 export * from './paths.js';

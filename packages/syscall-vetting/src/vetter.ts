@@ -4,6 +4,8 @@
 import { identify, type VettedSyscall } from './arch.js';
 import {
   AT_EMPTY_PATH,
+  AT_FDCWD,
+  EFAULT,
   AT_RECURSIVE,
   AT_SYMLINK_NOFOLLOW,
   CAP_SYS_ADMIN,
@@ -30,6 +32,7 @@ import {
 } from './constants.js';
 import type { Action, AuditEvent, Decision } from './decision.js';
 import { decode, describeArgs, type DecodedArgs, type MountArgs, type MountSetattrArgs, type Openat2Args, type UmountArgs } from './decode.js';
+import { fastAnswers, fastCandidate, fastRuleOf } from './fast.js';
 import { type MemoryReader, VetError } from './memory.js';
 import { classify, hasProtectedBelow, rewriteIdOptions, type IdMap, type InitialMounts, type MountEntry, type Protection } from './mounts.js';
 import { describeTarget, nsLinkDir, targetOf, type CallerIds, type TargetRef } from './paths.js';
@@ -42,6 +45,8 @@ export interface Lookup {
   dev: string;
   /** the path is the root of its mount (a mount point) */
   mountRoot: boolean;
+  /** statfs f_type of its file system, when the host knows it without asking a file system's daemon */
+  fsType?: number;
 }
 
 /** What the interceptor needs of the host; every call may throw VetError(errno). */
@@ -68,16 +73,27 @@ export class NamespaceTables {
    * tmpfs the container mounted and unmounts).
    */
   readonly protectedDevs = new Set<string>();
+  /** Grows with protectedDevs (whoever keeps a copy of it knows when to take it again). */
+  version = 0;
   constructor(
     readonly initial: InitialMounts,
     private readonly max = 64,
   ) {
     for (const d of initial.fuseDevs) this.protectedDevs.add(d);
     for (const d of initial.baseDevs.keys()) this.protectedDevs.add(d);
-    for (const [id, p] of classify([...initial.byId.values()], initial)) {
-      const m = initial.byId.get(id);
-      if (m && p) this.protectedDevs.add(m.dev);
+    const table = [...initial.byId.values()];
+    this.learn(table, classify(table, initial));
+  }
+
+  /** Adds the file systems of a classified table's protected mounts. */
+  private learn(table: readonly MountEntry[], prot: ReadonlyMap<number, Protection>): void {
+    const before = this.protectedDevs.size;
+    const byId = new Map(table.map((m) => [m.id, m]));
+    for (const [id] of prot) {
+      const m = byId.get(id);
+      if (m) this.protectedDevs.add(m.dev);
     }
+    if (this.protectedDevs.size !== before) this.version++;
   }
 
   get(ns: { key: string; read(): MountEntry[] }, fresh = false) {
@@ -85,15 +101,17 @@ export class NamespaceTables {
     if (!e || fresh) {
       const table = ns.read();
       e = { table, byId: new Map(table.map((m) => [m.id, m])), prot: classify(table, this.initial) };
-      for (const [id] of e.prot) {
-        const m = e.byId.get(id);
-        if (m) this.protectedDevs.add(m.dev);
-      }
+      this.learn(table, e.prot);
       this.cache.delete(ns.key);
       if (this.cache.size >= this.max) this.cache.delete(this.cache.keys().next().value!);
       this.cache.set(ns.key, e);
     }
     return e;
+  }
+
+  /** Whether the namespace's table is cached (else the next get reads it). */
+  cached(key: string): boolean {
+    return this.cache.has(key);
   }
 
   /** After sysbox-fs changed a namespace's mounts itself (a performed proc mount adds protected mounts). */
@@ -120,6 +138,13 @@ export interface Notification {
   syscall: number;
   arch: number;
   args: readonly bigint[];
+  /**
+   * The caller's memory at the pointer arguments, copied once when the notification arrived (a vetting thread does:
+   * [address, address + 4096) or up to the first unreadable page). The decoders read only these copies.
+   */
+  memory?: ReadonlyArray<{ address: bigint; bytes: Buffer }>;
+  /** Where the target already resolved (a vetting thread looked it up): used instead of a lookup of the same path. */
+  lookup?: { path: string; follow: boolean; errno?: number; mntId?: bigint; devMajor?: number; devMinor?: number; mountRoot?: boolean; fsType?: number };
 }
 
 export interface Verdict {
@@ -127,13 +152,21 @@ export interface Verdict {
   event: AuditEvent;
   /** the decoded arguments (absent when decoding failed) */
   args?: DecodedArgs;
+  /** a fast rule (src/fast.ts) decided, without a mount table */
+  fast?: true;
 }
 
 interface Ctx {
   who: CallerIds;
   host: VetHost;
   c: ContainerVetting;
+  /** lookups made for this call (the fast rules' and a vetting thread's), by target and follow */
+  looked: Map<string, Lookup | VetError>;
+  /** the caller's table was read again for this call (a protection confirmed) */
+  fresh?: boolean;
 }
+
+const lookupKey = (t: TargetRef, follow: boolean) => `${follow ? 'f' : 'n'}:${JSON.stringify(t)}`;
 
 const cont = (rule: string, reason: string): Decision => ({ kind: 'continue', rule, reason });
 const fail = (rule: string, errno: number, reason: string): Decision => ({ kind: 'errno', rule, reason, errno });
@@ -143,12 +176,24 @@ const perform = (rule: string, reason: string, action: Action): Decision => ({ k
 function protectionOf(ctx: Ctx, l: Lookup): Protection | undefined {
   const tables = ctx.c.tables();
   if (!tables.protectedDevs.has(l.dev)) return undefined;
-  const t = tables.get(ctx.host.mountNamespace(ctx.who.tid));
-  const m = t.byId.get(l.mountId);
-  // a mount ID the table doesn't know is newer than the table: the container's own (sysbox-fs re-reads after it
-  // mounts anything); one reused by another file system is not the protected mount either
-  if (!m || m.dev !== l.dev) return undefined;
-  return t.prot.get(l.mountId);
+  const ns = ctx.host.mountNamespace(ctx.who.tid);
+  const inTable = (fresh: boolean): Protection | undefined => {
+    const t = tables.get(ns, fresh);
+    const m = t.byId.get(l.mountId);
+    // a mount ID the table doesn't know is newer than the table: the container's own (sysbox-fs re-reads after it
+    // mounts anything); one reused by another file system is not the protected mount either
+    if (!m || m.dev !== l.dev) return undefined;
+    return t.prot.get(l.mountId);
+  };
+  const wasCached = tables.cached(ns.key);
+  const p = inTable(false);
+  // Mount IDs and anonymous devs are both reused as soon as they are freed: a protected mount unmounted since the
+  // table was read (an inner proc's masks, while sysbox-fs still performs its umount) comes back as the
+  // container's next tmpfs with the same ID and dev. A protection is confirmed on the table as it is now (a
+  // successor's record of initial mounts, taken at its start, holds such transient mounts too).
+  if (p === undefined || ctx.fresh || !wasCached) return p;
+  ctx.fresh = true;
+  return inTable(true);
 }
 
 function isReadOnlyKind(p: Protection | undefined): boolean {
@@ -165,12 +210,43 @@ function hasCap(ctx: Ctx, cap: number): boolean {
 }
 
 async function lookupOr(ctx: Ctx, t: TargetRef, follow: boolean): Promise<Lookup | VetError> {
+  const key = lookupKey(t, follow);
+  const known = ctx.looked.get(key);
+  if (known) return known;
+  let r: Lookup | VetError;
   try {
-    return await ctx.host.lookup(ctx.who, t, { follow });
+    r = await ctx.host.lookup(ctx.who, t, { follow });
   } catch (e) {
-    if (e instanceof VetError) return e;
-    return new VetError(EPERM, `cannot resolve ${describeTarget(t)}: ${(e as Error).message}`);
+    r = e instanceof VetError ? e : new VetError(EPERM, `cannot resolve ${describeTarget(t)}: ${(e as Error).message}`);
   }
+  ctx.looked.set(key, r);
+  return r;
+}
+
+/** A fast rule's decision (src/fast.ts), or undefined when the handlers decide. */
+async function vetFast(ctx: Ctx, n: Notification, a: DecodedArgs): Promise<Decision | undefined> {
+  const r = fastRuleOf(a.syscall);
+  if (!r) return undefined;
+  const c = fastCandidate(r, n.args, a);
+  if (!c) return undefined;
+  const target = targetOf(c.target, AT_FDCWD, ctx.who);
+  if (target.kind !== 'root') return undefined;
+  const l = await lookupOr(ctx, target, c.follow);
+  if (l instanceof VetError || !fastAnswers(r, c.flags, l, ctx.c.tables().protectedDevs)) return undefined;
+  return cont(r.rule, r.reason(a));
+}
+
+/** A reader of the copies a vetting thread made; reads outside them go to the host (the decoders make none). */
+function copiesReader(copies: NonNullable<Notification['memory']>, live: MemoryReader): MemoryReader {
+  return (pid, address, length) => {
+    for (const c of copies) {
+      const off = address - c.address;
+      if (off < 0n || off >= 4096n) continue;
+      if (off >= BigInt(c.bytes.length)) throw new VetError(EFAULT, `unreadable address 0x${address.toString(16)}`);
+      return c.bytes.subarray(Number(off), Number(off) + length);
+    }
+    return live(pid, address, length);
+  };
 }
 
 /**
@@ -401,8 +477,11 @@ const HANDLERS: Record<VettedSyscall, (ctx: Ctx, a: DecodedArgs) => Promise<Deci
 /** The handlers' syscalls (what the spec must trap). */
 export const VETTED: readonly VettedSyscall[] = Object.freeze(Object.keys(HANDLERS) as VettedSyscall[]);
 
-/** Decides one notification (lookups may wait on the host). Never rejects: a failure of the host or of a rule is an errno decision that says so. */
-export async function vet(n: Notification, c: ContainerVetting, host: VetHost): Promise<Verdict> {
+/**
+ * Decides one notification (lookups may wait on the host). Never rejects: a failure of the host or of a rule is an
+ * errno decision that says so. `fast: false` skips the fast rules (tests compare them with the handlers).
+ */
+export async function vet(n: Notification, c: ContainerVetting, host: VetHost, o: { fast?: boolean } = {}): Promise<Verdict> {
   const id = identify(n.arch, n.syscall);
   const base = { containerId: c.containerId, pid: n.pid, arch: id?.arch ?? `0x${n.arch.toString(16)}` };
   const done = (decision: Decision, syscall: string, args: Record<string, string | number | null>, decoded?: DecodedArgs): Verdict => ({
@@ -416,13 +495,23 @@ export async function vet(n: Notification, c: ContainerVetting, host: VetHost): 
   const name = id.name;
   let args: DecodedArgs;
   try {
-    args = decode({ pid: n.pid, id: { ...id, name }, args: n.args }, host.read);
+    args = decode({ pid: n.pid, id: { ...id, name }, args: n.args }, n.memory ? copiesReader(n.memory, host.read) : host.read);
   } catch (e) {
     if (e instanceof VetError) return done(fail('decode', e.errno, `${name}: ${e.message}`), name, {});
     return done(fail('decode', EPERM, `${name}: arguments unreadable: ${(e as Error).message}`), name, {});
   }
   const described = describeArgs(args);
-  const ctx: Ctx = { who: { tid: n.pid, tgid: n.pid }, host, c };
+  const ctx: Ctx = { who: { tid: n.pid, tgid: n.pid }, host, c, looked: new Map() };
+  if (n.lookup) {
+    const x = n.lookup;
+    const t: TargetRef = { kind: 'root', path: x.path };
+    ctx.looked.set(
+      lookupKey(t, x.follow),
+      x.errno !== undefined
+        ? new VetError(x.errno, `resolve: ${errnoName(x.errno)}`)
+        : { mountId: Number(x.mntId ?? 0n), dev: `${x.devMajor}:${x.devMinor}`, mountRoot: x.mountRoot === true, ...(x.fsType !== undefined ? { fsType: x.fsType } : {}) },
+    );
+  }
   try {
     // /proc/self is the caller's process: its tgid (resolved only when a path needs it)
     let tgid: number | undefined;
@@ -433,6 +522,8 @@ export async function vet(n: Notification, c: ContainerVetting, host: VetHost): 
         return tgid;
       },
     };
+    const fast = o.fast === false ? undefined : await vetFast(ctx, n, args);
+    if (fast) return { ...done(fast, name, described, args), fast: true };
     return done(await HANDLERS[name](ctx, args), name, described, args);
   } catch (e) {
     const errno = e instanceof VetError ? e.errno : EPERM;

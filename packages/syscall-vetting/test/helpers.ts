@@ -35,7 +35,9 @@ export interface Harness {
   host: FakeHost;
   tables: NamespaceTables;
   str(s: string): bigint;
-  call(name: keyof typeof NR.x86_64 | 'umount', args: Array<bigint | number | string | Buffer | null>, o?: { arch?: 'x86_64' | 'i386' | 'x32' }): Promise<Verdict>;
+  call(name: keyof typeof NR.x86_64 | 'umount', args: Array<bigint | number | string | Buffer | null>, o?: { arch?: 'x86_64' | 'i386' | 'x32'; fast?: boolean }): Promise<Verdict>;
+  /** call without the fast rules: the handlers alone */
+  callWithout(name: keyof typeof NR.x86_64 | 'umount', args: Array<bigint | number | string | Buffer | null>): Promise<Verdict>;
 }
 
 /** A fake host whose caller sees `mounts` (default: the recorded plain table), the container recorded from `init`. */
@@ -44,11 +46,12 @@ export function harness(o: Partial<FakeHostOptions> & { init?: string } = {}): H
   const tables = new NamespaceTables(initialOf(o.init ?? recorded('plain')));
   let id = 1n;
   const str = (s: string) => host.memory.put(s);
-  return {
+  const h: Harness = {
     host,
     tables,
     str,
-    call(name, args, co = {}) {
+    callWithout: (name, args) => h.call(name, args, { fast: false }),
+    call(name, args, co: { arch?: 'x86_64' | 'i386' | 'x32'; fast?: boolean } = {}) {
       const arch = co.arch ?? 'x86_64';
       const nrs = (arch === 'i386' ? NR.i386 : NR.x86_64) as Record<string, number>;
       let nr = nrs[name];
@@ -57,7 +60,8 @@ export function harness(o: Partial<FakeHostOptions> & { init?: string } = {}): H
       const raw = args.map((a) => (a === null ? 0n : typeof a === 'string' ? str(a) : Buffer.isBuffer(a) ? host.memory.put(a) : BigInt(a)));
       while (raw.length < 6) raw.push(0n);
       const n: Notification = { id: id++, pid: 4242, syscall: nr, arch: arch === 'i386' ? AUDIT_ARCH_I386 : AUDIT_ARCH_X86_64, args: raw };
-      return vet(n, { containerId: 'c1', tables: () => tables }, host);
+      return vet(n, { containerId: 'c1', tables: () => tables }, host, co.fast === false ? { fast: false } : {});
     },
   };
+  return h;
 }

@@ -19,6 +19,7 @@ import {
   RESOLVE_BENEATH,
   RESOLVE_NO_XDEV,
   AUDIT_ARCH_X86_64,
+  parseMountinfo,
   vet,
   type Verdict,
 } from '../src/index.js';
@@ -305,14 +306,15 @@ describe('tables', () => {
     expect(x.host.reads).toBe(1);
   });
 
-  test('one table per mount namespace, read once until invalidated', async () => {
+  test('one table per mount namespace, read once until invalidated; a protection found in the cached one is confirmed on a fresh read', async () => {
     const x = harness();
     (await x.call('umount2', ['/proc/uptime', 0]));
-    (await x.call('umount2', ['/proc/keys', 0]));
     expect(x.host.reads).toBe(1);
-    x.tables.invalidate('mnt:1');
     (await x.call('umount2', ['/proc/keys', 0]));
     expect(x.host.reads).toBe(2);
+    x.tables.invalidate('mnt:1');
+    (await x.call('umount2', ['/proc/keys', 0]));
+    expect(x.host.reads).toBe(3);
   });
 });
 
@@ -323,6 +325,20 @@ describe('umount-emulated', () => {
     expectErrno((await x.call('umount2', ['/p/uptime', 0])), 'protected-umount', EINVAL);
     expectErrno((await x.call('umount2', ['/p/keys', 0])), 'protected-umount', EINVAL);
     expect((await x.call('umount2', ['/p', 0])).decision).toMatchObject({ kind: 'perform', rule: 'umount-emulated', action: { op: 'umount', flags: MNT_DETACH } });
+  });
+});
+
+describe('reused mount IDs and devs', () => {
+  test("a tmpfs that got an unmounted mask's mount ID and dev (both reused at once) is the container's own: a protection is confirmed on the table as it is now", async () => {
+    const inner = `${recorded('plain')}300 111 0:90 / /p rw,relatime - proc proc rw\n301 300 0:6 /null /p/keys rw - devtmpfs devtmpfs rw\n`;
+    const x = harness({ mounts: inner });
+    expectErrno((await x.call('umount2', ['/p/keys', 0])), 'protected-umount', EINVAL);
+    // /p went (performed: sysbox-fs re-reads only after it), and the loop's next mount on /t got ID 301 and the dev
+    x.host.table = x.host.table.filter((m) => m.id !== 300 && m.id !== 301);
+    x.host.table.push(...parseMountinfo('301 111 0:6 / /t rw,relatime - devtmpfs none rw\n'));
+    const reads = x.host.reads;
+    expect((await x.call('umount2', ['/t', 0])).decision).toMatchObject({ kind: 'continue', rule: 'umount' });
+    expect(x.host.reads).toBe(reads + 1);
   });
 });
 
