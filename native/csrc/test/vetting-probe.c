@@ -97,7 +97,8 @@ static int cmd_openat2(const char *dir, const char *file, int cloexec) {
   return 0;
 }
 
-static int cmd_fdproc(const char *dir) {
+/* mount(source, "/proc/self/fd/N", type, flags) with N = open(dir, O_PATH), as runc mounts; prints `<tag> r= errno=` */
+static int fd_mount(const char *dir, const char *tag, const char *source, const char *type, unsigned long flags) {
   char p[64];
   int fd = open(dir, O_PATH | O_DIRECTORY);
   if (fd < 0) {
@@ -105,23 +106,14 @@ static int cmd_fdproc(const char *dir) {
     return 0;
   }
   snprintf(p, sizeof p, "/proc/self/fd/%d", fd);
-  show("fd-proc", mount("proc", p, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL));
+  show(tag, mount(source, p, type, flags, NULL));
   close(fd);
   return 0;
 }
 
-static int cmd_fdmount(const char *dir) {
-  char p[64];
-  int fd = open(dir, O_PATH | O_DIRECTORY);
-  if (fd < 0) {
-    show("open", fd);
-    return 0;
-  }
-  snprintf(p, sizeof p, "/proc/self/fd/%d", fd);
-  show("fd-mount", mount("fdtmp", p, "tmpfs", 0, NULL));
-  close(fd);
-  return 0;
-}
+static int cmd_fdproc(const char *dir) { return fd_mount(dir, "fd-proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC); }
+
+static int cmd_fdmount(const char *dir) { return fd_mount(dir, "fd-mount", "fdtmp", "tmpfs", 0); }
 
 static int cmd_fdumount(const char *path) {
   char p[64];
