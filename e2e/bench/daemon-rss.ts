@@ -30,14 +30,19 @@ async function burst(n: number): Promise<void> {
   }
 }
 
+/** Restarts a daemon (the project's or the harness's instance) so that its RSS is measured from a fresh start; its pid. */
+export async function restartFresh(spec: typeof MGR | typeof FS): Promise<number> {
+  assertHarnessOwns(spec);
+  await stopDaemon(spec);
+  const st = await startDaemon(spec);
+  if (!st.available) throw new Error(`${spec.name} did not start again: ${st.reason}`);
+  return readPid(spec)!;
+}
+
 export async function daemonRss(burstSize: number): Promise<Record<string, unknown>[]> {
   const rows: Record<string, unknown>[] = [];
-  // sysbox-mgr, started afresh (the project's or the harness's instance: the bench restarts it)
-  assertHarnessOwns(MGR);
-  await stopDaemon(MGR);
-  const st = await startDaemon(MGR);
-  if (!st.available) throw new Error(`sysbox-mgr did not start again: ${st.reason}`);
-  const mgrPid = readPid(MGR)!;
+  // sysbox-mgr, started afresh
+  const mgrPid = await restartFresh(MGR);
   const fresh = vmRssMB(mgrPid);
   const after: number[] = [];
   for (let i = 0; i < 3; i++) {

@@ -3,10 +3,10 @@
 //   sysbox-runc vs runc's reference (RUNC_SYSTEMD_REFERENCE), interleaved; the container removed outside the timing;
 // - systemd-rss: VmRSS of sysbox-mgr + sysbox-fs together with 5 systemd containers up (target < 200 MB).
 import { removeContainers, run, uniqueName, type ExecResult } from '../src/docker.ts';
-import { FS, MGR, readPid } from '../src/daemons.ts';
+import { FS, MGR } from '../src/daemons.ts';
 import { IMAGES } from '../src/paths.ts';
 import { systemBooted, systemdRunArgs } from '../src/workloads.ts';
-import { vmRssMB } from './daemon-rss.ts';
+import { restartFresh, vmRssMB } from './daemon-rss.ts';
 
 export const SYSTEMD_BOOT_TARGET_RATIO = 1.3;
 export const SYSTEMD_RSS_TARGET_MB = 200;
@@ -23,9 +23,9 @@ export async function bootOnce(rt: string): Promise<{ result: ExecResult; name: 
 }
 
 export async function systemdRss(): Promise<Record<string, unknown>[]> {
-  const mgr = readPid(MGR);
-  const fs = readPid(FS);
-  if (!mgr || !fs) throw new Error('systemd-rss: sysbox-mgr and sysbox-fs must run');
+  // both daemons freshly started, as the issue measures them
+  const mgr = await restartFresh(MGR);
+  const fs = await restartFresh(FS);
   const before = vmRssMB(mgr) + vmRssMB(fs);
   const names = Array.from({ length: SYSTEMD_RSS_CONTAINERS }, () => uniqueName('bench-sd-rss'));
   try {
