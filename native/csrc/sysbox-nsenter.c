@@ -572,6 +572,14 @@ static const char *mount_path(struct where w, const char *what) {
   return w.empty ? "." : w.path;
 }
 
+/* The per-mount attributes (MOUNT_ATTR_*) that mount(2)'s MS_* flags ask for. */
+static unsigned int attr_of_flags(unsigned long flags) {
+  return ((flags & MS_RDONLY) ? MOUNT_ATTR_RDONLY : 0) | ((flags & MS_NOSUID) ? MOUNT_ATTR_NOSUID : 0) |
+         ((flags & MS_NODEV) ? MOUNT_ATTR_NODEV : 0) | ((flags & MS_NOEXEC) ? MOUNT_ATTR_NOEXEC : 0) |
+         ((flags & MS_NOATIME) ? MOUNT_ATTR_NOATIME : (flags & MS_STRICTATIME) ? MOUNT_ATTR_STRICTATIME : 0) |
+         ((flags & MS_NODIRATIME) ? MOUNT_ATTR_NODIRATIME : 0);
+}
+
 /*
  * A new proc or sysfs attached onto the directory fd (the caller's /proc/self/fd/N, as runc mounts), with the
  * new mount API: mount(2) onto "." in that directory would cover it, but "." names the covered directory, not the
@@ -580,7 +588,6 @@ static const char *mount_path(struct where w, const char *what) {
  */
 static int mount_new_onto_fd(int dirfd, int isproc, unsigned long flags, const char *data) {
   const char *type = isproc ? "proc" : "sysfs";
-  unsigned int attr = 0;
   int fs, m;
   fs = fsopen(type, FSOPEN_CLOEXEC);
   if (fs < 0) return fail("fsopen", type), -1;
@@ -600,14 +607,7 @@ static int mount_new_onto_fd(int dirfd, int isproc, unsigned long flags, const c
     close(fs);
     return fail("fsconfig create", type), -1;
   }
-  if (flags & MS_RDONLY) attr |= MOUNT_ATTR_RDONLY;
-  if (flags & MS_NOSUID) attr |= MOUNT_ATTR_NOSUID;
-  if (flags & MS_NODEV) attr |= MOUNT_ATTR_NODEV;
-  if (flags & MS_NOEXEC) attr |= MOUNT_ATTR_NOEXEC;
-  if (flags & MS_NODIRATIME) attr |= MOUNT_ATTR_NODIRATIME;
-  if (flags & MS_NOATIME) attr |= MOUNT_ATTR_NOATIME;
-  else if (flags & MS_STRICTATIME) attr |= MOUNT_ATTR_STRICTATIME;
-  m = fsmount(fs, FSMOUNT_CLOEXEC, attr);
+  m = fsmount(fs, FSMOUNT_CLOEXEC, attr_of_flags(flags));
   close(fs);
   if (m < 0) return fail("fsmount", type), -1;
   if (move_mount(m, "", dirfd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0) {
@@ -843,10 +843,7 @@ static int op_as_caller(int argc, char **argv) {
   if ((flags & (MS_REMOUNT | MS_BIND)) == (MS_REMOUNT | MS_BIND)) {
     struct mount_attr a;
     memset(&a, 0, sizeof a);
-    a.attr_set = ((flags & MS_RDONLY) ? MOUNT_ATTR_RDONLY : 0) | ((flags & MS_NOSUID) ? MOUNT_ATTR_NOSUID : 0) |
-                 ((flags & MS_NODEV) ? MOUNT_ATTR_NODEV : 0) | ((flags & MS_NOEXEC) ? MOUNT_ATTR_NOEXEC : 0) |
-                 ((flags & MS_NOATIME) ? MOUNT_ATTR_NOATIME : (flags & MS_STRICTATIME) ? MOUNT_ATTR_STRICTATIME : 0) |
-                 ((flags & MS_NODIRATIME) ? MOUNT_ATTR_NODIRATIME : 0);
+    a.attr_set = attr_of_flags((unsigned long)flags);
     a.attr_clr = ((MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC | MOUNT_ATTR_NODIRATIME) & ~a.attr_set) |
                  ((flags & (MS_NOATIME | MS_STRICTATIME)) ? MOUNT_ATTR__ATIME : 0);
     if (mount_setattr(tw.dirfd, tw.path, tw.empty ? AT_EMPTY_PATH : 0, &a, sizeof a) != 0) return fail("mount_setattr", tw.path);
