@@ -272,8 +272,7 @@ const PROTECTED_WHY: Record<Protection['kind'], string> = {
 const COVERED_KINDS: ReadonlySet<Protection['kind']> = new Set(['emulated', 'masked', 'readonly']);
 
 /** A mount that covers (or sits inside) a protected mount. */
-function coverRule(ctx: Ctx, target: TargetRef, l: Lookup): Decision | undefined {
-  const p = protectionOf(ctx, l);
+function coverRule(ctx: Ctx, target: TargetRef, l: Lookup, p = protectionOf(ctx, l)): Decision | undefined {
   if (!p || p.kind === 'base' || p.kind === 'initial-ro') return undefined;
   if (!l.mountRoot && p.kind !== 'emulated') return undefined;
   return fail('cover-protected', EINVAL, `mount over ${describeTarget(target)} refused: it is ${PROTECTED_WHY[p.kind]} (${p.what}), which stays visible`);
@@ -328,12 +327,12 @@ async function vetMount(ctx: Ctx, a: MountArgs): Promise<Decision> {
       // an inner runc's read-only paths (bind onto itself, then a read-only bind remount): it already is one
       return { kind: 'fake', rule: 'bind-self-protected', reason: `bind of ${sp.what} onto itself: it is ${PROTECTED_WHY[sp.kind]} already, nothing to do`, value: 0 };
     }
-    const tp = tl.mountRoot ? protectionOf(ctx, tl) : undefined;
-    if (tp && (tp.kind === 'masked' || tp.kind === 'emulated') && a.source === '/dev/null') {
+    const tp = protectionOf(ctx, tl);
+    if (tp && tl.mountRoot && (tp.kind === 'masked' || tp.kind === 'emulated') && a.source === '/dev/null') {
       // an inner runc's masked paths: what it would hide is hidden already (a masked path, or sysbox-fs's view)
       return { kind: 'fake', rule: 'mask-protected', reason: `mask of ${tp.what} with /dev/null: it is ${PROTECTED_WHY[tp.kind]} already, nothing to do`, value: 0 };
     }
-    const cover = coverRule(ctx, target, tl);
+    const cover = coverRule(ctx, target, tl, tp);
     if (cover) return cover;
     if (!hasCap(ctx, CAP_SYS_ADMIN)) return fail('needs-cap-sys-admin', EPERM, `bind of ${a.source}: the caller lacks CAP_SYS_ADMIN`);
     if (!(flags & MS_REC)) {
