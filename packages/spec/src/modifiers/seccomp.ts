@@ -66,13 +66,10 @@ function mountRules(permissive: boolean): LinuxSyscall[] {
     action,
     args: [{ index: 3, value: RO_BIND_REMOUNT, valueTwo: value, op: 'SCMP_CMP_MASKED_EQ' }],
   });
-  const out: LinuxSyscall[] = [];
-  for (let v = 0; v <= RO_BIND_REMOUNT; v++) {
-    if ((v & RO_BIND_REMOUNT) !== v) continue;
-    if (v !== RO_BIND_REMOUNT) out.push(rule(v, 'SCMP_ACT_NOTIFY'));
-    else if (!permissive) out.push(rule(v, 'SCMP_ACT_ALLOW'));
-  }
-  return out;
+  // the eight values of the three bits
+  const values = [0, MS_RDONLY].flatMap((r) => [0, MS_REMOUNT].flatMap((m) => [0, MS_BIND].map((b) => r | m | b)));
+  const notified = values.filter((v) => v !== RO_BIND_REMOUNT).map((v) => rule(v, 'SCMP_ACT_NOTIFY'));
+  return permissive ? notified : [...notified, rule(RO_BIND_REMOUNT, 'SCMP_ACT_ALLOW')];
 }
 const EBUSY = 16;
 const OPEN_TREE_CLONE = 1;
