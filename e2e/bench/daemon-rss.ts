@@ -4,7 +4,7 @@
 // - sysbox-fs's VmRSS with 20 idle sysbox-runc containers (target < 100 MB).
 import { readFileSync } from 'node:fs';
 import { docker, removeContainers, run, uniqueName } from '../src/docker.ts';
-import { FS, MGR, assertHarnessOwns, readPid, startDaemon, stopDaemon } from '../src/daemons.ts';
+import { FS, MGR, assertHarnessOwns, readPid, startDaemon, stopDaemon, type DaemonSpec } from '../src/daemons.ts';
 import { IMAGES } from '../src/paths.ts';
 import { log } from '../src/harness.ts';
 
@@ -31,7 +31,7 @@ async function burst(n: number): Promise<void> {
 }
 
 /** Restarts a daemon (the project's or the harness's instance) so that its RSS is measured from a fresh start; its pid. */
-export async function restartFresh(spec: typeof MGR | typeof FS): Promise<number> {
+export async function restartFresh(spec: DaemonSpec): Promise<number> {
   assertHarnessOwns(spec);
   await stopDaemon(spec);
   const st = await startDaemon(spec);
