@@ -9,8 +9,4 @@
 // Every other sysbox-runc test passed against the build of 2026-11-23 ~06:45 UTC (`runtime: mgr SIGKILL and restart
 // keeps ranges` needs a sysbox-mgr the harness started: it refuses to kill someone else's, see src/daemons.ts).
 export const PENDING: ReadonlySet<string> = new Set<string>([
-  // issue 16: the new-mount and umount rules (the handlers' and the vetting thread's fast rules) answer CONTINUE, so a
-  // racing rewrite of the type or target reaches a raw procfs or a mask (packages/syscall-vetting's README says what
-  // would close it: kernel-locked /proc masks, or those calls performed with the copies)
-  'vetting: a sibling thread rewriting a checked argument (mount type to proc, umount target to a mask) gets neither a raw procfs nor an unmasked path',
 ]);

@@ -24,6 +24,11 @@
  *       the same kind. Prints "covered DIR", and "hidden DIR/NAME" for an entry FD has no placeholder for (or
  *       a symlink/other entry, which can't be cloned). A failure after FD is in place detaches it again (DIR
  *       is as before). With --skip-missing a missing DIR is "skipped DIR".
+ *       --mask-file FD:PATH (a /dev/null clone), --mask-dir PATH (an empty read-only tmpfs), --ro PATH (a read-only
+ *       bind of itself): laid after the mounts, a missing PATH skipped (for an engine that masks after its hooks).
+ *       --lock DIR (last): DIR's mount tree as it now is reaches DIR again by propagation from a mount namespace of
+ *       the host's user namespace, so the kernel locks every mount below DIR's own (see staging_ns); an empty
+ *       read-only tmpfs carrier stays under it. Prints "locked DIR".
  *   overlay --userns-fd N --lowerdir A:B --upperdir U --workdir W --sock N [--opt K[=V]]...
  *       joins the user namespace, unshares a mount namespace, becomes root there,
  *       creates an overlay (userxattr) and sends its detached mount fd over --sock.
@@ -35,10 +40,10 @@
  *       absolute path) if given: the host's iptables-save/-restore on the container's rules.
  *   as-caller --tid TID ACTION [--target PATH | --target-fd N [--target-rest REL]] [--source PATH | --source-fd N
  *             [--source-rest REL]] [--fstype T] [--flags F] [--data D] [--uid U --gid G] ...
- *       performs one call as the (seccomp-notified) thread TID would: joins its user namespace (then, for sysfs, its
- *       network namespace; for proc, its pid namespace and forks, since procfs takes the mounting task's active pid
- *       namespace), its mount namespace, its root and cwd; becomes root there (or --uid/--gid, capabilities dropped
- *       unless 0). A --target-fd/--source-fd is an fd of the caller (pidfd_getfd) used as the path (with REL after
+ *       performs one call as the (seccomp-notified) thread TID would: joins its user namespace, its mount namespace,
+ *       its root and cwd; becomes root there (or --uid/--gid, capabilities dropped unless 0); mount-proc and
+ *       mount-sysfs instead join its pid (and fork: procfs takes the mounting task's active pid namespace) or network
+ *       namespace and stay host root (see below). A --target-fd/--source-fd is an fd of the caller (pidfd_getfd) used as the path (with REL after
  *       it), never a /proc/self path (that would be this process's). ACTIONs:
  *         mount          mount(2) with --flags/--data; MS_BIND as open_tree(CLONE[|RECURSIVE]) + move_mount,
  *                        MS_REMOUNT|MS_BIND as mount_setattr, MS_MOVE as move_mount (they take fds)
@@ -46,6 +51,9 @@
  *         mount-sysfs    moved onto REL), --mask-file FD:REL (a /dev/null clone), --mask-dir REL (an empty
  *                        read-only tmpfs), --ro REL (a read-only bind of itself), --cover FD:REL (a view, see
  *                        move-mounts --cover); a missing REL is skipped. A failure detaches the new mount.
+ *                        The new mount is made in the host's namespaces (its pid or network namespace the
+ *                        caller's) and what is laid over it reaches the caller by propagation, kernel-locked (see
+ *                        new_fs_as_caller); the target is resolved as host root in the caller's root and cwd.
  *                        --file-src/--mask-src/--cover-src HOSTPATH:REL: the same, cloned from HOSTPATH by this
  *                        process before it joins anything ([--rdonly-files] makes file clones read-only; covers are
  *                        read-only, nosuid, nodev, noexec): the FUSE server itself must not look up its own tree.
@@ -278,27 +286,136 @@ out:
   return rc;
 }
 
+#define MAX_LAID 256
+
+struct laid {
+  int fd; /* -1 for --mask-dir and --ro */
+  char kind; /* f file, m mask-file, d mask-dir, r ro, c cover */
+  const char *rel;
+};
+
+static int lay_over(struct laid *l, int n, int rdonly) {
+  int i;
+  for (i = 0; i < n; i++) {
+    const char *rel = l[i].rel;
+    while (*rel == '/') rel++;
+    if (l[i].kind == 'f' || l[i].kind == 'm') {
+      if (move_mount(l[i].fd, "", AT_FDCWD, rel, MOVE_MOUNT_F_EMPTY_PATH) != 0) {
+        if (errno == ENOENT) continue;
+        return fail("move_mount", rel);
+      }
+    } else if (l[i].kind == 'd') {
+      int fs, m;
+      struct stat st;
+      if (stat(rel, &st) != 0) {
+        if (errno == ENOENT) continue;
+        return fail("stat", rel);
+      }
+      fs = fsopen("tmpfs", FSOPEN_CLOEXEC);
+      if (fs < 0) return fail("fsopen tmpfs", rel);
+      if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) != 0) return fail("fsconfig create", rel);
+      m = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_RDONLY);
+      if (m < 0) return fail("fsmount", rel);
+      if (move_mount(m, "", AT_FDCWD, rel, MOVE_MOUNT_F_EMPTY_PATH) != 0) return fail("move_mount", rel);
+      close(m);
+      close(fs);
+    } else if (l[i].kind == 'r') {
+      struct mount_attr a;
+      int t = (int)open_tree(AT_FDCWD, rel, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+      if (t < 0) {
+        if (errno == ENOENT) continue;
+        return fail("open_tree", rel);
+      }
+      memset(&a, 0, sizeof a);
+      a.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+      if (mount_setattr(t, "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof a) != 0) return fail("mount_setattr", rel);
+      if (move_mount(t, "", AT_FDCWD, rel, MOVE_MOUNT_F_EMPTY_PATH) != 0) return fail("move_mount", rel);
+      close(t);
+    } else if (l[i].kind == 'c') {
+      if (cover_dir(l[i].fd, rel, 1)) return 1;
+    }
+  }
+  (void)rdonly;
+  return 0;
+}
+
+/*
+ * Kernel-locked placement. A tree of mounts that reaches a mount namespace of another user namespace by
+ * propagation arrives locked below its root (MNT_LOCKED; and MNT_LOCK_READONLY/NOSUID/NODEV/NOEXEC/ATIME for the
+ * flags each has, the root included): the container can't unmount those mounts alone, only the whole tree (which
+ * reveals the carrier, an empty tmpfs), and a procfs or sysfs mount with a locked cover over a file or a non-empty directory is not
+ * "fully visible", so the kernel refuses the container a new raw procfs or sysfs (mount_too_revealing). A check of
+ * ours before a call the kernel performs can be raced by a sibling thread rewriting the arguments; these locks
+ * can't. The source side lives in a private mount namespace of the host's user namespace that this process
+ * unshares (staging_ns): a shared tmpfs on /tmp there, whose clones (carriers) are moved into the container. When
+ * this process exits, that namespace goes without propagating its unmounts.
+ */
+#define STAGE "/tmp"
+
+/* A private mount namespace of this (the host's) user namespace, with a shared tmpfs on STAGE; *pfd: it. */
+static int staging_ns(int *pfd) {
+  if (unshare(CLONE_NEWNS) != 0) return fail("unshare", "mount namespace");
+  if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) return fail("make-rprivate", "/");
+  if (mount("sysbox-stage", STAGE, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=64k,mode=0700") != 0) return fail("mount tmpfs", STAGE);
+  if (mount(NULL, STAGE, NULL, MS_SHARED, NULL) != 0) return fail("make-shared", STAGE);
+  *pfd = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+  if (*pfd < 0) return fail("open", "/proc/self/ns/mnt");
+  return 0;
+}
+
+/* STAGE/<i>, made, and a clone of it (a peer: what is mounted on STAGE/<i> later propagates onto the clone). */
+static int carrier(int i, char *dir, size_t len) {
+  struct mount_attr a;
+  int c;
+  snprintf(dir, len, STAGE "/%d", i);
+  if (mkdir(dir, 0700) != 0 && errno != EEXIST) return fail("mkdir", dir), -1;
+  c = (int)open_tree(AT_FDCWD, dir, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+  if (c < 0) return fail("open_tree", dir), -1;
+  memset(&a, 0, sizeof a);
+  a.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+  if (mount_setattr(c, "", AT_EMPTY_PATH, &a, sizeof a) != 0) return fail("mount_setattr", dir), -1;
+  return c;
+}
+
 static int op_move_mounts(int argc, char **argv) {
-  int pid = -1, skip = 0, i, first = -1, ncover = 0;
+  int pid = -1, skip = 0, i, first = -1, ncover = 0, nlaid = 0, nlock = 0, pfd = -1, nsfd = -1;
   const char *root = NULL;
   char *covers[16];
+  static struct laid laid[MAX_LAID];
+  const char *locks[4];
+  int carriers[4], trees[4];
+  char stage[4][32], nspath[64];
   for (i = 0; i < argc; i++) {
-    if (!strcmp(argv[i], "--pid") && i + 1 < argc) {
+    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (!strcmp(argv[i], "--pid") && v) {
       if (parse_int(argv[++i], &pid)) return usage("bad --pid");
     } else if (!strcmp(argv[i], "--skip-missing")) {
       skip = 1;
-    } else if (!strcmp(argv[i], "--root") && i + 1 < argc) {
+    } else if (!strcmp(argv[i], "--root") && v) {
       root = argv[++i];
-    } else if (!strcmp(argv[i], "--cover") && i + 1 < argc && ncover < 16) {
+    } else if (!strcmp(argv[i], "--cover") && v && ncover < 16) {
       covers[ncover++] = argv[++i];
+    } else if (!strcmp(argv[i], "--mask-file") && v && nlaid < MAX_LAID) {
+      char *colon = strchr(argv[++i], ':');
+      if (!colon || colon[1] != '/') return usage("--mask-file FD:/absolute/path");
+      *colon = 0;
+      if (parse_int(argv[i], &laid[nlaid].fd)) return usage("bad FD in --mask-file FD:PATH");
+      laid[nlaid].kind = 'm';
+      laid[nlaid++].rel = colon + 1;
+    } else if ((!strcmp(argv[i], "--mask-dir") || !strcmp(argv[i], "--ro")) && v && v[0] == '/' && nlaid < MAX_LAID) {
+      laid[nlaid].fd = -1;
+      laid[nlaid].kind = argv[i][2] == 'm' ? 'd' : 'r';
+      laid[nlaid++].rel = argv[++i];
+    } else if (!strcmp(argv[i], "--lock") && v && v[0] == '/' && nlock < 4) {
+      locks[nlock++] = argv[++i];
     } else if (argv[i][0] != '-') {
       first = i;
       break;
     } else {
-      return usage("usage: move-mounts --pid PID [--root DIR] [--skip-missing] [--cover FD:DIR]... FD:PATH...");
+      return usage("usage: move-mounts --pid PID [--root DIR] [--skip-missing] [--cover FD:DIR]... [--mask-file FD:PATH]... [--mask-dir PATH]... [--ro PATH]... [--lock DIR]... [FD:PATH]...");
     }
   }
-  if (pid <= 0 || (first < 0 && ncover == 0)) return usage("--pid and at least one FD:PATH or --cover FD:DIR are required");
+  if (pid <= 0 || (first < 0 && ncover == 0 && nlaid == 0 && nlock == 0)) return usage("--pid and at least one FD:PATH, --cover, mask, --ro or --lock are required");
   if (first < 0) first = argc;
   for (i = 0; i < ncover; i++) {
     int fd;
@@ -317,7 +434,20 @@ static int op_move_mounts(int argc, char **argv) {
     *colon = ':';
   }
   if (root && root[0] != '/') return usage("--root must be an absolute path");
-  if (join_ns(pid, "mnt", CLONE_NEWNS)) return 1;
+  if (nlock) {
+    /* the staging side first, in the host's mount namespace (see staging_ns) */
+    snprintf(nspath, sizeof nspath, "/proc/%d/ns/mnt", pid);
+    nsfd = open(nspath, O_RDONLY | O_CLOEXEC);
+    if (nsfd < 0) return fail("open", nspath);
+    if (staging_ns(&pfd)) return 1;
+    for (i = 0; i < nlock; i++) {
+      carriers[i] = carrier(i, stage[i], sizeof stage[i]);
+      if (carriers[i] < 0) return 1;
+    }
+    if (setns(nsfd, CLONE_NEWNS) != 0) return fail("setns", nspath);
+  } else if (join_ns(pid, "mnt", CLONE_NEWNS)) {
+    return 1;
+  }
   if (root) {
     if (chdir(root) != 0) return fail("chdir", root);
     rooted = 1;
@@ -342,6 +472,46 @@ static int op_move_mounts(int argc, char **argv) {
       return fail("move_mount", target);
     }
     printf("moved %s\n", target);
+  }
+  /* masked and read-only paths (relative to the working directory: the root), a missing one skipped */
+  if (nlaid && lay_over(laid, nlaid, 0)) {
+    fflush(stdout);
+    return 1;
+  }
+  if (nlock) {
+    /* each tree as it is now is cloned, the original detached and the carrier put in its place; then the clone is
+       mounted on the carrier's peer in the staging namespace, and arrives on the carrier by propagation, locked */
+    for (i = 0; i < nlock; i++) {
+      trees[i] = (int)open_tree(AT_FDCWD, at_root(locks[i]), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+      if (trees[i] < 0) return fail("open_tree", locks[i]);
+      if (umount2(at_root(locks[i]), MNT_DETACH) != 0) return fail("umount2", locks[i]);
+      if (move_mount(carriers[i], "", AT_FDCWD, at_root(locks[i]), MOVE_MOUNT_F_EMPTY_PATH) != 0) return fail("move_mount carrier", locks[i]);
+    }
+    if (setns(pfd, CLONE_NEWNS) != 0) return fail("setns", "staging namespace");
+    for (i = 0; i < nlock; i++) {
+      if (move_mount(trees[i], "", AT_FDCWD, stage[i], MOVE_MOUNT_F_EMPTY_PATH) != 0) return fail("move_mount", stage[i]);
+    }
+    if (setns(nsfd, CLONE_NEWNS) != 0) return fail("setns", nspath);
+    if (root && chdir(root) != 0) return fail("chdir", root);
+    for (i = 0; i < nlock; i++) {
+      struct stat top, car;
+      /* the copy arrived (the path no longer shows the carrier), and leaves the staging side's peer groups */
+      if (stat(at_root(locks[i]), &top) != 0) return fail("stat", locks[i]);
+      if (fstat(carriers[i], &car) != 0) return fail("fstat", "carrier");
+      if (top.st_dev == car.st_dev) {
+        errno = ENOENT;
+        return fail("propagation", locks[i]);
+      }
+      if (mount(NULL, at_root(locks[i]), NULL, MS_REC | MS_PRIVATE, NULL) != 0) return fail("make-rprivate", locks[i]);
+      {
+        /* and the carrier under it (its fd still names it) */
+        struct mount_attr a;
+        memset(&a, 0, sizeof a);
+        a.propagation = MS_PRIVATE;
+        if (mount_setattr(carriers[i], "", AT_EMPTY_PATH, &a, sizeof a) != 0) return fail("make-private carrier", locks[i]);
+      }
+      printf("locked %s\n", locks[i]);
+    }
   }
   fflush(stdout);
   return 0;
@@ -518,14 +688,6 @@ static int op_net_exec(int argc, char **argv) {
 /* ------------------------------------------------------------------------------------------------ as-caller */
 
 #define FUSE_SUPER_MAGIC 0x65735546
-#define MAX_LAID 256
-
-struct laid {
-  int fd; /* -1 for --mask-dir and --ro */
-  char kind; /* f file, m mask-file, d mask-dir, r ro, c cover */
-  const char *rel;
-};
-
 static int parse_ulong(const char *s, unsigned long long *out) {
   char *end;
   if (!s || !*s) return -1;
@@ -580,13 +742,8 @@ static unsigned int attr_of_flags(unsigned long flags) {
          ((flags & MS_NODIRATIME) ? MOUNT_ATTR_NODIRATIME : 0);
 }
 
-/*
- * A new proc or sysfs attached onto the directory fd (the caller's /proc/self/fd/N, as runc mounts), with the
- * new mount API: mount(2) onto "." in that directory would cover it, but "." names the covered directory, not the
- * mount (a lookup crosses a mount only at a name), so the emulation would be laid where nobody sees it. The mount
- * fd stays the new mount's root once attached. Returns it, or -1.
- */
-static int mount_new_onto_fd(int dirfd, int isproc, unsigned long flags, const char *data) {
+/* A new proc or sysfs, detached (fsopen/fsconfig/fsmount): its fd, or -1. */
+static int new_fs(int isproc, unsigned long flags, const char *data) {
   const char *type = isproc ? "proc" : "sysfs";
   int fs, m;
   fs = fsopen(type, FSOPEN_CLOEXEC);
@@ -610,60 +767,78 @@ static int mount_new_onto_fd(int dirfd, int isproc, unsigned long flags, const c
   m = fsmount(fs, FSMOUNT_CLOEXEC, attr_of_flags(flags));
   close(fs);
   if (m < 0) return fail("fsmount", type), -1;
-  if (move_mount(m, "", dirfd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0) {
-    close(m);
-    return fail("move_mount", type), -1;
-  }
   return m;
 }
 
-static int lay_over(struct laid *l, int n, int rdonly) {
-  int i;
-  for (i = 0; i < n; i++) {
-    const char *rel = l[i].rel;
-    while (*rel == '/') rel++;
-    if (l[i].kind == 'f' || l[i].kind == 'm') {
-      if (move_mount(l[i].fd, "", AT_FDCWD, rel, MOVE_MOUNT_F_EMPTY_PATH) != 0) {
-        if (errno == ENOENT) continue;
-        return fail("move_mount", rel);
+/*
+ * mount-proc/mount-sysfs: the new file system is made in the host's mount namespace (the kernel would refuse the
+ * container a new procfs or sysfs: its own are not fully visible, see staging_ns) and mounted on STAGE/0 in the
+ * staging namespace; a clone of it (a peer) is moved onto the target in the caller's mount namespace, root and cwd;
+ * then the emulation is laid over the staged one and reaches the caller's by propagation, locked. The new mount's
+ * root itself is not locked: the caller may unmount it whole (with its covers). The target is resolved as host
+ * root, not with the caller's IDs (the vetter has decided the call). A failure detaches the caller's copy.
+ */
+static int new_fs_as_caller(int tid, int isproc, int rootfd, int cwdfd, int tfd, const char *trest, const char *target,
+                            unsigned long flags, const char *data, struct laid *laid, int nlaid) {
+  char path[64], stage[32];
+  int nsfd, pfd, m, c, rc;
+  struct where tw;
+  snprintf(path, sizeof path, "/proc/%d/ns/mnt", tid);
+  nsfd = open(path, O_RDONLY | O_CLOEXEC);
+  if (nsfd < 0) return fail("open", path);
+  if (!isproc && join_ns(tid, "net", CLONE_NEWNET)) return 1;
+  if (isproc) {
+    /* procfs takes the mounting task's active pid namespace: only a child is in the joined one */
+    int st;
+    pid_t child;
+    if (join_ns(tid, "pid", CLONE_NEWPID)) return 1;
+    child = fork();
+    if (child < 0) return fail("fork", NULL);
+    if (child > 0) {
+      while (waitpid(child, &st, 0) < 0) {
+        if (errno != EINTR) return fail("waitpid", NULL);
       }
-    } else if (l[i].kind == 'd') {
-      int fs, m;
-      struct stat st;
-      if (stat(rel, &st) != 0) {
-        if (errno == ENOENT) continue;
-        return fail("stat", rel);
-      }
-      fs = fsopen("tmpfs", FSOPEN_CLOEXEC);
-      if (fs < 0) return fail("fsopen tmpfs", rel);
-      if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) != 0) return fail("fsconfig create", rel);
-      m = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_RDONLY);
-      if (m < 0) return fail("fsmount", rel);
-      if (move_mount(m, "", AT_FDCWD, rel, MOVE_MOUNT_F_EMPTY_PATH) != 0) return fail("move_mount", rel);
-      close(m);
-      close(fs);
-    } else if (l[i].kind == 'r') {
-      struct mount_attr a;
-      int t = (int)open_tree(AT_FDCWD, rel, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
-      if (t < 0) {
-        if (errno == ENOENT) continue;
-        return fail("open_tree", rel);
-      }
-      memset(&a, 0, sizeof a);
-      a.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
-      if (mount_setattr(t, "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof a) != 0) return fail("mount_setattr", rel);
-      if (move_mount(t, "", AT_FDCWD, rel, MOVE_MOUNT_F_EMPTY_PATH) != 0) return fail("move_mount", rel);
-      close(t);
-    } else if (l[i].kind == 'c') {
-      if (cover_dir(l[i].fd, rel, 1)) return 1;
+      return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
     }
   }
-  (void)rdonly;
+  m = new_fs(isproc, flags, data);
+  if (m < 0) return 1;
+  if (staging_ns(&pfd)) return 1;
+  snprintf(stage, sizeof stage, STAGE "/0");
+  if (mkdir(stage, 0700) != 0) return fail("mkdir", stage);
+  if (move_mount(m, "", AT_FDCWD, stage, MOVE_MOUNT_F_EMPTY_PATH) != 0) return fail("move_mount", stage);
+  c = (int)open_tree(AT_FDCWD, stage, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+  if (c < 0) return fail("open_tree", stage);
+  /* the caller's side */
+  if (setns(nsfd, CLONE_NEWNS) != 0) return fail("setns", path);
+  if (fchdir(rootfd) != 0 || chroot(".") != 0) return fail("chroot", "caller's root");
+  if (fchdir(cwdfd) != 0) return fail("fchdir", "caller's cwd");
+  tw = where_of(tfd, trest, target);
+  if (move_mount(c, "", tw.dirfd, tw.path, MOVE_MOUNT_F_EMPTY_PATH | (tw.empty ? MOVE_MOUNT_T_EMPTY_PATH : 0)) != 0) return fail("move_mount", tw.path);
+  /* the emulation, laid over the staged mount */
+  if (setns(pfd, CLONE_NEWNS) != 0) return fail("setns", "staging namespace");
+  if (chdir(stage) != 0) return fail("chdir", stage);
+  rooted = 1;
+  rc = lay_over(laid, nlaid, (flags & MS_RDONLY) != 0);
+  if (rc) {
+    /* the caller gets no half-emulated mount: its copy goes, with what reached it */
+    if (setns(nsfd, CLONE_NEWNS) != 0 || fchdir(c) != 0 || umount2(".", MNT_DETACH) != 0) fail("umount2 (undo)", tw.path);
+    return rc;
+  }
+  {
+    /* the caller's copy leaves the staging side's peer groups (a new mount of its own is private) */
+    struct mount_attr a;
+    memset(&a, 0, sizeof a);
+    a.propagation = MS_PRIVATE;
+    if (setns(nsfd, CLONE_NEWNS) != 0) return fail("setns", path);
+    if (mount_setattr(c, "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof a) != 0) return fail("make-rprivate", tw.path);
+  }
+  printf("done\n");
   return 0;
 }
 
 static int op_as_caller(int argc, char **argv) {
-  int tid = -1, i, tfd = -1, sfd = -1, sock = -1, nlaid = 0, rootfd, cwdfd, isproc, issys, rc, rdonly_files = 0;
+  int tid = -1, i, tfd = -1, sfd = -1, sock = -1, nlaid = 0, rootfd, cwdfd, isproc, issys, rdonly_files = 0;
   const char *action = NULL, *target = NULL, *trest = NULL, *source = NULL, *srest = NULL, *fstype = NULL, *data = NULL;
   unsigned long long flags = 0, atflags = 0, aset = 0, aclr = 0, aprop = 0, mode = 0, resolve = 0, uid = 0, gid = 0;
   static struct laid laid[MAX_LAID];
@@ -749,22 +924,9 @@ static int op_as_caller(int argc, char **argv) {
   snprintf(path, sizeof path, "/proc/%d/cwd", tid);
   cwdfd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (cwdfd < 0) return fail("open", path);
+  if (isproc || issys) return new_fs_as_caller(tid, isproc, rootfd, cwdfd, tfd, trest, target, (unsigned long)flags, data, laid, nlaid);
   if (join_ns(tid, "user", CLONE_NEWUSER)) return 1;
-  if (issys && join_ns(tid, "net", CLONE_NEWNET)) return 1;
-  if (isproc && join_ns(tid, "pid", CLONE_NEWPID)) return 1;
   if (join_ns(tid, "mnt", CLONE_NEWNS)) return 1;
-  if (isproc) {
-    /* procfs takes the mounting task's active pid namespace: only a child is in the joined one */
-    int st;
-    pid_t child = fork();
-    if (child < 0) return fail("fork", NULL);
-    if (child > 0) {
-      while (waitpid(child, &st, 0) < 0) {
-        if (errno != EINTR) return fail("waitpid", NULL);
-      }
-      return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
-    }
-  }
   if (fchdir(rootfd) != 0 || chroot(".") != 0) return fail("chroot", "caller's root");
   if (fchdir(cwdfd) != 0) return fail("fchdir", "caller's cwd");
   if (setgroups(0, NULL) != 0 && errno != EPERM) return fail("setgroups", NULL);
@@ -807,35 +969,6 @@ static int op_as_caller(int argc, char **argv) {
     a.attr_clr = aclr;
     a.propagation = aprop;
     if (mount_setattr(tw.dirfd, tw.path, (unsigned)atflags | (tw.empty ? AT_EMPTY_PATH : 0), &a, sizeof a) != 0) return fail("mount_setattr", tw.path);
-    printf("done\n");
-    return 0;
-  }
-  if (isproc || issys) {
-    const char *t;
-    int mroot;
-    if (tw.dirfd != AT_FDCWD && tw.empty) {
-      t = "the target fd";
-      mroot = mount_new_onto_fd(tw.dirfd, isproc, (unsigned long)flags, data);
-      if (mroot < 0) return 1;
-    } else {
-      t = mount_path(tw, "target");
-      if (!t) return 1;
-      if (mount(source ? source : (isproc ? "proc" : "sysfs"), t, isproc ? "proc" : "sysfs", (unsigned long)flags, data) != 0) return fail("mount", t);
-      mroot = open(t, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    }
-    if (mroot < 0 || fchdir(mroot) != 0) {
-      fail("open", t);
-      /* the caller gets no unemulated mount */
-      if (mroot < 0) umount2(t, MNT_DETACH);
-      return 1;
-    }
-    rooted = 1;
-    rc = lay_over(laid, nlaid, (flags & MS_RDONLY) != 0);
-    if (rc) {
-      /* the caller gets no half-emulated mount (cwd: the new mount's root) */
-      if (fchdir(mroot) == 0) umount2(".", MNT_DETACH);
-      return rc;
-    }
     printf("done\n");
     return 0;
   }

@@ -182,29 +182,45 @@ export async function nsenterMoveMounts(opts: {
   skipMissing?: boolean;
   /** the container's root as PID sees it before pivot_root (an engine's hook); targets are resolved under it */
   root?: string;
+  /** laid after the mounts (for an engine that masks after its hooks): /dev/null clones, empty read-only tmpfs, read-only binds of themselves */
+  maskFiles?: Array<{ mountFd: number; target: string }>;
+  maskDirs?: string[];
+  readonly?: string[];
+  /** last: these directories' mount trees re-placed by propagation from the host's user namespace, so the kernel locks them */
+  lock?: string[];
   nsenter?: string;
-}): Promise<{ moved: string[]; skipped: string[]; covered: string[]; hidden: string[] }> {
+}): Promise<{ moved: string[]; skipped: string[]; covered: string[]; hidden: string[]; locked: string[] }> {
   const covers = opts.covers ?? [];
-  if (opts.mounts.length === 0 && covers.length === 0) return { moved: [], skipped: [], covered: [], hidden: [] };
+  const maskFiles = opts.maskFiles ?? [];
+  const rest = maskFiles.length + (opts.maskDirs?.length ?? 0) + (opts.readonly?.length ?? 0) + (opts.lock?.length ?? 0);
+  if (opts.mounts.length === 0 && covers.length === 0 && rest === 0) return { moved: [], skipped: [], covered: [], hidden: [], locked: [] };
   if (covers.length > 16) throw new RangeError(`nsenterMoveMounts: at most 16 covers (${covers.length} given)`);
+  if ((opts.lock?.length ?? 0) > 4) throw new RangeError(`nsenterMoveMounts: at most 4 trees locked (${opts.lock!.length} given)`);
   const args = ['--pid', String(opts.pid)];
   if (opts.root !== undefined && opts.root !== '/') args.push('--root', opts.root);
   if (opts.skipMissing) args.push('--skip-missing');
-  covers.forEach((c, i) => args.push('--cover', `${3 + opts.mounts.length + i}:${c.target}`));
-  opts.mounts.forEach((m, i) => args.push(`${3 + i}:${m.target}`));
-  const fds = [...opts.mounts.map((m) => m.mountFd), ...covers.map((c) => c.mountFd)];
+  const fds: number[] = [];
+  const fdArg = (fd: number) => String(2 + fds.push(fd));
+  covers.forEach((c) => args.push('--cover', `${fdArg(c.mountFd)}:${c.target}`));
+  maskFiles.forEach((m) => args.push('--mask-file', `${fdArg(m.mountFd)}:${m.target}`));
+  for (const d of opts.maskDirs ?? []) args.push('--mask-dir', d);
+  for (const d of opts.readonly ?? []) args.push('--ro', d);
+  for (const d of opts.lock ?? []) args.push('--lock', d);
+  opts.mounts.forEach((m) => args.push(`${fdArg(m.mountFd)}:${m.target}`));
   const out = await runNsenter('move-mounts', args, { fds, ...(opts.nsenter ? { nsenter: opts.nsenter } : {}) });
   const moved: string[] = [];
   const skipped: string[] = [];
   const covered: string[] = [];
   const hidden: string[] = [];
+  const locked: string[] = [];
   for (const line of out.split('\n')) {
     if (line.startsWith('moved ')) moved.push(line.slice(6));
     else if (line.startsWith('skipped ')) skipped.push(line.slice(8));
     else if (line.startsWith('covered ')) covered.push(line.slice(8));
     else if (line.startsWith('hidden ')) hidden.push(line.slice(7));
+    else if (line.startsWith('locked ')) locked.push(line.slice(7));
   }
-  return { moved, skipped, covered, hidden };
+  return { moved, skipped, covered, hidden, locked };
 }
 
 /**

@@ -440,13 +440,47 @@ describe.runIf(isRoot)('real kernel (root)', () => {
         ],
       });
       [m1, m2, m3].forEach((m) => k.close(m));
-      expect(r).toEqual({ moved: [join(s.dir, 'a'), join(s.dir, 'b')], skipped: [join(s.dir, 'missing')], covered: [], hidden: [] });
+      expect(r).toEqual({ moved: [join(s.dir, 'a'), join(s.dir, 'b')], skipped: [join(s.dir, 'missing')], covered: [], hidden: [], locked: [] });
       const inside = execFileSync('nsenter', ['-t', String(pid), '-m', 'cat', join(s.dir, 'a'), join(s.dir, 'b')]).toString();
       expect(inside).toBe(readFileSync('/etc/hostname', 'utf8').repeat(2));
       expect(statSync(join(s.dir, 'a')).size).toBe(0); // not in our namespace
       const m4 = k.openTree(AT_FDCWD, '/etc/hostname', OPEN_TREE_CLONE);
       await expect(nsenterMoveMounts({ pid, mounts: [{ mountFd: m4, target: join(s.dir, 'missing') }] })).rejects.toMatchObject({ code: 'ENOENT' });
       k.close(m4);
+    } finally {
+      sleeper.kill('SIGKILL');
+      s.cleanup();
+    }
+  });
+
+  it('sysbox-nsenter move-mounts --lock: the tree comes back kernel-locked (its mounts, masks and read-only paths can no longer be unmounted from inside)', async () => {
+    const s = scratch(k, 'sbx-nslock-');
+    // a container-like process: its mount namespace belongs to its own user namespace
+    const sleeper = spawn('unshare', ['-U', '-m', '--map-root-user', '--propagation', 'private', 'sleep', '60'], { stdio: 'ignore' });
+    try {
+      await new Promise((r) => setTimeout(r, 200));
+      const pid = Number(readFileSync(`/proc/${sleeper.pid}/task/${sleeper.pid}/children`, 'utf8').trim() || sleeper.pid);
+      const d = join(s.dir, 'tree');
+      mkdirSync(d);
+      const asHost = (cmd: string) => execFileSync('nsenter', ['-t', String(pid), '-m', 'sh', '-c', cmd]).toString();
+      // the namespace's own root (CAP_SYS_ADMIN over its mount namespace only)
+      const asRoot = (cmd: string) => execFileSync('nsenter', ['-t', String(pid), '-U', '-m', '--preserve-credentials', 'sh', '-c', cmd]).toString();
+      asHost(`mount -t tmpfs tree ${d} && mkdir ${d}/masked ${d}/ro ${d}/control ${d}/free && touch ${d}/f ${d}/g && echo x > ${d}/masked/secret && mount --bind /etc/hostname ${d}/f && mount -t tmpfs c ${d}/control`);
+      // before: the namespace's root can unmount what host root mounted there (the control)
+      expect(asRoot(`busybox umount ${d}/control && echo ok`)).toBe('ok\n');
+      const null1 = k.openTree(AT_FDCWD, '/dev/null', OPEN_TREE_CLONE);
+      const r = await nsenterMoveMounts({ pid, mounts: [], maskFiles: [{ mountFd: null1, target: `${d}/g` }], maskDirs: [`${d}/masked`, `${d}/absent`], readonly: [`${d}/ro`], lock: [d] });
+      k.close(null1);
+      expect(r.locked).toEqual([d]);
+      const tryUmount = (p: string) => asRoot(`busybox umount ${p} 2>&1; echo rc=$?`);
+      for (const p of [`${d}/f`, `${d}/g`, `${d}/masked`, `${d}/ro`]) expect(tryUmount(p), p).toMatch(/Invalid argument[\s\S]*rc=1/);
+      // the tree's root is not locked (the kernel locks what a propagated tree holds), but goes only whole
+      expect(tryUmount(d)).toMatch(/busy[\s\S]*rc=1/);
+      expect(asRoot(`cat ${d}/f; ls ${d}/masked | wc -l; touch ${d}/ro/x 2>&1 | grep -c Read-only`)).toBe(`${readFileSync('/etc/hostname', 'utf8')}0\n1\n`);
+      // a locked read-only mount stays read-only
+      expect(asRoot(`busybox mount -o remount,bind,rw ${d}/ro 2>&1; echo rc=$?`)).toMatch(/rc=[1-9]/);
+      // what the namespace mounts itself afterwards stays its own
+      expect(asRoot(`busybox mount -t tmpfs mine ${d}/free && busybox umount ${d}/free && echo ok`)).toBe('ok\n');
     } finally {
       sleeper.kill('SIGKILL');
       s.cleanup();

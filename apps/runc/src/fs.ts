@@ -6,7 +6,7 @@
 // placeholders by sysbox-nsenter, in the same run.
 // Fails closed: a container whose files can't all be placed (sysbox-fs down or hung, a file that can't be moved in)
 // is not created; attachFs throws one line saying what is missing, and create undoes everything.
-import { closeSync, existsSync, openSync, readFileSync, readdirSync, unlinkSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readdirSync, statSync, unlinkSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Context } from './context.js';
 import { DaemonError, daemonTimeoutMs, fsSocket } from './daemons.js';
@@ -31,6 +31,30 @@ function pathsOf(ctx: Context, id: string): { maskedPaths: string[]; readonlyPat
   } catch {
     return { maskedPaths: [], readonlyPaths: [] };
   }
+}
+
+/**
+ * The trees whose every mount the kernel locks (sysbox-nsenter move-mounts --lock): the container can't unmount an
+ * emulated file, a mask or a read-only path in them, nor get a raw procfs or sysfs (mount_too_revealing), whatever a
+ * racing thread does to the arguments the vetter read.
+ */
+export const LOCKED_TREES: readonly string[] = Object.freeze(['/proc', '/sys']);
+
+/** The spec's masked and read-only paths in the locked trees (files: /dev/null binds; dirs: empty read-only tmpfs). */
+function masksOf(ctx: Context, id: string, emulated: readonly string[]): { files: string[]; dirs: string[]; readonly: string[] } {
+  const { maskedPaths, readonlyPaths } = pathsOf(ctx, id);
+  const inTrees = (p: string) => LOCKED_TREES.some((t) => p.startsWith(`${t}/`));
+  const files: string[] = [];
+  const dirs: string[] = [];
+  for (const m of maskedPaths.filter(inTrees)) {
+    try {
+      (statSync(m).isDirectory() ? dirs : files).push(m); // the same kernel: the host's entry has the container's type
+    } catch {
+      // absent here too
+    }
+  }
+  const readonly = readonlyPaths.filter((p) => inTrees(p) && !emulated.some((f) => f.startsWith(`${p}/`)));
+  return { files, dirs, readonly };
 }
 
 /** The container's emulated files could not all be placed: the one line the user sees. */
@@ -127,12 +151,21 @@ export async function attachFs(ctx: Context, o: AttachOptions): Promise<Attached
       // a cover is read-only, as the container's /sys is (its moved-back entries keep their own flags)
       clog.debug({ files: files.length }, 'sysbox-fs trees cloned');
       for (let i = files.length; i < fds.length; i++) kernel.mountSetattr(fds[i]!, '', native.AT_EMPTY_PATH, { attrSet: native.MOUNT_ATTR_RDONLY | native.MOUNT_ATTR_NOSUID | native.MOUNT_ATTR_NODEV | native.MOUNT_ATTR_NOEXEC });
+      // from the engine's hooks, its masked and read-only paths come after (runc applies them after pivot_root):
+      // laid here as well, so that the lock below holds them too
+      const masks = o.root ? masksOf(ctx, o.containerId, files) : { files: [], dirs: [], readonly: [] };
+      const maskFds = masks.files.map(() => kernel.openTree(native.AT_FDCWD, '/dev/null', native.OPEN_TREE_CLONE));
+      fds.push(...maskFds);
       ({ moved: paths, skipped, covered, hidden } = await native.nsenterMoveMounts({
         pid: initPid,
         ...(o.root ? { root: o.root } : {}),
         skipMissing: true,
         mounts: files.map((target, i) => ({ mountFd: fds[i]!, target })),
         covers: covers.map((target, i) => ({ mountFd: fds[files.length + i]!, target })),
+        maskFiles: masks.files.map((target, i) => ({ mountFd: maskFds[i]!, target })),
+        maskDirs: masks.dirs,
+        readonly: masks.readonly,
+        lock: [...LOCKED_TREES],
       }));
     } catch (e) {
       throw new AttachError(`the /proc and /sys emulation of container ${o.containerId} could not be placed: ${(e as Error).message}`);

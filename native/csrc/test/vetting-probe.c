@@ -19,7 +19,8 @@
  *                       prints the tries, the mounts and the raw ones (what a CONTINUE after a check lets through)
  *   race-umount SECS DIR MASKED  umount2(PATH) of a tmpfs mounted on DIR while a sibling thread rewrites PATH between
  *                       DIR and MASKED (a masked directory), for SECS seconds or until MASKED is no longer masked
- *                       (its st_dev changed): prints the tries and the unmasked count
+ *                       (its file system type changed: a mask unmounted over another mask, as an engine's over
+ *                       sysbox-runc's locked one, still masks): prints the tries and the unmasked count
  *   notify-loop N DIR SOCK  installs a filter sending mount and umount2 to a listener, hands it to the supervisor at
  *                       SOCK as runc does (SCM_RIGHTS + a JSON state, container id "probe"), then runs "loop N DIR"
  */
@@ -41,6 +42,7 @@
 #include <linux/audit.h>
 #include <pthread.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
@@ -248,9 +250,9 @@ static int cmd_race_proc(long secs, const char *dir) {
 
 static int cmd_race_umount(long secs, const char *dir, const char *masked) {
   pthread_t th;
-  struct stat st;
+  struct statfs sf;
   long tries = 0, unmasked = 0;
-  dev_t maskdev = stat(masked, &st) == 0 ? st.st_dev : 0;
+  long masktype = statfs(masked, &sf) == 0 ? (long)sf.f_type : 0;
   long long end = now_ns() + secs * 1000000000LL;
   race_a = dir;
   race_b = masked;
@@ -259,7 +261,7 @@ static int cmd_race_umount(long secs, const char *dir, const char *masked) {
   while (now_ns() < end && unmasked == 0) {
     tries++;
     if (mount("none", dir, "tmpfs", 0, NULL) == 0) umount2(race_buf, 0);
-    if (stat(masked, &st) != 0 || st.st_dev != maskdev) unmasked++;
+    if (statfs(masked, &sf) != 0 || (long)sf.f_type != masktype) unmasked++;
   }
   race_stop = 1;
   pthread_join(th, NULL);
