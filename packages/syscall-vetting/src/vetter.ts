@@ -344,7 +344,9 @@ async function vetMount(ctx: Ctx, a: MountArgs): Promise<Decision> {
         });
       }
     }
-    return perform('bind', `bind of ${a.source} onto ${a.target}, performed with the arguments as read`, { op: 'mount', source, target, fstype: a.fstype, flags, data: a.data });
+    // the kernel's locks guard what a rewritten source or target could reach: the mounts below /proc and /sys are
+    // MNT_LOCKED (a non-recursive bind of a tree holding them is refused), read-only ones stay so in every copy
+    return cont('bind', `bind of ${a.source} onto ${a.target}: the kernel binds it (its locks keep /proc's and /sys's covers and read-only mounts in every copy)`);
   }
 
   if (flags & MS_PROPAGATION) return cont('propagation', 'a propagation change: hides and reveals nothing');
@@ -362,7 +364,8 @@ async function vetMount(ctx: Ctx, a: MountArgs): Promise<Decision> {
       return fail('move-protected', EINVAL, `move of ${a.source} refused: it is ${PROTECTED_WHY[sp.kind]} (${sp.what}), which stays where it is`);
     }
     if (!hasCap(ctx, CAP_SYS_ADMIN)) return fail('needs-cap-sys-admin', EPERM, `move of ${a.source}: the caller lacks CAP_SYS_ADMIN`);
-    return perform('move', `move of ${a.source} onto ${a.target}, performed with the arguments as read`, { op: 'mount', source, target, fstype: null, flags, data: null });
+    // a rewritten source can't move a cover of /proc or /sys: the kernel refuses to move a locked mount
+    return cont('move', `move of ${a.source} onto ${a.target}: the kernel moves it (it refuses to move a locked cover of /proc or /sys)`);
   }
 
   // a new superblock
@@ -413,6 +416,11 @@ async function vetUmount(ctx: Ctx, a: UmountArgs): Promise<Decision> {
 async function vetSetattr(ctx: Ctx, a: MountSetattrArgs): Promise<Decision> {
   const { attrSet, attrClr, propagation, usernsFd } = a.attr;
   if (attrSet === 0n && attrClr === 0n && propagation === 0n && usernsFd === 0n) return cont('setattr-noop', 'no attribute to change: the kernel answers 0');
+  if (attrClr === 0n && usernsFd === 0n && !(attrSet & BigInt(MOUNT_ATTR_IDMAP))) {
+    // attributes only added (read-only, nosuid, nodev, noexec, atime, nosymfollow) and propagation: whatever the path
+    // becomes, a mount gets more restricted, never less (the kernel's own checks apply)
+    return cont('setattr-restrict', 'mount_setattr only adding restrictions (or changing propagation): hides and reveals nothing');
+  }
   if (attrSet & BigInt(MOUNT_ATTR_IDMAP)) {
     return fail('setattr-idmap', EINVAL, "mount_setattr MOUNT_ATTR_IDMAP refused: it needs a detached mount, and the calls that make one (open_tree OPEN_TREE_CLONE, fsmount) are refused");
   }
