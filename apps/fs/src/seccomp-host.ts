@@ -4,6 +4,7 @@
 import { readFileSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Kernel } from '@sysbox/native';
+import { laidPaths } from '@sysbox/spec';
 import {
   AT_FDCWD,
   NotFuseError,
@@ -233,26 +234,24 @@ export async function performAction(k: Kernel, host: SysboxVetHost, tid: number,
         // would wait for this thread to answer it
         const fileSrcs: Array<{ path: string; rel: string }> = [];
         const coverSrcs: Array<{ path: string; rel: string }> = [];
-        const maskSrcs: Array<{ path: string; rel: string }> = [];
-        const maskDirs: string[] = [];
-        const readonly: string[] = [];
         if (em) {
           for (const f of em.files.filter((p) => p.startsWith(prefix))) fileSrcs.push({ path: join(em.mountpoint, f), rel: f.slice(prefix.length) });
           for (const c of em.covers.filter((p) => p.startsWith(prefix))) coverSrcs.push({ path: join(em.mountpoint, c), rel: c.slice(prefix.length) });
         }
         const masked = em?.masked?.length ? em.masked : DEFAULT_MASKED_PATHS;
-        const roPaths = (em?.readonly?.length ? em.readonly : DEFAULT_READONLY_PATHS).filter((p) => !(em?.files ?? []).some((f) => f.startsWith(`${p}/`)));
-        for (const m of masked.filter((p) => p.startsWith(prefix))) {
-          let dir = false;
+        const roPaths = em?.readonly?.length ? em.readonly : DEFAULT_READONLY_PATHS;
+        // the same kernel: the host's entry has the new mount's type
+        const laid = laidPaths([prefix.slice(0, -1)], masked, roPaths, em?.files ?? [], (p) => {
           try {
-            dir = statSync(m).isDirectory(); // the same kernel: the host's entry has the new mount's type
+            return statSync(p).isDirectory();
           } catch {
-            continue; // absent here too
+            return undefined;
           }
-          if (dir) maskDirs.push(m.slice(prefix.length));
-          else maskSrcs.push({ path: '/dev/null', rel: m.slice(prefix.length) });
-        }
-        for (const r of roPaths.filter((p) => p.startsWith(prefix))) readonly.push(r.slice(prefix.length));
+        });
+        const rel = (p: string) => p.slice(prefix.length);
+        const maskSrcs = laid.maskFiles.map((m) => ({ path: '/dev/null', rel: rel(m) }));
+        const maskDirs = laid.maskDirs.map(rel);
+        const readonly = laid.readonly.map(rel);
         await nsenterAsCaller(k, proc ? 'mount-proc' : 'mount-sysfs', {
           ...base,
           target: callerPath(action.target),

@@ -14,7 +14,7 @@ import { runEngine } from './engine.js';
 import { loadNative } from './native.js';
 import { requireLazily } from './require.js';
 import type { FsClient } from '@sysbox/ipc';
-import type { IdRange } from '@sysbox/spec';
+import { laidPaths, type IdRange } from '@sysbox/spec';
 
 /**
  * For the spec conversion (ConvertContext.emulatedPaths): /proc/sys leaves Docker's read-only paths — the
@@ -40,21 +40,13 @@ function pathsOf(ctx: Context, id: string): { maskedPaths: string[]; readonlyPat
  */
 export const LOCKED_TREES: readonly string[] = Object.freeze(['/proc', '/sys']);
 
-/** The spec's masked and read-only paths in the locked trees (files: /dev/null binds; dirs: empty read-only tmpfs). */
-function masksOf(ctx: Context, id: string, emulated: readonly string[]): { files: string[]; dirs: string[]; readonly: string[] } {
-  const { maskedPaths, readonlyPaths } = pathsOf(ctx, id);
-  const inTrees = (p: string) => LOCKED_TREES.some((t) => p.startsWith(`${t}/`));
-  const files: string[] = [];
-  const dirs: string[] = [];
-  for (const m of maskedPaths.filter(inTrees)) {
-    try {
-      (statSync(m).isDirectory() ? dirs : files).push(m); // the same kernel: the host's entry has the container's type
-    } catch {
-      // absent here too
-    }
+/** Whether a host path is a directory (undefined: absent): the same kernel, so the container's entry has its type. */
+function hostIsDir(path: string): boolean | undefined {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return undefined;
   }
-  const readonly = readonlyPaths.filter((p) => inTrees(p) && !emulated.some((f) => f.startsWith(`${p}/`)));
-  return { files, dirs, readonly };
 }
 
 /** The container's emulated files could not all be placed: the one line the user sees. */
@@ -153,8 +145,9 @@ export async function attachFs(ctx: Context, o: AttachOptions): Promise<Attached
       for (let i = files.length; i < fds.length; i++) kernel.mountSetattr(fds[i]!, '', native.AT_EMPTY_PATH, { attrSet: native.MOUNT_ATTR_RDONLY | native.MOUNT_ATTR_NOSUID | native.MOUNT_ATTR_NODEV | native.MOUNT_ATTR_NOEXEC });
       // from the engine's hooks, its masked and read-only paths come after (runc applies them after pivot_root):
       // laid here as well, so that the lock below holds them too
-      const masks = o.root ? masksOf(ctx, o.containerId, files) : { files: [], dirs: [], readonly: [] };
-      const maskFds = masks.files.map(() => kernel.openTree(native.AT_FDCWD, '/dev/null', native.OPEN_TREE_CLONE));
+      const { maskedPaths, readonlyPaths } = o.root ? pathsOf(ctx, o.containerId) : { maskedPaths: [], readonlyPaths: [] };
+      const masks = laidPaths(LOCKED_TREES, maskedPaths, readonlyPaths, files, hostIsDir);
+      const maskFds = masks.maskFiles.map(() => kernel.openTree(native.AT_FDCWD, '/dev/null', native.OPEN_TREE_CLONE));
       fds.push(...maskFds);
       ({ moved: paths, skipped, covered, hidden } = await native.nsenterMoveMounts({
         pid: initPid,
@@ -162,8 +155,8 @@ export async function attachFs(ctx: Context, o: AttachOptions): Promise<Attached
         skipMissing: true,
         mounts: files.map((target, i) => ({ mountFd: fds[i]!, target })),
         covers: covers.map((target, i) => ({ mountFd: fds[files.length + i]!, target })),
-        maskFiles: masks.files.map((target, i) => ({ mountFd: maskFds[i]!, target })),
-        maskDirs: masks.dirs,
+        maskFiles: masks.maskFiles.map((target, i) => ({ mountFd: maskFds[i]!, target })),
+        maskDirs: masks.maskDirs,
         readonly: masks.readonly,
         lock: [...LOCKED_TREES],
       }));

@@ -12,6 +12,32 @@ export const DOCKER_DEFAULT_READONLY_PATHS: readonly string[] = Object.freeze([
   '/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger',
 ]);
 
+/** What is laid over a tree (e.g. /proc) for its masked and read-only paths. */
+export interface LaidPaths {
+  /** masked files: a /dev/null bind over each */
+  maskFiles: string[];
+  /** masked directories: an empty read-only tmpfs over each */
+  maskDirs: string[];
+  /** read-only paths: a read-only bind of each over itself */
+  readonly: string[];
+}
+
+/**
+ * The masked and read-only paths below `trees` (e.g. ['/proc', '/sys']), as they are laid over a new procfs or sysfs
+ * and over a container's own: a masked path is a file or a directory as `isDir` says (undefined: absent, skipped);
+ * a read-only path that holds one of the `emulated` files is left out (the emulation stays writable where it is).
+ */
+export function laidPaths(trees: readonly string[], masked: readonly string[], readonly: readonly string[], emulated: readonly string[], isDir: (path: string) => boolean | undefined): LaidPaths {
+  const below = (p: string) => trees.some((t) => p.startsWith(`${t}/`));
+  const out: LaidPaths = { maskFiles: [], maskDirs: [], readonly: [] };
+  for (const m of masked.filter(below)) {
+    const dir = isDir(m);
+    if (dir !== undefined) (dir ? out.maskDirs : out.maskFiles).push(m);
+  }
+  out.readonly = readonly.filter((p) => below(p) && !emulated.some((f) => f.startsWith(`${p}/`)));
+  return out;
+}
+
 function isUnder(p: string, dir: string): boolean {
   const d = dir.replace(/\/+$/, '');
   return p === d || p.startsWith(`${d}/`);

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { DOCKER_DEFAULT_MASKED_PATHS, DOCKER_DEFAULT_READONLY_PATHS, pathsModifier } from '../../src/modifiers/paths.js';
+import { DOCKER_DEFAULT_MASKED_PATHS, DOCKER_DEFAULT_READONLY_PATHS, laidPaths, pathsModifier } from '../../src/modifiers/paths.js';
 import { CTX, fixture } from '../helpers.js';
 
 describe('pathsModifier', () => {
@@ -28,5 +28,21 @@ describe('pathsModifier', () => {
   test('/proc/sysrq-trigger is not "below" /proc/sys', () => {
     const out = pathsModifier(fixture('docker-plain'), { ...CTX, emulatedPaths: ['/proc/sys'] });
     expect(out.linux!.readonlyPaths).toContain('/proc/sysrq-trigger');
+  });
+});
+
+describe('laidPaths', () => {
+  const dirs = new Set(['/proc/acpi', '/sys/firmware', '/proc/bus']);
+  const isDir = (p: string) => (p === '/proc/absent' ? undefined : dirs.has(p));
+  test('splits the masked paths below the trees into files and directories, skipping absent ones', () => {
+    const r = laidPaths(['/proc', '/sys'], ['/proc/keys', '/proc/acpi', '/sys/firmware', '/proc/absent', '/dev/x', '/procfoo/y'], [], [], isDir);
+    expect(r).toEqual({ maskFiles: ['/proc/keys'], maskDirs: ['/proc/acpi', '/sys/firmware'], readonly: [] });
+  });
+  test('keeps read-only paths below the trees, but not one holding an emulated file', () => {
+    const r = laidPaths(['/proc'], [], ['/proc/bus', '/proc/sys', '/sys/x', '/proc/sysrq-trigger'], ['/proc/sys/kernel/pid_max', '/proc/uptime'], isDir);
+    expect(r.readonly).toEqual(['/proc/bus', '/proc/sysrq-trigger']);
+  });
+  test('one tree only: the other tree\'s paths are left out', () => {
+    expect(laidPaths(['/sys'], DOCKER_DEFAULT_MASKED_PATHS, DOCKER_DEFAULT_READONLY_PATHS, [], isDir)).toEqual({ maskFiles: [], maskDirs: ['/sys/firmware'], readonly: [] });
   });
 });
