@@ -294,7 +294,7 @@ struct laid {
   const char *rel;
 };
 
-static int lay_over(struct laid *l, int n, int rdonly) {
+static int lay_over(struct laid *l, int n) {
   int i;
   for (i = 0; i < n; i++) {
     const char *rel = l[i].rel;
@@ -335,7 +335,6 @@ static int lay_over(struct laid *l, int n, int rdonly) {
       if (cover_dir(l[i].fd, rel, 1)) return 1;
     }
   }
-  (void)rdonly;
   return 0;
 }
 
@@ -375,6 +374,15 @@ static int carrier(int i, char *dir, size_t len) {
   a.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
   if (mount_setattr(c, "", AT_EMPTY_PATH, &a, sizeof a) != 0) return fail("mount_setattr", dir), -1;
   return c;
+}
+
+/* The placed mount fd and every mount above it leave the staging side's peer groups (in the caller's namespace). */
+static int make_private(int fd, const char *what) {
+  struct mount_attr a;
+  memset(&a, 0, sizeof a);
+  a.propagation = MS_PRIVATE;
+  if (mount_setattr(fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof a) != 0) return fail("make-rprivate", what);
+  return 0;
 }
 
 static int op_move_mounts(int argc, char **argv) {
@@ -474,7 +482,7 @@ static int op_move_mounts(int argc, char **argv) {
     printf("moved %s\n", target);
   }
   /* masked and read-only paths (relative to the working directory: the root), a missing one skipped */
-  if (nlaid && lay_over(laid, nlaid, 0)) {
+  if (nlaid && lay_over(laid, nlaid)) {
     fflush(stdout);
     return 1;
   }
@@ -495,21 +503,14 @@ static int op_move_mounts(int argc, char **argv) {
     if (root && chdir(root) != 0) return fail("chdir", root);
     for (i = 0; i < nlock; i++) {
       struct stat top, car;
-      /* the copy arrived (the path no longer shows the carrier), and leaves the staging side's peer groups */
+      /* the copy arrived (the path no longer shows the carrier); carrier and copy leave the staging side's peer groups */
       if (stat(at_root(locks[i]), &top) != 0) return fail("stat", locks[i]);
       if (fstat(carriers[i], &car) != 0) return fail("fstat", "carrier");
       if (top.st_dev == car.st_dev) {
         errno = ENOENT;
         return fail("propagation", locks[i]);
       }
-      if (mount(NULL, at_root(locks[i]), NULL, MS_REC | MS_PRIVATE, NULL) != 0) return fail("make-rprivate", locks[i]);
-      {
-        /* and the carrier under it (its fd still names it) */
-        struct mount_attr a;
-        memset(&a, 0, sizeof a);
-        a.propagation = MS_PRIVATE;
-        if (mount_setattr(carriers[i], "", AT_EMPTY_PATH, &a, sizeof a) != 0) return fail("make-private carrier", locks[i]);
-      }
+      if (make_private(carriers[i], locks[i])) return 1;
       printf("locked %s\n", locks[i]);
     }
   }
@@ -819,20 +820,15 @@ static int new_fs_as_caller(int tid, int isproc, int rootfd, int cwdfd, int tfd,
   if (setns(pfd, CLONE_NEWNS) != 0) return fail("setns", "staging namespace");
   if (chdir(stage) != 0) return fail("chdir", stage);
   rooted = 1;
-  rc = lay_over(laid, nlaid, (flags & MS_RDONLY) != 0);
+  rc = lay_over(laid, nlaid);
   if (rc) {
     /* the caller gets no half-emulated mount: its copy goes, with what reached it */
     if (setns(nsfd, CLONE_NEWNS) != 0 || fchdir(c) != 0 || umount2(".", MNT_DETACH) != 0) fail("umount2 (undo)", tw.path);
     return rc;
   }
-  {
-    /* the caller's copy leaves the staging side's peer groups (a new mount of its own is private) */
-    struct mount_attr a;
-    memset(&a, 0, sizeof a);
-    a.propagation = MS_PRIVATE;
-    if (setns(nsfd, CLONE_NEWNS) != 0) return fail("setns", path);
-    if (mount_setattr(c, "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof a) != 0) return fail("make-rprivate", tw.path);
-  }
+  /* a new mount of the caller's own is private */
+  if (setns(nsfd, CLONE_NEWNS) != 0) return fail("setns", path);
+  if (make_private(c, tw.path)) return 1;
   printf("done\n");
   return 0;
 }
