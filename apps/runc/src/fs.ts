@@ -14,7 +14,7 @@ import { runEngine } from './engine.js';
 import { loadNative } from './native.js';
 import { requireLazily } from './require.js';
 import type { FsClient } from '@sysbox/ipc';
-import { laidPaths, type IdRange } from '@sysbox/spec';
+import { LOCKED_TREES, laidPaths, laidPathsOf, maskedAndReadonlyOf, type IdRange, type MaskedAndReadonly, type Spec } from '@sysbox/spec';
 
 /**
  * For the spec conversion (ConvertContext.emulatedPaths): /proc/sys leaves Docker's read-only paths — the
@@ -23,22 +23,19 @@ import { laidPaths, type IdRange } from '@sysbox/spec';
  */
 export const EMULATED_PATHS: readonly string[] = Object.freeze(['/proc/sys']);
 
-/** [vetting] the converted spec's masked and read-only paths, for sysbox-fs's Register (empty: its defaults). */
-function pathsOf(ctx: Context, id: string): { maskedPaths: string[]; readonlyPaths: string[] } {
+/**
+ * The converted spec's masked and read-only paths: `all` for sysbox-fs's Register (empty: its defaults), `laid` those
+ * sysbox-runc lays itself (@sysbox/spec's LAID_PATHS_ANNOTATION: the engine's spec no longer has them).
+ */
+function pathsOf(ctx: Context, id: string): { all: MaskedAndReadonly; laid: MaskedAndReadonly } {
   try {
-    const s = JSON.parse(readFileSync(join(ctx.stateDir(id), 'bundle', 'config.json'), 'utf8')) as { linux?: { maskedPaths?: string[]; readonlyPaths?: string[] } };
-    return { maskedPaths: s.linux?.maskedPaths ?? [], readonlyPaths: s.linux?.readonlyPaths ?? [] };
+    const s = JSON.parse(readFileSync(join(ctx.stateDir(id), 'bundle', 'config.json'), 'utf8')) as Spec;
+    return { all: maskedAndReadonlyOf(s), laid: laidPathsOf(s) };
   } catch {
-    return { maskedPaths: [], readonlyPaths: [] };
+    const none = { maskedPaths: [], readonlyPaths: [] };
+    return { all: none, laid: none };
   }
 }
-
-/**
- * The trees whose every mount the kernel locks (sysbox-nsenter move-mounts --lock): the container can't unmount an
- * emulated file, a mask or a read-only path in them, nor get a raw procfs or sysfs (mount_too_revealing), whatever a
- * racing thread does to the arguments the vetter read.
- */
-export const LOCKED_TREES: readonly string[] = Object.freeze(['/proc', '/sys']);
 
 /** Whether a host path is a directory (undefined: absent): the same kernel, so the container's entry has its type. */
 function hostIsDir(path: string): boolean | undefined {
@@ -114,11 +111,12 @@ export async function attachFs(ctx: Context, o: AttachOptions): Promise<Attached
   try {
     const initPid = o.initPid ?? (await initPidOf(ctx, o.containerId, o.pidFile));
     const fs = await o.client;
+    const specPaths = pathsOf(ctx, o.containerId);
     let mountpoint: string;
     let covers: string[];
     let listed: string[];
     try {
-      ({ mountpoint, covers, files: listed } = await fs.register({ containerId: o.containerId, initPid, idRange: o.idRange, options: { procfs: true, sysfs: true }, ...(o.root ? { root: o.root } : {}), ...pathsOf(ctx, o.containerId) }));
+      ({ mountpoint, covers, files: listed } = await fs.register({ containerId: o.containerId, initPid, idRange: o.idRange, options: { procfs: true, sysfs: true }, ...(o.root ? { root: o.root } : {}), ...specPaths.all }));
       registered = true;
     } catch (e) {
       const timeout = (e as { code?: string }).code === 'DEADLINE_EXCEEDED';
@@ -143,10 +141,9 @@ export async function attachFs(ctx: Context, o: AttachOptions): Promise<Attached
       // a cover is read-only, as the container's /sys is (its moved-back entries keep their own flags)
       clog.debug({ files: files.length }, 'sysbox-fs trees cloned');
       for (let i = files.length; i < fds.length; i++) kernel.mountSetattr(fds[i]!, '', native.AT_EMPTY_PATH, { attrSet: native.MOUNT_ATTR_RDONLY | native.MOUNT_ATTR_NOSUID | native.MOUNT_ATTR_NODEV | native.MOUNT_ATTR_NOEXEC });
-      // from the engine's hooks, its masked and read-only paths come after (runc applies them after pivot_root):
-      // laid here as well, so that the lock below holds them too
-      const { maskedPaths, readonlyPaths } = o.root ? pathsOf(ctx, o.containerId) : { maskedPaths: [], readonlyPaths: [] };
-      const masks = laidPaths(LOCKED_TREES, maskedPaths, readonlyPaths, files, hostIsDir);
+      // the masked and read-only paths the spec leaves to us (runc would lay its own after pivot_root, unlocked):
+      // laid here, so that the lock below holds them too
+      const masks = laidPaths(LOCKED_TREES, specPaths.laid.maskedPaths, specPaths.laid.readonlyPaths, files, hostIsDir);
       const maskFds = masks.maskFiles.map(() => kernel.openTree(native.AT_FDCWD, '/dev/null', native.OPEN_TREE_CLONE));
       fds.push(...maskFds);
       ({ moved: paths, skipped, covered, hidden } = await native.nsenterMoveMounts({

@@ -195,6 +195,7 @@ async function prepareWith(ctx: Context, parsed: ParsedArgs, id: string, undo: U
     ...(syscont ? { emulatedPaths: [...EMULATED_PATHS] } : {}), // [sysbox-fs] /proc/sys writable (the kernel guards it), its knobs emulated
     ...(attachHooks ? { attachHooks } : {}), // [sysbox-fs] files placed during the engine's hooks
     ...(seccompSocket ? { seccompNotify: spec.vettingNotify(seccompSocket, id) } : {}), // [vetting]
+    ...(ctx.engine.name === 'runc' ? { bindsLocked: true } : {}), // [vetting] its copy of the mount namespace locks staged binds
   });
   const privateBundle = join(stateDir, 'bundle');
   mkdirSync(privateBundle, { mode: 0o711 });

@@ -19,6 +19,12 @@ export interface ConvertContext {
    * see vettingNotify) adds the kernel-side refusals that keep it whole.
    */
   seccompNotify?: { listenerPath: string; syscalls: string[]; listenerMetadata?: string; vetting?: boolean };
+  /**
+   * The engine copies the host's mount namespace into the container's user namespace, so the read-only flag of a
+   * bind sysbox-mgr staged on the host arrives locked (runc; crun clones its binds before it joins the user namespace,
+   * unlocked): with vetting, bind remounts are then left to the kernel (see seccompModifier's unlockedReadOnly).
+   */
+  bindsLocked?: boolean;
   /** Architectures of a profile built from scratch (default: x86-64, x86, x32). */
   seccompArchitectures?: string[];
   /** Bind sources staged ID-mapped by sysbox-mgr, by index in the spec's mounts (see mountsModifier). */

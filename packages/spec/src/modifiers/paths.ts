@@ -12,6 +12,15 @@ export const DOCKER_DEFAULT_READONLY_PATHS: readonly string[] = Object.freeze([
   '/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger',
 ]);
 
+/**
+ * The trees sysbox-runc has the kernel lock whole (sysbox-nsenter move-mounts --lock): every mount in them, its
+ * emulated files, masks and read-only paths included, arrives in the container by propagation from another user
+ * namespace, so the container can't unmount one alone, move it, clear a flag it has (read-only, nosuid, nodev,
+ * noexec), nor get a raw procfs or sysfs (mount_too_revealing), whatever a racing thread does to the arguments the
+ * vetter read.
+ */
+export const LOCKED_TREES: readonly string[] = Object.freeze(['/proc', '/sys']);
+
 /** What is laid over a tree (e.g. /proc) for its masked and read-only paths. */
 export interface LaidPaths {
   /** masked files: a /dev/null bind over each */

@@ -1,6 +1,7 @@
 import type { LinuxSeccomp, LinuxSyscall, Spec } from '../types.js';
 import { clone } from '../util.js';
 import { type ConvertContext, type Report, noReport } from './context.js';
+import { LOCKED_TREES } from './paths.js';
 
 /**
  * Syscalls a system container needs that Docker's default profile refuses (Docker allows most of them
@@ -53,23 +54,46 @@ const MS_REMOUNT = 0x20;
 const MS_BIND = 0x1000;
 /** mount(2)'s flags argument of a read-only bind remount: all three bits */
 const RO_BIND_REMOUNT = MS_REMOUNT | MS_BIND | MS_RDONLY;
+
+const under = (p: string, tree: string) => p === tree || p.startsWith(`${tree}/`);
+
+/**
+ * The read-only mounts of a spec whose read-only flag the kernel doesn't lock: it is set inside the container's user
+ * namespace, so the container's root could clear it with a bind remount. Those are the root file system with
+ * `root.readonly`, a read-only mount outside LOCKED_TREES that is not a bind (e.g. `--tmpfs /x:ro`), and a read-only
+ * bind unless `bindsLocked` (ConvertContext.bindsLocked: sysbox-mgr stages every read-only bind on the host, where its
+ * flag gets locked when the engine copies the mount namespace into the container's user namespace, as runc does).
+ */
+export function unlockedReadOnly(spec: Spec, bindsLocked = false): string[] {
+  const out: string[] = [];
+  if (spec.root?.readonly) out.push('/');
+  for (const m of spec.mounts ?? []) {
+    const o = m.options ?? [];
+    const bind = m.type === 'bind' || o.includes('bind') || o.includes('rbind');
+    if (o.includes('ro') && !(bind && bindsLocked) && !LOCKED_TREES.some((t) => under(m.destination, t))) out.push(m.destination);
+  }
+  return out;
+}
+
 /**
  * The mount rules with vetting: one per value of `flags & RO_BIND_REMOUNT`, all on the same mask, so that the
  * kernel filter libseccomp builds is a plain comparison of one masked value (rules on different masks of the same
  * argument were merged so that `MS_REMOUNT|MS_RDONLY` of a tmpfs fell through to ALLOW: never vetted, EINVAL from
- * the kernel for its host-ID options). The read-only bind remount is allowed (on a default-deny profile); the
- * other seven values are notified.
+ * the kernel for its host-ID options). A bind remount (`MS_REMOUNT|MS_BIND`: per-mount flags only, its data is
+ * ignored) is allowed (on a default-deny profile) when it sets read-only, and also when it doesn't if
+ * `bindRemounts` says the kernel locks every read-only mount of the container; the other values are notified.
  */
-function mountRules(permissive: boolean): LinuxSyscall[] {
+function mountRules(permissive: boolean, bindRemounts: boolean): LinuxSyscall[] {
   const rule = (value: number, action: 'SCMP_ACT_NOTIFY' | 'SCMP_ACT_ALLOW'): LinuxSyscall => ({
     names: ['mount'],
     action,
     args: [{ index: 3, value: RO_BIND_REMOUNT, valueTwo: value, op: 'SCMP_CMP_MASKED_EQ' }],
   });
+  const allowed = bindRemounts ? [RO_BIND_REMOUNT, MS_REMOUNT | MS_BIND] : [RO_BIND_REMOUNT];
   // the eight values of the three bits
   const values = [0, MS_RDONLY].flatMap((r) => [0, MS_REMOUNT].flatMap((m) => [0, MS_BIND].map((b) => r | m | b)));
-  const notified = values.filter((v) => v !== RO_BIND_REMOUNT).map((v) => rule(v, 'SCMP_ACT_NOTIFY'));
-  return permissive ? notified : [...notified, rule(RO_BIND_REMOUNT, 'SCMP_ACT_ALLOW')];
+  const notified = values.filter((v) => !allowed.includes(v)).map((v) => rule(v, 'SCMP_ACT_NOTIFY'));
+  return permissive ? notified : [...notified, ...allowed.map((v) => rule(v, 'SCMP_ACT_ALLOW'))];
 }
 const EBUSY = 16;
 const OPEN_TREE_CLONE = 1;
@@ -153,6 +177,7 @@ export function seccompModifier(spec: Spec, ctx: ConvertContext, report: Report 
   const notify = new Set(ctx.seccompNotify?.syscalls ?? []);
 
   const vetting = ctx.seccompNotify?.vetting === true && notify.size > 0;
+  const unlocked = unlockedReadOnly(spec, ctx.bindsLocked === true);
   const kernelSide = vetting ? new Set([...ENOSYS_MOUNT_API, 'open_tree', 'seccomp']) : new Set<string>();
   let rules = without(profile.syscalls ?? [], new Set([...needed, ...denied, ...notify, ...kernelSide]));
   const allow = SYSCONT_SYSCALLS.filter((n) => !notify.has(n) && !kernelSide.has(n));
@@ -169,19 +194,23 @@ export function seccompModifier(spec: Spec, ctx: ConvertContext, report: Report 
     // with vetting, a read-only bind remount (MS_REMOUNT|MS_BIND|MS_RDONLY) is left to the kernel: it only sets the
     // per-mount read-only flag of a mount of the caller's namespace (its data is ignored), which no rule refuses.
     // systemd remounts ~100 mounts so per sandboxed service (ProtectSystem=, ProtectKernelTunables=...): notified and
-    // performed, that was ~0.5 s of a boot. Every other mount is notified (a superblock remount's data may need the
+    // performed, that was ~0.5 s of a boot. A bind remount that doesn't set read-only is left to the kernel too when
+    // it locks every read-only mount of the container (unlockedReadOnly: none): it refuses to clear a locked flag
+    // itself, as the vetter would (systemd asks ~30 of those per service, nosuid,nodev,noexec on /proc and /sys
+    // entries, ~1.7 ms each when notified). Every other mount is notified (a superblock remount's data may need the
     // caller's IDs rewritten).
     const roFast = vetting && notify.has('mount');
     const notified = [...notify].filter((n) => !roFast || n !== 'mount');
     if (notified.length) rules.push({ names: notified, action: 'SCMP_ACT_NOTIFY' });
-    if (roFast) rules.push(...mountRules(permissive));
+    if (roFast) rules.push(...mountRules(permissive, unlocked.length === 0));
     profile.listenerPath = ctx.seccompNotify.listenerPath;
     if (ctx.seccompNotify.listenerMetadata !== undefined) profile.listenerMetadata = ctx.seccompNotify.listenerMetadata;
     report(`notify ${[...notify].join(' ')} via ${ctx.seccompNotify.listenerPath}`);
   }
   if (vetting) {
     rules.push(...vettingRules(permissive));
-    report(`refused kernel-side: ${ENOSYS_MOUNT_API.join(' ')} and open_tree(OPEN_TREE_CLONE) (ENOSYS), seccomp(NEW_LISTENER) (EBUSY); allowed kernel-side: read-only bind remounts`);
+    const binds = !notify.has('mount') ? 'nothing' : unlocked.length ? `read-only bind remounts (read-only mounts the kernel doesn't lock: ${unlocked.join(' ')})` : 'bind remounts (the kernel locks every read-only mount)';
+    report(`refused kernel-side: ${ENOSYS_MOUNT_API.join(' ')} and open_tree(OPEN_TREE_CLONE) (ENOSYS), seccomp(NEW_LISTENER) (EBUSY); allowed kernel-side: ${binds}`);
   }
   rules = rules.filter((r) => r.names.length > 0);
   profile.syscalls = rules;

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { DENIED_SYSCALLS, ENOSYS_MOUNT_API, SYSCONT_SYSCALLS, VETTED_SYSCALLS, seccompModifier, vettingNotify } from '../../src/modifiers/seccomp.js';
+import { DENIED_SYSCALLS, ENOSYS_MOUNT_API, SYSCONT_SYSCALLS, VETTED_SYSCALLS, seccompModifier, unlockedReadOnly, vettingNotify } from '../../src/modifiers/seccomp.js';
 import type { LinuxSeccomp, LinuxSyscall, Spec } from '../../src/types.js';
 import { CTX, fixture } from '../helpers.js';
 
@@ -141,13 +141,15 @@ describe("sysbox-fs's vetting (vettingNotify)", () => {
       expect(decideArgs(out, n, [])).toBe('SCMP_ACT_NOTIFY');
       if (n !== 'mount') expect(out.syscalls!.filter((r) => r.names.includes(n))).toHaveLength(1);
     }
-    // mount: every flags value notified but a read-only bind remount (MS_REMOUNT|MS_BIND|MS_RDONLY, whatever else),
-    // left to the kernel; no unconditional mount rule (it would win over the conditional ones)
+    // mount: every flags value notified but a bind remount (MS_REMOUNT|MS_BIND, whatever else: these specs have no
+    // read-only mount the kernel doesn't lock), left to the kernel; no unconditional mount rule (it would win over the
+    // conditional ones)
     const MS_RDONLY = 1, MS_REMOUNT = 0x20, MS_BIND = 0x1000, MS_NOSUID = 2, MS_MGC_VAL = 0xc0ed0000;
-    for (const f of [0, MS_BIND, MS_REMOUNT, MS_REMOUNT | MS_BIND, MS_REMOUNT | MS_BIND | MS_NOSUID, MS_RDONLY, MS_RDONLY | MS_BIND, MS_MGC_VAL | MS_RDONLY, MS_REMOUNT | MS_RDONLY, MS_MGC_VAL | MS_REMOUNT | MS_RDONLY]) {
+    expect(unlockedReadOnly(fixture(name))).toEqual([]);
+    for (const f of [0, MS_BIND, MS_REMOUNT, MS_RDONLY, MS_RDONLY | MS_BIND, MS_MGC_VAL | MS_RDONLY, MS_REMOUNT | MS_RDONLY, MS_MGC_VAL | MS_REMOUNT | MS_RDONLY, MS_REMOUNT | MS_NOSUID]) {
       expect(decideArgs(out, 'mount', [0, 0, 0, f]), `flags ${f.toString(16)}`).toBe('SCMP_ACT_NOTIFY');
     }
-    for (const f of [MS_REMOUNT | MS_RDONLY | MS_BIND, MS_REMOUNT | MS_RDONLY | MS_BIND | MS_NOSUID, MS_MGC_VAL | MS_REMOUNT | MS_RDONLY | MS_BIND]) {
+    for (const f of [MS_REMOUNT | MS_BIND, MS_REMOUNT | MS_BIND | MS_NOSUID, MS_REMOUNT | MS_RDONLY | MS_BIND, MS_REMOUNT | MS_RDONLY | MS_BIND | MS_NOSUID, MS_MGC_VAL | MS_REMOUNT | MS_RDONLY | MS_BIND]) {
       expect(decideArgs(out, 'mount', [0, 0, 0, f]), `flags ${f.toString(16)}`).toBe('SCMP_ACT_ALLOW');
     }
     expect(out.syscalls!.filter((r) => r.names.includes('mount') && !r.args?.length)).toEqual([]);
@@ -169,6 +171,30 @@ describe("sysbox-fs's vetting (vettingNotify)", () => {
     // no unconditional rule left for them (it would win over the conditional refusals)
     for (const n of ['seccomp', 'open_tree']) expect(out.syscalls!.filter((r) => r.names.includes(n) && !r.args?.length)).toEqual([]);
     expect(changes.some((c) => c.includes('refused kernel-side'))).toBe(true);
+  });
+
+  test('a read-only mount the kernel does not lock (read-only root, a read-only tmpfs, a read-only bind under crun): a bind remount that does not set read-only is vetted', () => {
+    const MS_RDONLY = 1, MS_REMOUNT = 0x20, MS_BIND = 0x1000, MS_NOSUID = 2;
+    const ro = fixture('docker-read-only-tmpfs');
+    expect(unlockedReadOnly(ro, true)).toEqual(['/']);
+    expect(unlockedReadOnly(ro)).toEqual(['/', '/etc/resolv.conf', '/etc/hostname', '/etc/hosts']);
+    const plain = fixture('docker-plain');
+    const tmpfsRo: Spec = { ...plain, mounts: [...(plain.mounts ?? []), { destination: '/x', type: 'tmpfs', source: 'tmpfs', options: ['ro', 'nosuid'] }] };
+    // binds (staged on the host, locked there) and mounts in /proc and /sys (locked whole) don't count
+    const locked: Spec = { ...plain, mounts: [...(plain.mounts ?? []), { destination: '/y', type: 'bind', source: '/tmp', options: ['rbind', 'ro'] }, { destination: '/proc/z', type: 'tmpfs', source: 'tmpfs', options: ['ro'] }] };
+    expect(unlockedReadOnly(tmpfsRo)).toEqual(['/x']);
+    // a read-only bind is locked only where the engine copies the mount namespace into the user namespace (runc)
+    expect(unlockedReadOnly(locked, true)).toEqual([]);
+    expect(unlockedReadOnly(locked)).toEqual(['/y']);
+    const bindsLocked = profileOf(seccompModifier(locked, { ...CTX, seccompNotify: notify, bindsLocked: true }));
+    expect(decideArgs(bindsLocked, 'mount', [0, 0, 0, MS_REMOUNT | MS_BIND])).toBe('SCMP_ACT_ALLOW');
+    for (const spec of [ro, tmpfsRo, locked]) {
+      const changes: string[] = [];
+      const out = profileOf(seccompModifier(spec, { ...CTX, seccompNotify: notify, bindsLocked: spec !== locked }, (c) => changes.push(c)));
+      for (const f of [MS_REMOUNT | MS_BIND, MS_REMOUNT | MS_BIND | MS_NOSUID]) expect(decideArgs(out, 'mount', [0, 0, 0, f])).toBe('SCMP_ACT_NOTIFY');
+      expect(decideArgs(out, 'mount', [0, 0, 0, MS_REMOUNT | MS_BIND | MS_RDONLY])).toBe('SCMP_ACT_ALLOW');
+      expect(changes.some((c) => c.includes("read-only mounts the kernel doesn't lock"))).toBe(true);
+    }
   });
 
   test('without vetting, nothing changes for the new mount API', () => {
