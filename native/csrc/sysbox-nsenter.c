@@ -24,6 +24,8 @@
  *       the same kind. Prints "covered DIR", and "hidden DIR/NAME" for an entry FD has no placeholder for (or
  *       a symlink/other entry, which can't be cloned). A failure after FD is in place detaches it again (DIR
  *       is as before). With --skip-missing a missing DIR is "skipped DIR".
+ *       --overlay FD:DIR (with the covers): FD is laid over DIR as the upper layer of a read-only overlay whose
+ *       lower layer is a clone of DIR itself (overlay_dir): one mount, DIR's entries its own, FD's added.
  *       --mask-file FD:PATH (a /dev/null clone), --mask-dir PATH (an empty read-only tmpfs), --ro PATH (a read-only
  *       bind of itself): laid after the mounts, a missing PATH skipped (for an engine that masks after its hooks).
  *       --lock DIR (last): DIR's mount tree as it now is reaches DIR again by propagation from a mount namespace of
@@ -49,12 +51,12 @@
  *                        MS_REMOUNT|MS_BIND as mount_setattr, MS_MOVE as move_mount (they take fds)
  *         mount-proc     a new procfs on the target, then laid over it: --file FD:REL (a clone of an emulated file,
  *         mount-sysfs    moved onto REL), --mask-file FD:REL (a /dev/null clone), --mask-dir REL (an empty
- *                        read-only tmpfs), --ro REL (a read-only bind of itself), --cover FD:REL (a view, see
- *                        move-mounts --cover); a missing REL is skipped. A failure detaches the new mount.
+ *                        read-only tmpfs), --ro REL (a read-only bind of itself), --cover FD:REL and --overlay
+ *                        FD:REL (a view, see move-mounts); a missing REL is skipped. A failure detaches the new mount.
  *                        The new mount is made in the host's namespaces (its pid or network namespace the
  *                        caller's) and what is laid over it reaches the caller by propagation, kernel-locked (see
  *                        new_fs_as_caller); the target is resolved as host root in the caller's root and cwd.
- *                        --file-src/--mask-src/--cover-src HOSTPATH:REL: the same, cloned from HOSTPATH by this
+ *                        --file-src/--mask-src/--cover-src/--overlay-src HOSTPATH:REL: the same, cloned from HOSTPATH by this
  *                        process before it joins anything ([--rdonly-files] makes file clones read-only; covers are
  *                        read-only, nosuid, nodev, noexec): the FUSE server itself must not look up its own tree.
  *         umount         umount2(2) with --flags
@@ -286,11 +288,57 @@ out:
   return rc;
 }
 
+/*
+ * Lays the directory mount FD over DIR as the upper layer of a read-only overlay whose lower layer is DIR itself (a
+ * clone of the directory as it is, without its submounts): DIR keeps its own entries, served by its own file system,
+ * and gets FD's (an entry in both: FD's, a directory in both: merged). One mount, where cover_dir makes one per
+ * entry. The overlay's source is "sysboxfs" (the vetter recognises it as a view of sysbox-fs).
+ */
+static int overlay_dir(int fd, const char *dir, int skip) {
+  int own, fs = -1, m = -1, rc = 0;
+  own = (int)open_tree(AT_FDCWD, at_root(dir), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+  if (own < 0) {
+    if (skip && errno == ENOENT) {
+      printf("skipped %s\n", dir);
+      return 0;
+    }
+    return fail("open_tree", dir);
+  }
+  fs = fsopen("overlay", FSOPEN_CLOEXEC);
+  if (fs < 0) {
+    rc = fail("fsopen overlay", dir);
+    goto out;
+  }
+  /* xino: every object reports the overlay's device, as mountinfo shows it (without it a layer's entries get a pseudo
+     device each, and the vetter would not know them for the view's) */
+  if (fsconfig(fs, FSCONFIG_SET_STRING, "source", "sysboxfs", 0) != 0 || fsconfig(fs, FSCONFIG_SET_STRING, "xino", "on", 0) != 0 ||
+      fsconfig(fs, FSCONFIG_SET_FD, "lowerdir+", NULL, fd) != 0 ||
+      fsconfig(fs, FSCONFIG_SET_FD, "lowerdir+", NULL, own) != 0 || fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) != 0) {
+    rc = fail("fsconfig overlay", dir);
+    goto out;
+  }
+  m = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+  if (m < 0) {
+    rc = fail("fsmount overlay", dir);
+    goto out;
+  }
+  if (move_mount(m, "", AT_FDCWD, at_root(dir), MOVE_MOUNT_F_EMPTY_PATH) != 0) {
+    rc = fail("move_mount", dir);
+    goto out;
+  }
+  printf("covered %s\n", dir);
+out:
+  if (m >= 0) close(m);
+  if (fs >= 0) close(fs);
+  close(own);
+  return rc;
+}
+
 #define MAX_LAID 256
 
 struct laid {
   int fd; /* -1 for --mask-dir and --ro */
-  char kind; /* f file, m mask-file, d mask-dir, r ro, c cover */
+  char kind; /* f file, m mask-file, d mask-dir, r ro, c cover, o overlay cover */
   const char *rel;
 };
 
@@ -333,6 +381,8 @@ static int lay_over(struct laid *l, int n) {
       close(t);
     } else if (l[i].kind == 'c') {
       if (cover_dir(l[i].fd, rel, 1)) return 1;
+    } else if (l[i].kind == 'o') {
+      if (overlay_dir(l[i].fd, rel, 1)) return 1;
     }
   }
   return 0;
@@ -389,6 +439,7 @@ static int op_move_mounts(int argc, char **argv) {
   int pid = -1, skip = 0, i, first = -1, ncover = 0, nlaid = 0, nlock = 0, pfd = -1, nsfd = -1;
   const char *root = NULL;
   char *covers[16];
+  char overlays[16];
   static struct laid laid[MAX_LAID];
   const char *locks[4];
   int carriers[4], trees[4];
@@ -401,7 +452,8 @@ static int op_move_mounts(int argc, char **argv) {
       skip = 1;
     } else if (!strcmp(argv[i], "--root") && v) {
       root = argv[++i];
-    } else if (!strcmp(argv[i], "--cover") && v && ncover < 16) {
+    } else if ((!strcmp(argv[i], "--cover") || !strcmp(argv[i], "--overlay")) && v && ncover < 16) {
+      overlays[ncover] = argv[i][2] == 'o';
       covers[ncover++] = argv[++i];
     } else if (!strcmp(argv[i], "--mask-file") && v && nlaid < MAX_LAID) {
       char *colon = strchr(argv[++i], ':');
@@ -420,7 +472,7 @@ static int op_move_mounts(int argc, char **argv) {
       first = i;
       break;
     } else {
-      return usage("usage: move-mounts --pid PID [--root DIR] [--skip-missing] [--cover FD:DIR]... [--mask-file FD:PATH]... [--mask-dir PATH]... [--ro PATH]... [--lock DIR]... [FD:PATH]...");
+      return usage("usage: move-mounts --pid PID [--root DIR] [--skip-missing] [--cover FD:DIR]... [--overlay FD:DIR]... [--mask-file FD:PATH]... [--mask-dir PATH]... [--ro PATH]... [--lock DIR]... [FD:PATH]...");
     }
   }
   if (pid <= 0 || (first < 0 && ncover == 0 && nlaid == 0 && nlock == 0)) return usage("--pid and at least one FD:PATH, --cover, mask, --ro or --lock are required");
@@ -462,7 +514,7 @@ static int op_move_mounts(int argc, char **argv) {
   }
   for (i = 0; i < ncover; i++) {
     char *colon = strchr(covers[i], ':');
-    if (cover_dir(atoi(covers[i]), colon + 1, skip)) {
+    if ((overlays[i] ? overlay_dir : cover_dir)(atoi(covers[i]), colon + 1, skip)) {
       fflush(stdout);
       return 1;
     }
@@ -870,20 +922,20 @@ static int op_as_caller(int argc, char **argv) {
                               : !strcmp(a, "--attr-clr") ? &aclr : !strcmp(a, "--propagation") ? &aprop : !strcmp(a, "--mode") ? &mode
                               : !strcmp(a, "--resolve") ? &resolve : !strcmp(a, "--uid") ? &uid : &gid;
       if (parse_ulong(argv[++i], dst)) return usage("bad number");
-    } else if ((!strcmp(a, "--file") || !strcmp(a, "--mask-file") || !strcmp(a, "--cover")) && v && nlaid < MAX_LAID) {
+    } else if ((!strcmp(a, "--file") || !strcmp(a, "--mask-file") || !strcmp(a, "--cover") || !strcmp(a, "--overlay")) && v && nlaid < MAX_LAID) {
       char *colon = strchr(argv[i + 1], ':');
       if (!colon) return usage("FD:REL expected");
       *colon = 0;
       if (parse_int(argv[i + 1], &laid[nlaid].fd)) return usage("bad FD in FD:REL");
-      laid[nlaid].kind = a[2] == 'f' ? 'f' : a[2] == 'm' ? 'm' : 'c';
+      laid[nlaid].kind = a[2];
       laid[nlaid++].rel = colon + 1;
       i++;
-    } else if ((!strcmp(a, "--file-src") || !strcmp(a, "--mask-src") || !strcmp(a, "--cover-src")) && v && nlaid < MAX_LAID) {
+    } else if ((!strcmp(a, "--file-src") || !strcmp(a, "--mask-src") || !strcmp(a, "--cover-src") || !strcmp(a, "--overlay-src")) && v && nlaid < MAX_LAID) {
       /* HOSTPATH:REL: cloned here, before any namespace is joined (the caller of sysbox-nsenter may be the FUSE
          server of HOSTPATH: it must not look it up on its own thread) */
       struct mount_attr ma;
       char *colon = strrchr(argv[i + 1], ':');
-      int cover = a[2] == 'c';
+      int cover = a[2] == 'c' || a[2] == 'o';
       if (!colon) return usage("HOSTPATH:REL expected");
       *colon = 0;
       laid[nlaid].fd = (int)open_tree(AT_FDCWD, argv[i + 1], OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
@@ -891,7 +943,7 @@ static int op_as_caller(int argc, char **argv) {
       memset(&ma, 0, sizeof ma);
       ma.attr_set = cover ? (MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC) : (a[2] == 'f' && rdonly_files ? MOUNT_ATTR_RDONLY : 0);
       if (ma.attr_set && mount_setattr(laid[nlaid].fd, "", AT_EMPTY_PATH, &ma, sizeof ma) != 0) return fail("mount_setattr", argv[i + 1]);
-      laid[nlaid].kind = a[2] == 'f' ? 'f' : a[2] == 'm' ? 'm' : 'c';
+      laid[nlaid].kind = a[2];
       laid[nlaid++].rel = colon + 1;
       i++;
     } else if (!strcmp(a, "--rdonly-files")) {

@@ -173,12 +173,14 @@ export async function nsenterMoveMount(opts: {
  * keeping that directory's own entries: sysbox-nsenter clones each subdirectory and file of `target` (open_tree
  * OPEN_TREE_CLONE|AT_RECURSIVE, in the container's mount namespace), moves the cover over `target`, and moves
  * each clone back over the cover's placeholder of the same name. Entries without a placeholder (or symlinks)
- * end up hidden (listed in `hidden`). A cover that fails midway is detached again.
+ * end up hidden (listed in `hidden`). A cover that fails midway is detached again. A cover with `overlay` holds no
+ * placeholders: it is the upper layer of a read-only overlay whose lower layer is a clone of `target` itself (one
+ * mount: the directory's own entries served by its own file system, the cover's added).
  */
 export async function nsenterMoveMounts(opts: {
   pid: number;
   mounts: Array<{ mountFd: number; target: string }>;
-  covers?: Array<{ mountFd: number; target: string }>;
+  covers?: Array<{ mountFd: number; target: string; overlay?: boolean }>;
   skipMissing?: boolean;
   /** the container's root as PID sees it before pivot_root (an engine's hook); targets are resolved under it */
   root?: string;
@@ -201,7 +203,7 @@ export async function nsenterMoveMounts(opts: {
   if (opts.skipMissing) args.push('--skip-missing');
   const fds: number[] = [];
   const fdArg = (fd: number) => String(2 + fds.push(fd));
-  covers.forEach((c) => args.push('--cover', `${fdArg(c.mountFd)}:${c.target}`));
+  covers.forEach((c) => args.push(c.overlay ? '--overlay' : '--cover', `${fdArg(c.mountFd)}:${c.target}`));
   maskFiles.forEach((m) => args.push('--mask-file', `${fdArg(m.mountFd)}:${m.target}`));
   for (const d of opts.maskDirs ?? []) args.push('--mask-dir', d);
   for (const d of opts.readonly ?? []) args.push('--ro', d);
@@ -303,14 +305,15 @@ export interface AsCallerOptions {
   maskFiles?: Array<{ fd: number; rel: string }>;
   maskDirs?: string[];
   readonly?: string[];
-  covers?: Array<{ fd: number; rel: string }>;
+  /** views (see nsenterMoveMounts' covers; `overlay` likewise) */
+  covers?: Array<{ fd: number; rel: string; overlay?: boolean }>;
   /**
    * The same, cloned by sysbox-nsenter itself from host paths before it joins anything: for a caller that serves
    * those paths (sysbox-fs's own FUSE tree), whose lookups it must not make on its own thread.
    */
   fileSrcs?: Array<{ path: string; rel: string }>;
   maskSrcs?: Array<{ path: string; rel: string }>;
-  coverSrcs?: Array<{ path: string; rel: string }>;
+  coverSrcs?: Array<{ path: string; rel: string; overlay?: boolean }>;
   /** file clones from fileSrcs read-only */
   rdonlyFiles?: boolean;
   /** setattr */
@@ -366,11 +369,11 @@ export async function nsenterAsCaller(
   for (const f of o.maskFiles ?? []) args.push('--mask-file', `${fdArg(f.fd)}:${f.rel}`);
   for (const d of o.maskDirs ?? []) args.push('--mask-dir', d);
   for (const d of o.readonly ?? []) args.push('--ro', d);
-  for (const c of o.covers ?? []) args.push('--cover', `${fdArg(c.fd)}:${c.rel}`);
+  for (const c of o.covers ?? []) args.push(c.overlay ? '--overlay' : '--cover', `${fdArg(c.fd)}:${c.rel}`);
   if (o.rdonlyFiles) args.push('--rdonly-files');
   for (const f of o.fileSrcs ?? []) args.push('--file-src', `${f.path}:${f.rel}`);
   for (const f of o.maskSrcs ?? []) args.push('--mask-src', `${f.path}:${f.rel}`);
-  for (const c of o.coverSrcs ?? []) args.push('--cover-src', `${c.path}:${c.rel}`);
+  for (const c of o.coverSrcs ?? []) args.push(c.overlay ? '--overlay-src' : '--cover-src', `${c.path}:${c.rel}`);
   if (o.atFlags !== undefined) args.push('--at-flags', `0x${o.atFlags.toString(16)}`);
   if (o.attr) args.push('--attr-set', `0x${o.attr.attrSet.toString(16)}`, '--attr-clr', `0x${o.attr.attrClr.toString(16)}`, '--propagation', `0x${o.attr.propagation.toString(16)}`);
   if (o.mode !== undefined) args.push('--mode', `0x${o.mode.toString(16)}`);

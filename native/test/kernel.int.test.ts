@@ -542,6 +542,44 @@ describe.runIf(isRoot)('real kernel (root)', () => {
     }
   });
 
+  it('sysbox-nsenter move-mounts --overlay lays a dir over a dir as a read-only overlay: one mount, its entries added, the dir\'s own kept (symlinks too)', async () => {
+    const s = scratch(k, 'sbx-nsovl-');
+    const sleeper = spawn('unshare', ['-m', '--propagation', 'private', 'sleep', '60'], { stdio: 'ignore' });
+    try {
+      await new Promise((r) => setTimeout(r, 200));
+      const pid = Number(readFileSync(`/proc/${sleeper.pid}/task/${sleeper.pid}/children`, 'utf8').trim() || sleeper.pid);
+      const d = join(s.dir, 'kernel');
+      mkdirSync(join(d, 'mm'), { recursive: true });
+      mkdirSync(join(d, 'debug'));
+      writeFileSync(join(d, 'mm', 'thp'), 'real thp');
+      writeFileSync(join(d, 'seq'), 'real seq');
+      symlinkSync('mm', join(d, 'l'));
+      const fs = k.fsopen('tmpfs', 0);
+      k.fsconfig(fs, FSCONFIG_CMD_CREATE);
+      const cover = k.fsmount(fs, 0, 0);
+      k.close(fs);
+      for (const dir of ['config', 'debug']) mkdirSync(`/proc/self/fd/${cover}/${dir}`);
+      writeFileSync(`/proc/self/fd/${cover}/debug/x`, 'emulated');
+      const inside = (cmd: string) => execFileSync('nsenter', ['-t', String(pid), '-m', 'sh', '-c', cmd]).toString();
+      const before = inside('grep -c . /proc/self/mountinfo');
+      const r = await nsenterMoveMounts({ pid, mounts: [], covers: [{ mountFd: cover, target: d, overlay: true }] });
+      k.close(cover);
+      expect(r).toMatchObject({ covered: [d], hidden: [] });
+      expect(Number(inside('grep -c . /proc/self/mountinfo'))).toBe(Number(before) + 1);
+      expect(inside(`grep ' ${d} ' /proc/self/mountinfo`)).toMatch(/ ro,nosuid,nodev,noexec[^ ]* - overlay sysboxfs /);
+      expect(inside(`ls ${d}`).split('\n').filter(Boolean)).toEqual(['config', 'debug', 'l', 'mm', 'seq']);
+      expect(inside(`cat ${join(d, 'l', 'thp')} ${join(d, 'seq')} ${join(d, 'debug', 'x')}`)).toBe('real thpreal seqemulated');
+      // one device for every object (xino), as mountinfo shows the overlay's: the vetter knows them for the view's
+      expect(new Set(inside(`stat -c %d ${d} ${join(d, 'mm')} ${join(d, 'mm', 'thp')} ${join(d, 'debug', 'x')}`).split('\n').filter(Boolean)).size).toBe(1);
+      // read-only, and the host's directory untouched
+      expect(inside(`touch ${join(d, 'mm', 'new')} 2>&1; echo rc=$?`)).toMatch(/rc=1/);
+      expect(readdirSync(d).sort()).toEqual(['debug', 'l', 'mm', 'seq']);
+    } finally {
+      sleeper.kill('SIGKILL');
+      s.cleanup();
+    }
+  });
+
   it('sysbox-nsenter overlay mounts from inside the userns on ID-mapped upper+work; new files are 0:0 on disk', async () => {
     const s = scratch(k, 'sbx-nsovl-');
     try {

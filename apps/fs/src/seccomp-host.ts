@@ -172,6 +172,8 @@ export interface Emulation {
   files: string[];
   /** its directories placed whole (e.g. /sys/devices/virtual) */
   covers: string[];
+  /** those of `covers` laid as the upper layer of an overlay over the new mount's own directory */
+  overlays?: string[];
   masked?: string[];
   readonly?: string[];
   /** the container's /sys is read-only at the superblock: a new sysfs must be too */
@@ -233,10 +235,12 @@ export async function performAction(k: Kernel, host: SysboxVetHost, tid: number,
         // the tree's files are cloned by sysbox-nsenter, not here: a lookup in our own FUSE tree on this thread
         // would wait for this thread to answer it
         const fileSrcs: Array<{ path: string; rel: string }> = [];
-        const coverSrcs: Array<{ path: string; rel: string }> = [];
+        const coverSrcs: Array<{ path: string; rel: string; overlay?: boolean }> = [];
         if (em) {
           for (const f of em.files.filter((p) => p.startsWith(prefix))) fileSrcs.push({ path: join(em.mountpoint, f), rel: f.slice(prefix.length) });
-          for (const c of em.covers.filter((p) => p.startsWith(prefix))) coverSrcs.push({ path: join(em.mountpoint, c), rel: c.slice(prefix.length) });
+          for (const c of em.covers.filter((p) => p.startsWith(prefix))) {
+            coverSrcs.push({ path: join(em.mountpoint, c), rel: c.slice(prefix.length), ...(em.overlays?.includes(c) ? { overlay: true } : {}) });
+          }
         }
         const masked = em?.masked?.length ? em.masked : DEFAULT_MASKED_PATHS;
         const roPaths = em?.readonly?.length ? em.readonly : DEFAULT_READONLY_PATHS;

@@ -100,7 +100,7 @@ export class FsService implements FsHandlers {
         return !c || c.own.some((own) => `${c.dir}/${own.name}` === p);
       })
       .concat(emptyDirsOf(e.view));
-    return { mountpoint: e.mount.mountpoint, covers: covers.map((c) => c.dir), files };
+    return { mountpoint: e.mount.mountpoint, covers: covers.map((c) => c.dir), files, overlays: covers.filter((c) => c.overlay).map((c) => c.dir) };
   }
 
   private async mountContainer(req: FsRegisterRequest): Promise<Entry> {
@@ -160,7 +160,7 @@ export class FsService implements FsHandlers {
       owner: e.view.owner,
       mountpoint,
       knobs: [...e.view.knobs],
-      covers: e.view.covers.map((c) => ({ dir: c.dir, own: [...c.own] })),
+      covers: e.view.covers.map((c) => ({ dir: c.dir, own: [...c.own], ...(c.overlay ? { overlay: true } : {}) })),
     };
     return JSON.stringify(r);
   }
@@ -277,7 +277,7 @@ export class FsService implements FsHandlers {
   }
 
   /** [seccomp] what a performed proc/sysfs mount of the container lays over itself: its tree's files and covers. */
-  emulation(id: string): { mountpoint: string; files: string[]; covers: string[]; masked: string[]; readonly: string[] } | undefined {
+  emulation(id: string): { mountpoint: string; files: string[]; covers: string[]; overlays: string[]; masked: string[]; readonly: string[] } | undefined {
     const e = this.containers.get(id);
     return e ? { ...this.answer(e), masked: e.paths?.masked ?? [], readonly: e.paths?.readonly ?? [] } : undefined;
   }

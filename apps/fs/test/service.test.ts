@@ -73,20 +73,25 @@ describe('FsService.cleanStale', () => {
 });
 
 describe('FsService: /sys covers', () => {
-  it('register answers the covers; the kept registration holds the listing; an adopter serves the same placeholders', async () => {
+  it('register answers the covers (overlays: no placeholders); the kept registration holds them; an adopter serves the same', async () => {
     const { env, fuse, root, svc } = setup();
     env.setDir('/proc/5/root/sys/devices/virtual', [
       { name: 'net', type: 'dir' },
       { name: 'tty', type: 'dir' },
     ]);
+    // Docker's read-only /sys (after create, and under the rootfs from the engine's hook)
+    const sysfs = (at: string) => `481 453 0:95 / ${at} ro,nosuid,nodev,noexec,relatime - sysfs sysfs ro\n`;
+    env.set('/proc/5/mountinfo', `${sysfs('/sys')}${sysfs('/var/lib/sysbox/rootfs/c3/merged/sys')}`);
     const r = await svc.register({ containerId: 'c1', initPid: 5, idRange: undefined, options: { procfs: true, sysfs: true, cgroupPath: '', memoryLimitBytes: 0, cpuQuotaUs: 0, cpuPeriodUs: 0, cpuset: '' }, root: '', maskedPaths: [], readonlyPaths: [] });
     expect(r.covers).toEqual(['/sys/devices/virtual']);
+    expect(r.overlays).toEqual(['/sys/devices/virtual']);
     // the files placed one by one: all outside the covers (the caller doesn't walk the tree)
     expect(r.files).toContain('/proc/uptime');
     expect(r.files.filter((f) => f.startsWith('/sys/devices/virtual/'))).toEqual([]);
-    expect(fuse.mounted.get(r.mountpoint)!.readdir('/sys/devices/virtual').sort()).toEqual(['dmi', 'net', 'tty']);
+    // the overlay's upper layer: what it adds (net and tty are the container's own, in the overlay's lower layer)
+    expect(fuse.mounted.get(r.mountpoint)!.readdir('/sys/devices/virtual').sort()).toEqual(['dmi']);
     const reg = JSON.parse((svc as unknown as { registration(e: unknown): string }).registration((svc as unknown as { containers: Map<string, unknown> }).containers.get('c1')));
-    expect(reg.covers).toEqual([{ dir: '/sys/devices/virtual', own: [{ name: 'net', type: 'dir' }, { name: 'tty', type: 'dir' }] }]);
+    expect(reg.covers).toEqual([{ dir: '/sys/devices/virtual', own: [], overlay: true }]);
     // a restarted sysbox-fs can't list the container's dir again (covered by now): it serves what was kept
     env.dirs.clear();
     const adopted = new Map<string, FuseOps>();
@@ -98,7 +103,7 @@ describe('FsService: /sys covers', () => {
       version: 't',
     });
     expect(adopter.adopt([{ name: 'c1', data: JSON.stringify(reg), fd: 99 }], () => {})).toEqual({ adopted: ['c1'], dropped: [] });
-    expect(adopted.get(r.mountpoint)!.readdir('/sys/devices/virtual').sort()).toEqual(['dmi', 'net', 'tty']);
+    expect(adopted.get(r.mountpoint)!.readdir('/sys/devices/virtual').sort()).toEqual(['dmi']);
     // options.sysfs false: no cover
     const r2 = await svc.register({ containerId: 'c2', initPid: 5, idRange: undefined, options: { procfs: true, sysfs: false, cgroupPath: '', memoryLimitBytes: 0, cpuQuotaUs: 0, cpuPeriodUs: 0, cpuset: '' }, root: '', maskedPaths: [], readonlyPaths: [] });
     expect(r2.covers).toEqual([]);
@@ -107,7 +112,14 @@ describe('FsService: /sys covers', () => {
     env.setDir('/proc/5/root/var/lib/sysbox/rootfs/c3/merged/sys/devices/virtual', [{ name: 'misc', type: 'dir' }]);
     await svc.register({ containerId: 'c3', initPid: 5, idRange: undefined, options: undefined, root: '/var/lib/sysbox/rootfs/c3/merged', maskedPaths: [], readonlyPaths: [] });
     const reg3 = JSON.parse((svc as unknown as { registration(e: unknown): string }).registration((svc as unknown as { containers: Map<string, unknown> }).containers.get('c3')));
-    expect(reg3.covers).toEqual([{ dir: '/sys/devices/virtual', own: [{ name: 'misc', type: 'dir' }] }]);
+    expect(reg3.covers).toEqual([{ dir: '/sys/devices/virtual', own: [], overlay: true }]);
+    // a read-write /sys (--privileged): placeholders, the container's entries moved back (they stay writable)
+    env.set('/proc/5/mountinfo', '481 453 0:95 / /sys rw,nosuid,nodev,noexec,relatime - sysfs sysfs rw\n');
+    env.setDir('/proc/5/root/sys/devices/virtual', [{ name: 'net', type: 'dir' }]);
+    const r4 = await svc.register({ containerId: 'c4', initPid: 5, idRange: undefined, options: undefined, root: '', maskedPaths: [], readonlyPaths: [] });
+    expect(r4.covers).toContain('/sys/devices/virtual');
+    expect(r4.overlays).not.toContain('/sys/devices/virtual');
+    expect(fuse.mounted.get(r4.mountpoint)!.readdir('/sys/devices/virtual').sort()).toEqual(['dmi', 'net']);
   });
 });
 
@@ -136,7 +148,9 @@ describe('FsService: the cpu cover and the load average sampler', () => {
     // config and security are absent from the container's sysfs here: the cover holds them, and they are placed too
     expect(r.files.filter((f) => f.startsWith('/sys/kernel/')).sort()).toEqual(['/sys/kernel/config', '/sys/kernel/debug', '/sys/kernel/security', '/sys/kernel/tracing']);
     const ops = fuse.mounted.get(r.mountpoint)!;
-    expect(ops.readdir('/sys/kernel').sort()).toEqual(['config', 'debug', 'mm', 'security', 'tracing', 'uevent_seqnum']);
+    // an overlay cover: its own entries only (mm and uevent_seqnum come from the overlay's lower layer)
+    expect(r.overlays).toContain('/sys/kernel');
+    expect(ops.readdir('/sys/kernel').sort()).toEqual(['config', 'debug', 'security', 'tracing']);
     for (const d of ['config', 'debug', 'security', 'tracing']) {
       expect(ops.getattr(`/sys/kernel/${d}`)).toMatchObject({ mode: 0o040555 });
       expect(ops.readdir(`/sys/kernel/${d}`)).toEqual([]);

@@ -160,6 +160,7 @@ describe('FUSE tree', () => {
     expect(ops.read(CPU_ONLINE, ops.open(CPU_ONLINE, 0), 100, 0).toString()).toBe('1\n');
     env.set('/sys/fs/cgroup/cpuset/c/cpuset.cpus', '0-1\n');
     expect(ops.readdir(CPU_DIR).sort()).toEqual(['cpu0', 'cpu1', 'online', 'possible']);
+    // a read-write /sys here (no read-only sysfs in the init's table): the class cover keeps placeholders
     expect(ops.readdir('/sys/class').sort()).toEqual(['dmi', 'net']);
     expect(ops.getattr('/sys/class/dmi/id').mode).toBe(0o120777);
     expect(ops.readlink!('/sys/class/dmi/id')).toBe('../../devices/virtual/dmi/id');
@@ -204,6 +205,20 @@ describe('cachedEnv', () => {
 });
 
 describe('FUSE tree: a cover of /sys/devices/virtual (host without DMI)', () => {
+  it('an overlay cover (sysCovers, a read-only /sys): dmi/ only, no placeholders', () => {
+    const env = new FakeHostEnv({
+      '/proc/9/stat': '9 (init) S 1 9 9 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 20000 0 0',
+      '/proc/9/cgroup': '0::/\n',
+      '/proc/9/mountinfo': '481 453 0:95 / /sys ro,nosuid,nodev,noexec,relatime - sysfs sysfs ro\n',
+    });
+    env.setDir('/proc/9/root/sys/devices/virtual', [{ name: 'net', type: 'dir' }, { name: 'uevent', type: 'file' }]);
+    const view = newView(env, { containerId: 'c', initPid: 9, covers: sysCovers(env, 9) });
+    expect(view.covers).toEqual([{ dir: '/sys/devices/virtual', own: [], overlay: true }]);
+    const ops = treeOps({ env, view, handlers: emulatedHandlers(env) });
+    expect(ops.readdir('/sys/devices/virtual')).toEqual(['dmi']);
+    expect(() => ops.getattr('/sys/devices/virtual/net')).toThrow(FuseError);
+  });
+  // a cover placed whole (as the cpu cover is): the container's own entries as placeholders
   function coverSetup() {
     const env = new FakeHostEnv({
       '/proc/9/stat': '9 (init) S 1 9 9 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 20000 0 0',
@@ -215,7 +230,8 @@ describe('FUSE tree: a cover of /sys/devices/virtual (host without DMI)', () => 
       { name: 'uevent', type: 'file' },
       { name: 'lnk', type: 'link' },
     ]);
-    const view = newView(env, { containerId: 'c', initPid: 9, owner: { uid: 100000, gid: 100000 }, covers: sysCovers(env, 9) });
+    const own = (env.list('/proc/9/root/sys/devices/virtual') ?? []).filter((e) => e.type !== 'link');
+    const view = newView(env, { containerId: 'c', initPid: 9, owner: { uid: 100000, gid: 100000 }, covers: [{ dir: '/sys/devices/virtual', own }] });
     return { env, view, ops: treeOps({ env, view, handlers: emulatedHandlers(env) }) };
   }
   it('lists the container\'s own entries (placeholders) beside dmi/', () => {

@@ -2,8 +2,9 @@
 // mounts the container's FUSE tree), then clone each file of that tree (open_tree) and move it over the
 // same path in the container's mount namespace (sysbox-nsenter move-mount) — before its process starts.
 // Directories sysbox-fs answers as covers (e.g. /sys/devices/virtual on a host without DMI, to add dmi/id:
-// sysfs can't get new entries) are placed whole, with the container's own entries mounted back over their
-// placeholders by sysbox-nsenter, in the same run.
+// sysfs can't get new entries) are placed by sysbox-nsenter in the same run: as the upper layer of a read-only overlay
+// over the container's own directory where the cover only adds (sysbox-fs's `overlays`), else whole, with the
+// container's own entries mounted back over their placeholders.
 // Fails closed: a container whose files can't all be placed (sysbox-fs down or hung, a file that can't be moved in)
 // is not created; attachFs throws one line saying what is missing, and create undoes everything.
 import { closeSync, existsSync, openSync, readFileSync, readdirSync, statSync, unlinkSync } from 'node:fs';
@@ -114,9 +115,12 @@ export async function attachFs(ctx: Context, o: AttachOptions): Promise<Attached
     const specPaths = pathsOf(ctx, o.containerId);
     let mountpoint: string;
     let covers: string[];
+    let overlays: ReadonlySet<string>;
     let listed: string[];
     try {
-      ({ mountpoint, covers, files: listed } = await fs.register({ containerId: o.containerId, initPid, idRange: o.idRange, options: { procfs: true, sysfs: true }, ...(o.root ? { root: o.root } : {}), ...specPaths.all }));
+      let over: string[];
+      ({ mountpoint, covers, files: listed, overlays: over } = await fs.register({ containerId: o.containerId, initPid, idRange: o.idRange, options: { procfs: true, sysfs: true }, ...(o.root ? { root: o.root } : {}), ...specPaths.all }));
+      overlays = new Set(over);
       registered = true;
     } catch (e) {
       const timeout = (e as { code?: string }).code === 'DEADLINE_EXCEEDED';
@@ -151,7 +155,7 @@ export async function attachFs(ctx: Context, o: AttachOptions): Promise<Attached
         ...(o.root ? { root: o.root } : {}),
         skipMissing: true,
         mounts: files.map((target, i) => ({ mountFd: fds[i]!, target })),
-        covers: covers.map((target, i) => ({ mountFd: fds[files.length + i]!, target })),
+        covers: covers.map((target, i) => ({ mountFd: fds[files.length + i]!, target, overlay: overlays.has(target) })),
         maskFiles: masks.maskFiles.map((target, i) => ({ mountFd: maskFds[i]!, target })),
         maskDirs: masks.maskDirs,
         readonly: masks.readonly,

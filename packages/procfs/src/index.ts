@@ -38,6 +38,7 @@ export {
   SYNTHETIC_DMI,
   hostHasDmi,
   sysCovers,
+  sysReadOnly,
   coverHidden,
   emulatedLinks,
   formatCpuList,

@@ -1,7 +1,9 @@
 // /sys emulation: a per-container DMI product_uuid (and the /sys/class/dmi/id link to it), the CPUs the
-// container sees in /sys/devices/system/cpu, and "covers" — FUSE directories placed whole over a container
-// directory of sysfs (which can't get new entries) to add or hide entries, while the container's own entries
-// come back through placeholders that the real (cloned) sysfs dirs are mounted over.
+// container sees in /sys/devices/system/cpu, and "covers" — FUSE directories placed over a container directory of
+// sysfs (which can't get new entries) to add or hide entries. A cover that only adds is the upper layer of a
+// read-only overlay whose lower layer is the container's own directory (one mount); one that hides (the CPUs) is
+// placed whole, and the container's own entries come back through placeholders that the real (cloned) sysfs dirs
+// are mounted over (one mount per entry).
 import { createHash } from 'node:crypto';
 import type { DirEntry, HostEnv } from './env.js';
 import { readings, visibleCpus, type ContainerView } from './view.js';
@@ -48,8 +50,14 @@ export interface Cover {
   /**
    * The container's own entries of that directory when it was registered: the tree serves a placeholder
    * for each (an empty dir or file), and sysbox-runc mounts the container's real entry back over it.
+   * None for an overlay cover.
    */
   readonly own: readonly DirEntry[];
+  /**
+   * The cover only adds entries: it is placed as the upper layer of a read-only overlay over the container's own
+   * directory (sysbox-nsenter's --overlay), and the tree serves no placeholders in it.
+   */
+  readonly overlay?: boolean;
 }
 
 /** Does the host have DMI (a readable product_uuid)? Then only product_uuid is emulated, as a file. */
@@ -61,9 +69,11 @@ export function hostHasDmi(env: HostEnv): boolean {
  * The covers a container needs, read at registration from its own sysfs (`/proc/<initPid>/root/sys/...`,
  * before anything is placed there). `root`: the container's root as the init sees it when it registers
  * before the engine's pivot_root (an OCI hook), e.g. /var/lib/sysbox/rootfs/<id>/merged; default "/".
- * - /sys/devices/system/cpu, always: its cpuN dirs are listed only for the CPUs the container sees (coverHidden);
- * - /sys/kernel, always: for its EMPTY_DIRS;
- * - where the host has no DMI, /sys/devices/virtual (dmi/ is added) and /sys/class (dmi/id is added, a link).
+ * - /sys/devices/system/cpu, always: its cpuN dirs are listed only for the CPUs the container sees (coverHidden),
+ *   placed whole with placeholders;
+ * - /sys/kernel, always: for its EMPTY_DIRS (an overlay cover);
+ * - where the host has no DMI, /sys/devices/virtual (dmi/ is added) and /sys/class (dmi/id is added, a link), overlay
+ *   covers where the container's /sys is read-only (sysReadOnly), else with placeholders.
  * Throws nothing: a directory that can't be listed gets no cover (for DMI: the container then has no
  * product_uuid, as on the host).
  */
@@ -74,17 +84,36 @@ export function sysCovers(env: HostEnv, initPid: number, root = '/'): Cover[] {
   const own = (dir: string, skip?: string) =>
     env.list!(`/proc/${initPid}/root${under}${dir}`)?.filter((e) => e.name !== skip && (e.type === 'dir' || e.type === 'file'));
   const out: Cover[] = [];
+  const exists = (dir: string) => env.list!(`/proc/${initPid}/root${under}${dir}`) !== undefined;
   if (!hostHasDmi(env)) {
-    const virtual = own(VIRTUAL_DEVICES, 'dmi');
-    if (virtual) out.push({ dir: VIRTUAL_DEVICES, own: virtual });
+    // overlays (read-only) only over a read-only /sys: with a read-write one (--privileged), the container's own
+    // entries (its network devices' attributes) stay writable, moved back over placeholders
+    const overlay = sysReadOnly(env, initPid, under);
+    const virtual = overlay ? (exists(VIRTUAL_DEVICES) ? [] : undefined) : own(VIRTUAL_DEVICES, 'dmi');
+    if (virtual) out.push({ dir: VIRTUAL_DEVICES, own: virtual, ...(overlay ? { overlay } : {}) });
     const cls = env.list(`/proc/${initPid}/root${under}${CLASS_DIR}`);
-    if (cls && !cls.some((e) => e.name === 'dmi')) out.push({ dir: CLASS_DIR, own: own(CLASS_DIR)! });
+    if (cls && !cls.some((e) => e.name === 'dmi')) out.push({ dir: CLASS_DIR, own: overlay ? [] : own(CLASS_DIR)!, ...(overlay ? { overlay } : {}) });
   }
   const cpu = own(CPU_DIR);
   if (cpu) out.push({ dir: CPU_DIR, own: cpu });
-  const kernel = own(KERNEL_DIR);
-  if (kernel) out.push({ dir: KERNEL_DIR, own: kernel });
+  if (exists(KERNEL_DIR)) out.push({ dir: KERNEL_DIR, own: [], overlay: true });
   return out;
+}
+
+/**
+ * Whether the container's /sys (the last sysfs mounted at `<root>/sys` in its init's mount table) is mounted read-only,
+ * as Docker mounts it unless `--privileged`. Unknown (unreadable, not found): false.
+ */
+export function sysReadOnly(env: HostEnv, initPid: number, root = '/'): boolean {
+  const at = `${root.replace(/\/+$/, '')}/sys`;
+  let ro = false;
+  for (const line of env.read(`/proc/${initPid}/mountinfo`)?.split('\n') ?? []) {
+    const sep = line.indexOf(' - ');
+    if (sep < 0 || line.slice(sep + 3).split(' ')[0] !== 'sysfs') continue;
+    const f = line.slice(0, sep).split(' ');
+    if (f[4] === at) ro = (f[5] ?? '').split(',').includes('ro');
+  }
+  return ro;
 }
 
 /** cpuN entries of /sys/devices/system/cpu */

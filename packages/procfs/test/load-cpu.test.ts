@@ -169,10 +169,14 @@ describe('/sys/devices/system/cpu', () => {
   });
   it('covers: the cpu dir always (when listable); /sys/devices/virtual and /sys/class with the dmi/id link only without host DMI', () => {
     const { env } = host('0\n');
+    env.set('/proc/42/mountinfo', '481 453 0:95 / /sys ro,nosuid - sysfs sysfs ro\n');
     env.setDir(`/proc/42/root${VIRTUAL_DEVICES}`, [dir('net')]);
     env.setDir(`/proc/42/root${CLASS_DIR}`, [dir('net'), dir('tty'), { name: 'odd', type: 'link' }]);
     expect(sysCovers(env, 42).map((c) => c.dir)).toEqual([VIRTUAL_DEVICES, CLASS_DIR, CPU_DIR]);
-    expect(sysCovers(env, 42).find((c) => c.dir === CLASS_DIR)?.own).toEqual([dir('net'), dir('tty')]);
+    // the DMI covers only add: overlays over the container's own dirs, no placeholders; the cpu cover hides, with them
+    expect(sysCovers(env, 42).find((c) => c.dir === CLASS_DIR)).toEqual({ dir: CLASS_DIR, own: [], overlay: true });
+    expect(sysCovers(env, 42).find((c) => c.dir === VIRTUAL_DEVICES)).toEqual({ dir: VIRTUAL_DEVICES, own: [], overlay: true });
+    expect(sysCovers(env, 42).find((c) => c.dir === CPU_DIR)?.overlay).toBeUndefined();
     expect(emulatedLinks(env)).toEqual([{ path: `${CLASS_DIR}/dmi/id`, target: '../../devices/virtual/dmi/id', noHostDmi: true }]);
     // a container that has /sys/class/dmi already: no class cover
     env.setDir(`/proc/42/root${CLASS_DIR}`, [dir('dmi')]);

@@ -24,6 +24,7 @@ import {
   hostHasDmi,
   productUuid,
   sysCovers,
+  sysReadOnly,
   uuidV5,
 } from '../src/index.js';
 
@@ -305,17 +306,27 @@ describe('/sys: DMI product_uuid and covers', () => {
     expect(productUuid(dmi, a)).toBe(`${uuidV5(host, 'a')}\n`);
     expect(productUuid(dmi, a).trim()).not.toBe(host);
   });
-  it('no host DMI: synthetic dmi/id files and a cover of /sys/devices/virtual with the container\'s own dirs', () => {
+  it('no host DMI: synthetic dmi/id files and a cover of /sys/devices/virtual (an overlay where /sys is read-only)', () => {
     const env = noDmiHost();
     expect(hostHasDmi(env)).toBe(false);
     const paths = emulatedHandlers(env).map((h) => h.path);
     expect(paths).toEqual(expect.arrayContaining([`${DMI_ID}/product_uuid`, `${DMI_ID}/product_name`, `${DMI_ID}/sys_vendor`]));
     expect(readPath(env, newView(env, { containerId: 'a', initPid: 42 }), `${DMI_ID}/product_name`)).toBe('sysbox-ts\n');
-    // symlinks (and dmi itself) get no placeholder
+    // a read-write /sys (--privileged): symlinks (and dmi itself) get no placeholder
+    expect(sysReadOnly(env, 42)).toBe(false);
     expect(sysCovers(env, 42)).toEqual([{ dir: VIRTUAL_DEVICES, own: [virtualEntries[0], virtualEntries[1]] }]);
+    // a read-only /sys (Docker's default): an overlay over the container's own dir, no placeholders
+    const sysLine = (at: string, opts: string) => `481 453 0:95 / ${at} ${opts},nosuid,nodev,noexec,relatime - sysfs sysfs ${opts}\n`;
+    env.set('/proc/42/mountinfo', `260 132 0:88 / / rw,relatime - overlay overlay rw\n${sysLine('/sys', 'ro')}`);
+    expect(sysReadOnly(env, 42)).toBe(true);
+    expect(sysCovers(env, 42)).toEqual([{ dir: VIRTUAL_DEVICES, own: [], overlay: true }]);
     // registered from the engine's hook, before pivot_root: the container's sysfs is under its rootfs
+    expect(sysCovers(env, 42, '/rootfs/c1/')).toEqual([]);
     env.setDir('/proc/42/root/rootfs/c1/sys/devices/virtual', [virtualEntries[0]!]);
     expect(sysCovers(env, 42, '/rootfs/c1/')).toEqual([{ dir: VIRTUAL_DEVICES, own: [virtualEntries[0]] }]);
+    env.set('/proc/42/mountinfo', `${sysLine('/sys', 'rw')}${sysLine('/rootfs/c1/sys', 'ro')}`);
+    expect(sysCovers(env, 42, '/rootfs/c1/')).toEqual([{ dir: VIRTUAL_DEVICES, own: [], overlay: true }]);
+    expect(sysCovers(env, 42)).toEqual([{ dir: VIRTUAL_DEVICES, own: [virtualEntries[0], virtualEntries[1]] }]);
     expect(sysCovers(env, 42, '/')).toEqual(sysCovers(env, 42));
     expect(() => writePath(env, newView(env, { containerId: 'a', initPid: 42 }), `${DMI_ID}/product_uuid`, 'x')).toThrow(
       expect.objectContaining({ errno: 'EACCES' }),

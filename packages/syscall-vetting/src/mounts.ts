@@ -69,8 +69,8 @@ export interface Protection {
 
 /** The container's record of its initial mounts (taken from its init's mount table at start). */
 export interface InitialMounts {
-  /** devs of the container's sysbox-fs tree (fuse.sysboxfs) */
-  fuseDevs: ReadonlySet<string>;
+  /** devs of the container's sysbox-fs tree (fuse.sysboxfs) and of the views laid with it (isView) */
+  emulatedDevs: ReadonlySet<string>;
   /** devs of the initial /proc and /sys */
   baseDevs: ReadonlyMap<string, 'proc' | 'sysfs'>;
   /** masked and read-only paths relative to their /proc or /sys, by base type */
@@ -99,21 +99,29 @@ function relSets(paths: readonly string[]): { proc: Set<string>; sysfs: Set<stri
   return out;
 }
 
+/**
+ * A view: a read-only overlay sysbox-nsenter lays with a directory of sysbox-fs's tree over the container's own
+ * (source "sysboxfs"; a container naming an overlay of its own so only keeps itself from unmounting it).
+ */
+function isView(m: MountEntry): boolean {
+  return m.fstype === 'overlay' && m.source === 'sysboxfs';
+}
+
 /** Builds the record from the init's mount table (read once, before the container's first vetted call). */
 export function recordInitialMounts(initTable: readonly MountEntry[], paths: { masked?: readonly string[]; readonly?: readonly string[] } = {}): InitialMounts {
-  const fuseDevs = new Set<string>();
+  const emulatedDevs = new Set<string>();
   const baseDevs = new Map<string, 'proc' | 'sysfs'>();
   const initialRo: Array<{ dev: string; root: string; mountpoint: string }> = [];
   for (const m of initTable) {
-    if (m.fstype.startsWith('fuse.sysboxfs')) fuseDevs.add(m.dev);
+    if (m.fstype.startsWith('fuse.sysboxfs') || isView(m)) emulatedDevs.add(m.dev);
     if ((m.fstype === 'proc' || m.fstype === 'sysfs') && m.root === '/' && (m.mountpoint === '/proc' || m.mountpoint === '/sys')) baseDevs.set(m.dev, m.fstype);
   }
   for (const m of initTable) {
-    if (m.options.includes('ro') && !fuseDevs.has(m.dev)) initialRo.push({ dev: m.dev, root: m.root, mountpoint: m.mountpoint });
+    if (m.options.includes('ro') && !emulatedDevs.has(m.dev)) initialRo.push({ dev: m.dev, root: m.root, mountpoint: m.mountpoint });
   }
   const masked = paths.masked && paths.masked.length > 0 ? paths.masked : DEFAULT_MASKED_PATHS;
   const ro = paths.readonly && paths.readonly.length > 0 ? paths.readonly : DEFAULT_READONLY_PATHS;
-  return { fuseDevs, baseDevs, masked: relSets(masked), readonly: relSets(ro), initialRo, byId: new Map(initTable.map((m) => [m.id, m])) };
+  return { emulatedDevs, baseDevs, masked: relSets(masked), readonly: relSets(ro), initialRo, byId: new Map(initTable.map((m) => [m.id, m])) };
 }
 
 function under(root: string, p: string): boolean {
@@ -130,11 +138,11 @@ function relative(base: string, p: string): string | undefined {
 export function classify(table: readonly MountEntry[], rec: InitialMounts): Map<number, Protection> {
   const byId = new Map(table.map((m) => [m.id, m]));
   const out = new Map<number, Protection>();
-  const isEmulated = (m: MountEntry) => rec.fuseDevs.has(m.dev) || m.fstype.startsWith('fuse.sysboxfs');
+  const isEmulated = (m: MountEntry) => rec.emulatedDevs.has(m.dev) || m.fstype.startsWith('fuse.sysboxfs') || isView(m);
   for (const m of table) {
     const parent = byId.get(m.parent);
     if (isEmulated(m)) {
-      out.set(m.id, { kind: 'emulated', what: m.root });
+      out.set(m.id, { kind: 'emulated', what: isView(m) ? m.mountpoint : m.root });
       continue;
     }
     if (parent && parent.id !== m.id && isEmulated(parent)) {

@@ -79,7 +79,7 @@ export class NamespaceTables {
     readonly initial: InitialMounts,
     private readonly max = 64,
   ) {
-    for (const d of initial.fuseDevs) this.protectedDevs.add(d);
+    for (const d of initial.emulatedDevs) this.protectedDevs.add(d);
     for (const d of initial.baseDevs.keys()) this.protectedDevs.add(d);
     const table = [...initial.byId.values()];
     this.learn(table, classify(table, initial));
@@ -381,7 +381,7 @@ async function vetMount(ctx: Ctx, a: MountArgs): Promise<Decision> {
   }
   if (tl instanceof VetError) return cont('new-mount', `a new ${a.fstype ?? '(no type)'} mount; the target doesn't resolve here (${tl.message}): the kernel answers`);
   // only a target on or in one of sysbox-fs's mounts needs the table
-  const cover = tl.mountRoot || ctx.c.tables().initial.fuseDevs.has(tl.dev) ? coverRule(ctx, target, tl) : undefined;
+  const cover = tl.mountRoot || ctx.c.tables().initial.emulatedDevs.has(tl.dev) ? coverRule(ctx, target, tl) : undefined;
   if (cover) return cover;
   return cont('new-mount', `a new ${a.fstype ?? '(no type)'} mount on ${a.target}: the kernel decides (the file system's own user-namespace rules)`);
 }
@@ -464,7 +464,7 @@ async function vetOpenat2(ctx: Ctx, a: Openat2Args): Promise<Decision> {
   const target = targetOf(a.path, a.dirfd, who);
   const l = await lookupOr(ctx, target, (a.how.flags & BigInt(O_NOFOLLOW)) === 0n);
   if (l instanceof VetError) return cont('openat2', `${a.path} doesn't resolve here (${l.message}): the kernel answers`);
-  const emulated = ctx.c.tables().initial.fuseDevs.has(l.dev) || protectionOf(ctx, l)?.kind === 'emulated';
+  const emulated = ctx.c.tables().initial.emulatedDevs.has(l.dev) || protectionOf(ctx, l)?.kind === 'emulated';
   if (!emulated) return cont('openat2', `${a.path} is not an emulated file: the kernel answers`);
   return perform('openat2-emulated', `openat2 of the emulated ${a.path} with RESOLVE_NO_XDEV: opened in the caller's context without it (sysbox-fs's files are mounts) and the fd installed`, {
     op: 'openat2', target, flags: a.how.flags, mode: a.how.mode, resolve: a.how.resolve & ~BigInt(RESOLVE_NO_XDEV), cloexec: (a.how.flags & BigInt(O_CLOEXEC)) !== 0n,

@@ -17,7 +17,7 @@ import {
 const here = new URL('.', import.meta.url).pathname;
 
 /** A mount table recorded in a real container under sysbox-runc on this machine (see fixtures/README.md). */
-export function recorded(name: 'plain' | 'unshare' | 'chroot' | 'pivot' | 'debian-default' | 'debian-privileged'): string {
+export function recorded(name: 'plain' | 'unshare' | 'chroot' | 'pivot' | 'debian-default' | 'debian-privileged' | 'views'): string {
   return readFileSync(join(here, 'fixtures', `sysbox-${name}.mountinfo`), 'utf8');
 }
 

@@ -354,3 +354,20 @@ describe('tables per root', () => {
     expectErrno((await chroot.call('umount2', ['/proc', 0])), 'base-busy', EBUSY);
   });
 });
+
+describe('views: read-only overlays of a sysbox-fs directory over the container\'s own (sysbox-views table)', () => {
+  const h = () => harness({ mounts: recorded('views'), init: recorded('views'), nsKey: 'views' });
+  test('umount of a view or of an emulated dir placed on one → EINVAL; /sys itself → EBUSY', async () => {
+    const x = h();
+    for (const p of ['/sys/kernel', '/sys/class', '/sys/devices/virtual', '/sys/kernel/debug']) expectErrno(await x.call('umount2', [p, 0]), 'protected-umount', EINVAL);
+    expectErrno(await x.call('umount2', ['/sys', 0]), 'base-busy', EBUSY);
+  });
+  test("a mount over a view, or over the container's own entry inside one, is refused (it stays visible)", async () => {
+    const x = h();
+    for (const p of ['/sys/class', '/sys/class/net', '/sys/kernel/mm', '/sys/devices/virtual/dmi/id']) {
+      expectErrno(await x.call('mount', ['tmpfs', p, 'tmpfs', 0, null]), 'cover-protected', EINVAL);
+    }
+    // the container's own tmpfs elsewhere: continued
+    expect((await x.call('mount', ['tmpfs', '/tmp', 'tmpfs', 0, null])).decision).toMatchObject({ kind: 'continue' });
+  });
+});

@@ -55,10 +55,10 @@ export interface RegisterResponse {
   /** the container's FUSE tree, e.g. /var/lib/sysboxfs/<containerId> */
   mountpoint: string;
   /**
-   * Directories of the tree to place whole over the container's directory of the same path (e.g.
+   * Directories of the tree to place over the container's directory of the same path (e.g.
    * /sys/devices/virtual on a host without DMI, to add dmi/id): each holds a placeholder per entry the
-   * container's directory has, and the container's real entry is mounted back over it. Every other file of
-   * the tree is placed on its own.
+   * container's directory has, and the container's real entry is mounted back over it, unless it is one of the
+   * `overlays`. Every other file of the tree is placed on its own.
    */
   covers: string[];
   /**
@@ -66,6 +66,11 @@ export interface RegisterResponse {
    * covers. Listed here so the caller doesn't walk the tree (each directory a FUSE round trip).
    */
   files: string[];
+  /**
+   * The covers (a subset of `covers`) that only add entries: each is the upper layer of a read-only overlay whose
+   * lower layer is the container's own directory, and holds no placeholders.
+   */
+  overlays: string[];
 }
 
 export interface UnregisterRequest {
@@ -362,7 +367,7 @@ export const RegisterRequest: MessageFns<RegisterRequest> = {
 };
 
 function createBaseRegisterResponse(): RegisterResponse {
-  return { mountpoint: "", covers: [], files: [] };
+  return { mountpoint: "", covers: [], files: [], overlays: [] };
 }
 
 export const RegisterResponse: MessageFns<RegisterResponse> = {
@@ -375,6 +380,9 @@ export const RegisterResponse: MessageFns<RegisterResponse> = {
     }
     for (const v of message.files) {
       writer.uint32(26).string(v!);
+    }
+    for (const v of message.overlays) {
+      writer.uint32(34).string(v!);
     }
     return writer;
   },
@@ -416,6 +424,14 @@ export const RegisterResponse: MessageFns<RegisterResponse> = {
             message.files.push(reader.string());
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.overlays.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -436,6 +452,7 @@ export const RegisterResponse: MessageFns<RegisterResponse> = {
     message.mountpoint = object.mountpoint ?? "";
     message.covers = object.covers?.map((e) => e) || [];
     message.files = object.files?.map((e) => e) || [];
+    message.overlays = object.overlays?.map((e) => e) || [];
     return message;
   },
 };
