@@ -69,7 +69,7 @@ test('dist: serving both daemons and calling them loads neither grpc-js nor node
   `;
   const out = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8' }));
   expect(out).toEqual({
-    register: { mountpoint: '/m/a', covers: [], files: [] },
+    register: { mountpoint: '/m/a', covers: [], files: [], overlays: [] },
     err: ['NOT_FOUND', 'container x is not registered with sysbox-fs'],
     mgr: 'm',
     loaded: [],
