@@ -8,7 +8,8 @@
 //                         `delete` of an id neither sysbox nor the engine knows (Docker deletes twice) goes to the
 //                         engine last used (<root>/engine-path).
 //   exec                  the engine, with the capability sets sysbox-runc's create recorded (<root>/sysbox/<id>/
-//                         exec-caps) spliced into the --process spec (a copy in a memfd), and for systemd on cgroup
+//                         exec-caps) spliced into the --process spec (a copy in a memfd; the spec as it is where the
+//                         record says `as-is`: honour-caps), and for systemd on cgroup
 //                         v2 `--cgroup <leaf>` (<root>/sysbox/<id>/exec-cgroup).
 //   create                the create server (`sysbox-runc serve`, $SYSBOX_RUNC_SOCKET or /run/sysbox/runc.sock): it
 //                         runs the create in a warm Node and asks this process to fork the engine, so that the
@@ -591,6 +592,8 @@ static void exec_verb(const struct cmdline *c) {
   snprintf(path, sizeof path, "%s/sysbox/%s/exec-caps", c->root, id);
   char *caps = read_file(path, NULL);
   if (!caps) to_node("no exec-caps record");
+  // honour-caps (SYSBOX_HONOR_CAPS, a regular container): the process spec goes to the engine as it is
+  if (!strcmp(caps, EXEC_CAPS_MAGIC "\nas-is\n")) exec_engine(with_exec_cgroup(engine_argv(engine, c, -1, 0, NULL), c, id));
   exec_engine(with_exec_cgroup(engine_argv(engine, c, process.at, process.inl, spliced_process(process.value, caps)), c, id));
 }
 

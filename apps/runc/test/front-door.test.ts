@@ -178,6 +178,16 @@ describe.skipIf(!haveFrontDoor)('exec fast path (needs the built native/bin/sysb
     expect(run('--engine=crun', '--root', root, 'exec', 'x1', 'true')).toEqual(['engine', '--root', `${root}/engine`, 'exec', 'x1', 'true']);
   });
 
+  test('an as-is record (honour-caps, a regular container): the --process spec goes to the engine as it is', () => {
+    mkdirSync(join(root, 'sysbox', 'x3'), { recursive: true });
+    writeFileSync(join(root, 'sysbox', 'x3', 'engine'), `${engine}\n`);
+    writeFileSync(join(root, 'sysbox', 'x3', 'exec-caps'), execCapsRecord(init, host, true)!);
+    const f = spec(docker(0));
+    const out = run('--root', root, 'exec', '--process', f, '--detach', 'x3');
+    expect(out.slice(0, out.findIndex((l) => l.startsWith('SPEC ')))).toEqual(['engine', '--root', `${root}/engine`, 'exec', '--process', f, '--detach', 'x3']);
+    expect(specOut(out)).toEqual(docker(0));
+  });
+
   test('no --process: the argv form goes to the engine as it is', () => {
     expect(run('--root', root, 'exec', '--tty', 'x1', 'sh', '-c', 'true')).toEqual(['engine', '--root', `${root}/engine`, 'exec', '--tty', 'x1', 'sh', '-c', 'true']);
   });

@@ -88,12 +88,13 @@ export function convertProcess(process: Process, ctx: ConvertContext, report: Re
  * the container's state: the bounding set the container was created with (sorted, comma-joined), then the
  * capabilities object of an exec'd root process and of any other uid, both for that bounding set. The fast
  * path splices one of them into an exec process spec whose bounding set is the same (Docker gives `docker
- * exec` the container's set) and leaves any other spec to convertProcess. Undefined without a bounding set, and with
- * honour-caps (nothing to splice: every exec's spec is kept as it is).
+ * exec` the container's set) and leaves any other spec to convertProcess. With honour-caps the record says `as-is`
+ * (every exec's spec is kept as it is: convertProcess); undefined without a bounding set.
  */
 export function execCapsRecord(init: Process | undefined, hostCapabilities: readonly string[], honorCaps = false): string | undefined {
+  if (honorCaps) return 'sysbox-exec-caps 1\nas-is\n';
   const bounding = init?.capabilities?.bounding;
-  if (!bounding || honorCaps) return undefined; // honour-caps: exec's process spec is kept as it is (convertProcess)
+  if (!bounding) return undefined;
   const as = (uid: number) => JSON.stringify(convertCapabilities(init.capabilities, uid, hostCapabilities).capabilities);
   return `sysbox-exec-caps 1\n${[...bounding].sort().join(',')}\n${as(0)}\n${as(1)}\n`;
 }

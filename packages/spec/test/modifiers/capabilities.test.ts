@@ -182,9 +182,10 @@ describe('honour-caps: the five sets exactly as config.json gives them', () => {
     expect(mask.toString(16).padStart(16, '0')).toBe('00000000a80425fb');
   });
 
-  test('no exec-caps record: every exec keeps its own spec', () => {
+  test('honour-caps: an as-is exec-caps record (every exec keeps its own spec); none without a bounding set', () => {
     const init = fixture('docker-plain').process;
-    expect(execCapsRecord(init, HOST_CAPS, true)).toBeUndefined();
+    expect(execCapsRecord(init, HOST_CAPS, true)).toBe('sysbox-exec-caps 1\nas-is\n');
+    expect(execCapsRecord({ args: ['x'], cwd: '/' }, HOST_CAPS)).toBeUndefined();
     expect(execCapsRecord(init, HOST_CAPS)).toMatch(/^sysbox-exec-caps 1\n/);
   });
 });
