@@ -40,6 +40,14 @@ const BASE = 100000;
 const map = [{ containerId: 0, hostId: BASE, size: 65536 }];
 const isRoot = process.getuid?.() === 0;
 
+/** A process in a private mount namespace of its own (unshare -m), for sysbox-nsenter to join: its pid once it is in it. */
+async function privateMountNs(): Promise<{ pid: number; kill(): void }> {
+  const sleeper = spawn('unshare', ['-m', '--propagation', 'private', 'sleep', '60'], { stdio: 'ignore' });
+  await new Promise((r) => setTimeout(r, 200));
+  const pid = Number(readFileSync(`/proc/${sleeper.pid}/task/${sleeper.pid}/children`, 'utf8').trim() || sleeper.pid);
+  return { pid, kill: () => sleeper.kill('SIGKILL') };
+}
+
 describe.runIf(isRoot)('real kernel (root)', () => {
   let userns = -1;
   const ours = () => mountPoints().filter((m) => m.startsWith('/tmp/sbx-'));
@@ -389,10 +397,9 @@ describe.runIf(isRoot)('real kernel (root)', () => {
 
   it('sysbox-nsenter move-mount puts a detached mount into another mount namespace', async () => {
     const s = scratch(k, 'sbx-nsmove-');
-    const sleeper = spawn('unshare', ['-m', '--propagation', 'private', 'sleep', '60'], { stdio: 'ignore' });
+    const ns = await privateMountNs();
     try {
-      await new Promise((r) => setTimeout(r, 200));
-      const pid = Number(readFileSync(`/proc/${sleeper.pid}/task/${sleeper.pid}/children`, 'utf8').trim() || sleeper.pid);
+      const pid = ns.pid;
       const fs = k.fsopen('tmpfs', 0);
       k.fsconfig(fs, FSCONFIG_CMD_CREATE);
       const m = k.fsmount(fs, 0, 0);
@@ -414,17 +421,16 @@ describe.runIf(isRoot)('real kernel (root)', () => {
       // Errors name the op, the step and errno.
       await expect(nsenterMoveMount({ pid, mountFd: 0, target: '/nonexistent/x' })).rejects.toMatchObject({ code: 'ENOENT' });
     } finally {
-      sleeper.kill('SIGKILL');
+      ns.kill();
       s.cleanup();
     }
   });
 
   it('sysbox-nsenter move-mounts moves several file mounts with one run; missing targets are skipped', async () => {
     const s = scratch(k, 'sbx-nsmoves-');
-    const sleeper = spawn('unshare', ['-m', '--propagation', 'private', 'sleep', '60'], { stdio: 'ignore' });
+    const ns = await privateMountNs();
     try {
-      await new Promise((r) => setTimeout(r, 200));
-      const pid = Number(readFileSync(`/proc/${sleeper.pid}/task/${sleeper.pid}/children`, 'utf8').trim() || sleeper.pid);
+      const pid = ns.pid;
       writeFileSync(join(s.dir, 'a'), '');
       writeFileSync(join(s.dir, 'b'), '');
       const m1 = k.openTree(AT_FDCWD, '/etc/hostname', OPEN_TREE_CLONE);
@@ -448,7 +454,7 @@ describe.runIf(isRoot)('real kernel (root)', () => {
       await expect(nsenterMoveMounts({ pid, mounts: [{ mountFd: m4, target: join(s.dir, 'missing') }] })).rejects.toMatchObject({ code: 'ENOENT' });
       k.close(m4);
     } finally {
-      sleeper.kill('SIGKILL');
+      ns.kill();
       s.cleanup();
     }
   });
@@ -544,10 +550,9 @@ describe.runIf(isRoot)('real kernel (root)', () => {
 
   it('sysbox-nsenter move-mounts --overlay lays a dir over a dir as a read-only overlay: one mount, its entries added, the dir\'s own kept (symlinks too)', async () => {
     const s = scratch(k, 'sbx-nsovl-');
-    const sleeper = spawn('unshare', ['-m', '--propagation', 'private', 'sleep', '60'], { stdio: 'ignore' });
+    const ns = await privateMountNs();
     try {
-      await new Promise((r) => setTimeout(r, 200));
-      const pid = Number(readFileSync(`/proc/${sleeper.pid}/task/${sleeper.pid}/children`, 'utf8').trim() || sleeper.pid);
+      const pid = ns.pid;
       const d = join(s.dir, 'kernel');
       mkdirSync(join(d, 'mm'), { recursive: true });
       mkdirSync(join(d, 'debug'));
@@ -575,7 +580,7 @@ describe.runIf(isRoot)('real kernel (root)', () => {
       expect(inside(`touch ${join(d, 'mm', 'new')} 2>&1; echo rc=$?`)).toMatch(/rc=1/);
       expect(readdirSync(d).sort()).toEqual(['debug', 'l', 'mm', 'seq']);
     } finally {
-      sleeper.kill('SIGKILL');
+      ns.kill();
       s.cleanup();
     }
   });
