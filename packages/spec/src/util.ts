@@ -41,3 +41,14 @@ export function isPrivileged(spec: Spec): boolean {
       (r.access === undefined || r.access === '' || r.access.includes('r') && r.access.includes('w')),
   );
 }
+
+/** Whether path `p` is `dir` or below it (a trailing slash of `dir` ignored). */
+export function isUnder(p: string, dir: string): boolean {
+  const d = dir.replace(/\/+$/, '');
+  return p === d || p.startsWith(`${d}/`);
+}
+
+/** Whether path `p` is strictly below one of `dirs`. */
+export function isBelowAny(p: string, dirs: readonly string[]): boolean {
+  return dirs.some((d) => isUnder(p, d) && p !== d.replace(/\/+$/, ''));
+}

@@ -1,4 +1,5 @@
 import type { Hook, Spec } from '../types.js';
+import { isBelowAny } from '../util.js';
 import { type ConvertContext, type Report, noReport } from './context.js';
 import { LOCKED_TREES } from './paths.js';
 
@@ -37,7 +38,7 @@ export function maskedAndReadonlyOf(spec: Spec): MaskedAndReadonly {
   };
 }
 
-const inLockedTree = (p: string) => LOCKED_TREES.some((t) => p.startsWith(`${t}/`));
+const inLockedTree = (p: string) => isBelowAny(p, LOCKED_TREES);
 
 /**
  * sysbox-runc's attach hooks (ctx.attachHooks): `<path> notify <socket>` first among the prestart hooks and

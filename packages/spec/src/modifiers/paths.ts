@@ -1,4 +1,5 @@
 import type { Spec } from '../types.js';
+import { isBelowAny, isUnder } from '../util.js';
 import { type ConvertContext, type Report, noReport } from './context.js';
 
 /** Docker 20.10's maskedPaths (oci.DefaultSpec). */
@@ -37,19 +38,14 @@ export interface LaidPaths {
  * a read-only path that holds one of the `emulated` files is left out (the emulation stays writable where it is).
  */
 export function laidPaths(trees: readonly string[], masked: readonly string[], readonly: readonly string[], emulated: readonly string[], isDir: (path: string) => boolean | undefined): LaidPaths {
-  const below = (p: string) => trees.some((t) => p.startsWith(`${t}/`));
+  const below = (p: string) => isBelowAny(p, trees);
   const out: LaidPaths = { maskFiles: [], maskDirs: [], readonly: [] };
   for (const m of masked.filter(below)) {
     const dir = isDir(m);
     if (dir !== undefined) (dir ? out.maskDirs : out.maskFiles).push(m);
   }
-  out.readonly = readonly.filter((p) => below(p) && !emulated.some((f) => f.startsWith(`${p}/`)));
+  out.readonly = readonly.filter((p) => below(p) && !emulated.some((f) => isBelowAny(f, [p])));
   return out;
-}
-
-function isUnder(p: string, dir: string): boolean {
-  const d = dir.replace(/\/+$/, '');
-  return p === d || p.startsWith(`${d}/`);
 }
 
 /**

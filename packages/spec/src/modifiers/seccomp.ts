@@ -1,5 +1,5 @@
 import type { LinuxSeccomp, LinuxSyscall, Spec } from '../types.js';
-import { clone } from '../util.js';
+import { clone, isUnder } from '../util.js';
 import { type ConvertContext, type Report, noReport } from './context.js';
 import { LOCKED_TREES } from './paths.js';
 
@@ -55,8 +55,6 @@ const MS_BIND = 0x1000;
 /** mount(2)'s flags argument of a read-only bind remount: all three bits */
 const RO_BIND_REMOUNT = MS_REMOUNT | MS_BIND | MS_RDONLY;
 
-const under = (p: string, tree: string) => p === tree || p.startsWith(`${tree}/`);
-
 /**
  * The read-only mounts of a spec whose read-only flag the kernel doesn't lock: it is set inside the container's user
  * namespace, so the container's root could clear it with a bind remount. Those are the root file system with
@@ -70,7 +68,7 @@ export function unlockedReadOnly(spec: Spec, bindsLocked = false): string[] {
   for (const m of spec.mounts ?? []) {
     const o = m.options ?? [];
     const bind = m.type === 'bind' || o.includes('bind') || o.includes('rbind');
-    if (o.includes('ro') && !(bind && bindsLocked) && !LOCKED_TREES.some((t) => under(m.destination, t))) out.push(m.destination);
+    if (o.includes('ro') && !(bind && bindsLocked) && !LOCKED_TREES.some((t) => isUnder(m.destination, t))) out.push(m.destination);
   }
   return out;
 }

@@ -1,4 +1,5 @@
 import type { Mount, Spec } from '../types.js';
+import { isUnder } from '../util.js';
 import { type ConvertContext, type Report, noReport } from './context.js';
 
 /** The inits that are systemd: Debian's and Ubuntu's /sbin/init is a link to it; images may name it directly. */
@@ -23,7 +24,6 @@ function tmpfs(destination: string, options: string[]): Mount {
   return { destination, type: 'tmpfs', source: 'tmpfs', options };
 }
 
-const under = (p: string, dir: string) => p === dir || p.startsWith(`${dir}/`);
 
 /**
  * systemd as the container's init (isSystemdInit): tmpfs on /run (nosuid,nodev,mode=755,size=64m) and /run/lock
@@ -45,7 +45,7 @@ export function systemdModifier(spec: Spec, _ctx: ConvertContext, report: Report
   const env = (spec.process?.env ?? []).filter((e) => !e.startsWith('container='));
   env.push('container=private-users');
   const linux = spec.linux ?? {};
-  const keep = (p: string) => !SYSTEMD_UNMASKED.some((d) => under(p, d));
+  const keep = (p: string) => !SYSTEMD_UNMASKED.some((d) => isUnder(p, d));
   const masked = (linux.maskedPaths ?? []).filter(keep);
   const readonly = (linux.readonlyPaths ?? []).filter(keep);
   report('systemd: container=private-users; /run, /run/lock, /tmp and /sys/kernel neither masked nor read-only');

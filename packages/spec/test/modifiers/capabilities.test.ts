@@ -185,7 +185,7 @@ describe('honour-caps: the five sets exactly as config.json gives them', () => {
   test('honour-caps: an as-is exec-caps record (every exec keeps its own spec); none without a bounding set', () => {
     const init = fixture('docker-plain').process;
     expect(execCapsRecord(init, HOST_CAPS, true)).toBe('sysbox-exec-caps 1\nas-is\n');
-    expect(execCapsRecord({ args: ['x'], cwd: '/' }, HOST_CAPS)).toBeUndefined();
+    expect(execCapsRecord({ args: ['x'], cwd: '/', user: { uid: 0, gid: 0 } }, HOST_CAPS)).toBeUndefined();
     expect(execCapsRecord(init, HOST_CAPS)).toMatch(/^sysbox-exec-caps 1\n/);
   });
 });
