@@ -80,23 +80,23 @@ export function hostHasDmi(env: HostEnv): boolean {
 export function sysCovers(env: HostEnv, initPid: number, root = '/'): Cover[] {
   if (!env.list) return [];
   const under = root.replace(/\/+$/, '');
+  const list = (dir: string) => env.list!(`/proc/${initPid}/root${under}${dir}`);
   // symlinks and other entries can't be cloned back over a placeholder (sysbox-nsenter reports them hidden)
-  const own = (dir: string, skip?: string) =>
-    env.list!(`/proc/${initPid}/root${under}${dir}`)?.filter((e) => e.name !== skip && (e.type === 'dir' || e.type === 'file'));
+  const own = (entries: readonly DirEntry[], skip?: string) => entries.filter((e) => e.name !== skip && (e.type === 'dir' || e.type === 'file'));
   const out: Cover[] = [];
-  const exists = (dir: string) => env.list!(`/proc/${initPid}/root${under}${dir}`) !== undefined;
   if (!hostHasDmi(env)) {
     // overlays (read-only) only over a read-only /sys: with a read-write one (--privileged), the container's own
     // entries (its network devices' attributes) stay writable, moved back over placeholders
     const overlay = sysReadOnly(env, initPid, under);
-    const virtual = overlay ? (exists(VIRTUAL_DEVICES) ? [] : undefined) : own(VIRTUAL_DEVICES, 'dmi');
-    if (virtual) out.push({ dir: VIRTUAL_DEVICES, own: virtual, ...(overlay ? { overlay } : {}) });
-    const cls = env.list(`/proc/${initPid}/root${under}${CLASS_DIR}`);
-    if (cls && !cls.some((e) => e.name === 'dmi')) out.push({ dir: CLASS_DIR, own: overlay ? [] : own(CLASS_DIR)!, ...(overlay ? { overlay } : {}) });
+    const cover = (dir: string, entries: readonly DirEntry[], skip?: string): Cover => (overlay ? { dir, own: [], overlay } : { dir, own: own(entries, skip) });
+    const virtual = list(VIRTUAL_DEVICES);
+    if (virtual) out.push(cover(VIRTUAL_DEVICES, virtual, 'dmi'));
+    const cls = list(CLASS_DIR);
+    if (cls && !cls.some((e) => e.name === 'dmi')) out.push(cover(CLASS_DIR, cls));
   }
-  const cpu = own(CPU_DIR);
-  if (cpu) out.push({ dir: CPU_DIR, own: cpu });
-  if (exists(KERNEL_DIR)) out.push({ dir: KERNEL_DIR, own: [], overlay: true });
+  const cpu = list(CPU_DIR);
+  if (cpu) out.push({ dir: CPU_DIR, own: own(cpu) });
+  if (list(KERNEL_DIR)) out.push({ dir: KERNEL_DIR, own: [], overlay: true });
   return out;
 }
 
