@@ -288,6 +288,19 @@ out:
   return rc;
 }
 
+/* The flags of the views, masks and read-only paths laid over a tree: read-only, nosuid, nodev, noexec. */
+#define SEALED (MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC)
+
+/* mount_setattr on the mount fd itself (with AT_RECURSIVE in `at`, every mount below it too); fails as `op` on `what`. */
+static int set_attr(int fd, unsigned at, unsigned long long attr_set, unsigned long long propagation, const char *op, const char *what) {
+  struct mount_attr a;
+  memset(&a, 0, sizeof a);
+  a.attr_set = attr_set;
+  a.propagation = propagation;
+  if (mount_setattr(fd, "", AT_EMPTY_PATH | at, &a, sizeof a) != 0) return fail(op, what);
+  return 0;
+}
+
 /*
  * Lays the directory mount FD over DIR as the upper layer of a read-only overlay whose lower layer is DIR itself (a
  * clone of the directory as it is, without its submounts): DIR keeps its own entries, served by its own file system,
@@ -317,7 +330,7 @@ static int overlay_dir(int fd, const char *dir, int skip) {
     rc = fail("fsconfig overlay", dir);
     goto out;
   }
-  m = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+  m = fsmount(fs, FSMOUNT_CLOEXEC, SEALED);
   if (m < 0) {
     rc = fail("fsmount overlay", dir);
     goto out;
@@ -368,15 +381,12 @@ static int lay_over(struct laid *l, int n) {
       close(m);
       close(fs);
     } else if (l[i].kind == 'r') {
-      struct mount_attr a;
       int t = (int)open_tree(AT_FDCWD, rel, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
       if (t < 0) {
         if (errno == ENOENT) continue;
         return fail("open_tree", rel);
       }
-      memset(&a, 0, sizeof a);
-      a.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
-      if (mount_setattr(t, "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof a) != 0) return fail("mount_setattr", rel);
+      if (set_attr(t, AT_RECURSIVE, SEALED, 0, "mount_setattr", rel)) return 1;
       if (move_mount(t, "", AT_FDCWD, rel, MOVE_MOUNT_F_EMPTY_PATH) != 0) return fail("move_mount", rel);
       close(t);
     } else if (l[i].kind == 'c') {
@@ -414,25 +424,18 @@ static int staging_ns(int *pfd) {
 
 /* STAGE/<i>, made, and a clone of it (a peer: what is mounted on STAGE/<i> later propagates onto the clone). */
 static int carrier(int i, char *dir, size_t len) {
-  struct mount_attr a;
   int c;
   snprintf(dir, len, STAGE "/%d", i);
   if (mkdir(dir, 0700) != 0 && errno != EEXIST) return fail("mkdir", dir), -1;
   c = (int)open_tree(AT_FDCWD, dir, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
   if (c < 0) return fail("open_tree", dir), -1;
-  memset(&a, 0, sizeof a);
-  a.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
-  if (mount_setattr(c, "", AT_EMPTY_PATH, &a, sizeof a) != 0) return fail("mount_setattr", dir), -1;
+  if (set_attr(c, 0, SEALED, 0, "mount_setattr", dir)) return -1;
   return c;
 }
 
 /* The placed mount fd and every mount above it leave the staging side's peer groups (in the caller's namespace). */
 static int make_private(int fd, const char *what) {
-  struct mount_attr a;
-  memset(&a, 0, sizeof a);
-  a.propagation = MS_PRIVATE;
-  if (mount_setattr(fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof a) != 0) return fail("make-rprivate", what);
-  return 0;
+  return set_attr(fd, AT_RECURSIVE, 0, MS_PRIVATE, "make-rprivate", what);
 }
 
 static int op_move_mounts(int argc, char **argv) {
@@ -933,16 +936,14 @@ static int op_as_caller(int argc, char **argv) {
     } else if ((!strcmp(a, "--file-src") || !strcmp(a, "--mask-src") || !strcmp(a, "--cover-src") || !strcmp(a, "--overlay-src")) && v && nlaid < MAX_LAID) {
       /* HOSTPATH:REL: cloned here, before any namespace is joined (the caller of sysbox-nsenter may be the FUSE
          server of HOSTPATH: it must not look it up on its own thread) */
-      struct mount_attr ma;
       char *colon = strrchr(argv[i + 1], ':');
       int cover = a[2] == 'c' || a[2] == 'o';
+      unsigned long long attrs = cover ? SEALED : (a[2] == 'f' && rdonly_files ? MOUNT_ATTR_RDONLY : 0);
       if (!colon) return usage("HOSTPATH:REL expected");
       *colon = 0;
       laid[nlaid].fd = (int)open_tree(AT_FDCWD, argv[i + 1], OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
       if (laid[nlaid].fd < 0) return fail("open_tree", argv[i + 1]);
-      memset(&ma, 0, sizeof ma);
-      ma.attr_set = cover ? (MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC) : (a[2] == 'f' && rdonly_files ? MOUNT_ATTR_RDONLY : 0);
-      if (ma.attr_set && mount_setattr(laid[nlaid].fd, "", AT_EMPTY_PATH, &ma, sizeof ma) != 0) return fail("mount_setattr", argv[i + 1]);
+      if (attrs && set_attr(laid[nlaid].fd, 0, attrs, 0, "mount_setattr", argv[i + 1])) return 1;
       laid[nlaid].kind = a[2];
       laid[nlaid++].rel = colon + 1;
       i++;
