@@ -14,7 +14,7 @@ const PID = process.pid;
 const hostTable = parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8'));
 const procMount = hostTable.find((m) => m.mountpoint === '/proc' && m.fstype === 'proc')!;
 
-function setup() {
+function setup(storeAfterMs = 30) {
   const k = new FakeKernel();
   k.files.set(`/proc/${PID}/ns/mnt`, { ino: 4026531840n });
   k.files.set(`/proc/${PID}/root`, { ino: 2n, mntId: 1n });
@@ -28,6 +28,7 @@ function setup() {
     log,
     socketPath: '/nonexistent-dir/fs-seccomp.sock',
     emulation: () => undefined,
+    storeAfterMs,
     store: { put: (e) => store.puts.push(e.name), update: (n, d) => store.updates.push([n, d]), drop: (n) => store.drops.push(n) },
   });
   // the engine: connect, send the listener fd with its JSON state
@@ -55,7 +56,6 @@ describe('seccomp server', () => {
     const [l] = server.listeners();
     expect(l).toMatchObject({ containerId: 'c1', pid: PID });
     expect(store.puts).toContain(STORE_LISTEN);
-    expect(store.puts.some((n) => n.startsWith('seccomp:c1:'))).toBe(true);
     k.resolved.set('/proc', { mntId: BigInt(procMount.id), devMajor: Number(procMount.dev.split(':')[0]), devMinor: Number(procMount.dev.split(':')[1]), attributes: 0x2000n });
     k.notify(l!.fd, { id: 7n, pid: PID, syscall: 166, args: [str('/proc'), 0n, 0n, 0n, 0n, 0n] });
     // journaled while in flight (the decision waits for a lookup), then cleared
@@ -90,10 +90,39 @@ describe('seccomp server', () => {
     server.close();
   });
 
+  test('a listener goes to the store once it has lived storeAfterMs; one gone before is neither stored nor dropped', async () => {
+    const { server, store } = setup(60);
+    await tick();
+    expect(store.puts.filter((n) => n.startsWith('seccomp:c1:'))).toEqual([]);
+    expect(server.kept().map((e) => e.name)).toEqual([STORE_LISTEN]);
+    await new Promise((r) => setTimeout(r, 80));
+    expect(store.puts.filter((n) => n.startsWith('seccomp:c1:'))).toHaveLength(1);
+    expect(server.kept().map((e) => e.name)).toContain(store.puts.find((n) => n.startsWith('seccomp:c1:')));
+    server.close();
+    // a short-lived one (an exec'd `true`): gone before, no message to the store at all
+    const short = setup(60);
+    await tick();
+    short.k.hangup(short.server.listeners()[0]!.fd);
+    await new Promise((r) => setTimeout(r, 80));
+    expect(short.store.puts.filter((n) => n.startsWith('seccomp:c1:'))).toEqual([]);
+    expect(short.store.drops).toEqual([]);
+    short.server.close();
+  });
+
+  test('a stopping server stores the listeners not stored yet (the next sysbox-fs adopts them)', async () => {
+    const { server, store } = setup(10_000);
+    await tick();
+    expect(store.puts.filter((n) => n.startsWith('seccomp:c1:'))).toEqual([]);
+    server.close();
+    expect(store.puts.filter((n) => n.startsWith('seccomp:c1:'))).toHaveLength(1);
+    expect(store.drops).toEqual([]);
+  });
+
   test('the listener goes when its processes are gone (POLLHUP): closed and dropped from the store', async () => {
     const { k, server, store } = setup();
-    await tick();
+    await new Promise((r) => setTimeout(r, 50));
     const l = server.listeners()[0]!;
+    expect(store.puts.some((n) => n.startsWith('seccomp:c1:'))).toBe(true);
     k.hangup(l.fd);
     expect(server.listeners()).toEqual([]);
     expect(store.drops.some((n) => n.startsWith('seccomp:c1:'))).toBe(true);
