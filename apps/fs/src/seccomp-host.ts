@@ -4,7 +4,7 @@
 import { readFileSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Kernel } from '@sysbox/native';
-import { laidPaths } from '@sysbox/spec';
+import { DOCKER_DEFAULT_MASKED_PATHS, DOCKER_DEFAULT_READONLY_PATHS, laidPaths } from '@sysbox/spec';
 import {
   AT_FDCWD,
   NotFuseError,
@@ -20,8 +20,6 @@ import {
   type CallerPath,
 } from '@sysbox/native';
 import {
-  DEFAULT_MASKED_PATHS,
-  DEFAULT_READONLY_PATHS,
   EPERM,
   MS_RDONLY,
   VetError,
@@ -242,8 +240,8 @@ export async function performAction(k: Kernel, host: SysboxVetHost, tid: number,
             coverSrcs.push({ path: join(em.mountpoint, c), rel: c.slice(prefix.length), ...(em.overlays?.includes(c) ? { overlay: true } : {}) });
           }
         }
-        const masked = em?.masked?.length ? em.masked : DEFAULT_MASKED_PATHS;
-        const roPaths = em?.readonly?.length ? em.readonly : DEFAULT_READONLY_PATHS;
+        const masked = em?.masked?.length ? em.masked : DOCKER_DEFAULT_MASKED_PATHS;
+        const roPaths = em?.readonly?.length ? em.readonly : DOCKER_DEFAULT_READONLY_PATHS;
         // the same kernel: the host's entry has the new mount's type
         const laid = laidPaths([prefix.slice(0, -1)], masked, roPaths, em?.files ?? [], (p) => {
           try {

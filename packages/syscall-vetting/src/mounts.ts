@@ -1,6 +1,7 @@
 // Mount tables (/proc/<tid>/mountinfo) and the container's record of initial mounts: which mounts are
 // protected, recognised in any mount namespace of the container (unshare -m, chroot, pivot_root, inner
 // containers) by identity rather than by mount ID alone.
+import { DOCKER_DEFAULT_MASKED_PATHS, DOCKER_DEFAULT_READONLY_PATHS } from '@sysbox/spec';
 
 export interface MountEntry {
   id: number;
@@ -82,13 +83,6 @@ export interface InitialMounts {
   byId: ReadonlyMap<number, MountEntry>;
 }
 
-/** Docker's defaults, used when the container's spec lists none. */
-export const DEFAULT_MASKED_PATHS: readonly string[] = Object.freeze([
-  '/proc/asound', '/proc/acpi', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list',
-  '/proc/timer_stats', '/proc/sched_debug', '/proc/scsi', '/sys/firmware',
-]);
-export const DEFAULT_READONLY_PATHS: readonly string[] = Object.freeze(['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger']);
-
 function relSets(paths: readonly string[]): { proc: Set<string>; sysfs: Set<string> } {
   const out = { proc: new Set<string>(), sysfs: new Set<string>() };
   for (const p of paths) {
@@ -119,8 +113,9 @@ export function recordInitialMounts(initTable: readonly MountEntry[], paths: { m
   for (const m of initTable) {
     if (m.options.includes('ro') && !emulatedDevs.has(m.dev)) initialRo.push({ dev: m.dev, root: m.root, mountpoint: m.mountpoint });
   }
-  const masked = paths.masked && paths.masked.length > 0 ? paths.masked : DEFAULT_MASKED_PATHS;
-  const ro = paths.readonly && paths.readonly.length > 0 ? paths.readonly : DEFAULT_READONLY_PATHS;
+  // Docker's defaults (@sysbox/spec's) when the container's spec lists none
+  const masked = paths.masked && paths.masked.length > 0 ? paths.masked : DOCKER_DEFAULT_MASKED_PATHS;
+  const ro = paths.readonly && paths.readonly.length > 0 ? paths.readonly : DOCKER_DEFAULT_READONLY_PATHS;
   return { emulatedDevs, baseDevs, masked: relSets(masked), readonly: relSets(ro), initialRo, byId: new Map(initTable.map((m) => [m.id, m])) };
 }
 
