@@ -13,7 +13,7 @@ export {
   type RulesOptions,
 } from './rules.js';
 export { ALL_CAPS, DOCKER_DEFAULT_CAPS, capsFromMask } from './caps.js';
-export { isPrivileged } from './util.js';
+export { isPrivileged, isUnder } from './util.js';
 export { containerOptions, envValue, HONOR_CAPS_ENV, SYSCONT_MODE_ENV, type ContainerOptions, type OptionDefaults } from './options.js';
 export * from './modifiers/index.js';
 /** A container's ID range (the one type of it, from @sysbox/idmap; on the wire: packages/ipc/proto/idrange.proto). */

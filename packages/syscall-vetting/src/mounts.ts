@@ -1,7 +1,7 @@
 // Mount tables (/proc/<tid>/mountinfo) and the container's record of initial mounts: which mounts are
 // protected, recognised in any mount namespace of the container (unshare -m, chroot, pivot_root, inner
 // containers) by identity rather than by mount ID alone.
-import { DOCKER_DEFAULT_MASKED_PATHS, DOCKER_DEFAULT_READONLY_PATHS } from '@sysbox/spec';
+import { DOCKER_DEFAULT_MASKED_PATHS, DOCKER_DEFAULT_READONLY_PATHS, isUnder } from '@sysbox/spec';
 
 export interface MountEntry {
   id: number;
@@ -119,10 +119,6 @@ export function recordInitialMounts(initTable: readonly MountEntry[], paths: { m
   return { emulatedDevs, baseDevs, masked: relSets(masked), readonly: relSets(ro), initialRo, byId: new Map(initTable.map((m) => [m.id, m])) };
 }
 
-function under(root: string, p: string): boolean {
-  return root === '/' || p === root || p.startsWith(`${root}/`);
-}
-
 function relative(base: string, p: string): string | undefined {
   if (base === '/') return p.slice(1);
   if (p.startsWith(`${base}/`)) return p.slice(base.length + 1);
@@ -169,7 +165,7 @@ export function classify(table: readonly MountEntry[], rec: InitialMounts): Map<
       }
     }
     if (m.options.includes('ro')) {
-      const r = rec.initialRo.find((x) => x.dev === m.dev && under(x.root, m.root));
+      const r = rec.initialRo.find((x) => x.dev === m.dev && isUnder(m.root, x.root));
       if (r) out.set(m.id, { kind: 'initial-ro', what: r.mountpoint });
     }
   }
