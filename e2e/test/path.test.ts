@@ -5,7 +5,7 @@
 // runc's column: no program or socket of ours at all.
 import { describe, expect } from 'vitest';
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { run, sleep } from '../src/docker.ts';
 import { caseFor } from '../src/cases.ts';
@@ -51,7 +51,25 @@ function ourProgram(path: string, argv: string[]): string | undefined {
   return undefined;
 }
 
-/** Parses strace's output (-f: each line begins with the pid). */
+/**
+ * Reads strace's output written with `-ff -o <out>`: one file `<out>.<pid>` per process, so no call is split into
+ * `<unfinished ...>` and `<... resumed>` halves by another thread's line (with plain -f one file interleaves them, and a
+ * split connect() was missed). Returns the lines in time order (`-ttt`), each prefixed with its pid.
+ */
+function readTrace(out: string): string {
+  const dir = join(out, '..');
+  const lines: { t: number; line: string }[] = [];
+  for (const f of readdirSync(dir).filter((n) => n.startsWith(`${basename(out)}.`))) {
+    const pid = f.slice(basename(out).length + 1);
+    for (const l of readFileSync(join(dir, f), 'utf8').split('\n')) {
+      const m = /^(\d+\.\d+) (.*)$/.exec(l);
+      if (m) lines.push({ t: Number(m[1]), line: `${pid} ${m[2]}` });
+    }
+  }
+  return lines.sort((a, b) => a.t - b.t).map((l) => l.line).join('\n');
+}
+
+/** Parses strace's output (each line begins with the pid). */
 function parseTrace(text: string, daemonTids: Set<number>): { programs: Set<string>; sockets: Set<string> } {
   const ours = new Set(daemonTids);
   const programs = new Set<string>();
@@ -108,17 +126,17 @@ describe.each(RUNTIMES)('%s', (rt) => {
     const out = join(dir, 'trace');
     try {
       const pids = [containerdPid(), ...daemons];
-      const strace = spawn('strace', ['-f', '-qq', '-s', '256', '-e', 'trace=execve,connect', '-o', out, ...pids.flatMap((p) => ['-p', String(p)])], { stdio: 'ignore' });
+      const strace = spawn('strace', ['-f', '-ff', '-ttt', '-qq', '-s', '256', '-e', 'trace=execve,connect', '-o', out, ...pids.flatMap((p) => ['-p', String(p)])], { stdio: 'ignore' });
       const exited = new Promise((r) => strace.on('exit', r));
       // attached once strace has written the first line, or after a while (an idle containerd writes nothing)
-      for (let i = 0; i < 20 && !existsSync(out); i++) await sleep(50);
+      for (let i = 0; i < 20 && !readdirSync(dir).length; i++) await sleep(50);
       await sleep(500);
       const r = await run(rt, ['--rm', IMAGES.busybox, 'true'], { timeoutMs: 60_000 });
       await sleep(300); // the delete's teardown in sysbox-mgr
       strace.kill('SIGINT');
       await exited;
       expect(r.code, r.stderr).toBe(0);
-      const seen = parseTrace(readFileSync(out, 'utf8'), new Set(daemons.flatMap(tidsOf)));
+      const seen = parseTrace(readTrace(out), new Set(daemons.flatMap(tidsOf)));
       if (rt === 'runc') {
         // (the daemons run meanwhile, but nothing of ours takes part in runc's docker run)
         expect([...seen.programs]).toEqual([]);
