@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, openSync, readFileSync, closeSync, readdirSync, 
 import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import {
-  FS_LOG_FILE, FS_PID_FILE, FS_SOCKET, MGR_DATA_DIR, MGR_LOG_FILE, MGR_PID_FILE, MGR_SOCKET, REPO_DIR,
+  FS_LOG_FILE, FS_PID_FILE, FS_SOCKET, MGR_DATA_DIR, MGR_LOG_FILE, MGR_PID_FILE, MGR_SOCKET, MGR_STATE_FILE, REPO_DIR,
   RUNC_SERVER_LOG_FILE, RUNC_SERVER_PID_FILE, RUNC_SERVER_SOCKET, SYSBOX_FS, SYSBOX_MGR, SYSBOX_RUNC,
 } from './paths.ts';
 
@@ -218,7 +218,7 @@ export async function ensureDaemons(): Promise<Record<string, StartResult>> {
 /** mgr's persisted state file as text ('' if absent): tests check that a container id no longer appears. */
 export function mgrStateText(): string {
   try {
-    return readFileSync(join(MGR_DATA_DIR, 'state.json'), 'utf8');
+    return readFileSync(MGR_STATE_FILE, 'utf8');
   } catch {
     return '';
   }

@@ -15,8 +15,8 @@ export const MGR_SOCKET = '/run/sysbox/mgr.sock';
 export const MGR_PID_FILE = '/run/sysbox/mgr.pid';
 export const MGR_DATA_DIR = '/var/lib/sysbox';
 export const MGR_LOG_FILE = '/var/log/sysbox-mgr.log';
-/** mgr's persisted state (ranges held by containers); read by tests to check releases. */
-export const MGR_STATE_FILE = `${MGR_DATA_DIR}/state.json`;
+/** mgr's registry (ranges held by containers; beside its socket, on /run); read by tests to check releases. */
+export const MGR_STATE_FILE = '/run/sysbox/mgr-state.json';
 
 export const FS_SOCKET = '/run/sysbox/fs.sock';
 export const FS_PID_FILE = '/run/sysbox/fs.pid';

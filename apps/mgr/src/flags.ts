@@ -11,6 +11,8 @@ export interface MgrFlags extends CommonFlags {
   fdStore?: string;
   /** sysbox-fs's gRPC socket: a container's views there are dropped when it is unregistered, or 'none' */
   fsSocket: string;
+  /** the registry (containers and ranges); default mgr-state.json beside --socket, i.e. on /run's tmpfs */
+  stateFile?: string;
 }
 
 const DEFAULTS = { socket: '/run/sysbox/mgr.sock', pidFile: '/run/sysbox/mgr.pid' };
@@ -22,7 +24,10 @@ rootfs views and keeps the container registry. sysbox-runc talks to it over gRPC
 
 Flags:
 ${COMMON_USAGE(DEFAULTS)}
-  --data-dir <path>     state and staged mounts (default /var/lib/sysbox)
+  --data-dir <path>     staged rootfs, mounts and special dirs (default /var/lib/sysbox)
+  --state-file <path>   the registry of containers and their ranges, rewritten atomically after every
+                        change (default mgr-state.json beside --socket: on /run, it lives as long as
+                        the containers it lists do, until the next boot)
   --range-size <n>      IDs per container range (default 65536)
   --reap-interval <s>   seconds between checks that registered containers still exist
                         (by the liveness path their Register gave; default 30, 0: only at start)
@@ -40,6 +45,7 @@ export function parseFlags(argv: string[]): MgrFlags {
     'reap-interval': { type: 'string', default: '30' },
     'fd-store': { type: 'string' },
     'fs-socket': { type: 'string', default: '/run/sysbox/fs.sock' },
+    'state-file': { type: 'string' },
   });
   const rs = values['range-size'] as string;
   const rangeSize = Number(rs);
@@ -55,6 +61,7 @@ export function parseFlags(argv: string[]): MgrFlags {
     if (!values[k]) throw new UsageError(`--${k} must not be empty`);
   }
   const fdStore = values['fd-store'] as string | undefined;
+  const stateFile = values['state-file'] as string | undefined;
   return {
     ...common,
     dataDir: values['data-dir'] as string,
@@ -62,5 +69,6 @@ export function parseFlags(argv: string[]): MgrFlags {
     reapInterval,
     ...(fdStore ? { fdStore } : {}),
     fsSocket: values['fs-socket'] as string,
+    ...(stateFile ? { stateFile } : {}),
   };
 }

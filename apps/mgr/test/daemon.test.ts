@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { parseFlags, UsageError } from '../src/flags.js';
+import { stateFilePath } from '../src/daemon.js';
 
 describe('flags', () => {
   test('defaults', () => {
@@ -16,8 +17,13 @@ describe('flags', () => {
     });
   });
   test('every flag', () => {
-    const f = parseFlags(['--socket', '/s', '--pid-file=/p', '--data-dir', '/d', '--log-level', 'debug', '--log-file', '/l', '--range-size', '1000', '--reap-interval', '0.5', '--fs-socket', 'none', '-h']);
-    expect(f).toEqual({ socket: '/s', pidFile: '/p', dataDir: '/d', logLevel: 'debug', logFile: '/l', rangeSize: 1000, reapInterval: 0.5, fsSocket: 'none', help: true });
+    const f = parseFlags(['--socket', '/s', '--pid-file=/p', '--data-dir', '/d', '--log-level', 'debug', '--log-file', '/l', '--range-size', '1000', '--reap-interval', '0.5', '--fs-socket', 'none', '--state-file', '/st', '-h']);
+    expect(f).toEqual({ socket: '/s', pidFile: '/p', dataDir: '/d', logLevel: 'debug', logFile: '/l', rangeSize: 1000, reapInterval: 0.5, fsSocket: 'none', stateFile: '/st', help: true });
+  });
+  test('the state file: beside the socket (on /run), or --state-file', () => {
+    expect(stateFilePath(parseFlags([]))).toBe('/run/sysbox/mgr-state.json');
+    expect(stateFilePath(parseFlags(['--socket', '/tmp/x/mgr.sock']))).toBe('/tmp/x/mgr-state.json');
+    expect(stateFilePath(parseFlags(['--state-file', '/var/lib/sysbox/state.json']))).toBe('/var/lib/sysbox/state.json');
   });
   test.each([
     [['--bogus'], 'unknown flag --bogus (see sysbox-mgr --help)'],

@@ -151,7 +151,9 @@ describe('sysbox-mgr daemon', () => {
     expect(await exited(d2)).toEqual({ code: 0, signal: null });
     expect(existsSync(socket)).toBe(false);
     expect(existsSync(pidFile)).toBe(false);
-    const state = JSON.parse(await readFile(join(dataDir, 'state.json'), 'utf8')) as { containers: Record<string, unknown> };
+    // the registry is beside the socket (on /run in production), not in the data dir
+    expect(existsSync(join(dataDir, 'state.json'))).toBe(false);
+    const state = JSON.parse(await readFile(join(dirname(socket), 'mgr-state.json'), 'utf8')) as { containers: Record<string, unknown> };
     expect(Object.keys(state.containers)).toHaveLength(20 - 1 + 5 + 1);
     const log = (await readFile(logFile, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(log.some((l) => l.msg === 'sysbox-mgr stopped')).toBe(true);
@@ -240,6 +242,32 @@ describe('sysbox-mgr daemon', () => {
       c.close();
       d.kill('SIGTERM');
       expect((await exited(d)).code).toBe(0);
+    }
+  });
+
+  test("an older mgr's <data-dir>/state.json is moved to the state file once, its registrations kept", async () => {
+    const stateFile = join(dir, 'run2', 'mgr-state.json');
+    const legacy = join(dataDir, 'state.json');
+    const d0 = start(['--state-file', stateFile, '--reap-interval', '0']);
+    let c = await ready(d0);
+    const r = (await c.register({ containerId: 'legacy-1' })).idRange!;
+    c.close();
+    d0.kill('SIGTERM');
+    expect((await exited(d0)).code).toBe(0);
+    // as an older mgr left it: the registry in the data dir, none at the state file
+    await writeFile(legacy, await readFile(stateFile, 'utf8'));
+    await rm(stateFile);
+    const d1 = start(['--state-file', stateFile, '--reap-interval', '0']);
+    c = await ready(d1);
+    try {
+      expect((await c.get({ containerId: 'legacy-1' })).idRange).toEqual(r);
+      expect(existsSync(legacy)).toBe(false);
+      expect(JSON.parse(await readFile(stateFile, 'utf8')).containers).toHaveProperty('legacy-1');
+      expect((await c.unregister({ containerId: 'legacy-1' })).found).toBe(true);
+    } finally {
+      c.close();
+      d1.kill('SIGTERM');
+      expect((await exited(d1)).code).toBe(0);
     }
   });
 
