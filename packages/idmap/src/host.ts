@@ -4,8 +4,8 @@
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { link, open, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { closeSync, existsSync, fchmodSync, fsyncSync, openSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { link, readFile, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { IdmapError } from './errors.js';
@@ -22,28 +22,36 @@ function errText(err: unknown): string {
 /**
  * Writes `path` atomically: a temp file in the same directory, fsync, rename over `path`, fsync of the
  * directory. A crash leaves either the old or the new content.
+ *
+ * Synchronous calls behind a Promise: nine thread-pool round trips through the caller's event loop took ~1.5 ms of
+ * wall time on a busy 2-core host, where the calls themselves take ~0.05 ms on a tmpfs (sysbox-mgr's registry, written
+ * on every Register and PrepareRootfs) and ~0.2 ms on an idle local disk.
  */
 export async function writeFileAtomic(path: string, data: string, mode = 0o600): Promise<void> {
   const dir = dirname(path);
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   try {
-    const fh = await open(tmp, 'wx', mode);
+    const fd = openSync(tmp, 'wx', mode);
     try {
-      await fh.writeFile(data);
-      await fh.chmod(mode);
-      await fh.sync();
+      writeFileSync(fd, data);
+      fchmodSync(fd, mode);
+      fsyncSync(fd);
     } finally {
-      await fh.close();
+      closeSync(fd);
     }
-    await rename(tmp, path);
-    const dh = await open(dir, 'r');
+    renameSync(tmp, path);
+    const dfd = openSync(dir, 'r');
     try {
-      await dh.sync();
+      fsyncSync(dfd);
     } finally {
-      await dh.close();
+      closeSync(dfd);
     }
   } catch (err) {
-    await unlink(tmp).catch(() => {});
+    try {
+      unlinkSync(tmp);
+    } catch {
+      /* not created, or already renamed */
+    }
     throw new IdmapError('IO', `cannot write ${path} atomically: ${errText(err)}`, { cause: err });
   }
 }
