@@ -31,9 +31,6 @@
  *       --lock DIR (last): DIR's mount tree as it now is reaches DIR again by propagation from a mount namespace of
  *       the host's user namespace, so the kernel locks every mount below DIR's own (see staging_ns); an empty
  *       read-only tmpfs carrier stays under it. Prints "locked DIR".
- *   overlay --userns-fd N --lowerdir A:B --upperdir U --workdir W --sock N [--opt K[=V]]...
- *       joins the user namespace, unshares a mount namespace, becomes root there,
- *       creates an overlay (userxattr) and sends its detached mount fd over --sock.
  *   sysctl --pid PID --read PATH | --write PATH VALUE
  *       reads or writes /proc/sys/PATH as PID sees it.
  *   net-exec --pid PID [--sysctl NAME=VALUE]... [-- PROGRAM [ARG]...]
@@ -601,55 +598,6 @@ static int send_fd(int sock, int fd) {
   return 0;
 }
 
-static int op_overlay(int argc, char **argv) {
-  int userns = -1, sock = -1, i, fsfd, mfd;
-  const char *lower = NULL, *upper = NULL, *work = NULL;
-  const char *opts[16];
-  int nopts = 0;
-  for (i = 0; i < argc; i++) {
-    if (!strcmp(argv[i], "--userns-fd") && i + 1 < argc) {
-      if (parse_int(argv[++i], &userns)) return usage("bad --userns-fd");
-    } else if (!strcmp(argv[i], "--sock") && i + 1 < argc) {
-      if (parse_int(argv[++i], &sock)) return usage("bad --sock");
-    } else if (!strcmp(argv[i], "--lowerdir") && i + 1 < argc) {
-      lower = argv[++i];
-    } else if (!strcmp(argv[i], "--upperdir") && i + 1 < argc) {
-      upper = argv[++i];
-    } else if (!strcmp(argv[i], "--workdir") && i + 1 < argc) {
-      work = argv[++i];
-    } else if (!strcmp(argv[i], "--opt") && i + 1 < argc && nopts < 16) {
-      opts[nopts++] = argv[++i];
-    } else {
-      return usage("usage: overlay --userns-fd N --lowerdir A:B [--upperdir U --workdir W] --sock N [--opt K[=V]]...");
-    }
-  }
-  if (userns < 0 || sock < 0 || !lower || (!upper) != (!work))
-    return usage("--userns-fd, --sock and --lowerdir are required; --upperdir and --workdir go together");
-  if (setns(userns, CLONE_NEWUSER) != 0) return fail("setns user", NULL);
-  if (unshare(CLONE_NEWNS) != 0) return fail("unshare mount", NULL);
-  if (setgroups(0, NULL) != 0 && errno != EPERM) return fail("setgroups", NULL);
-  if (setresgid(0, 0, 0) != 0) return fail("setresgid 0", NULL);
-  if (setresuid(0, 0, 0) != 0) return fail("setresuid 0", NULL);
-  fsfd = fsopen("overlay", FSOPEN_CLOEXEC);
-  if (fsfd < 0) return fail("fsopen", "overlay");
-  if (fsconf(fsfd, "source", "overlay") || fsconf(fsfd, "userxattr", NULL) || fsconf(fsfd, "lowerdir", lower))
-    return 1;
-  if (upper && (fsconf(fsfd, "upperdir", upper) || fsconf(fsfd, "workdir", work))) return 1;
-  for (i = 0; i < nopts; i++) {
-    char kv[256];
-    char *eq;
-    if (strlen(opts[i]) >= sizeof kv) return usage("--opt too long");
-    strcpy(kv, opts[i]);
-    eq = strchr(kv, '=');
-    if (eq) *eq++ = 0;
-    if (fsconf(fsfd, kv, eq)) return 1;
-  }
-  if (fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) != 0) return fail("fsconfig create", "overlay");
-  mfd = fsmount(fsfd, FSMOUNT_CLOEXEC, 0);
-  if (mfd < 0) return fail("fsmount", "overlay");
-  return send_fd(sock, mfd);
-}
-
 static int op_sysctl(int argc, char **argv) {
   int pid = -1, writing = -1, fd, i;
   const char *name = NULL, *value = NULL;
@@ -1083,13 +1031,12 @@ int main(int argc, char **argv) {
     argv += 2;
   }
   if (argc < 2) {
-    fprintf(stderr, "usage: sysbox-nsenter move-mount|move-mounts|overlay|sysctl|net-exec|as-caller [options]\n");
+    fprintf(stderr, "usage: sysbox-nsenter move-mount|move-mounts|sysctl|net-exec|as-caller [options]\n");
     return 2;
   }
   op = argv[1];
   if (!strcmp(op, "move-mount")) return op_move_mount(argc - 2, argv + 2);
   if (!strcmp(op, "move-mounts")) return op_move_mounts(argc - 2, argv + 2);
-  if (!strcmp(op, "overlay")) return op_overlay(argc - 2, argv + 2);
   if (!strcmp(op, "sysctl")) return op_sysctl(argc - 2, argv + 2);
   if (!strcmp(op, "net-exec")) return op_net_exec(argc - 2, argv + 2);
   if (!strcmp(op, "as-caller")) return op_as_caller(argc - 2, argv + 2);

@@ -8,6 +8,7 @@ import type {
   SeccompAddFd,
   IdmappedBindOptions,
   BindCloneOptions,
+  OverlayInUsernsOptions,
   NamespaceInfo,
   Watcher,
   VetTable,
@@ -287,6 +288,19 @@ export class FakeKernel implements Kernel {
   createUserns(uidMap: IdMapping[], gidMap: IdMapping[]): number {
     this.record('createUserns', [uidMap, gidMap]);
     return this.alloc({ kind: 'userns', uidMap: [...uidMap], gidMap: [...gidMap] });
+  }
+
+  overlayInUserns(usernsFd: number, o: OverlayInUsernsOptions): number {
+    this.record('overlayInUserns', [usernsFd, o]);
+    this.fd(usernsFd, 'userns', 'setns');
+    if (o.lowerdirs.length === 0 || (o.upperdir === undefined) !== (o.workdir === undefined)) throw new KernelError('EINVAL', 'overlayInUserns');
+    const options: Record<string, string | true> = { source: 'overlay', userxattr: true, lowerdir: o.lowerdirs.join(':') };
+    if (o.upperdir !== undefined && o.workdir !== undefined) Object.assign(options, { upperdir: o.upperdir, workdir: o.workdir });
+    for (const kv of o.options ?? []) {
+      const eq = kv.indexOf('=');
+      options[eq < 0 ? kv : kv.slice(0, eq)] = eq < 0 ? true : kv.slice(eq + 1);
+    }
+    return this.alloc({ kind: 'tree', mount: { source: 'overlay', fstype: 'overlay', flags: 0, data: null, readonly: false, options } });
   }
 
   idmappedBind(source: string, target: string, opts: IdmappedBindOptions): void {

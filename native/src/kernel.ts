@@ -237,6 +237,14 @@ export interface IdmappedBindOptions extends BindCloneOptions {
   usernsFd: number;
 }
 
+export interface OverlayInUsernsOptions {
+  lowerdirs: string[];
+  /** with workdir, or neither */
+  upperdir?: string;
+  workdir?: string;
+  options?: string[];
+}
+
 /**
  * Every kernel call sysbox-ts makes, and the only way other packages reach the kernel.
  * Implementations: realKernel() (the addon) and FakeKernel (in memory, for unit tests).
@@ -256,6 +264,14 @@ export interface Kernel {
   fsmount(fd: number, flags: number, attrFlags: number): number;
   /** fd of a new user namespace with these maps (made by a short-lived forked child). */
   createUserns(uidMap: IdMapping[], gidMap: IdMapping[]): number;
+  /**
+   * An overlay made by the root of the user namespace `usernsFd` (option userxattr; the overlay's creator credentials
+   * are that root's), as a detached mount fd: place it with moveMount(fd, '', AT_FDCWD, target,
+   * MOVE_MOUNT_F_EMPTY_PATH) and close it. Layers should be ID-mapped mounts through that namespace. Made by a child
+   * that shares this process's memory and fds for the few calls it takes (no program is started). `options`: "key"
+   * (a flag) or "key=value".
+   */
+  overlayInUserns(usernsFd: number, o: OverlayInUsernsOptions): number;
   /**
    * open_tree(CLONE[|RECURSIVE]) + mount_setattr([MOUNT_ATTR_IDMAP|][RDONLY], propagation) + move_mount onto target.
    * A read-only flag set here, on the host, is locked by the kernel in every mount namespace later copied into a

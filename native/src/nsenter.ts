@@ -225,47 +225,6 @@ export async function nsenterMoveMounts(opts: {
   return { moved, skipped, covered, hidden, locked };
 }
 
-/**
- * Creates an overlay from inside a user namespace (as its root, option userxattr) and returns its
- * detached mount fd (O_CLOEXEC); move it somewhere with kernel.moveMount(fd, '', AT_FDCWD, path,
- * MOVE_MOUNT_F_EMPTY_PATH) and close it. Layers should be ID-mapped mounts through that namespace.
- */
-export async function nsenterOverlay(
-  kernel: Kernel,
-  opts: { usernsFd: number; lowerdirs: string[]; upperdir?: string; workdir?: string; options?: string[]; nsenter?: string },
-): Promise<number> {
-  const args = ['--userns-fd', '3', '--sock', '4', '--lowerdir', opts.lowerdirs.map(escapeLower).join(':')];
-  if (opts.upperdir !== undefined) args.push('--upperdir', opts.upperdir);
-  if (opts.workdir !== undefined) args.push('--workdir', opts.workdir);
-  for (const o of opts.options ?? []) args.push('--opt', o);
-  const [mine, theirs] = kernel.socketpair();
-  try {
-    const got = kernel.recvFds(mine, 1, 16);
-    got.catch(() => {}); // awaited below, after the child's exit status
-    const ran = runNsenter('overlay', args, { fds: [opts.usernsFd, theirs], ...(opts.nsenter ? { nsenter: opts.nsenter } : {}) });
-    // Our copy of the child's end must go once the child has it, so EOF reaches us if it dies.
-    kernel.close(theirs);
-    let msg: { fds: number[]; data: Buffer };
-    try {
-      await ran;
-      msg = await got;
-    } catch (e) {
-      got.then((m) => m.fds.forEach((fd) => kernel.close(fd)), () => {});
-      throw e;
-    }
-    const [fd, ...extra] = msg.fds;
-    for (const x of extra) kernel.close(x);
-    if (fd === undefined) throw new NsenterError('overlay', 0, '', 'sysbox-nsenter overlay: no mount fd received');
-    return fd;
-  } finally {
-    kernel.close(mine);
-  }
-}
-
-function escapeLower(p: string): string {
-  return p.replace(/([\\:,])/g, '\\$1');
-}
-
 /** Reads /proc/sys/<path> as `pid` sees it (its user, net, ipc, uts and mount namespaces). */
 export function nsenterSysctlRead(opts: { pid: number; path: string; nsenter?: string }): Promise<string> {
   return runNsenter('sysctl', ['--pid', String(opts.pid), '--read', opts.path], opts.nsenter ? { nsenter: opts.nsenter } : {});

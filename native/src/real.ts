@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join, dirname } from 'node:path';
-import type { Kernel, IdMapping, MountSetattrAttr, Statx, SeccompNotification, IdmappedBindOptions, BindCloneOptions, NamespaceInfo, NamespaceType, ResolvedStat, VetTable, Vetter, VetterStats } from './kernel.js';
+import type { Kernel, IdMapping, MountSetattrAttr, Statx, SeccompNotification, IdmappedBindOptions, BindCloneOptions, OverlayInUsernsOptions, NamespaceInfo, NamespaceType, ResolvedStat, VetTable, Vetter, VetterStats } from './kernel.js';
 import { KernelError } from './kernel.js';
 import {
   AT_FDCWD,
@@ -40,6 +40,7 @@ interface Addon {
   fsconfig(fd: number, cmd: number, key: string | null, value: string | number | null, aux: number): void;
   fsmount(fd: number, flags: number, attrFlags: number): number;
   createUserns(uidMap: string, gidMap: string): number;
+  overlayInUserns(usernsFd: number, lowerdir: string, upperdir: string | null, workdir: string | null, options: string[]): number;
   open(path: string, flags: number, mode: number): number;
   close(fd: number): void;
   socketpair(type: number): [number, number];
@@ -168,6 +169,11 @@ class RealKernel implements Kernel {
     checkMap(uidMap, 'uidMap');
     checkMap(gidMap, 'gidMap');
     return call(() => this.a.createUserns(mapText(uidMap), mapText(gidMap)));
+  }
+  overlayInUserns(usernsFd: number, o: OverlayInUsernsOptions): number {
+    if (o.lowerdirs.length === 0) throw new KernelError('EINVAL', 'overlayInUserns', 'no lower layer');
+    if ((o.upperdir === undefined) !== (o.workdir === undefined)) throw new KernelError('EINVAL', 'overlayInUserns', 'upperdir and workdir go together');
+    return call(() => this.a.overlayInUserns(usernsFd, o.lowerdirs.map(escapeLower).join(':'), o.upperdir ?? null, o.workdir ?? null, o.options ?? []));
   }
   idmappedBind(source: string, target: string, opts: IdmappedBindOptions): void {
     this.bindClone(source, target, opts);
@@ -363,4 +369,9 @@ let real: RealKernel | undefined;
 export function realKernel(): Kernel {
   real ??= new RealKernel(loadAddon());
   return real;
+}
+
+/** A layer in overlay's lowerdir list: its separators (: and ,) and the escape itself escaped. */
+function escapeLower(p: string): string {
+  return p.replace(/([\\:,])/g, '\\$1');
 }

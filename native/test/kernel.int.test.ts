@@ -1,9 +1,10 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { mkdirSync, writeFileSync, statSync, readFileSync, chmodSync, lstatSync, existsSync, symlinkSync, readdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync, statSync, readFileSync, chmodSync, lstatSync, existsSync, symlinkSync, readdirSync, openSync, closeSync } from 'node:fs';
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import {
   realKernel,
+  isKernelError,
   KernelError,
   AT_FDCWD,
   MOVE_MOUNT_F_EMPTY_PATH,
@@ -20,7 +21,6 @@ import {
   S_IFIFO,
   nsenterMoveMount,
   nsenterMoveMounts,
-  nsenterOverlay,
   nsenterPath,
   nsenterSysctlRead,
   nsenterSysctlWrite,
@@ -585,7 +585,7 @@ describe.runIf(isRoot)('real kernel (root)', () => {
     }
   });
 
-  it('sysbox-nsenter overlay mounts from inside the userns on ID-mapped upper+work; new files are 0:0 on disk', async () => {
+  it('overlayInUserns mounts from inside the userns on ID-mapped upper+work; new files are 0:0 on disk', async () => {
     const s = scratch(k, 'sbx-nsovl-');
     try {
       chmodSync(s.dir, 0o711);
@@ -596,7 +596,10 @@ describe.runIf(isRoot)('real kernel (root)', () => {
       k.idmappedBind(d('l1'), d('m1'), { usernsFd: userns, readonly: true });
       k.idmappedBind(d('l2'), d('m2'), { usernsFd: userns, readonly: true });
       k.idmappedBind(d('c'), d('mc'), { usernsFd: userns });
-      const fd = await nsenterOverlay(k, { usernsFd: userns, lowerdirs: [d('m1'), d('m2')], upperdir: d('mc/diff'), workdir: d('mc/work') });
+      const threads = readdirSync('/proc/self/task').length;
+      const fd = k.overlayInUserns(userns, { lowerdirs: [d('m1'), d('m2')], upperdir: d('mc/diff'), workdir: d('mc/work'), options: ['index=off'] });
+      expect(readdirSync('/proc/self/task').length).toBe(threads); // the child is gone, and none of our threads moved
+      expect(readFileSync('/proc/self/uid_map', 'utf8')).toMatch(/^\s*0\s+0\s+4294967295/);
       k.moveMount(fd, '', AT_FDCWD, d('merged'), MOVE_MOUNT_F_EMPTY_PATH);
       k.close(fd);
       expect(statSync(d('merged/a')).uid).toBe(BASE);
@@ -615,6 +618,32 @@ describe.runIf(isRoot)('real kernel (root)', () => {
         expect([st.uid, st.gid], f).toEqual([0, 0]);
       }
       expect(readFileSync(d('l1/a'), 'utf8')).toBe('a'); // copied up, lower untouched
+    } finally {
+      s.cleanup();
+    }
+  });
+
+  it('overlayInUserns: a refusal is a KernelError naming the step (a missing layer, an fd that is no user namespace); no fd leaks', () => {
+    const s = scratch(k, 'sbx-nsovl-err-');
+    try {
+      chmodSync(s.dir, 0o711); // the namespace's root may look in it
+      const fdsBefore = readdirSync('/proc/self/fd').length;
+      let e: unknown;
+      try {
+        k.overlayInUserns(userns, { lowerdirs: [join(s.dir, 'missing')] });
+      } catch (x) {
+        e = x;
+      }
+      expect(isKernelError(e, 'ENOENT')).toBe(true);
+      expect((e as KernelError).syscall).toBe('fsconfig');
+      expect((e as KernelError).path).toBe('lowerdir');
+      const devNull = openSync('/dev/null', 'r');
+      try {
+        expect(() => k.overlayInUserns(devNull, { lowerdirs: [s.dir] })).toThrow(expect.objectContaining({ code: 'EINVAL', syscall: 'setns user' }));
+      } finally {
+        closeSync(devNull);
+      }
+      expect(readdirSync('/proc/self/fd').length).toBe(fdsBefore);
     } finally {
       s.cleanup();
     }

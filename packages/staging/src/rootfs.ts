@@ -21,7 +21,6 @@ import {
   MS_RDONLY,
   MS_REC,
   isKernelError,
-  nsenterOverlay,
 } from '@sysbox/native';
 import { mountAt, mountsUnder, overlayLayers, readMountinfo, StagingError, unmountAll } from './mountinfo.js';
 import type { MountinfoEntry, OverlayLayers } from './mountinfo.js';
@@ -38,8 +37,6 @@ export interface StageRootfsOptions {
   idRange: IdRange;
   /** Default /var/lib/sysbox. */
   dataDir: string;
-  /** sysbox-nsenter binary; default the one built in @sysbox/native. */
-  nsenter?: string;
   log?: StagingLog;
 }
 
@@ -124,14 +121,7 @@ function newUserns({ kernel }: StagingEnv, r: StageRootfsOptions['idRange']): nu
 }
 
 /** The ID-mapped overlay: lowers and upper+work ID-mapped, overlay created as the userns's root. */
-async function stageIdmapOverlay(
-  env: StagingEnv,
-  dir: string,
-  layers: OverlayLayers,
-  usernsFd: number,
-  opts: StageRootfsOptions,
-  state: StagingState,
-): Promise<void> {
+function stageIdmapOverlay(env: StagingEnv, dir: string, layers: OverlayLayers, usernsFd: number, state: StagingState): void {
   const { kernel, fs } = env;
   const { upperdir } = layers;
   const workdir = upperdir && layers.workdir ? ownWorkdir(fs, upperdir, state, dir) : undefined;
@@ -159,13 +149,7 @@ async function stageIdmapOverlay(
     upper = join(at, basename(upperdir));
     work = join(at, basename(workdir));
   }
-  const fd = await nsenterOverlay(kernel, {
-    usernsFd,
-    lowerdirs: lowers,
-    ...(upper && work ? { upperdir: upper, workdir: work } : {}),
-    options: ['index=off'],
-    ...(opts.nsenter ? { nsenter: opts.nsenter } : {}),
-  });
+  const fd = kernel.overlayInUserns(usernsFd, { lowerdirs: lowers, ...(upper && work ? { upperdir: upper, workdir: work } : {}), options: ['index=off'] });
   try {
     kernel.moveMount(fd, '', AT_FDCWD, join(dir, 'merged'), MOVE_MOUNT_F_EMPTY_PATH);
   } finally {
@@ -270,7 +254,7 @@ export async function stageRootfs(env: StagingEnv, opts: StageRootfsOptions): Pr
     if (entry?.fstype === 'overlay') {
       const layers = overlayLayers(entry);
       try {
-        await stageIdmapOverlay(env, dir, layers, usernsFd, opts, state);
+        stageIdmapOverlay(env, dir, layers, usernsFd, state);
         log?.({ containerId: opts.containerId, rootfs, staged: merged, layers: layers.lowerdirs.length }, 'staging: idmap-overlay');
         return { rootfs: merged, method: 'idmap-overlay' };
       } catch (e) {

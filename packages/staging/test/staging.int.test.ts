@@ -209,14 +209,6 @@ describe.runIf(isRoot)('rootfs staging (root, real kernel)', () => {
     expect(mountPoints()).toEqual(mountsPre);
   });
 
-  it('does not fall back to chown when sysbox-nsenter itself is missing: fails and leaves nothing', async () => {
-    const mountsPre = mountPoints();
-    await expect(stageRootfs(env(k), { containerId: 'nonsenter', rootfs: merged, idRange, dataDir, nsenter: '/nonexistent/sysbox-nsenter' })).rejects.toThrow(/not built/);
-    expect(mountPoints()).toEqual(mountsPre);
-    expect(existsSync(join(dataDir, 'rootfs/nonsenter'))).toBe(false);
-    expect(owner(join(ovl, 'cont/diff/newfile'))).toEqual([0, 0]);
-  });
-
   it('gcStaging removes everything not kept', async () => {
     const plain = join(base, 'gc-rootfs');
     mkdirSync(plain);
