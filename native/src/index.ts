@@ -22,7 +22,7 @@ export type {
   Vetter,
   VetterStats,
 } from './kernel.js';
-export { KernelError, isKernelError, errnoName, errnoNumber } from './kernel.js';
+export { KernelError, isKernelError, errnoName, errnoNumber, escapeOverlayLayer } from './kernel.js';
 export * from './constants.js';
 export { realKernel, addonPath } from './real.js';
 export { FakeKernel } from './fake.js';

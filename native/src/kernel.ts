@@ -237,6 +237,11 @@ export interface IdmappedBindOptions extends BindCloneOptions {
   usernsFd: number;
 }
 
+/** A layer's path in an overlay's lowerdir list (or its classic option string): `:`, `,` and `\` escaped. */
+export function escapeOverlayLayer(p: string): string {
+  return p.replace(/([\\:,])/g, '\\$1');
+}
+
 export interface OverlayInUsernsOptions {
   lowerdirs: string[];
   /** with workdir, or neither */

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join, dirname } from 'node:path';
 import type { Kernel, IdMapping, MountSetattrAttr, Statx, SeccompNotification, IdmappedBindOptions, BindCloneOptions, OverlayInUsernsOptions, NamespaceInfo, NamespaceType, ResolvedStat, VetTable, Vetter, VetterStats } from './kernel.js';
-import { KernelError } from './kernel.js';
+import { KernelError, escapeOverlayLayer } from './kernel.js';
 import {
   AT_FDCWD,
   AT_RECURSIVE,
@@ -173,7 +173,7 @@ class RealKernel implements Kernel {
   overlayInUserns(usernsFd: number, o: OverlayInUsernsOptions): number {
     if (o.lowerdirs.length === 0) throw new KernelError('EINVAL', 'overlayInUserns', 'no lower layer');
     if ((o.upperdir === undefined) !== (o.workdir === undefined)) throw new KernelError('EINVAL', 'overlayInUserns', 'upperdir and workdir go together');
-    return call(() => this.a.overlayInUserns(usernsFd, o.lowerdirs.map(escapeLower).join(':'), o.upperdir ?? null, o.workdir ?? null, o.options ?? []));
+    return call(() => this.a.overlayInUserns(usernsFd, o.lowerdirs.map(escapeOverlayLayer).join(':'), o.upperdir ?? null, o.workdir ?? null, o.options ?? []));
   }
   idmappedBind(source: string, target: string, opts: IdmappedBindOptions): void {
     this.bindClone(source, target, opts);
@@ -369,9 +369,4 @@ let real: RealKernel | undefined;
 export function realKernel(): Kernel {
   real ??= new RealKernel(loadAddon());
   return real;
-}
-
-/** A layer in overlay's lowerdir list: its separators (: and ,) and the escape itself escaped. */
-function escapeLower(p: string): string {
-  return p.replace(/([\\:,])/g, '\\$1');
 }

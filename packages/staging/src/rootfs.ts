@@ -20,6 +20,7 @@ import {
   MS_BIND,
   MS_RDONLY,
   MS_REC,
+  escapeOverlayLayer,
   isKernelError,
 } from '@sysbox/native';
 import { mountAt, mountsUnder, overlayLayers, readMountinfo, StagingError, unmountAll } from './mountinfo.js';
@@ -157,10 +158,6 @@ function stageIdmapOverlay(env: StagingEnv, dir: string, layers: OverlayLayers, 
   }
 }
 
-function escapeLayer(p: string): string {
-  return p.replace(/([\\:,])/g, '\\$1');
-}
-
 /**
  * An overlay mounted by host root. Layers go one by one through fsconfig("lowerdir+") (kernel 6.8+),
  * which has no page-size limit on the option string; older kernels get mount(2) with one string.
@@ -194,8 +191,8 @@ function mountOverlayHost(
   } finally {
     if (fs >= 0) kernel.close(fs);
   }
-  let data = `lowerdir=${o.lowerdirs.map(escapeLayer).join(':')}`;
-  if (o.upperdir && o.workdir) data += `,upperdir=${escapeLayer(o.upperdir)},workdir=${escapeLayer(o.workdir)},index=off`;
+  let data = `lowerdir=${o.lowerdirs.map(escapeOverlayLayer).join(':')}`;
+  if (o.upperdir && o.workdir) data += `,upperdir=${escapeOverlayLayer(o.upperdir)},workdir=${escapeOverlayLayer(o.workdir)},index=off`;
   kernel.mount('overlay', target, 'overlay', o.readonly ? MS_RDONLY : 0, data);
 }
 
