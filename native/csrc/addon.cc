@@ -248,13 +248,19 @@ Napi::Value CreateUserns(const Napi::CallbackInfo& info) {
 // of every create) joins the namespace, unshares a mount namespace and creates the overlay; its mount fd is ours.
 // The child makes raw system calls only (glibc's set*id would signal this process's threads) and writes nothing but
 // OverlayJob.
+// An fsconfig option: a string value, or a flag (value nullptr).
+struct OverlayOption {
+  std::string key;
+  std::string value;
+  bool flag;
+};
+
 struct OverlayJob {
   int usernsFd;
   const char* lower;
   const char* upper;  // nullptr: no upper layer
   const char* work;
-  std::vector<std::pair<std::string, std::string>>* options;  // (key, value); an empty value sets a flag
-  std::vector<char>* optionIsFlag;
+  const std::vector<OverlayOption>* options;
   int mountFd;
   int err;
   const char* step;
@@ -287,8 +293,8 @@ static int OverlayChild(void* arg) {
   else if (j->upper && FsconfStr(fs, "upperdir", j->upper) != 0) rc = fail("fsconfig", "upperdir");
   else if (j->upper && FsconfStr(fs, "workdir", j->work) != 0) rc = fail("fsconfig", "workdir");
   for (size_t i = 0; rc == 0 && i < j->options->size(); i++) {
-    const auto& kv = (*j->options)[i];
-    if (FsconfStr(fs, kv.first.c_str(), (*j->optionIsFlag)[i] ? nullptr : kv.second.c_str()) != 0) rc = fail("fsconfig", kv.first.c_str());
+    const OverlayOption& o = (*j->options)[i];
+    if (FsconfStr(fs, o.key.c_str(), o.flag ? nullptr : o.value.c_str()) != 0) rc = fail("fsconfig", o.key.c_str());
   }
   if (rc == 0 && syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0) rc = fail("fsconfig create", "overlay");
   if (rc == 0) {
@@ -307,19 +313,18 @@ Napi::Value OverlayInUserns(const Napi::CallbackInfo& info) {
   OPT_STR_ARG(upper, 2);
   OPT_STR_ARG(work, 3);
   if (upper_null != work_null) return ThrowType(env, "overlayInUserns: upperdir and workdir go together");
-  std::vector<std::pair<std::string, std::string>> options;
-  std::vector<char> isFlag;
+  std::vector<OverlayOption> options;  // "key" (a flag) or "key=value"
   if (info.Length() > 4 && info[4].IsArray()) {
     Napi::Array a = info[4].As<Napi::Array>();
     for (uint32_t i = 0; i < a.Length(); i++) {
       std::string o = a.Get(i).As<Napi::String>().Utf8Value();
       size_t eq = o.find('=');
-      options.emplace_back(o.substr(0, eq), eq == std::string::npos ? std::string() : o.substr(eq + 1));
-      isFlag.push_back(eq == std::string::npos ? 1 : 0);
+      if (eq == std::string::npos) options.push_back({o, std::string(), true});
+      else options.push_back({o.substr(0, eq), o.substr(eq + 1), false});
     }
   }
   OverlayJob job{static_cast<int>(usernsFd), lower.c_str(), upper_null ? nullptr : upper.c_str(), work_null ? nullptr : work.c_str(),
-                 &options, &isFlag, -1, 0, nullptr, nullptr};
+                 &options, -1, 0, nullptr, nullptr};
   // no exit signal (reaped below with __WALL); CLONE_VFORK: returns once the child has exited, its stack then unused
   pid_t pid = CloneOnOwnStack(OverlayChild, CLONE_VM | CLONE_FILES | CLONE_VFORK, &job, nullptr, nullptr);
   if (pid < 0) return ThrowErrno(env, errno, "clone");
